@@ -1,0 +1,10 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the app.
+#include <CLI/CLI.hpp>
+
+namespace zimt::cli {
+
+void add_convert(CLI::App& app);
+void add_inspect(CLI::App& app);
+
+}  // namespace zimt::cli

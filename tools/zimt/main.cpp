@@ -1,0 +1,22 @@
+// zimt: integer-only neural network training with discrete (ZIM) updates.
+#include "commands.hpp"
+
+#include <exception>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"zimt: integer-only neural network training with zero-inflated multinomial updates"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "zimt 0.1.0");
+  zimt::cli::add_convert(app);
+  zimt::cli::add_inspect(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "zimt: error: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
