@@ -6,5 +6,6 @@ namespace zimt::cli {
 
 void add_convert(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_config(CLI::App& app);
 
 }  // namespace zimt::cli

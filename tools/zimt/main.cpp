@@ -1,6 +1,8 @@
 // zimt: integer-only neural network training with discrete (ZIM) updates.
 #include "commands.hpp"
 
+#include "zimt/io/config_error.hpp"
+
 #include <exception>
 #include <iostream>
 
@@ -10,10 +12,14 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "zimt 0.1.0");
   zimt::cli::add_convert(app);
   zimt::cli::add_inspect(app);
+  zimt::cli::add_config(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const zimt::io::ConfigInvalid& e) {
+    std::cerr << "zimt: invalid config: " << e.what() << '\n';
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "zimt: error: " << e.what() << '\n';
     return 1;

@@ -1,0 +1,135 @@
+// Run configs: base chains, overrides, defaults, strict validation with pointers.
+#include "zimt/io/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using zimt::io::ConfigInvalid;
+
+namespace {
+
+const json kInlineModel = {{"name", "probe"}, {"input", {1, 4, 4}}, {"classes", 2}, {"layers", json::array()}};
+
+json with_model(json config) {
+  config["model"] = kInlineModel;
+  return config;
+}
+
+// Resolves and returns the list of "pointer: message" problems (empty when valid).
+std::vector<std::string> problems(const json& config, const std::vector<std::string>& overrides = {}) {
+  try {
+    zimt::io::resolve_config(config, overrides, "test.json");
+    return {};
+  } catch (const ConfigInvalid& e) {
+    std::vector<std::string> out;
+    for (const auto& err : e.errors()) out.push_back(err.str());
+    return out;
+  }
+}
+
+bool has_problem(const std::vector<std::string>& all, const std::string& needle) {
+  for (const auto& p : all)
+    if (p.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("zimt_config_test_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path write(const std::string& name, const json& j) const {
+    std::ofstream(path / name) << j.dump(2);
+    return path / name;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("defaults fill every key the config leaves out") {
+  const json resolved = zimt::io::resolve_config(with_model({{"train", {{"epochs", 3}}}}), {}, "t");
+  CHECK(resolved["/train/epochs"_json_pointer] == 3);
+  CHECK(resolved["/train/batch_size"_json_pointer] == 64);
+  CHECK(resolved["/optimizer/type"_json_pointer] == "zim");
+  CHECK(resolved["/data/normalize/std"_json_pointer] == doctest::Approx(0.3081));
+  CHECK(problems(with_model(json::object())).empty());
+}
+
+TEST_CASE("each kind of error names its pointer, and all are reported at once") {
+  const json config = with_model({{"optimizer", {{"n", -5}, {"lrr", 0.1}, {"rule", "nope"}}},
+                                  {"train", {{"batch_size", "64"}, {"epochs", 1.5}, {"threads", -1}}},
+                                  {"data", {{"normalize", {{"std", 0.0}}}}},
+                                  {"extra", true}});
+  const auto all = problems(config);
+  CHECK(all.size() == 8);
+  CHECK(has_problem(all, "/optimizer/n: must be >= 0, got -5"));
+  CHECK(has_problem(all, "/optimizer/lrr: unknown key 'lrr' (did you mean 'lr'?)"));
+  CHECK(has_problem(all, "/optimizer/rule: must be one of \"authors\", \"zero_inflated\", got \"nope\""));
+  CHECK(has_problem(all, "/train/batch_size: must be an integer, got a string \"64\""));
+  CHECK(has_problem(all, "/train/epochs: must be an integer, got a number 1.5"));
+  CHECK(has_problem(all, "/train/threads: must be >= 0, got -1"));
+  CHECK(has_problem(all, "/data/normalize/std: must be > 0"));
+  CHECK(has_problem(all, "/extra: unknown key 'extra'"));
+}
+
+TEST_CASE("objects where values belong, and values where objects belong, are errors") {
+  const auto all = problems(with_model({{"train", 5}, {"data", {{"normalize", {{"mean", {{"x", 1}}}}}}}}));
+  CHECK(has_problem(all, "/train: must be an object, got an integer 5"));
+  CHECK(has_problem(all, "/data/normalize/mean: must be a number, got an object"));
+}
+
+TEST_CASE("n is a trial count or a fraction of d") {
+  CHECK(problems(with_model({{"optimizer", {{"n", 1000}}}})).empty());
+  CHECK(problems(with_model({{"optimizer", {{"n", {{"fraction", 0.5}}}}}})).empty());
+  CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fractio", 0.5}}}}}})), "/optimizer/n: must be an integer or"));
+  CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fraction", -1}}}}}})), "must be >= 0"));
+}
+
+TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated like the file") {
+  auto [ptr, value] = zimt::io::parse_override("/train/epochs=3");
+  CHECK(ptr.to_string() == "/train/epochs");
+  CHECK(value == 3);
+  CHECK(zimt::io::parse_override("/data/train=data/x.zds").second == "data/x.zds");
+  CHECK(zimt::io::parse_override("/optimizer/n={\"fraction\":0.25}").second["fraction"] == 0.25);
+  CHECK_THROWS_WITH_AS(zimt::io::parse_override("train/epochs=3"), doctest::Contains("is not a JSON pointer"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(zimt::io::parse_override("/train/epochs"), doctest::Contains("expected POINTER=VALUE"),
+                       std::invalid_argument);
+
+  const json resolved = zimt::io::resolve_config(with_model({}), {"/train/epochs=7", "/train/seed=42"}, "t");
+  CHECK(resolved["/train/epochs"_json_pointer] == 7);
+  CHECK(resolved["/train/seed"_json_pointer] == 42);
+  CHECK(has_problem(problems(with_model({}), {"/train/batch_size=0"}), "/train/batch_size: must be >= 1, got 0"));
+  CHECK(has_problem(problems(with_model({}), {"/train/epochz=2"}), "/train/epochz: unknown key"));
+}
+
+TEST_CASE("a config inherits from its base and overrides parts of it") {
+  TempDir dir;
+  dir.write("parent.json", with_model({{"train", {{"epochs", 10}, {"batch_size", 32}}}, {"optimizer", {{"type", "int_sgd"}}}}));
+  const auto child = dir.write("child.json", {{"base", "parent.json"}, {"train", {{"epochs", 2}}}});
+  const json resolved = zimt::io::load_resolved_config(child, {});
+  CHECK(resolved["/train/epochs"_json_pointer] == 2);
+  CHECK(resolved["/train/batch_size"_json_pointer] == 32);
+  CHECK(resolved["/optimizer/type"_json_pointer] == "int_sgd");
+  CHECK_FALSE(resolved.contains("base"));
+
+  const auto loop_a = dir.write("a.json", {{"base", "b.json"}});
+  dir.write("b.json", {{"base", "a.json"}});
+  CHECK_THROWS_WITH(zimt::io::load_resolved_config(loop_a, {}), doctest::Contains("cycle"));
+  const auto missing = dir.write("m.json", {{"base", "nowhere.json"}});
+  CHECK_THROWS_WITH(zimt::io::load_resolved_config(missing, {}), doctest::Contains("/base: no config 'nowhere.json'"));
+}
+
+TEST_CASE("malformed files are reported with their path") {
+  TempDir dir;
+  std::ofstream(dir.path / "bad.json") << "{\"train\": ";
+  CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "bad.json", {}), doctest::Contains("not valid JSON"));
+  CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "none.json", {}), doctest::Contains("cannot open"));
+}
+
+TEST_CASE("an unknown model name is named at /model") {
+  CHECK(has_problem(problems({{"model", "no_such_model_xyz"}}), "/model: unknown model 'no_such_model_xyz'"));
+}
