@@ -48,12 +48,13 @@ inline uint64_t hi64(const Block& b) { return uint64_t{b[2]} | uint64_t{b[3]} <<
 // which happens with probability < bound / 2^64. bound must be > 0.
 template <class Next>
 inline uint64_t uniform_below(uint64_t bound, Next&& next) {
-  unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
+  __extension__ using u128 = unsigned __int128;  // __extension__: no -Wpedantic warning
+  u128 m = static_cast<u128>(next()) * bound;
   uint64_t low = static_cast<uint64_t>(m);
   if (low < bound) {
     const uint64_t threshold = (0 - bound) % bound;
     while (low < threshold) {
-      m = static_cast<unsigned __int128>(next()) * bound;
+      m = static_cast<u128>(next()) * bound;
       low = static_cast<uint64_t>(m);
     }
   }
