@@ -1,0 +1,55 @@
+#pragma once
+// A bump allocator for activations, error signals and scratch of one step.
+// alloc() hands out 64-byte aligned, zero-initialised blocks that stay valid
+// until reset(); reset() keeps the memory (merged into one block) so a
+// training loop allocates only during its first step.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+class Arena {
+ public:
+  explicit Arena(size_t initial_bytes = 0) {
+    if (initial_bytes > 0) add_block(initial_bytes);
+  }
+
+  template <class T>
+  T* alloc(size_t count) {
+    return static_cast<T*>(alloc_bytes(count * sizeof(T)));
+  }
+
+  // Frees everything allocated so far (the memory is kept for reuse).
+  void reset();
+
+  size_t bytes_in_use() const { return in_use_; }
+
+ private:
+  struct Block {
+    std::unique_ptr<std::byte[]> mem;
+    size_t size = 0;
+    size_t used = 0;
+  };
+  void* alloc_bytes(size_t bytes);
+  void add_block(size_t bytes);
+
+  std::vector<Block> blocks_;
+  size_t in_use_ = 0;
+  size_t high_water_ = 0;
+};
+
+// A zero-filled tensor (exponents 0) of the given shape from the arena.
+template <class T>
+Tensor<T> make_tensor(Arena& arena, Shape shape) {
+  Tensor<T> t;
+  t.shape = shape;
+  t.data = arena.alloc<T>(static_cast<size_t>(shape.numel()));
+  t.exp = arena.alloc<int32_t>(static_cast<size_t>(shape[0]));
+  return t;
+}
+
+}  // namespace zimt

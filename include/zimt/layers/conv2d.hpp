@@ -1,0 +1,35 @@
+#pragma once
+// 2-D convolution, NCHW, square kernel, zero padding (im2col + gemm_nt).
+//   in (N,C,H,W) int8, out (N,O,OH,OW) int8, OH = (H + 2p - k) / s + 1,
+//   W (O,C,k,k) and b (O) in ParamSet.
+// Forward: acc = Σ x·w exact in int64 on exponent exp_in[n] + w_exp; the bias
+// b·2^b_exp joins on common_exponent (quant.hpp: exact in all but absurd
+// scale gaps); then requantised per sample to int8 (quant.hpp).
+// Backward: din = col2im(Wᵀ·dout), exact int64, requantised per sample to
+// int16; dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
+// align_batch (quant.hpp).
+#include <cstddef>
+#include <cstdint>
+
+#include "zimt/param.hpp"
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+struct Conv2dSpec {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel = 3;
+  int64_t stride = 1;
+  int64_t padding = 0;
+  size_t weight = 0;  // ParamSet tensor index, shape (out_channels, in_channels, kernel, kernel)
+  bool has_bias = false;
+  size_t bias = 0;  // ParamSet tensor index, shape (out_channels); used if has_bias
+};
+
+Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
+void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
+// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
+void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec);
+
+}  // namespace zimt

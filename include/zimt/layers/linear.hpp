@@ -1,0 +1,31 @@
+#pragma once
+// Fully connected layer: y = x·Wᵀ + b.
+//   in (N,I) int8, out (N,O) int8, W (O,I) and b (O) in ParamSet.
+// Forward: exact int64 accumulation, bias joined on common_exponent
+// (quant.hpp), requantised per sample to int8 (quant.hpp: smallest shift,
+// round-half-even).
+// Backward: din = dout·W exact in int64, requantised per sample to int16;
+// dW = Σ_n dout_nᵀ x_n and db = Σ_n dout_n, exact int64, samples aligned with
+// align_batch (quant.hpp) to one per-tensor g_exp.
+#include <cstddef>
+#include <cstdint>
+
+#include "zimt/param.hpp"
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+struct LinearSpec {
+  int64_t in_features = 0;
+  int64_t out_features = 0;
+  size_t weight = 0;  // ParamSet tensor index, shape (out_features, in_features)
+  bool has_bias = false;
+  size_t bias = 0;  // ParamSet tensor index, shape (out_features); used if has_bias
+};
+
+Shape linear_out_shape(const Shape& in, const LinearSpec& spec);
+void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec);
+// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
+void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec);
+
+}  // namespace zimt

@@ -1,0 +1,52 @@
+#pragma once
+// Requantisation and exponent alignment: the only places where precision is
+// given up, each with its rounding rule stated.
+#include <cstdint>
+#include <vector>
+
+namespace zimt {
+
+// One sample's exact accumulators (real = acc[i] * 2^acc_exp) to int8 /
+// int16 mantissas on one exponent, which is returned.
+// Rule: the SMALLEST shift s >= 0 such that every round_half_even(acc / 2^s)
+// fits [-127, 127] (resp. [-32767, 32767]); never a left shift, so a sample
+// whose values already fit is copied exactly. Round-half-even: unbiased on
+// ties, never changes a sign, keeps exact zeros exact (0 stays 0). All-zero
+// input returns acc_exp and zeros.
+int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
+int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
+
+// Aligning per-sample contributions to one sum over the batch (weight and
+// bias gradients). Sample n's partial sum p_n has exponent sample_exp[n] and
+// |p_n| < 2^term_bits (an a-priori bound from the operand types). The batch
+// sum is  sum_n p_n * 2^shift[n]  on exponent `exp`.
+//   - Normally exp = min_n sample_exp[n] and every shift is >= 0: the sum is
+//     EXACT (left shifts in int64).
+//   - The shifts are bounded so that sum_n |p_n| * 2^shift[n] < 2^62 for any
+//     order of summation: max shift = 62 - term_bits - ceil_log2(batch). If
+//     the exponents spread wider than that, exp is raised to
+//     max(sample_exp) - max_shift and the samples below it get a negative
+//     shift, applied with round-half-even (they are < 2^-(max_shift) of the
+//     largest contribution's scale).
+struct BatchAlignment {
+  int32_t exp = 0;
+  std::vector<int32_t> shift;
+};
+BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits);
+
+// The exponent on which a (|a| < 2^bits_a, exponent e_a) and b (|b| < 2^bits_b,
+// exponent e_b) are added: min(e_a, e_b), so both join by exact left shifts,
+// raised only as far as needed to keep each shifted term below 2^61 (then the
+// term with the smaller exponent is rounded half-even by apply_shift).
+int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b);
+
+// p * 2^shift (shift >= 0 exact; shift < 0 rounded half-even).
+int64_t apply_shift(int64_t p, int32_t shift);
+
+// ceil(log2(x)) for x >= 1.
+int ceil_log2(uint64_t x);
+
+// Round-half-even of num / den (den > 0), exact for any int64 num.
+int64_t div_round_even(int64_t num, int64_t den);
+
+}  // namespace zimt

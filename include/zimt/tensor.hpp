@@ -1,0 +1,99 @@
+#pragma once
+// The one tensor type of the engine, and the calling convention of its layers.
+//
+// NUMBERS
+//   A Tensor<T> is a contiguous row-major view (NCHW for images, (N,F) for
+//   features) over storage it does not own (an Arena or a std::vector).
+//   Dimension 0 is always the batch. Every sample n carries its own
+//   power-of-two exponent:
+//       real(n, ...) = data[n, ...] * 2^exp[n]
+//   Per-sample exponents (not one per tensor) because one outlier sample or
+//   one peaked LayerNorm output must not round the rest of the batch to zero
+//   (ZIM.md §5); within a sample the scale comes from that sample's maximum
+//   (see quant.hpp), and the LayerNorm owner may choose another rule.
+//
+//   Act = Tensor<int8_t>   activations: mantissas in [-127, 127] (-128 never used)
+//   Err = Tensor<int16_t>  error signals dL/d(activation), mantissas in
+//                          [-32767, 32767]. 16-bit errors: the float simulation
+//                          of ZIM.md §5 gave 93-94 % gradient sign agreement
+//                          with int16 errors against 87-91 % with int8.
+//   Weights/biases live in ParamSet (int16 storage, bounded by the policy,
+//   real = w * 2^w_exp); weight gradients go to ParamSet::g as exact int64
+//   mantissas on one per-tensor exponent g_exp (never clipped).
+//   Accumulators are int64 (exact: every bound is stated at the kernel).
+//
+// LAYER CALLING CONVENTION (llm.c style free functions, one file per layer)
+//   <layer>_out_shape(in_shape, params...)            -> Shape of the output
+//   <layer>_forward(Act& out, const Act& in, [const ParamSet&, const Spec&])
+//   <layer>_backward(Err* din, const Err& dout, const Act& in, [const Act& out,]
+//                    [ParamSet& (writes g and g_exp of the layer's tensors), const Spec&])
+//   - The CALLER allocates every output (out, din) with the right shape from an
+//     Arena (make_tensor); layers write every element and every exponent of
+//     what they are given and never allocate tensors visible to others
+//     (internal scratch is their own business).
+//   - din may be nullptr where no input error is needed (the first layer).
+//   - Backward OVERWRITES the layer's gradients in ParamSet::g (no weight is
+//     shared between layers in zimt's models), and sets their g_exp.
+//   - Layers only read `in`/`out` saved from the forward pass; nothing is cached
+//     between calls, so forward and backward are pure functions of their args.
+//   - Parallel loops own their outputs; integer sums are exact, so results are
+//     bit-identical for any thread count.
+#include <array>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+namespace zimt {
+
+// Up to 4 dimensions; unused trailing dimensions are 1 and not counted in rank.
+struct Shape {
+  std::array<int64_t, 4> d{1, 1, 1, 1};
+  int rank = 0;
+
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) {
+    assert(dims.size() <= 4);
+    for (int64_t v : dims) d[static_cast<size_t>(rank++)] = v;
+  }
+  int64_t operator[](int i) const { return d[static_cast<size_t>(i)]; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= d[static_cast<size_t>(i)];
+    return n;
+  }
+  // Elements per sample (everything but dimension 0).
+  int64_t sample_numel() const { return rank == 0 ? 1 : numel() / d[0]; }
+  bool operator==(const Shape& o) const {
+    if (rank != o.rank) return false;
+    for (int i = 0; i < rank; ++i)
+      if (d[static_cast<size_t>(i)] != o.d[static_cast<size_t>(i)]) return false;
+    return true;
+  }
+};
+
+template <class T>
+struct Tensor {
+  T* data = nullptr;
+  int32_t* exp = nullptr;  // shape[0] exponents, one per sample
+  Shape shape;
+
+  int64_t batch() const { return shape[0]; }
+  int64_t numel() const { return shape.numel(); }
+  int64_t sample_numel() const { return shape.sample_numel(); }
+  T* sample(int64_t n) { return data + n * sample_numel(); }
+  const T* sample(int64_t n) const { return data + n * sample_numel(); }
+};
+
+using Act = Tensor<int8_t>;
+using Err = Tensor<int16_t>;
+
+// The same storage seen with another shape of equal numel and the same batch
+// (flatten, reshape): no copy.
+template <class T>
+Tensor<T> reshaped(const Tensor<T>& t, Shape s) {
+  assert(s.numel() == t.numel() && s[0] == t.shape[0]);
+  return Tensor<T>{t.data, t.exp, s};
+}
+
+}  // namespace zimt

@@ -1,0 +1,43 @@
+#include "zimt/arena.hpp"
+
+#include <cstring>
+
+namespace zimt {
+
+namespace {
+constexpr size_t kAlign = 64;
+constexpr size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+}  // namespace
+
+void Arena::add_block(size_t bytes) {
+  Block b;
+  b.size = round_up(bytes) + kAlign;  // room to align the start
+  b.mem = std::make_unique<std::byte[]>(b.size);
+  blocks_.push_back(std::move(b));
+}
+
+void* Arena::alloc_bytes(size_t bytes) {
+  const size_t need = round_up(bytes == 0 ? 1 : bytes);
+  if (blocks_.empty() || blocks_.back().used + need + kAlign > blocks_.back().size)
+    add_block(need > (size_t{1} << 20) ? need : (size_t{1} << 20));
+  Block& b = blocks_.back();
+  const auto base = reinterpret_cast<uintptr_t>(b.mem.get());
+  const uintptr_t aligned = (base + kAlign - 1) / kAlign * kAlign;
+  std::byte* p = reinterpret_cast<std::byte*>(aligned) + b.used;
+  b.used += need;
+  in_use_ += need;
+  if (in_use_ > high_water_) high_water_ = in_use_;
+  std::memset(p, 0, need);
+  return p;
+}
+
+void Arena::reset() {
+  if (blocks_.size() > 1) {  // merge: one block large enough for the last step
+    blocks_.clear();
+    add_block(high_water_);
+  }
+  for (Block& b : blocks_) b.used = 0;
+  in_use_ = 0;
+}
+
+}  // namespace zimt
