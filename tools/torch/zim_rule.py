@@ -1,0 +1,119 @@
+"""Float replica of the ZIM discrete updates (ZIM.md sections 2-3).
+
+The weights are float tensors holding integers; a step subtracts an integer
+vector U = X * sign(g), where X are multinomial counts over all d parameters
+(weights, biases, BatchNorm gamma/beta) taken as one vector.
+
+Sampling is exact, not approximated: the authors' p_i = (|g_i| + c)/(S + d c),
+S = ||g||_1, is a mixture, so the number of trials that follow |g| is
+M ~ Binomial(n, S/(S + d c)); those M trials are drawn proportionally to |g|
+and the other n - M uniformly over the d entries. The zero-inflated rule
+(Def. 6, q_i = alpha |g_i| / n) is the same with M ~ Binomial(n, alpha S / n)
+and no uniform part; when alpha S > n its zero category is empty and all n
+trials follow |g| (counted as a fallback).
+"""
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class StepStats:
+    nonzero_grad: int = 0  # entries of g that are not exactly zero
+    u_l1: int = 0          # ||U||_1
+    changed: int = 0       # weights whose value changed (after saturation)
+    saturated: int = 0     # weights clipped to +-saturate in this step
+    max_abs_w: int = 0     # max |w| after the step
+    fallback: int = 0      # 1 when a zero-inflated step had no zero category
+
+
+def _binomial(n, p, gen):
+    if p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    draw = torch.binomial(torch.tensor([float(n)], dtype=torch.float64),
+                          torch.tensor([p], dtype=torch.float64), generator=gen)
+    return int(draw.item())
+
+
+def _counts(abs_g, proportional, uniform, gen):
+    """Counts X (int64, length d) of `proportional` trials drawn with
+    probability |g_i| / ||g||_1 plus `uniform` trials drawn uniformly."""
+    d = abs_g.numel()
+    counts = torch.zeros(d, dtype=torch.int64)
+    if uniform > 0:
+        counts += torch.bincount(torch.randint(0, d, (uniform,), generator=gen), minlength=d)
+    if proportional > 0:
+        picks = torch.multinomial(abs_g, proportional, replacement=True, generator=gen)
+        counts += torch.bincount(picks, minlength=d)
+    return counts
+
+
+def authors_counts(g, n, c, gen):
+    """X ~ Multinomial(n, p), p_i = (|g_i| + c) / (||g||_1 + d c); g is flat."""
+    abs_g = g.abs().to(torch.float64)
+    s = abs_g.sum().item()
+    proportional = _binomial(n, s / (s + g.numel() * c), gen)
+    return _counts(abs_g.float(), proportional, n - proportional, gen), 0
+
+
+def zero_inflated_counts(g, n, alpha, gen):
+    """X ~ ZIMultinomial(n, q), q_i = alpha |g_i| / n; returns (X, fallback)."""
+    abs_g = g.abs().to(torch.float64)
+    mass = alpha * abs_g.sum().item() / n
+    fallback = int(mass > 1.0)
+    return _counts(abs_g.float(), _binomial(n, mass, gen), 0, gen), fallback
+
+
+def apply_update(params, counts, g, saturate, stats):
+    """w <- clip(w - X * sign(g), +-saturate) for the flat counts/g over params."""
+    u = counts.to(g.dtype) * torch.sign(g)
+    stats.u_l1 = int(u.abs().sum().item())
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            k = p.numel()
+            before = p.detach().clone()
+            p.sub_(u[offset:offset + k].view_as(p))
+            if saturate:
+                stats.saturated += int((p.abs() > saturate).sum().item())
+                p.clamp_(-saturate, saturate)
+            stats.changed += int((p != before).sum().item())
+            stats.max_abs_w = max(stats.max_abs_w, int(p.abs().max().item()))
+            offset += k
+
+
+def step(params, rule, n, c, alpha, saturate, gen):
+    """One ZIM step on params (their .grad set); n = None means n = d."""
+    g = torch.cat([p.grad.reshape(-1) for p in params])
+    n = g.numel() if n is None else n
+    stats = StepStats(nonzero_grad=int((g != 0).sum().item()))
+    if rule == "authors":
+        counts, stats.fallback = authors_counts(g, n, c, gen)
+    else:
+        counts, stats.fallback = zero_inflated_counts(g, n, alpha, gen)
+    apply_update(params, counts, g, saturate, stats)
+    return stats
+
+
+def integer_start(model, init, c, saturate, gen):
+    """Replaces the default float initialisation by integers (ZIM.md section 3).
+
+    Every parameter tensor that is not a bias (conv/linear weights, BatchNorm
+    gamma) is passed once through the authors' rule with its default float
+    values w0 in place of g: w = X * sign(w0), X ~ Multinomial(n, (|w0| + c) /
+    (||w0||_1 + numel c)), n = round(numel^(1/ndim)) for init "authors"
+    (sparse) and n = numel for "dense". Biases and BatchNorm beta become 0.
+    """
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.zero_()
+                continue
+            w0 = p.detach().reshape(-1)
+            n = p.numel() if init == "dense" else round(p.numel() ** (1.0 / p.dim()))
+            counts, _ = authors_counts(w0, n, c, gen)
+            p.copy_((counts.to(p.dtype) * torch.sign(w0)).view_as(p))
+            if saturate:
+                p.clamp_(-saturate, saturate)
