@@ -1,0 +1,169 @@
+#include "zimt/optim/zim.hpp"
+
+#include "wide.hpp"
+#include "zimt/optim/philox_batch.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace zimt::optim {
+
+namespace {
+
+// Trials below this many are drawn serially straight into the counts.
+constexpr int64_t serial_trials = 4096;
+constexpr size_t trial_grain = 8192;
+constexpr size_t merge_grain = 65536;
+// Counter indices of the per-trial extra words; shared blocks stay below 2^54.
+constexpr uint64_t extra_words_bit = uint64_t{1} << 55;
+constexpr uint64_t max_trial_index = uint64_t{1} << 54;
+
+// Exact u / C for a fixed C >= 1: an estimate from a 64-bit reciprocal, low by
+// at most 2, then corrected.
+struct Divider {
+  uint64_t divisor;
+  uint64_t reciprocal;  // floor((2^64 - 1) / divisor)
+  explicit Divider(uint64_t c) : divisor(c), reciprocal(c == 0 ? 0 : ~uint64_t{0} / c) {}
+  uint64_t operator()(uint64_t u) const {
+    auto q = static_cast<uint64_t>((static_cast<u128>(u) * reciprocal) >> 64);
+    while (u - q * divisor >= divisor) ++q;
+    return q;
+  }
+};
+
+// A trial's 64-bit words: its shared first word, then its own WordStream.
+struct TrialWords {
+  uint64_t first;
+  WordStream extra;
+  bool first_used = false;
+  uint64_t operator()() {
+    if (first_used) return extra();
+    first_used = true;
+    return first;
+  }
+};
+
+}  // namespace
+
+// Walker/Vose alias table over the K nonzero magnitudes, in integers: column
+// capacity S = sum M, column i starts with residual M_i K (< 2^54 by the
+// common-scale budget), so sum of residuals = K S exactly and every column
+// ends up holding exactly S: P(category i) = M_i K / (K S) = M_i / S.
+void MultinomialSampler::build_alias(const CategoryWeights& cat) {
+  const uint64_t total = cat.magnitude_sum;
+  columns_.clear();
+  residual_.clear();
+  for (size_t i = 0; i < cat.magnitude.size(); ++i) {
+    if (cat.magnitude[i] == 0) continue;
+    columns_.push_back({total, static_cast<uint32_t>(i), static_cast<uint32_t>(i)});
+    residual_.push_back(cat.magnitude[i]);
+  }
+  const uint64_t k = columns_.size();
+  small_.clear();
+  large_.clear();
+  for (uint32_t col = 0; col < k; ++col) {
+    if (__builtin_mul_overflow(residual_[col], k, &residual_[col]))
+      throw std::invalid_argument("MultinomialSampler: magnitude * (nonzero count) overflows 64 bits");
+    (residual_[col] < total ? small_ : large_).push_back(col);
+  }
+  while (!small_.empty() && !large_.empty()) {
+    const uint32_t s = small_.back();
+    small_.pop_back();
+    const uint32_t l = large_.back();
+    columns_[s].threshold = residual_[s];
+    columns_[s].alias = columns_[l].self;
+    residual_[l] -= total - residual_[s];  // >= residual_[s] >= 0 since residual_[l] >= total
+    if (residual_[l] < total) {
+      large_.pop_back();
+      small_.push_back(l);
+    }
+  }
+  // Columns left in either list hold exactly `total` (the sums are exact, so
+  // the small list cannot outlive the large one); their threshold stays total.
+}
+
+void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key,
+                                std::span<int32_t> counts) {
+  const size_t d = cat.magnitude.size();
+  if (counts.size() != d) throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
+  if (n < 0 || n > INT32_MAX) throw std::invalid_argument("MultinomialSampler: n must be in [0, 2^31)");
+  if (key.first_trial + static_cast<uint64_t>(n) > max_trial_index)
+    throw std::invalid_argument("MultinomialSampler: trial indices must stay below 2^54");
+  std::fill(counts.begin(), counts.end(), 0);
+  uint64_t uniform_total = 0;
+  uint64_t total = 0;
+  if (__builtin_mul_overflow(cat.smoothing, uint64_t{d}, &uniform_total) ||
+      __builtin_add_overflow(uniform_total, cat.magnitude_sum, &total) ||
+      __builtin_add_overflow(total, cat.zero_weight, &total))
+    throw std::invalid_argument("MultinomialSampler: total category weight overflows 64 bits");
+  if (n == 0 || d == 0 || total == 0) return;
+  if (cat.magnitude_sum != 0) build_alias(cat);
+
+  const Divider by_smoothing(cat.smoothing);
+  const uint64_t magnitude_sum = cat.magnitude_sum;
+  const uint64_t columns = columns_.size();
+  const Column* table = columns_.data();
+  // The category of absolute trial t given its first word, or d for the zero category.
+  auto category = [&](uint64_t t, uint64_t first_word) -> size_t {
+    // Lemire's draw from the first word; only a rejection (p < 2^-9) or the
+    // alias branch reads the trial's further words.
+    const u128 m = static_cast<u128>(first_word) * total;
+    uint64_t u = static_cast<uint64_t>(m >> 64);
+    TrialWords words{first_word, WordStream(key.seed, key.stream, key.step, extra_words_bit | t)};
+    if (static_cast<uint64_t>(m) < total) u = uniform_below(total, words);
+    else words.first_used = true;
+    if (u < uniform_total) return by_smoothing(u);
+    u -= uniform_total;
+    if (u >= magnitude_sum) return d;
+    const Column& col = table[uniform_below(columns, words)];
+    return u < col.threshold ? col.self : col.alias;
+  };
+  // Trials [begin, end) (relative to first_trial) counted into `into`. A batch
+  // of categories is computed before its increments so that the scattered
+  // loads of the increments overlap instead of stalling one by one.
+  auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
+    PhiloxBatch batch;
+    size_t cats[2 * philox_lanes];
+    uint64_t t = key.first_trial + begin;
+    const uint64_t t_end = key.first_trial + end;
+    while (t < t_end) {
+      const uint64_t first_block = t >> 1;
+      philox_batch(key.seed, key.stream, key.step, first_block, batch);
+      const uint64_t batch_end = std::min(t_end, (first_block + philox_lanes) << 1);
+      int found = 0;
+      for (; t < batch_end; ++t) {
+        const int lane = static_cast<int>((t >> 1) - first_block);
+        cats[found] = category(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane));
+        found += cats[found] != d;
+      }
+      for (int k = 0; k < found; ++k) ++into[cats[k]];
+    }
+  };
+
+  const auto trials = static_cast<uint64_t>(n);
+  if (n <= serial_trials) {
+    run(0, trials, counts.data());
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<uint64_t>(0, trials, trial_grain), [&](const tbb::blocked_range<uint64_t>& r) {
+    auto& local = local_counts_.local();
+    if (local.size() < d) local.resize(d, 0);
+    run(r.begin(), r.end(), local.data());
+  });
+  // Merge: each task owns a slice of the counts; integer sums do not depend on
+  // the order, and the local arrays are zeroed for the next call.
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, d, merge_grain), [&](const tbb::blocked_range<size_t>& r) {
+    for (auto& local : local_counts_) {
+      if (local.size() < d) continue;
+      for (size_t i = r.begin(); i != r.end(); ++i) {
+        counts[i] += local[i];
+        local[i] = 0;
+      }
+    }
+  });
+}
+
+}  // namespace zimt::optim

@@ -1,0 +1,30 @@
+#include "zimt/optim/zim.hpp"
+
+#include <stdexcept>
+
+namespace zimt::optim {
+
+ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
+                   std::span<int32_t> counts, ZimWorkspace& ws) {
+  if (rule.n < 0 || rule.n > INT32_MAX) throw std::invalid_argument("zim_sample: n must be in [0, 2^31)");
+  if (rule.c < 0 || rule.alpha < 0) throw std::invalid_argument("zim_sample: c and alpha must be >= 0");
+  ZimDraw draw{rule.n, false};
+  CategoryWeights cat;
+  if (rule.rule == ZimRule::authors) {
+    // Weights |g_i| + c on one scale.
+    scale_gradients(slices, q32_one, rule.c, ws.scaled);
+    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, ws.scaled.constant, 0};
+  } else {
+    // Weights alpha |g_i| and the zero category n - alpha ||g||_1, on the
+    // scale of max(alpha |g_i|, n). n < 2^31, so n * 2^32 fits a q32.
+    scale_gradients(slices, rule.alpha, rule.n * q32_one, ws.scaled);
+    const uint64_t n_scaled = ws.scaled.constant;
+    draw.fallback = ws.scaled.magnitude_sum > n_scaled;
+    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, 0,
+           draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
+  }
+  ws.sampler.sample(cat, rule.n, key, counts);
+  return draw;
+}
+
+}  // namespace zimt::optim
