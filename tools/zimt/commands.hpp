@@ -6,6 +6,7 @@ namespace zimt::cli {
 
 void add_convert(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_synth(CLI::App& app);
 void add_config(CLI::App& app);
 
 }  // namespace zimt::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "zimt 0.1.0");
   zimt::cli::add_convert(app);
   zimt::cli::add_inspect(app);
+  zimt::cli::add_synth(app);
   zimt::cli::add_config(app);
   try {
     app.parse(argc, argv);

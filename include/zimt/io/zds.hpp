@@ -8,8 +8,7 @@
 //   0      8     magic           "ZIMTDS\0\0"  (5A 49 4D 54 44 53 00 00)
 //   8      4     version         u32 = 1
 //   12     4     header_size     u32 = 64
-//   16     8     count           u64 number of samples N (may be 0 only in no file
-//                                zimt writes: writers refuse empty datasets)
+//   16     8     count           u64 number of samples N >= 1
 //   24     4     channels        u32 C >= 1
 //   28     4     height          u32 H >= 1
 //   32     4     width           u32 W >= 1
@@ -33,7 +32,6 @@
 // type, shape and classes in range, labels_offset and file size consistent
 // with N*C*H*W, payload_crc32, every label < classes.
 // Python: struct.unpack("<8sIIQIIIIIIQII", f.read(64)) and zlib.crc32.
-#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
