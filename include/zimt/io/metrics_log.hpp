@@ -1,0 +1,34 @@
+#pragma once
+// metrics.jsonl (one JSON object per evaluation) and metrics.csv (the same
+// rows, for spreadsheets), appended as a run goes. Opening for a resumed run
+// keeps the first `keep_lines` rows, the ones the checkpoint had seen, so a
+// resumed run's files end up identical to an uninterrupted run's (but for
+// the timing fields: images_per_s, elapsed_s).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+namespace zimt::io {
+
+// The columns of a metrics row, in CSV order. Rows may carry more keys.
+const std::vector<std::string>& metrics_columns();
+
+class MetricsLog {
+ public:
+  MetricsLog(const std::filesystem::path& dir, uint64_t keep_lines);
+  void append(const nlohmann::json& row);
+  uint64_t lines() const { return lines_; }
+
+ private:
+  std::filesystem::path jsonl_path_, csv_path_;
+  std::ofstream jsonl_, csv_;
+  uint64_t lines_ = 0;
+};
+
+// All rows of a metrics.jsonl file (a truncated last line is ignored).
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& jsonl);
+
+}  // namespace zimt::io

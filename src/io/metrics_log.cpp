@@ -1,0 +1,80 @@
+#include "zimt/io/metrics_log.hpp"
+
+#include "zimt/io/atomic_file.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace zimt::io {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::vector<std::string>& metrics_columns() {
+  static const std::vector<std::string> columns = {
+      "step",   "epoch",     "train_loss", "test_loss", "test_acc",  "eval_samples",
+      "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "elapsed_s"};
+  return columns;
+}
+
+namespace {
+
+std::string csv_row(const json& row) {
+  std::string line;
+  for (const auto& c : metrics_columns()) {
+    if (!line.empty()) line += ',';
+    if (row.contains(c)) line += row[c].dump();
+  }
+  return line + '\n';
+}
+
+std::string csv_header() {
+  std::string line;
+  for (const auto& c : metrics_columns()) line += (line.empty() ? "" : ",") + c;
+  return line + '\n';
+}
+
+}  // namespace
+
+std::vector<json> read_metrics(const fs::path& jsonl) {
+  std::vector<json> rows;
+  std::ifstream in(jsonl);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json row = json::parse(line, nullptr, false);
+    if (row.is_discarded()) break;  // a line cut short by a kill: the rows before it stand
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+MetricsLog::MetricsLog(const fs::path& dir, uint64_t keep_lines)
+    : jsonl_path_(dir / "metrics.jsonl"), csv_path_(dir / "metrics.csv") {
+  // Rewrite both files with the rows to keep (atomically), then append.
+  auto rows = read_metrics(jsonl_path_);
+  if (rows.size() < keep_lines)
+    throw std::runtime_error(jsonl_path_.string() + ": has " + std::to_string(rows.size()) +
+                             " rows but the checkpoint saw " + std::to_string(keep_lines));
+  rows.resize(keep_lines);
+  std::string jsonl_text, csv_text = csv_header();
+  for (const auto& row : rows) {
+    jsonl_text += row.dump() + '\n';
+    csv_text += csv_row(row);
+  }
+  write_file_atomic(jsonl_path_.string(), jsonl_text);
+  write_file_atomic(csv_path_.string(), csv_text);
+  lines_ = keep_lines;
+  jsonl_.open(jsonl_path_, std::ios::app);
+  csv_.open(csv_path_, std::ios::app);
+  if (!jsonl_ || !csv_) throw std::runtime_error(dir.string() + ": cannot open the metrics files for writing");
+}
+
+void MetricsLog::append(const json& row) {
+  jsonl_ << row.dump() << '\n' << std::flush;
+  csv_ << csv_row(row) << std::flush;
+  if (!jsonl_ || !csv_) throw std::runtime_error(jsonl_path_.string() + ": write failed");
+  ++lines_;
+}
+
+}  // namespace zimt::io
