@@ -1,0 +1,28 @@
+#include "bias.hpp"
+
+#include <algorithm>
+
+#include "zimt/fixed.hpp"
+#include "zimt/quant.hpp"
+
+namespace zimt::detail {
+
+int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
+                  int32_t b_exp) {
+  uint64_t max_acc = 0;
+  uint64_t max_b = 0;
+  for (int64_t i = 0; i < channels * positions; ++i) max_acc = std::max(max_acc, abs_u64(acc[i]));
+  for (int64_t c = 0; c < channels; ++c) max_b = std::max(max_b, abs_u64(b[c]));
+  if (max_b == 0) return acc_exp;
+  const int bits_acc = max_acc == 0 ? 0 : 64 - __builtin_clzll(max_acc);
+  const int bits_b = 64 - __builtin_clzll(max_b);
+  const int32_t e = common_exponent(acc_exp, bits_acc, b_exp, bits_b);
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t bias = apply_shift(b[c], b_exp - e);
+    int64_t* row = acc + c * positions;
+    for (int64_t p = 0; p < positions; ++p) row[p] = apply_shift(row[p], acc_exp - e) + bias;
+  }
+  return e;
+}
+
+}  // namespace zimt::detail

@@ -1,0 +1,160 @@
+#include "zimt/layers/conv2d.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "bias.hpp"
+#include "zimt/kernels/gemm.hpp"
+#include "zimt/quant.hpp"
+
+namespace zimt {
+
+namespace {
+
+struct Geometry {
+  int64_t C, H, W, O, k, stride, pad, OH, OW;
+  int64_t K() const { return C * k * k; }  // patch length
+  int64_t P() const { return OH * OW; }    // output positions
+};
+
+Geometry geometry(const Shape& in, const Conv2dSpec& s) {
+  assert(in.rank == 4 && in[1] == s.in_channels);
+  const int64_t OH = (in[2] + 2 * s.padding - s.kernel) / s.stride + 1;
+  const int64_t OW = (in[3] + 2 * s.padding - s.kernel) / s.stride + 1;
+  return {in[1], in[2], in[3], s.out_channels, s.kernel, s.stride, s.padding, OH, OW};
+}
+
+// Calls f(p, kidx, ih, iw) for every (output position, patch index) whose
+// input pixel lies inside the image; padded pixels are skipped (they are 0).
+template <class F>
+void for_each_tap(const Geometry& g, F&& f) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.k; ++kh)
+      for (int64_t kw = 0; kw < g.k; ++kw) {
+        const int64_t kidx = (c * g.k + kh) * g.k + kw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.stride - g.pad + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t iw = ow * g.stride - g.pad + kw;
+            if (iw < 0 || iw >= g.W) continue;
+            f(oh * g.OW + ow, kidx, (c * g.H + ih) * g.W + iw);
+          }
+        }
+      }
+}
+
+}  // namespace
+
+Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
+  const Geometry g = geometry(in, spec);
+  return Shape{in[0], g.O, g.OH, g.OW};
+}
+
+// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW)
+void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+  const Geometry g = geometry(in.shape, spec);
+  assert(out.shape == conv2d_out_shape(in.shape, spec));
+  const int64_t K = g.K(), P = g.P();
+  const int16_t* w = params.weights(spec.weight);
+  const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int8_t> col_t(static_cast<size_t>(P * K));  // (P,K): one patch per row
+    std::vector<int64_t> acc(static_cast<size_t>(g.O * P));  // (O,P)
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int8_t* x = in.sample(n);
+      std::fill(col_t.begin(), col_t.end(), int8_t{0});
+      for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col_t[static_cast<size_t>(p * K + kidx)] = x[xi]; });
+      kernels::gemm_nt(acc.data(), P, w, K, col_t.data(), K, g.O, P, K);
+      int32_t e = in.exp[n] + w_exp;
+      if (spec.has_bias)
+        e = detail::join_bias(acc.data(), g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+      out.exp[n] = requantize_i8(acc.data(), g.O * P, e, out.sample(n));
+    }
+  });
+}
+
+// dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O)
+void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec) {
+  const Geometry g = geometry(in.shape, spec);
+  assert(dout.shape == conv2d_out_shape(in.shape, spec));
+  const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O;
+  const int16_t* w = params.weights(spec.weight);
+  const int32_t w_exp = params.tensors[spec.weight].w_exp;
+
+  if (din != nullptr) {
+    assert(din->shape == in.shape);
+    std::vector<int16_t> wt(static_cast<size_t>(K * O));  // Wᵀ (K,O)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t kk = 0; kk < K; ++kk) wt[static_cast<size_t>(kk * O + o)] = w[o * K + kk];
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+      std::vector<int16_t> dout_t(static_cast<size_t>(P * O));  // (P,O)
+      std::vector<int64_t> dcol_t(static_cast<size_t>(P * K));  // (P,K)
+      std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
+      for (int64_t n = r.begin(); n < r.end(); ++n) {
+        const int16_t* dy = dout.sample(n);
+        for (int64_t o = 0; o < O; ++o)
+          for (int64_t p = 0; p < P; ++p) dout_t[static_cast<size_t>(p * O + o)] = dy[o * P + p];
+        kernels::gemm_nt(dcol_t.data(), K, dout_t.data(), O, wt.data(), O, P, K, O);
+        std::fill(acc.begin(), acc.end(), int64_t{0});
+        for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) {
+          acc[static_cast<size_t>(xi)] += dcol_t[static_cast<size_t>(p * K + kidx)];
+        });
+        din->exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+      }
+    });
+  }
+
+  // dW[o,kk] = Σ_n 2^(e_dout[n] + e_in[n]) Σ_p dout[n,o,p]·col[n,kk,p];
+  // |dout·x| < 2^23, so a sample's partial sum is < 2^(23 + ceil_log2 P).
+  // Integer sums are exact, so the per-thread partials add up to the same
+  // result in any order: bit-identical for any thread count.
+  std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
+  for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
+  const int p_bits = ceil_log2(static_cast<uint64_t>(P));
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 23 + p_bits);
+  tbb::enumerable_thread_specific<std::vector<int64_t>> local_gw(static_cast<size_t>(O * K), int64_t{0});
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t>& gw = local_gw.local();
+    std::vector<int8_t> col(static_cast<size_t>(K * P));       // (K,P)
+    std::vector<int64_t> partial(static_cast<size_t>(O * K));  // (O,K)
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int8_t* x = in.sample(n);
+      std::fill(col.begin(), col.end(), int8_t{0});
+      for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col[static_cast<size_t>(kidx * P + p)] = x[xi]; });
+      kernels::gemm_nt(partial.data(), K, dout.sample(n), P, col.data(), P, O, K, P);
+      const int32_t s = wa.shift[static_cast<size_t>(n)];
+      for (size_t i = 0; i < partial.size(); ++i) gw[i] += apply_shift(partial[i], s);
+    }
+  });
+  int64_t* gw = params.grads(spec.weight);
+  for (int64_t i = 0; i < O * K; ++i) gw[i] = 0;
+  local_gw.combine_each([&](const std::vector<int64_t>& part) {
+    for (int64_t i = 0; i < O * K; ++i) gw[i] += part[static_cast<size_t>(i)];
+  });
+  params.tensors[spec.weight].g_exp = wa.exp;
+
+  if (spec.has_bias) {
+    // db[o] = Σ_n 2^e_dout[n] Σ_p dout[n,o,p]; a sample's sum is < 2^(16 + ceil_log2 P).
+    const BatchAlignment ba = align_batch(dout.exp, batch, 16 + p_bits);
+    int64_t* gb = params.grads(spec.bias);
+    for (int64_t o = 0; o < O; ++o) {
+      int64_t total = 0;
+      for (int64_t n = 0; n < batch; ++n) {
+        const int16_t* dy = dout.sample(n) + o * P;
+        int64_t s = 0;
+        for (int64_t p = 0; p < P; ++p) s += dy[p];
+        total += apply_shift(s, ba.shift[static_cast<size_t>(n)]);
+      }
+      gb[o] = total;
+    }
+    params.tensors[spec.bias].g_exp = ba.exp;
+  }
+}
+
+}  // namespace zimt

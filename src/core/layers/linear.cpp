@@ -1,0 +1,97 @@
+#include "zimt/layers/linear.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cassert>
+#include <vector>
+
+#include "bias.hpp"
+#include "zimt/kernels/gemm.hpp"
+#include "zimt/quant.hpp"
+
+namespace zimt {
+
+Shape linear_out_shape(const Shape& in, const LinearSpec& spec) {
+  assert(in.rank == 2 && in[1] == spec.in_features);
+  return Shape{in[0], spec.out_features};
+}
+
+// in (N,I), W (O,I), b (O) -> out (N,O)
+void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
+  const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
+  assert(in.shape == (Shape{batch, I}) && out.shape == (Shape{batch, O}));
+  const int16_t* w = params.weights(spec.weight);
+  const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> acc(static_cast<size_t>(O));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      kernels::gemm_nt(acc.data(), O, in.sample(n), I, w, I, 1, O, I);
+      int32_t e = in.exp[n] + w_exp;
+      if (spec.has_bias)
+        e = detail::join_bias(acc.data(), O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+      out.exp[n] = requantize_i8(acc.data(), O, e, out.sample(n));
+    }
+  });
+}
+
+// dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
+void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec) {
+  const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
+  assert(dout.shape == (Shape{batch, O}) && in.shape == (Shape{batch, I}));
+  const int16_t* w = params.weights(spec.weight);
+  const int32_t w_exp = params.tensors[spec.weight].w_exp;
+
+  if (din != nullptr) {
+    assert(din->shape == in.shape);
+    std::vector<int16_t> wt(static_cast<size_t>(I * O));  // Wᵀ (I,O)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < I; ++i) wt[static_cast<size_t>(i * O + o)] = w[o * I + i];
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+      std::vector<int64_t> acc(static_cast<size_t>(I));
+      for (int64_t n = r.begin(); n < r.end(); ++n) {
+        kernels::gemm_nt(acc.data(), I, dout.sample(n), O, wt.data(), O, 1, I, O);
+        din->exp[n] = requantize_i16(acc.data(), I, dout.exp[n] + w_exp, din->sample(n));
+      }
+    });
+  }
+
+  // dW[o,i] = Σ_n dout[n,o]·in[n,i]·2^(e_dout[n] + e_in[n]); |dout·in| < 2^23.
+  std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
+  for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 23);
+  int64_t* gw = params.grads(spec.weight);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, O), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t o = r.begin(); o < r.end(); ++o) {
+      int64_t* row = gw + o * I;
+      for (int64_t i = 0; i < I; ++i) row[i] = 0;
+      for (int64_t n = 0; n < batch; ++n) {
+        const int64_t d = dout.sample(n)[o];
+        if (d == 0) continue;
+        const int8_t* x = in.sample(n);
+        const int32_t s = wa.shift[static_cast<size_t>(n)];
+        if (s >= 0) {
+          const int64_t ds = apply_shift(d, s);
+          for (int64_t i = 0; i < I; ++i) row[i] += ds * x[i];
+        } else {
+          for (int64_t i = 0; i < I; ++i) row[i] += apply_shift(d * x[i], s);
+        }
+      }
+    }
+  });
+  params.tensors[spec.weight].g_exp = wa.exp;
+
+  if (spec.has_bias) {
+    // db[o] = Σ_n dout[n,o]·2^e_dout[n]; |dout| < 2^16.
+    const BatchAlignment ba = align_batch(dout.exp, batch, 16);
+    int64_t* gb = params.grads(spec.bias);
+    for (int64_t o = 0; o < O; ++o) {
+      int64_t s = 0;
+      for (int64_t n = 0; n < batch; ++n) s += apply_shift(dout.sample(n)[o], ba.shift[static_cast<size_t>(n)]);
+      gb[o] = s;
+    }
+    params.tensors[spec.bias].g_exp = ba.exp;
+  }
+}
+
+}  // namespace zimt

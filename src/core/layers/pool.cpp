@@ -1,0 +1,134 @@
+#include "zimt/layers/pool.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "zimt/quant.hpp"
+
+namespace zimt {
+
+namespace {
+
+// Extra fractional bits kept when dividing by H·W in the average pool.
+constexpr int kAvgFracBits = 16;
+
+struct PoolGeometry {
+  int64_t C, H, W, OH, OW;
+};
+
+PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
+  assert(in.rank == 4);
+  return {in[1], in[2], in[3], (in[2] + 2 * s.padding - s.kernel) / s.stride + 1,
+          (in[3] + 2 * s.padding - s.kernel) / s.stride + 1};
+}
+
+// Index (within the sample) of the first maximum of window (c, oh, ow).
+int64_t argmax_in_window(const int8_t* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh,
+                         int64_t ow) {
+  int64_t best = -1;
+  int best_v = -1000;  // below any int8: padded positions are never chosen
+  for (int64_t kh = 0; kh < s.kernel; ++kh) {
+    const int64_t ih = oh * s.stride - s.padding + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int64_t kw = 0; kw < s.kernel; ++kw) {
+      const int64_t iw = ow * s.stride - s.padding + kw;
+      if (iw < 0 || iw >= g.W) continue;
+      const int64_t idx = (c * g.H + ih) * g.W + iw;
+      if (x[idx] > best_v) {
+        best_v = x[idx];
+        best = idx;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
+  const PoolGeometry g = pool_geometry(in, spec);
+  assert(g.OH > 0 && g.OW > 0 && spec.padding * 2 <= spec.kernel);
+  return Shape{in[0], g.C, g.OH, g.OW};
+}
+
+// in (N,C,H,W) -> out (N,C,OH,OW)
+void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) {
+  const PoolGeometry g = pool_geometry(in.shape, spec);
+  assert(out.shape == maxpool_out_shape(in.shape, spec));
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int8_t* x = in.sample(n);
+      int8_t* y = out.sample(n);
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow)
+            y[(c * g.OH + oh) * g.OW + ow] = x[argmax_in_window(x, g, spec, c, oh, ow)];
+      out.exp[n] = in.exp[n];
+    }
+  });
+}
+
+// dout (N,C,OH,OW), in (N,C,H,W) -> din (N,C,H,W)
+void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec) {
+  const PoolGeometry g = pool_geometry(in.shape, spec);
+  assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int8_t* x = in.sample(n);
+      const int16_t* dy = dout.sample(n);
+      std::fill(acc.begin(), acc.end(), int64_t{0});
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow = 0; ow < g.OW; ++ow)
+            acc[static_cast<size_t>(argmax_in_window(x, g, spec, c, oh, ow))] += dy[(c * g.OH + oh) * g.OW + ow];
+      din.exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n], din.sample(n));
+    }
+  });
+}
+
+Shape global_avgpool_out_shape(const Shape& in) {
+  assert(in.rank == 4);
+  return Shape{in[0], in[1]};
+}
+
+// in (N,C,H,W) -> out (N,C)
+void global_avgpool_forward(Act& out, const Act& in) {
+  assert(out.shape == global_avgpool_out_shape(in.shape));
+  const int64_t C = in.shape[1], HW = in.shape[2] * in.shape[3];
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> mean(static_cast<size_t>(C));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int8_t* x = in.sample(n);
+      for (int64_t c = 0; c < C; ++c) {
+        int64_t s = 0;
+        for (int64_t i = 0; i < HW; ++i) s += x[c * HW + i];
+        mean[static_cast<size_t>(c)] = div_round_even(s * (int64_t{1} << kAvgFracBits), HW);
+      }
+      out.exp[n] = requantize_i8(mean.data(), C, in.exp[n] - kAvgFracBits, out.sample(n));
+    }
+  });
+}
+
+// dout (N,C) -> din (N,C,H,W): every position gets dout / (H·W)
+void global_avgpool_backward(Err& din, const Err& dout) {
+  assert(dout.shape == global_avgpool_out_shape(din.shape));
+  const int64_t C = din.shape[1], HW = din.shape[2] * din.shape[3];
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, din.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> share(static_cast<size_t>(C * HW));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int16_t* dy = dout.sample(n);
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t v = div_round_even(int64_t{dy[c]} * (int64_t{1} << kAvgFracBits), HW);
+        for (int64_t i = 0; i < HW; ++i) share[static_cast<size_t>(c * HW + i)] = v;
+      }
+      din.exp[n] = requantize_i16(share.data(), C * HW, dout.exp[n] - kAvgFracBits, din.sample(n));
+    }
+  });
+}
+
+}  // namespace zimt
