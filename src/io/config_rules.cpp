@@ -1,6 +1,7 @@
 #include "config_rules.hpp"
 
 #include "zimt/io/config.hpp"
+#include "zimt/io/model_spec.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -209,6 +210,8 @@ void check_config_rules(const json& config, ConfigErrors& errors) {
   walk(config, default_config(), "", errors);
   if (!config.contains("model") || !config["model"].is_object())
     errors.push_back({"/model", "must be a model name or a model description object"});
+  else
+    parse_model_spec(config["model"], "/model", errors);
   // Cross-field rules, checked only where the fields themselves are valid.
   const json::json_pointer epochs("/train/epochs"), max_steps("/train/max_steps");
   if (config.contains(epochs) && config.contains(max_steps) && config[epochs].is_number_integer() &&

@@ -12,7 +12,10 @@ using zimt::io::ConfigInvalid;
 
 namespace {
 
-const json kInlineModel = {{"name", "probe"}, {"input", {1, 4, 4}}, {"classes", 2}, {"layers", json::array()}};
+const json kInlineModel = {{"name", "probe"},
+                           {"input", {1, 4, 4}},
+                           {"classes", 2},
+                           {"layers", {{{"kind", "flatten"}}, {{"kind", "linear"}, {"out", 2}}}}};
 
 json with_model(json config) {
   config["model"] = kInlineModel;
@@ -132,4 +135,15 @@ TEST_CASE("malformed files are reported with their path") {
 
 TEST_CASE("an unknown model name is named at /model") {
   CHECK(has_problem(problems({{"model", "no_such_model_xyz"}}), "/model: unknown model 'no_such_model_xyz'"));
+}
+
+TEST_CASE("a named model is expanded into the resolved config, and model problems carry /model pointers") {
+  const json resolved = zimt::io::resolve_config({{"model", "mnist_cnn"}}, {}, "t");
+  CHECK(resolved["/model/name"_json_pointer] == "mnist_cnn");
+  CHECK(resolved["/model/layers"_json_pointer].size() > 5);
+  json bad = kInlineModel;
+  bad["layers"][1]["out"] = -3;
+  const auto all = problems({{"model", bad}});
+  REQUIRE(all.size() == 1);
+  CHECK(has_problem(all, "/model/layers/1/out"));
 }
