@@ -1,0 +1,70 @@
+#pragma once
+// Aggregation of a sweep's runs over seeds.
+//
+// Runs that differ only by seed form a group (the plan's "group"). For each
+// group and each evaluation step, every numeric metric of metrics.jsonl is
+// summarised over the finished runs that reached that step: mean and sample
+// standard deviation (n - 1 in the denominator; undefined, written empty /
+// null, when n = 1). Runs that are not finished are listed, not aggregated.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zimt::io {
+
+struct MeanStd {
+  double mean = 0;
+  std::optional<double> std;  // none when n < 2
+  int n = 0;
+};
+
+// Mean and sample standard deviation of `xs`, summed in the given order.
+MeanStd mean_std(const std::vector<double>& xs);
+
+struct StepStats {
+  std::int64_t step = 0;
+  int n = 0;                              // runs that reached this step
+  std::map<std::string, MeanStd> metrics; // "test_acc" -> stats; includes "epoch"
+};
+
+struct RunRecord {
+  std::string name;
+  std::string group;
+  std::int64_t seed = 0;
+  std::string status;    // summary.json status, or "missing"
+  std::string last_log;  // last line of train.log, for failed runs
+  nlohmann::json summary;
+  std::vector<nlohmann::json> metrics;  // metrics.jsonl, one object per line
+};
+
+struct GroupStats {
+  std::string name;
+  int runs = 0;      // planned
+  int finished = 0;  // aggregated
+  std::vector<StepStats> steps;                  // increasing step
+  std::map<std::string, MeanStd> summary;        // final_test_acc, best_test_acc, wall_s, images_per_s, ...
+};
+
+struct SweepAggregate {
+  std::vector<GroupStats> groups;   // in plan order
+  std::vector<RunRecord> unfinished;
+  std::vector<std::string> metric_names;  // every numeric metric seen, sorted, without step/epoch
+};
+
+// Reads <dir>/plan.json and each run directory it names.
+std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir);
+
+SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs);
+
+// aggregate.csv: group,step,epoch,n,<metric>_mean,<metric>_std,...
+std::string aggregate_csv(const SweepAggregate& agg);
+// summary.md: one table row per group, then the unfinished runs.
+std::string summary_markdown(const SweepAggregate& agg);
+nlohmann::json summary_json(const SweepAggregate& agg);
+
+}  // namespace zimt::io

@@ -1,0 +1,30 @@
+#pragma once
+// Line charts as standalone SVG: one line per series with an optional
+// translucent band (mean ± std), nice axis ticks, axis labels, a legend placed
+// in the plot corner that hides the fewest points, and a title.
+#include <string>
+#include <vector>
+
+namespace zimt::io {
+
+struct PlotSeries {
+  std::string name;
+  std::vector<double> x, y;
+  std::vector<double> lo, hi;  // band around y (same length as x), or empty
+};
+
+struct LineChart {
+  std::string title, x_label, y_label;
+  std::vector<PlotSeries> series;
+  int width = 760, height = 470;
+};
+
+// Ticks covering [lo, hi] at a step of 1, 2, 2.5 or 5 × 10^k, about `target`
+// of them; the first tick is <= lo and the last >= hi.
+std::vector<double> nice_ticks(double lo, double hi, int target);
+
+// The chart as an SVG document (well-formed XML; each series is a
+// <path class="series">, each band a <path class="band">).
+std::string render_svg(const LineChart& chart);
+
+}  // namespace zimt::io

@@ -1,0 +1,23 @@
+#pragma once
+// Everything `zimt report DIR` writes for a sweep directory: aggregate.csv,
+// summary.md, summary.json, test_acc.svg and test_loss.svg.
+#include "zimt/io/aggregate.hpp"
+#include "zimt/io/svg_plot.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace zimt::io {
+
+enum class PlotX { step, epoch };
+
+// The chart of one metric's group means with ±1 std bands; `scale`
+// multiplies values (100 for accuracy in percent).
+LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, double scale, PlotX x,
+                       const std::string& title, const std::string& y_label);
+
+// Reads the sweep in `dir`, writes the report files there (atomically) and
+// returns the aggregate.
+SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x);
+
+}  // namespace zimt::io

@@ -1,0 +1,55 @@
+#pragma once
+// Runs a sweep plan: writes each run's config into its directory, skips the
+// finished runs, and trains the others as child processes
+//   <train_program> train <rundir>/config.json --resume --quiet --set /train/threads=T
+// with output to <rundir>/train.log, printing one line per start and finish
+// with elapsed time and an ETA for the whole sweep.
+#include "zimt/io/process_pool.hpp"
+#include "zimt/io/sweep.hpp"
+
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace zimt::io {
+
+enum class RunState {
+  fresh,      // nothing trained yet
+  resumable,  // started before (metrics or checkpoints present), not finished
+  finished,   // summary.json says finished and config.resolved.json hashes to the plan's hash
+};
+const char* to_string(RunState state);
+
+RunState run_state(const PlannedRun& run, const std::filesystem::path& run_dir);
+
+// Jobs × threads per job: fills `cores` without oversubscribing. A value
+// given (> 0) is kept; the other is derived; with neither, jobs =
+// min(pending, cores) and threads = cores / jobs.
+struct ThreadBudget {
+  int jobs = 1;
+  int threads_per_job = 1;
+};
+ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t pending);
+
+struct SweepRunOptions {
+  std::string program;  // the zimt executable
+  ThreadBudget budget;
+};
+
+struct SweepRunReport {
+  int skipped = 0;    // already finished
+  int succeeded = 0;
+  int failed = 0;
+  int stop_signal = 0;  // the sweep was interrupted by this signal
+};
+
+// Writes <output>/plan.json (atomically) and the run configs, then runs what
+// is not finished. Lines go to `log`.
+SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
+                         std::ostream& log);
+
+// "1h02m", "3m05s", "12.3s": a duration for progress lines.
+std::string format_duration(double seconds);
+
+}  // namespace zimt::io

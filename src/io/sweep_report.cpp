@@ -1,0 +1,54 @@
+// Report files for a sweep directory (see zimt/io/sweep_report.hpp).
+#include "zimt/io/sweep_report.hpp"
+
+#include "zimt/io/sweep_files.hpp"
+
+#include <algorithm>
+
+namespace zimt::io {
+
+LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, double scale, PlotX x,
+                       const std::string& title, const std::string& y_label) {
+  LineChart chart;
+  chart.title = title;
+  chart.x_label = x == PlotX::step ? "step" : "epoch";
+  chart.y_label = y_label;
+  for (const GroupStats& g : agg.groups) {
+    PlotSeries s;
+    s.name = g.name + " (n=" + std::to_string(g.finished) + ")";
+    bool any_std = false;
+    for (const StepStats& step : g.steps) {
+      const auto m = step.metrics.find(metric);
+      const auto epoch = step.metrics.find("epoch");
+      if (m == step.metrics.end() || (x == PlotX::epoch && epoch == step.metrics.end())) continue;
+      s.x.push_back(x == PlotX::step ? static_cast<double>(step.step) : epoch->second.mean);
+      s.y.push_back(scale * m->second.mean);
+      const double sd = m->second.std ? scale * *m->second.std : 0.0;
+      any_std = any_std || m->second.std.has_value();
+      s.lo.push_back(s.y.back() - sd);
+      s.hi.push_back(s.y.back() + sd);
+    }
+    if (!any_std) s.lo.clear(), s.hi.clear();
+    if (!s.x.empty()) chart.series.push_back(std::move(s));
+  }
+  return chart;
+}
+
+SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x) {
+  const SweepAggregate agg = aggregate_runs(read_sweep_runs(dir));
+  sweep_files::write_atomic(dir / "aggregate.csv", aggregate_csv(agg));
+  sweep_files::write_atomic(dir / "summary.md", summary_markdown(agg));
+  sweep_files::write_atomic(dir / "summary.json", summary_json(agg).dump(2) + "\n");
+  std::filesystem::path abs = std::filesystem::absolute(dir).lexically_normal();
+  if (abs.filename().empty()) abs = abs.parent_path();  // "runs/x/"
+  const std::string name = abs.filename().string();
+  sweep_files::write_atomic(
+      dir / "test_acc.svg",
+      render_svg(metric_chart(agg, "test_acc", 100, x, name + ": test accuracy (mean ± 1 std over seeds)", "test accuracy (%)")));
+  sweep_files::write_atomic(
+      dir / "test_loss.svg",
+      render_svg(metric_chart(agg, "test_loss", 1, x, name + ": test loss (mean ± 1 std over seeds)", "test loss")));
+  return agg;
+}
+
+}  // namespace zimt::io

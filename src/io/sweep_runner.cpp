@@ -1,0 +1,126 @@
+// Sweep execution: run directories, skip/resume, progress (see zimt/io/sweep_runner.hpp).
+#include "zimt/io/sweep_runner.hpp"
+
+#include "zimt/io/sweep_files.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace zimt::io {
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::filesystem::path& path) {
+  const std::string text = sweep_files::read_all(path);
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+}  // namespace
+
+const char* to_string(RunState state) {
+  switch (state) {
+    case RunState::fresh: return "new";
+    case RunState::resumable: return "resume";
+    case RunState::finished: return "done";
+  }
+  return "?";
+}
+
+RunState run_state(const PlannedRun& run, const std::filesystem::path& run_dir) {
+  const json summary = read_json(run_dir / "summary.json");
+  const json resolved = read_json(run_dir / "config.resolved.json");
+  if (summary.is_object() && summary.value("status", "") == "finished" && resolved.is_object() &&
+      config_hash(resolved) == run.hash)
+    return RunState::finished;
+  std::error_code ec;
+  const bool has_checkpoints = std::filesystem::is_directory(run_dir / "checkpoints", ec) &&
+                               !std::filesystem::is_empty(run_dir / "checkpoints", ec);
+  if (has_checkpoints || std::filesystem::exists(run_dir / "metrics.jsonl", ec)) return RunState::resumable;
+  return RunState::fresh;
+}
+
+ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t pending) {
+  cores = std::max(cores, 1);
+  ThreadBudget b;
+  if (jobs > 0 && threads_per_job > 0) b = {jobs, threads_per_job};
+  else if (jobs > 0) b = {jobs, std::max(1, cores / jobs)};
+  else if (threads_per_job > 0) b = {std::max(1, cores / threads_per_job), threads_per_job};
+  else {
+    const int j = static_cast<int>(std::clamp<std::size_t>(pending, 1, static_cast<std::size_t>(cores)));
+    b = {j, std::max(1, cores / j)};
+  }
+  return b;
+}
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  const long s = static_cast<long>(seconds + 0.5);
+  if (seconds < 60) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  return buf;
+}
+
+SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
+                         std::ostream& log) {
+  std::filesystem::create_directories(spec.output);
+  sweep_files::write_atomic(spec.output / "plan.json", plan_to_json(spec, runs).dump(2) + "\n");
+
+  SweepRunReport report;
+  std::vector<std::size_t> todo;  // indices into runs
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const std::filesystem::path dir = spec.output / runs[i].name;
+    if (run_state(runs[i], dir) == RunState::finished) {
+      ++report.skipped;
+      continue;
+    }
+    std::filesystem::create_directories(dir);
+    sweep_files::write_atomic(dir / "config.json", runs[i].config.dump(2) + "\n");
+    todo.push_back(i);
+  }
+  log << "sweep " << spec.output.string() << ": " << runs.size() << " runs, " << report.skipped << " already done, "
+      << todo.size() << " to run (" << options.budget.jobs << " jobs x " << options.budget.threads_per_job
+      << " threads)\n"
+      << std::flush;
+
+  std::vector<ProcessJob> jobs;
+  for (std::size_t i : todo) {
+    const std::filesystem::path dir = spec.output / runs[i].name;
+    jobs.push_back({{options.program, "train", (dir / "config.json").string(), "--resume", "--quiet", "--set",
+                     "/train/threads=" + std::to_string(options.budget.threads_per_job)},
+                    dir / "train.log"});
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t total = jobs.size();
+  std::size_t finished = 0;
+  char counter[32];
+  ProcessEvents events;
+  events.on_start = [&](std::size_t j) {
+    const PlannedRun& run = runs[todo[j]];
+    std::snprintf(counter, sizeof counter, "[%zu/%zu]", j + 1, total);
+    log << counter << " start " << run.name << " ("
+        << to_string(run_state(run, spec.output / run.name)) << ")\n"
+        << std::flush;
+  };
+  events.on_finish = [&](std::size_t j, const ProcessOutcome& out) {
+    const PlannedRun& run = runs[todo[j]];
+    ++finished;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::snprintf(counter, sizeof counter, "[%zu/%zu]", finished, total);
+    log << counter << (out.ok() ? " done   " : " FAILED ") << run.name << " in " << format_duration(out.seconds);
+    if (!out.ok())
+      log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "train.log") << ")";
+    log << " | elapsed " << format_duration(elapsed);
+    if (finished < total)
+      log << ", ETA " << format_duration(elapsed * static_cast<double>(total - finished) / static_cast<double>(finished));
+    log << "\n" << std::flush;
+    (out.ok() ? report.succeeded : report.failed) += 1;
+  };
+  const PoolResult pool = run_processes(jobs, options.budget.jobs, events);
+  report.stop_signal = pool.stop_signal;
+  return report;
+}
+
+}  // namespace zimt::io
