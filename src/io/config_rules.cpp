@@ -176,6 +176,7 @@ void walk(const json& value, const json& shape, const std::string& pointer, Conf
       return;
     }
     for (auto it = value.begin(); it != value.end(); ++it) {
+      if (it.key().starts_with("//")) continue;  // a comment: {"//": "what this config is for"}
       const std::string child = pointer + "/" + escape_pointer_token(it.key());
       if (!shape.contains(it.key())) {
         std::string message = "unknown key '" + it.key() + "'";

@@ -147,3 +147,18 @@ TEST_CASE("a named model is expanded into the resolved config, and model problem
   REQUIRE(all.size() == 1);
   CHECK(has_problem(all, "/model/layers/1/out"));
 }
+
+TEST_CASE("every shipped run config resolves cleanly") {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(ZIMT_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".json") continue;
+    INFO(entry.path().string());
+    CHECK_NOTHROW(zimt::io::load_resolved_config(entry.path(), {}));
+    ++checked;
+  }
+  CHECK(checked >= 20);
+}
+
+TEST_CASE("keys starting with // are comments") {
+  CHECK(problems(with_model({{"//", "a note"}, {"train", {{"// why", "fast"}, {"epochs", 1}}}})).empty());
+}
