@@ -1,0 +1,95 @@
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "zimt/quant.hpp"
+
+using namespace zimt;
+
+__extension__ using i128 = __int128;
+
+TEST_CASE("requantize: smallest shift, round-half-even, exact zeros, no sign change") {
+  std::vector<int64_t> acc{0, 255, -255, 1, -1, 128, 384};
+  std::vector<int8_t> q(acc.size());
+  // max 384 needs s = 2: 384/4 = 96; 255/4 = 63.75 -> 64; 1/4 -> 0; 128/4 = 32.
+  CHECK(requantize_i8(acc.data(), 7, -5, q.data()) == -3);
+  CHECK(q == std::vector<int8_t>{0, 64, -64, 0, 0, 32, 96});
+
+  // 255 alone: s = 1 gives 127.5 -> 128 (even), too big, so s = 2.
+  std::vector<int64_t> a2{255, 254, 2};
+  std::vector<int8_t> q2(3);
+  CHECK(requantize_i8(a2.data(), 3, 0, q2.data()) == 2);
+  CHECK(q2 == std::vector<int8_t>{64, 64, 0});  // 63.75 -> 64, 63.5 -> 64 (even), 0.5 -> 0 (even)
+
+  // Values that fit are copied exactly (no left shift).
+  std::vector<int64_t> a3{-127, 3, 0};
+  std::vector<int8_t> q3(3);
+  CHECK(requantize_i8(a3.data(), 3, 7, q3.data()) == 7);
+  CHECK(q3 == std::vector<int8_t>{-127, 3, 0});
+
+  std::vector<int64_t> zeros(5, 0);
+  std::vector<int16_t> z16(5, 9);
+  CHECK(requantize_i16(zeros.data(), 5, -4, z16.data()) == -4);
+  for (auto v : z16) CHECK(v == 0);
+}
+
+TEST_CASE("requantize: random accumulators within half a step, maximum uses the range") {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::uniform_int_distribution<int64_t> d(-(int64_t{1} << (trial % 60)), int64_t{1} << (trial % 60));
+    std::vector<int64_t> acc(37);
+    for (auto& a : acc) a = d(rng);
+    std::vector<int16_t> q(acc.size());
+    const int32_t e = requantize_i16(acc.data(), 37, 0, q.data());
+    int max_q = 0;
+    for (size_t i = 0; i < acc.size(); ++i) {
+      const i128 back = static_cast<i128>(q[i]) << e;
+      const i128 diff = back - acc[i];
+      CHECK(2 * (diff < 0 ? -diff : diff) <= (static_cast<i128>(1) << e));
+      CHECK((q[i] == 0 || (q[i] > 0) == (acc[i] > 0)));
+      max_q = std::max(max_q, std::abs(int{q[i]}));
+    }
+    // Minimal shift: with one bit less the maximum would not fit.
+    if (e > 0) CHECK(max_q >= 16384);
+  }
+}
+
+TEST_CASE("align_batch: exact left shifts normally, bounded when exponents spread") {
+  const std::vector<int32_t> e{-10, -7, -12};
+  const BatchAlignment a = align_batch(e.data(), 3, 23);
+  CHECK(a.exp == -12);
+  CHECK(a.shift == std::vector<int32_t>{2, 5, 0});
+
+  // Spread of 100 with 23-bit terms over 3 samples: max shift 62 - 23 - 2 = 37.
+  const std::vector<int32_t> wide{0, 100, 50};
+  const BatchAlignment w = align_batch(wide.data(), 3, 23);
+  CHECK(w.exp == 63);
+  CHECK(w.shift == std::vector<int32_t>{-63, 37, -13});
+  CHECK(apply_shift((int64_t{1} << 22) - 1, 37) == ((int64_t{1} << 22) - 1) * (int64_t{1} << 37));
+  CHECK(apply_shift(3, -1) == 2);   // 1.5 -> 2 (even)
+  CHECK(apply_shift(-5, -1) == -2); // -2.5 -> -2 (even)
+}
+
+TEST_CASE("div_round_even and ceil_log2") {
+  CHECK(div_round_even(7, 2) == 4);
+  CHECK(div_round_even(5, 2) == 2);
+  CHECK(div_round_even(-5, 2) == -2);
+  CHECK(div_round_even(-7, 2) == -4);
+  CHECK(div_round_even(-10, 3) == -3);
+  CHECK(div_round_even(11, 3) == 4);
+  CHECK(div_round_even(0, 49) == 0);
+  CHECK(ceil_log2(1) == 0);
+  CHECK(ceil_log2(2) == 1);
+  CHECK(ceil_log2(3) == 2);
+  CHECK(ceil_log2(64) == 6);
+  CHECK(ceil_log2(65) == 7);
+}
+
+TEST_CASE("common_exponent: the smaller exponent unless a shift would overflow") {
+  CHECK(common_exponent(-5, 30, 0, 8) == -5);
+  CHECK(common_exponent(0, 8, -5, 30) == -5);
+  // b at 2^100 with 8 bits: shifting it down to -5 would need 113 bits.
+  CHECK(common_exponent(-5, 30, 100, 8) == 100 + 8 - 61);
+}
