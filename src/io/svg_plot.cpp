@@ -97,7 +97,10 @@ std::string render_svg(const LineChart& chart) {
     }
   if (xr.empty()) xr = {0, 1};
   if (yr.empty()) yr = {0, 1};
-  const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 7), yt = nice_ticks(yr.lo, yr.hi, 6);
+  const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 7);
+  std::vector<double> yt = nice_ticks(yr.lo, yr.hi, 6);
+  while (yt.size() > 2 && yt.back() > chart.y_ceil && yt[yt.size() - 2] >= yr.hi) yt.pop_back();
+  while (yt.size() > 2 && yt.front() < chart.y_floor && yt[1] <= yr.lo) yt.erase(yt.begin());
   const double x0 = xt.front(), x1 = xt.back(), y0 = yt.front(), y1 = yt.back();
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
   auto py = [&](double y) { return top + ph - (y - y0) / (y1 - y0) * ph; };

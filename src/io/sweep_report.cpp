@@ -13,6 +13,10 @@ LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, dou
   chart.title = title;
   chart.x_label = x == PlotX::step ? "step" : "epoch";
   chart.y_label = y_label;
+  if (metric == "test_acc") {
+    chart.y_floor = 0;
+    chart.y_ceil = scale;
+  }
   for (const GroupStats& g : agg.groups) {
     PlotSeries s;
     s.name = g.name + " (n=" + std::to_string(g.finished) + ")";
@@ -25,8 +29,8 @@ LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, dou
       s.y.push_back(scale * m->second.mean);
       const double sd = m->second.std ? scale * *m->second.std : 0.0;
       any_std = any_std || m->second.std.has_value();
-      s.lo.push_back(s.y.back() - sd);
-      s.hi.push_back(s.y.back() + sd);
+      s.lo.push_back(std::max(s.y.back() - sd, chart.y_floor));  // accuracy stays within 0..100 %
+      s.hi.push_back(std::min(s.y.back() + sd, chart.y_ceil));
     }
     if (!any_std) s.lo.clear(), s.hi.clear();
     if (!s.x.empty()) chart.series.push_back(std::move(s));

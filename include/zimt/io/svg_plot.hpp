@@ -17,6 +17,9 @@ struct LineChart {
   std::string title, x_label, y_label;
   std::vector<PlotSeries> series;
   int width = 760, height = 470;
+  // Bounds the values cannot cross (100 for a percentage): ticks past them
+  // are dropped when the data does not need them.
+  double y_floor = -1e300, y_ceil = 1e300;
 };
 
 // Ticks covering [lo, hi] at a step of 1, 2, 2.5 or 5 × 10^k, about `target`
