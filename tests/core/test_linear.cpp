@@ -1,0 +1,153 @@
+// Integer linear layer vs the float reference on the same (dequantised)
+// numbers. Tolerances from the arithmetic:
+//   forward / input error: exact int64 accumulation (and exact bias join),
+//     then ONE round-half-even requantisation: |int - ref| <= 0.5 step.
+//   weight / bias gradients: exact int64 sums with exact alignment (the
+//     exponent spread here is far below align_batch's bound): equal to the
+//     reference up to double rounding of the reference itself (1e-12 rel).
+#include <doctest/doctest.h>
+#include <tbb/global_control.h>
+
+#include "float_ref.hpp"
+#include "zimt/layers/linear.hpp"
+
+using namespace zimt;
+using ref::Vec;
+
+namespace {
+
+constexpr double kHalfStep = 0.5 + 1e-9;  // one rounding (+ double noise)
+
+struct Case {
+  ParamSet params;
+  LinearSpec spec;
+  ref::Owned<int8_t> x;
+  ref::Owned<int16_t> dy;
+  Case(int64_t N, int64_t I, int64_t O, bool bias, uint64_t seed, WeightStorage storage = WeightStorage::int8,
+       int w_exp = 0, int b_exp = 0)
+      : x(Shape{N, I}), dy(Shape{N, O}) {
+    std::mt19937_64 rng(seed);
+    params.storage = storage;
+    spec.in_features = I;
+    spec.out_features = O;
+    spec.weight = params.add("fc.weight", {O, I}, ParamKind::weight, w_exp);
+    spec.has_bias = bias;
+    if (bias) spec.bias = params.add("fc.bias", {O}, ParamKind::bias, b_exp);
+    ref::random_weights(params, spec.weight, rng, weight_limit(storage));
+    if (bias) ref::random_weights(params, spec.bias, rng, weight_limit(storage));
+    x = ref::random_act(Shape{N, I}, rng);
+    dy = ref::random_err(Shape{N, O}, rng);
+  }
+};
+
+struct Result {
+  ref::Owned<int8_t> y;
+  ref::Owned<int16_t> dx;
+  std::vector<int64_t> g;
+  std::vector<int32_t> g_exp;
+};
+
+Result run(Case& c) {
+  Result r{ref::Owned<int8_t>(linear_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
+  auto y = r.y.view();
+  auto dx = r.dx.view();
+  linear_forward(y, c.x.view(), c.params, c.spec);
+  linear_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec);
+  r.g = c.params.g;
+  for (const auto& t : c.params.tensors) r.g_exp.push_back(t.g_exp);
+  return r;
+}
+
+double max_rel(const Vec& a, const Vec& b) {
+  double m = 0, s = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i])), s = std::max(s, std::abs(b[i]));
+  return s == 0 ? m : m / s;
+}
+
+// Checks one case against the reference; returns the max errors in steps.
+std::pair<double, double> check_against_ref(Case& c) {
+  const Result r = run(c);
+  const int64_t N = c.x.shape[0], I = c.spec.in_features, O = c.spec.out_features;
+  const Vec x = ref::real(c.x.view()), w = ref::real_weights(c.params, c.spec.weight);
+  const Vec b = c.spec.has_bias ? ref::real_weights(c.params, c.spec.bias) : Vec{};
+  const Vec y_ref = ref::linear_forward(x, w, b, N, I, O);
+  const double fwd = ref::max_error_in_steps(ref::real(r.y.view()), y_ref, ref::steps(r.y.view()));
+  CHECK(fwd <= kHalfStep);
+
+  Vec dx_ref, dw_ref, db_ref;
+  ref::linear_backward(dx_ref, dw_ref, db_ref, ref::real(c.dy.view()), x, w, N, I, O);
+  const double bwd = ref::max_error_in_steps(ref::real(r.dx.view()), dx_ref, ref::steps(r.dx.view()));
+  CHECK(bwd <= kHalfStep);
+  const Vec dw = ref::real_grads(c.params, c.spec.weight);
+  CHECK(max_rel(dw, dw_ref) < 1e-12);
+  const auto st = ref::sign_stats(dw, dw_ref);
+  CHECK(st.agree == 1.0);
+  CHECK(st.spurious == 0);
+  if (c.spec.has_bias) CHECK(max_rel(ref::real_grads(c.params, c.spec.bias), db_ref) < 1e-12);
+  return {fwd, bwd};
+}
+
+}  // namespace
+
+TEST_CASE("linear: forward and backward within half a step of the float reference") {
+  double worst_fwd = 0, worst_bwd = 0;
+  uint64_t seed = 100;
+  for (const auto& [N, I, O] : {std::tuple{1, 1, 1}, std::tuple{1, 17, 5}, std::tuple{4, 33, 10}, std::tuple{7, 128, 10},
+                                std::tuple{3, 300, 31}}) {
+    for (bool bias : {false, true}) {
+      Case c(N, I, O, bias, ++seed);
+      const auto [f, b] = check_against_ref(c);
+      worst_fwd = std::max(worst_fwd, f), worst_bwd = std::max(worst_bwd, b);
+    }
+  }
+  MESSAGE("linear: max |int - ref| forward " << worst_fwd << " steps, input error " << worst_bwd << " steps");
+}
+
+TEST_CASE("linear: weight and bias exponents other than 0 join exactly") {
+  Case c(3, 20, 6, true, 7, WeightStorage::int8, -3, 4);
+  check_against_ref(c);
+  Case d(3, 20, 6, true, 8, WeightStorage::int8, 2, -9);
+  check_against_ref(d);
+}
+
+TEST_CASE("linear: adversarial extremes rescale without overflow (int8 and int16 weights)") {
+  for (WeightStorage s : {WeightStorage::int8, WeightStorage::int16}) {
+    Case c(2, 3136, 16, true, 9, s);
+    const int16_t lim = static_cast<int16_t>(weight_limit(s));
+    for (auto& w : c.params.w) w = lim;
+    for (auto& v : c.x.data) v = 127;
+    for (auto& v : c.dy.data) v = 32767;
+    c.x.data[0] = -127;
+    check_against_ref(c);
+    const Result r = run(c);
+    CHECK(r.y.data[1] >= 64);  // rescaled by the smallest shift: the maximum lands in [64, 127]
+    CHECK(r.y.exp[0] > 0);     // 3136 · 127 · lim does not fit int8
+  }
+}
+
+TEST_CASE("linear: all-zero input and error give exact zeros") {
+  Case c(3, 10, 4, false, 10);
+  for (auto& v : c.x.data) v = 0;
+  for (auto& v : c.dy.data) v = 0;
+  const Result r = run(c);
+  for (auto v : r.y.data) CHECK(v == 0);
+  for (auto v : r.dx.data) CHECK(v == 0);
+  for (auto v : r.g) CHECK(v == 0);
+}
+
+TEST_CASE("linear: bit-identical at 1, 2 and 4 threads") {
+  std::vector<Result> results;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    Case c(9, 70, 12, true, 11);
+    results.push_back(run(c));
+  }
+  for (size_t i = 1; i < results.size(); ++i) {
+    CHECK(results[i].y.data == results[0].y.data);
+    CHECK(results[i].y.exp == results[0].y.exp);
+    CHECK(results[i].dx.data == results[0].dx.data);
+    CHECK(results[i].dx.exp == results[0].dx.exp);
+    CHECK(results[i].g == results[0].g);
+    CHECK(results[i].g_exp == results[0].g_exp);
+  }
+}
