@@ -33,8 +33,9 @@ std::string last_line(const std::filesystem::path& path) {
   const std::string text = read_all(path);
   std::size_t end = text.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return "";
-  const std::size_t begin = text.rfind('\n', end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+  const std::size_t newline = text.rfind('\n', end);
+  const std::size_t begin = text.find_first_not_of(" \t", newline == std::string::npos ? 0 : newline + 1);
+  return text.substr(begin, end + 1 - begin);
 }
 
 }  // namespace zimt::io::sweep_files
