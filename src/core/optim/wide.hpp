@@ -17,6 +17,13 @@ inline u128 shift_round_even_u128(u128 x, int64_t s) {
   return (rem > half || (rem == half && (q & 1))) ? q + 1 : q;
 }
 
+// num / den rounded to nearest, ties to even (den > 0).
+inline u128 div_round_even(u128 num, u128 den) {
+  const u128 q = num / den;
+  const u128 r = num % den;
+  return (2 * r > den || (2 * r == den && (q & 1))) ? q + 1 : q;
+}
+
 // Number of bits of x (0 for x == 0).
 inline int bit_width_u64(uint64_t x) { return x == 0 ? 0 : 64 - __builtin_clzll(x); }
 

@@ -1,0 +1,57 @@
+#pragma once
+// w <- clamp(w - U, -limit, +limit) with the step's counters (internal to
+// src/core/optim). U comes from a functor delta(i) -> int64 with
+// |delta| clipped to max_update, so ||U||_1 over up to 2^26 weights fits an int64.
+#include "zimt/optim/step_stats.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_reduce.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace zimt::optim {
+
+// Updates larger than this are clipped before use: far beyond any storage
+// limit (32767), so the stored result is the same.
+inline constexpr int64_t max_update = int64_t{1} << 36;
+
+inline int64_t clip_update(int64_t u) { return std::clamp(u, -max_update, max_update); }
+
+// w is (size), delta(i) the update of w[i]. Returns changed, saturated, u_l1
+// and max_abs_w over this range (the other fields are left 0).
+template <class Delta>
+StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delta) {
+  auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
+    for (size_t i = r.begin(); i != r.end(); ++i) {
+      const int64_t u = clip_update(delta(i));
+      const int64_t target = int64_t{w[i]} - u;
+      const int64_t stored = std::clamp<int64_t>(target, -limit, limit);
+      s.u_l1 += u < 0 ? -u : u;
+      s.saturated += stored != target;
+      s.changed += stored != w[i];
+      w[i] = static_cast<int16_t>(stored);
+      s.max_abs_w = std::max<int64_t>(s.max_abs_w, stored < 0 ? -stored : stored);
+    }
+    return s;
+  };
+  auto join = [](StepStats a, const StepStats& b) {
+    a.changed += b.changed;
+    a.saturated += b.saturated;
+    a.u_l1 += b.u_l1;
+    a.max_abs_w = std::max(a.max_abs_w, b.max_abs_w);
+    return a;
+  };
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
+}
+
+// Adds the counters of one range to the step's totals.
+inline void accumulate(StepStats& total, const StepStats& part) {
+  total.changed += part.changed;
+  total.saturated += part.saturated;
+  total.u_l1 += part.u_l1;
+  total.max_abs_w = std::max(total.max_abs_w, part.max_abs_w);
+}
+
+}  // namespace zimt::optim

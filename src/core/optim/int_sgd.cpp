@@ -1,0 +1,64 @@
+#include "zimt/optim/int_sgd.hpp"
+
+#include "apply_update.hpp"
+#include "wide.hpp"
+#include "zimt/fixed.hpp"
+#include "zimt/rng.hpp"
+
+#include <algorithm>
+
+namespace zimt::optim {
+
+namespace {
+
+// round_stochastic(m / 2^s) for a magnitude m < 2^127, s >= 0, clipped to max_update.
+int64_t round_stochastic(u128 m, int64_t s, uint64_t random) {
+  if (s > 64) {
+    m = shift_round_even_u128(m, s - 64);
+    s = 64;
+  }
+  u128 q = m >> s;
+  if (s > 0) {
+    const u128 rem = s == 64 ? static_cast<uint64_t>(m) : m & ((u128{1} << s) - 1);
+    const u128 draw = s == 64 ? random : random & ((uint64_t{1} << s) - 1);
+    q += draw < rem ? 1 : 0;
+  }
+  return static_cast<int64_t>(std::min<u128>(q, static_cast<u128>(max_update)));
+}
+
+}  // namespace
+
+StepStats int_sgd_step(ParamSet& p, const IntSgdParams& params, uint64_t seed, uint64_t step) {
+  const q32 lr = std::max<q32>(q32_mul(params.lr, schedule_factor(params.schedule, step)), 0);
+  const int32_t limit = weight_limit(p.storage);
+  StepStats stats;
+  for (const auto& t : p.tensors) {
+    // real update / weight unit = |g| lr 2^(g_exp - w_exp - 32)
+    const int64_t shift = 32 - (int64_t{t.g_exp} - t.w_exp);
+    const int64_t* g = p.g.data() + t.offset;
+    const size_t offset = t.offset;
+    accumulate(stats, apply_update(p.w.data() + offset, t.numel, limit, [&](size_t i) -> int64_t {
+                 if (g[i] == 0 || lr == 0) return 0;
+                 const u128 m = static_cast<u128>(abs_u64(g[i])) * static_cast<uint64_t>(lr);
+                 int64_t mag;
+                 if (shift >= 0) {
+                   mag = round_stochastic(m, shift, lo64(philox(seed, Stream::sgd_round, step, offset + i)));
+                 } else {
+                   // Left shift: saturate once the update is beyond max_update.
+                   mag = (-shift >= 64 || m > (static_cast<u128>(max_update) >> -shift))
+                             ? max_update
+                             : static_cast<int64_t>(m << -shift);
+                 }
+                 return g[i] < 0 ? -mag : mag;
+               }));
+  }
+  return stats;
+}
+
+StepStats sign_sgd_step(ParamSet& p) {
+  const int64_t* g = p.g.data();
+  return apply_update(p.w.data(), p.size(), weight_limit(p.storage),
+                      [g](size_t i) -> int64_t { return (g[i] > 0) - (g[i] < 0); });
+}
+
+}  // namespace zimt::optim

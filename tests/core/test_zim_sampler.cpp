@@ -1,0 +1,302 @@
+// The ZIM sampler (zim.hpp) against the moments of the (zero-inflated)
+// multinomial, ZIM.md §2 (Prop. 10, 11), with bounds from the distribution.
+//
+// Each moment check is a z-score against the true standard error of its
+// estimator over R independent draws (steps 0..R-1); |z| < 5 fails by chance
+// with probability 5.7e-7 per check (normal tail; R >= 4000 makes the normal
+// approximation of these sums of bounded variables accurate), so the ~100
+// checks here give a false failure rate below 1e-4 per run.
+#include "zimt/optim/philox_batch.hpp"
+#include "zimt/optim/zim.hpp"
+
+#include <doctest/doctest.h>
+#include <tbb/global_control.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+using namespace zimt;
+using namespace zimt::optim;
+
+namespace {
+
+constexpr double z_bound = 5.0;
+
+// Real-valued category probabilities of a rule, for the small test problems:
+// g real = g * 2^g_exp, c and alpha real.
+std::vector<double> probabilities(const std::vector<int64_t>& g, int g_exp, const ZimRuleParams& rule) {
+  std::vector<double> q(g.size());
+  double l1 = 0;
+  for (int64_t x : g) l1 += std::ldexp(std::fabs(static_cast<double>(x)), g_exp);
+  const double c = std::ldexp(static_cast<double>(rule.c), -32);
+  const double alpha = std::ldexp(static_cast<double>(rule.alpha), -32);
+  const auto n = static_cast<double>(rule.n);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double a = std::ldexp(std::fabs(static_cast<double>(g[i])), g_exp);
+    if (rule.rule == ZimRule::authors) q[i] = (a + c) / (l1 + static_cast<double>(g.size()) * c);
+    else q[i] = alpha * l1 > n ? a / l1 : alpha * a / n;
+  }
+  return q;
+}
+
+struct Draws {
+  std::vector<std::vector<int32_t>> x;  // R draws of d counts
+  std::vector<int8_t> sign;
+};
+
+Draws draw_many(const std::vector<int64_t>& g, int g_exp, const ZimRuleParams& rule, int R, uint64_t seed) {
+  Draws out;
+  ZimWorkspace ws;
+  for (int r = 0; r < R; ++r) {
+    std::vector<int32_t> counts(g.size());
+    zim_sample(g, g_exp, rule, {seed, static_cast<uint64_t>(r), 0, Stream::sample}, counts, ws);
+    out.x.push_back(std::move(counts));
+  }
+  out.sign = ws.scaled.sign;
+  return out;
+}
+
+double mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+double var_of(const std::vector<double>& v) {
+  const double m = mean_of(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return s / static_cast<double>(v.size() - 1);
+}
+
+// A Binomial(n, p) variable Y observed R times: z-scores of its sample mean
+// and sample variance. Var of the sample variance: (mu4 - sigma^4 (R-3)/(R-1)) / R
+// with the binomial's central moments sigma^2 = n p q, mu4 = n p q (1 + 3 (n-2) p q).
+void check_binomial(const std::vector<double>& y, double n, double p, const char* what) {
+  if (p == 0 || p == 1) {  // degenerate: Y = n p every time
+    for (double v : y) CHECK_MESSAGE(v == n * p, what);
+    return;
+  }
+  const auto R = static_cast<double>(y.size());
+  const double s2 = n * p * (1 - p);
+  const double mu4 = s2 * (1 + 3 * (n - 2) * p * (1 - p));
+  const double z_mean = (mean_of(y) - n * p) / std::sqrt(s2 / R);
+  const double z_var = (var_of(y) - s2) / std::sqrt((mu4 - s2 * s2 * (R - 3) / (R - 1)) / R);
+  CHECK_MESSAGE(std::fabs(z_mean) < z_bound, what << ": mean " << mean_of(y) << " vs " << n * p << " z=" << z_mean);
+  CHECK_MESSAGE(std::fabs(z_var) < z_bound, what << ": var " << var_of(y) << " vs " << s2 << " z=" << z_var);
+}
+
+// All the moments of Prop. 10 for one rule on one small gradient.
+void check_moments(const std::vector<int64_t>& g, int g_exp, const ZimRuleParams& rule, int R) {
+  const auto q = probabilities(g, g_exp, rule);
+  const auto n = static_cast<double>(rule.n);
+  const Draws d = draw_many(g, g_exp, rule, R, 11);
+  // E X_i = n q_i, Var X_i = n q_i (1 - q_i): X_i ~ Binomial(n, q_i).
+  for (size_t i = 0; i < g.size(); ++i) {
+    std::vector<double> y;
+    for (const auto& x : d.x) y.push_back(x[i]);
+    check_binomial(y, n, q[i], "X_i");
+  }
+  // Cov[X_i, X_j] = -n q_i q_j, checked through X_i + X_j ~ Binomial(n, q_i + q_j):
+  // Var(X_i + X_j) = Var X_i + Var X_j + 2 Cov, so with the variances above
+  // this is the covariance check.
+  for (size_t i = 0; i < g.size(); ++i)
+    for (size_t j = i + 1; j < g.size(); ++j) {
+      std::vector<double> y;
+      for (const auto& x : d.x) y.push_back(x[i] + x[j]);
+      check_binomial(y, n, q[i] + q[j], "X_i + X_j (covariance)");
+    }
+  // E||X||^2 = n ||q||_1 + n (n - 1) ||q||_2^2, z-score with the sample
+  // standard deviation of ||X||^2 (studentised; R large).
+  double q1 = 0, q2 = 0;
+  for (double p : q) q1 += p, q2 += p * p;
+  std::vector<double> sq;
+  for (const auto& x : d.x) {
+    double s = 0;
+    for (int32_t c : x) s += double(c) * c;
+    sq.push_back(s);
+  }
+  const double expected = n * q1 + n * (n - 1) * q2;
+  const double z = (mean_of(sq) - expected) / std::sqrt(var_of(sq) / static_cast<double>(R));
+  CHECK_MESSAGE(std::fabs(z) < z_bound, "E||X||^2 " << mean_of(sq) << " vs " << expected << " z=" << z);
+  // Sum of counts: exactly n without a zero category.
+  for (const auto& x : d.x) {
+    const int64_t sum = std::accumulate(x.begin(), x.end(), int64_t{0});
+    if (rule.rule == ZimRule::authors || q1 > 1 - 1e-12) CHECK(sum == rule.n);
+    else CHECK(sum <= rule.n);
+  }
+}
+
+// Upper 1e-6 quantile of chi-square with k degrees of freedom (Wilson-Hilferty,
+// z = 4.753), a false-failure probability of 1e-6.
+double chi2_critical(double k) {
+  const double z = 4.753, h = 2 / (9 * k);
+  return k * std::pow(1 - h + z * std::sqrt(h), 3);
+}
+
+}  // namespace
+
+TEST_CASE("philox_batch matches philox for every lane") {
+  PhiloxBatch b;
+  for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3, uint64_t{123456789012345}}) {
+    philox_batch(0x123456789abcdefull, Stream::sample, 0x100000007ull, first, b);
+    for (int k = 0; k < philox_lanes; ++k) {
+      const Block r = philox(0x123456789abcdefull, Stream::sample, 0x100000007ull, first + static_cast<uint64_t>(k));
+      CHECK(b.x0[k] == r[0]);
+      CHECK(b.x1[k] == r[1]);
+      CHECK(b.x2[k] == r[2]);
+      CHECK(b.x3[k] == r[3]);
+    }
+  }
+}
+
+TEST_CASE("authors' rule: moments of Multinomial(n, (|g| + c) / (||g||_1 + d c))") {
+  // Real gradient 0.5, -1.5, 0, 3, -0.25 (exp -2), c = 1: visibly non-uniform.
+  check_moments({2, -6, 0, 12, -1}, -2, {ZimRule::authors, 40, q32_one, q32_one}, 4000);
+  // c = 0.25 and a spread of magnitudes.
+  check_moments({1, -30, 7, 0, 100, -3}, 0, {ZimRule::authors, 25, q32_one / 4, q32_one}, 4000);
+}
+
+TEST_CASE("zero-inflated rule: moments of ZIMultinomial(n, alpha |g| / n) and E[U] = alpha g") {
+  const std::vector<int64_t> g{3, -5, 0, 8, -1, 2};  // real = g / 2, ||g||_1 = 9.5
+  const ZimRuleParams rule{ZimRule::zero_inflated, 30, q32_one, q32_one * 2};  // alpha ||g||_1 = 19 <= 30
+  check_moments(g, -1, rule, 4000);
+  // E[U_i] = alpha g_i, U_i = sign(g_i) X_i with Var U_i = n q_i (1 - q_i).
+  const Draws d = draw_many(g, -1, rule, 4000, 12);
+  const auto q = probabilities(g, -1, rule);
+  for (size_t i = 0; i < g.size(); ++i) {
+    double mean = 0;
+    for (const auto& x : d.x) mean += double(x[i]) * d.sign[i];
+    mean /= static_cast<double>(d.x.size());
+    const double expected = 2.0 * static_cast<double>(g[i]) / 2;
+    const double se = std::sqrt(30 * q[i] * (1 - q[i]) / static_cast<double>(d.x.size()));
+    if (se == 0) CHECK(mean == expected);
+    else CHECK_MESSAGE(std::fabs(mean - expected) / se < z_bound, "E[U_" << i << "] " << mean << " vs " << expected);
+  }
+}
+
+TEST_CASE("zero-inflated rule falls back to Multinomial(n, |g| / ||g||_1) when alpha ||g||_1 > n") {
+  const std::vector<int64_t> g{3, -5, 0, 8};
+  ZimWorkspace ws;
+  std::vector<int32_t> counts(g.size());
+  const ZimDraw inside = zim_sample(g, 0, {ZimRule::zero_inflated, 16, q32_one, q32_one}, {1, 0, 0}, counts, ws);
+  CHECK(!inside.fallback);  // alpha ||g||_1 = 16 = n: the zero category is empty but valid
+  const ZimDraw over = zim_sample(g, 0, {ZimRule::zero_inflated, 15, q32_one, q32_one}, {1, 0, 0}, counts, ws);
+  CHECK(over.fallback);
+  CHECK(std::accumulate(counts.begin(), counts.end(), 0) == 15);
+  check_moments(g, 0, {ZimRule::zero_inflated, 15, q32_one, q32_one}, 4000);
+}
+
+TEST_CASE("chi-square goodness of fit of one large draw") {
+  // d = 10 categories with weights 1..10 (+ c = 0.5), n = 200,000 trials
+  // (parallel path); statistic ~ chi2(d - 1) under the null.
+  std::vector<int64_t> g{1, -2, 3, -4, 5, -6, 7, -8, 9, -10};
+  for (ZimRule rule : {ZimRule::authors, ZimRule::zero_inflated}) {
+    const ZimRuleParams params{rule, 200000, q32_one / 2, q32_one * 4000};  // ZI: alpha ||g||_1 = 220,000 > n: fallback
+    const auto q = probabilities(g, 0, params);
+    ZimWorkspace ws;
+    std::vector<int32_t> counts(g.size());
+    zim_sample(g, 0, params, {99, 3, 0}, counts, ws);
+    double chi2 = 0;
+    for (size_t i = 0; i < g.size(); ++i) {
+      const double e = 200000 * q[i];
+      chi2 += (counts[i] - e) * (counts[i] - e) / e;
+    }
+    CHECK_MESSAGE(chi2 < chi2_critical(9), "chi2 = " << chi2 << " critical " << chi2_critical(9));
+  }
+  // Zero-inflated with a real zero category: d + 1 categories, d dof.
+  const ZimRuleParams zi{ZimRule::zero_inflated, 200000, q32_one, q32_one * 2000};  // alpha ||g||_1 = 110,000
+  const auto q = probabilities(g, 0, zi);
+  ZimWorkspace ws;
+  std::vector<int32_t> counts(g.size());
+  zim_sample(g, 0, zi, {99, 4, 0}, counts, ws);
+  double chi2 = 0, q_sum = 0, in_categories = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double e = 200000 * q[i];
+    chi2 += (counts[i] - e) * (counts[i] - e) / e;
+    q_sum += q[i];
+    in_categories += counts[i];
+  }
+  const double e0 = 200000 * (1 - q_sum), o0 = 200000 - in_categories;
+  chi2 += (o0 - e0) * (o0 - e0) / e0;
+  CHECK_MESSAGE(chi2 < chi2_critical(10), "chi2 = " << chi2);
+}
+
+TEST_CASE("draws are bit-identical at 1, 2, 4 and 8 threads; seeds and steps matter") {
+  std::vector<int64_t> g(50000);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = (i % 7 == 0) ? 0 : static_cast<int64_t>((i * 2654435761u) % 1000) - 500;
+  auto run = [&](int threads, uint64_t seed, uint64_t step, ZimRule rule) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    ZimWorkspace ws;
+    std::vector<int32_t> counts(g.size());
+    zim_sample(g, -8, {rule, 300000, q32_one, q32_one * 2}, {seed, step, 0}, counts, ws);
+    return counts;
+  };
+  for (ZimRule rule : {ZimRule::authors, ZimRule::zero_inflated}) {
+    const auto one = run(1, 5, 9, rule);
+    for (int threads : {2, 4, 8}) CHECK(run(threads, 5, 9, rule) == one);
+    CHECK(run(2, 5, 9, rule) == one);
+    CHECK(run(2, 6, 9, rule) != one);
+    CHECK(run(2, 5, 10, rule) != one);
+  }
+}
+
+TEST_CASE("degenerate inputs") {
+  ZimWorkspace ws;
+  SUBCASE("n = 0: no counts") {
+    std::vector<int32_t> counts(3, 7);
+    zim_sample(std::vector<int64_t>{1, 2, 3}, 0, {ZimRule::authors, 0}, {1, 0, 0}, counts, ws);
+    CHECK(counts == std::vector<int32_t>{0, 0, 0});
+  }
+  SUBCASE("all-zero gradient: authors spreads n trials uniformly, U = 0; zero-inflated draws nothing") {
+    std::vector<int64_t> g(5, 0);
+    std::vector<int32_t> counts(5);
+    zim_sample(g, 0, {ZimRule::authors, 1000}, {1, 0, 0}, counts, ws);
+    CHECK(std::accumulate(counts.begin(), counts.end(), 0) == 1000);
+    for (int8_t s : ws.scaled.sign) CHECK(s == 0);
+    zim_sample(g, 0, {ZimRule::zero_inflated, 1000}, {1, 0, 0}, counts, ws);
+    CHECK(counts == std::vector<int32_t>(5, 0));
+  }
+  SUBCASE("d = 1: every trial lands on the one parameter") {
+    std::vector<int32_t> counts(1);
+    zim_sample(std::vector<int64_t>{-4}, 0, {ZimRule::authors, 77}, {1, 0, 0}, counts, ws);
+    CHECK(counts[0] == 77);
+    CHECK(ws.scaled.sign[0] == -1);
+  }
+  SUBCASE("d = 0 and c = 0 with g = 0: nothing to draw") {
+    std::vector<int32_t> none;
+    zim_sample(std::vector<int64_t>{}, 0, {ZimRule::authors, 10}, {1, 0, 0}, none, ws);
+    std::vector<int32_t> counts(2, 3);
+    zim_sample(std::vector<int64_t>{0, 0}, 0, {ZimRule::authors, 10, 0}, {1, 0, 0}, counts, ws);
+    CHECK(counts == std::vector<int32_t>{0, 0});
+  }
+  SUBCASE("one huge entry takes every trial; tiny ones keep their exact sign") {
+    std::vector<int64_t> g{3, std::numeric_limits<int64_t>::min(), -1, 0, 5};
+    std::vector<int32_t> counts(g.size());
+    zim_sample(g, 0, {ZimRule::authors, 5000}, {1, 0, 0}, counts, ws);
+    CHECK(counts[1] == 5000);  // p_1 = 2^63 / (2^63 + 9 + 5): others expect < 1e-14 trials
+    CHECK(ws.scaled.sign == std::vector<int8_t>{1, -1, -1, 0, 1});
+    CHECK(ws.scaled.magnitude[0] == 0);  // rounded away, sign kept
+  }
+  SUBCASE("gradients near the int64 limit: sums stay exact, draws fair") {
+    std::vector<int64_t> g(1000);
+    for (size_t i = 0; i < g.size(); ++i)
+      g[i] = (i % 2 ? 1 : -1) * (std::numeric_limits<int64_t>::max() - static_cast<int64_t>(i));
+    std::vector<int32_t> counts(g.size());
+    for (int e : {-1000, 0, 1000}) {
+      zim_sample(g, e, {ZimRule::authors, 100000}, {1, 0, 0}, counts, ws);
+      CHECK(std::accumulate(counts.begin(), counts.end(), int64_t{0}) == 100000);
+      // Nearly equal magnitudes: each count ~ Binomial(1e5, 1e-3), sd ~ 10.
+      for (int32_t c : counts) CHECK(std::abs(c - 100) < 100);
+      CHECK(ws.scaled.magnitude_sum < (uint64_t{1} << 55));
+    }
+  }
+  SUBCASE("tiny nonzero gradients next to a large one still move under c = 1") {
+    // Real gradients 2^-300 next to 1.0: magnitude 0 on the common scale, sign kept.
+    std::vector<int64_t> g{1, 1, 0, -1};
+    std::vector<int32_t> counts(4);
+    std::vector<GradientSlice> slices{{g.data(), 1, 0}, {g.data() + 1, 3, -300}};
+    zim_sample(slices, {ZimRule::authors, 4000}, {1, 0, 0}, counts, ws);
+    CHECK(ws.scaled.sign == std::vector<int8_t>{1, 1, 0, -1});
+    CHECK(counts[1] > 0);  // p = 1 / 5 each: ~800 trials
+    CHECK(counts[3] > 0);
+  }
+}
