@@ -1,0 +1,142 @@
+// Integer conv2d vs the float reference on the same (dequantised) numbers.
+// Tolerances from the arithmetic (as for linear): exact int64 accumulation
+// and bias join, then one round-half-even requantisation -> |int - ref| <=
+// 0.5 step for the output and the input error; weight and bias gradients are
+// exact sums (1e-12 relative: the double reference's own rounding).
+#include <doctest/doctest.h>
+#include <tbb/global_control.h>
+
+#include "float_ref.hpp"
+#include "zimt/layers/conv2d.hpp"
+
+using namespace zimt;
+using ref::Vec;
+
+namespace {
+
+constexpr double kHalfStep = 0.5 + 1e-9;
+
+struct Geo {
+  int64_t N, C, H, W, O, k, stride, pad;
+};
+
+struct Case {
+  ParamSet params;
+  Conv2dSpec spec;
+  ref::Owned<int8_t> x;
+  ref::Owned<int16_t> dy;
+  Case(const Geo& g, bool bias, uint64_t seed, WeightStorage storage = WeightStorage::int8)
+      : x(Shape{g.N, g.C, g.H, g.W}), dy(Shape{1}) {
+    std::mt19937_64 rng(seed);
+    params.storage = storage;
+    spec.in_channels = g.C, spec.out_channels = g.O, spec.kernel = g.k, spec.stride = g.stride, spec.padding = g.pad;
+    spec.weight = params.add("conv.weight", {g.O, g.C, g.k, g.k}, ParamKind::weight);
+    spec.has_bias = bias;
+    if (bias) spec.bias = params.add("conv.bias", {g.O}, ParamKind::bias);
+    ref::random_weights(params, spec.weight, rng, weight_limit(storage));
+    if (bias) ref::random_weights(params, spec.bias, rng, weight_limit(storage));
+    x = ref::random_act(x.shape, rng);
+    dy = ref::random_err(conv2d_out_shape(x.shape, spec), rng);
+  }
+};
+
+struct Result {
+  ref::Owned<int8_t> y;
+  ref::Owned<int16_t> dx;
+  std::vector<int64_t> g;
+  std::vector<int32_t> g_exp;
+};
+
+Result run(Case& c) {
+  Result r{ref::Owned<int8_t>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
+  auto y = r.y.view();
+  auto dx = r.dx.view();
+  conv2d_forward(y, c.x.view(), c.params, c.spec);
+  conv2d_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec);
+  r.g = c.params.g;
+  for (const auto& t : c.params.tensors) r.g_exp.push_back(t.g_exp);
+  return r;
+}
+
+double max_rel(const Vec& a, const Vec& b) {
+  double m = 0, s = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i])), s = std::max(s, std::abs(b[i]));
+  return s == 0 ? m : m / s;
+}
+
+std::pair<double, double> check_against_ref(Case& c) {
+  const Result r = run(c);
+  const Vec x = ref::real(c.x.view()), w = ref::real_weights(c.params, c.spec.weight);
+  const Vec b = c.spec.has_bias ? ref::real_weights(c.params, c.spec.bias) : Vec{};
+  const Vec y_ref = ref::conv2d_forward(x, w, b, c.x.shape, c.spec);
+  const double fwd = ref::max_error_in_steps(ref::real(r.y.view()), y_ref, ref::steps(r.y.view()));
+  CHECK(fwd <= kHalfStep);
+  Vec dx_ref, dw_ref, db_ref;
+  ref::conv2d_backward(dx_ref, dw_ref, db_ref, ref::real(c.dy.view()), x, w, c.x.shape, c.spec);
+  const double bwd = ref::max_error_in_steps(ref::real(r.dx.view()), dx_ref, ref::steps(r.dx.view()));
+  CHECK(bwd <= kHalfStep);
+  const Vec dw = ref::real_grads(c.params, c.spec.weight);
+  CHECK(max_rel(dw, dw_ref) < 1e-12);
+  const auto st = ref::sign_stats(dw, dw_ref);
+  CHECK(st.agree == 1.0);
+  CHECK(st.spurious == 0);
+  if (c.spec.has_bias) CHECK(max_rel(ref::real_grads(c.params, c.spec.bias), db_ref) < 1e-12);
+  return {fwd, bwd};
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: forward and backward within half a step of the float reference") {
+  double worst_fwd = 0, worst_bwd = 0;
+  uint64_t seed = 200;
+  for (const Geo& g : {Geo{1, 1, 5, 5, 1, 3, 1, 1}, Geo{2, 3, 9, 7, 4, 3, 2, 1}, Geo{3, 2, 8, 8, 5, 1, 2, 0},
+                       Geo{1, 1, 28, 28, 4, 7, 2, 3}, Geo{2, 4, 6, 5, 3, 3, 1, 0}, Geo{2, 5, 7, 7, 6, 3, 3, 2}}) {
+    for (bool bias : {false, true}) {
+      Case c(g, bias, ++seed);
+      const auto [f, b] = check_against_ref(c);
+      worst_fwd = std::max(worst_fwd, f), worst_bwd = std::max(worst_bwd, b);
+    }
+  }
+  MESSAGE("conv2d: max |int - ref| forward " << worst_fwd << " steps, input error " << worst_bwd << " steps");
+}
+
+TEST_CASE("conv2d: adversarial extremes rescale without overflow (int8 and int16 weights)") {
+  for (WeightStorage s : {WeightStorage::int8, WeightStorage::int16}) {
+    Case c(Geo{2, 64, 6, 6, 8, 3, 1, 1}, true, 9, s);
+    const int16_t lim = static_cast<int16_t>(weight_limit(s));
+    for (auto& w : c.params.w) w = static_cast<int16_t>(-lim);
+    for (auto& v : c.x.data) v = 127;
+    for (auto& v : c.dy.data) v = -32767;
+    check_against_ref(c);
+    const Result r = run(c);
+    CHECK(r.y.exp[0] > 0);
+  }
+}
+
+TEST_CASE("conv2d: all-zero input and error give exact zeros") {
+  Case c(Geo{2, 3, 6, 6, 4, 3, 1, 1}, true, 10);
+  for (auto& v : c.x.data) v = 0;
+  for (auto& v : c.dy.data) v = 0;
+  for (auto& w : c.params.w) w = 0;
+  const Result r = run(c);
+  for (auto v : r.y.data) CHECK(v == 0);
+  for (auto v : r.dx.data) CHECK(v == 0);
+  for (auto v : r.g) CHECK(v == 0);
+}
+
+TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
+  std::vector<Result> results;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    Case c(Geo{9, 3, 10, 9, 5, 3, 2, 1}, true, 11);
+    results.push_back(run(c));
+  }
+  for (size_t i = 1; i < results.size(); ++i) {
+    CHECK(results[i].y.data == results[0].y.data);
+    CHECK(results[i].y.exp == results[0].y.exp);
+    CHECK(results[i].dx.data == results[0].dx.data);
+    CHECK(results[i].dx.exp == results[0].dx.exp);
+    CHECK(results[i].g == results[0].g);
+    CHECK(results[i].g_exp == results[0].g_exp);
+  }
+}
