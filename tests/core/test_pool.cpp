@@ -1,0 +1,119 @@
+// Pools vs the float reference.
+//   max pool forward: exact (a selection). Backward: sums of routed errors,
+//     exact unless a sum leaves int16, then one rounding: <= 0.5 step.
+//   global average pool: two roundings, the mean (resp. the share dout/HW)
+//     to 2^-16 of the input step, then the requantisation:
+//     |int - ref| <= 0.5 step_out + 0.5 · 2^-16 step_in.
+#include <doctest/doctest.h>
+#include <tbb/global_control.h>
+
+#include "float_ref.hpp"
+#include "zimt/layers/pool.hpp"
+
+using namespace zimt;
+using ref::Vec;
+
+namespace {
+
+// max_i |a - b| - bound_i <= 0, with a per-element bound
+void check_within(const Vec& a, const Vec& b, const Vec& bound) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / bound[i]);
+  CHECK(worst <= 1.0 + 1e-9);
+}
+
+struct MaxRun {
+  ref::Owned<int8_t> y;
+  ref::Owned<int16_t> dx;
+};
+
+MaxRun run_max(const ref::Owned<int8_t>& x, const ref::Owned<int16_t>& dy, const MaxPoolSpec& s) {
+  MaxRun r{ref::Owned<int8_t>(maxpool_out_shape(x.shape, s)), ref::Owned<int16_t>(x.shape)};
+  auto yv = r.y.view();
+  auto dxv = r.dx.view();
+  maxpool_forward(yv, x.view(), s);
+  maxpool_backward(dxv, dy.view(), x.view(), s);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("max pool: exact forward, backward to the first maximum, 2x2 and 3x3/2 pad 1, odd sizes") {
+  uint64_t seed = 40;
+  for (const MaxPoolSpec& s : {MaxPoolSpec{2, 2, 0}, MaxPoolSpec{3, 2, 1}, MaxPoolSpec{3, 1, 1}}) {
+    for (const Shape& in : {Shape{1, 1, 4, 4}, Shape{2, 3, 7, 5}, Shape{3, 2, 28, 28}}) {
+      std::mt19937_64 rng(++seed);
+      auto x = ref::random_act(in, rng, -4, 0, 5);  // small range: many ties
+      auto dy = ref::random_err(maxpool_out_shape(in, s), rng);
+      const MaxRun r = run_max(x, dy, s);
+      CHECK(ref::real(r.y.view()) == ref::maxpool_forward(ref::real(x.view()), in, s));
+      const Vec dx_ref = ref::maxpool_backward(ref::real(dy.view()), ref::real(x.view()), in, s);
+      Vec bound = ref::steps(r.dx.view());
+      for (auto& b : bound) b *= 0.5;
+      check_within(ref::real(r.dx.view()), dx_ref, bound);
+      // Stride 2, kernel 2: windows are disjoint, so the routing is exact.
+      if (s.kernel == 2) CHECK(ref::real(r.dx.view()) == dx_ref);
+    }
+  }
+}
+
+TEST_CASE("max pool: overlapping windows at int16 extremes rescale the input error") {
+  std::mt19937_64 rng(50);
+  const Shape in{1, 1, 5, 5};
+  ref::Owned<int8_t> x(in);
+  x.data[12] = 100;  // the centre wins all 9 windows of 3x3 stride 1 pad 1 touching it
+  auto dy = ref::random_err(in, rng, -3, -3, 0);
+  for (auto& v : dy.data) v = 32767;
+  const MaxRun r = run_max(x, dy, MaxPoolSpec{3, 1, 1});
+  CHECK(r.dx.exp[0] > dy.exp[0]);  // 9 · 32767 does not fit int16
+  const Vec dx_ref = ref::maxpool_backward(ref::real(dy.view()), ref::real(x.view()), in, MaxPoolSpec{3, 1, 1});
+  Vec bound = ref::steps(r.dx.view());
+  for (auto& b : bound) b *= 0.5;
+  check_within(ref::real(r.dx.view()), dx_ref, bound);
+}
+
+TEST_CASE("global average pool: forward and backward within the two-rounding bound") {
+  uint64_t seed = 60;
+  for (const Shape& in : {Shape{1, 1, 1, 1}, Shape{2, 5, 7, 7}, Shape{3, 4, 3, 5}}) {
+    std::mt19937_64 rng(++seed);
+    auto x = ref::random_act(in, rng);
+    ref::Owned<int8_t> y(global_avgpool_out_shape(in));
+    auto yv = y.view();
+    global_avgpool_forward(yv, x.view());
+    Vec bound = ref::steps(y.view());
+    for (int64_t n = 0; n < in[0]; ++n)
+      for (int64_t c = 0; c < in[1]; ++c)
+        bound[static_cast<size_t>(n * in[1] + c)] = 0.5 * bound[static_cast<size_t>(n * in[1] + c)] +
+                                                    0.5 * std::ldexp(1.0, x.exp[static_cast<size_t>(n)] - 16);
+    check_within(ref::real(y.view()), ref::global_avgpool_forward(ref::real(x.view()), in), bound);
+
+    auto dy = ref::random_err(global_avgpool_out_shape(in), rng);
+    ref::Owned<int16_t> dx(in);
+    auto dxv = dx.view();
+    global_avgpool_backward(dxv, dy.view());
+    Vec bound_b = ref::steps(dx.view());
+    for (size_t i = 0; i < bound_b.size(); ++i)
+      bound_b[i] = 0.5 * bound_b[i] + 0.5 * std::ldexp(1.0, dy.exp[i / static_cast<size_t>(in.sample_numel())] - 16);
+    check_within(ref::real(dx.view()), ref::global_avgpool_backward(ref::real(dy.view()), in), bound_b);
+  }
+}
+
+TEST_CASE("pools: all-zero inputs give exact zeros; bit-identical at 1, 2 and 4 threads") {
+  std::vector<std::vector<int16_t>> runs;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    std::mt19937_64 rng(70);
+    auto x = ref::random_act(Shape{6, 3, 9, 9}, rng);
+    auto dy = ref::random_err(maxpool_out_shape(x.shape, MaxPoolSpec{3, 2, 1}), rng);
+    const MaxRun r = run_max(x, dy, MaxPoolSpec{3, 2, 1});
+    runs.push_back(r.dx.data);
+  }
+  CHECK(runs[1] == runs[0]);
+  CHECK(runs[2] == runs[0]);
+
+  ref::Owned<int8_t> zeros(Shape{2, 3, 4, 4});
+  ref::Owned<int8_t> y(Shape{2, 3});
+  auto yv = y.view();
+  global_avgpool_forward(yv, zeros.view());
+  for (auto v : y.data) CHECK(v == 0);
+}
