@@ -13,6 +13,16 @@ namespace zimt {
 // whose values already fit is copied exactly. Round-half-even: unbiased on
 // ties, never changes a sign, keeps exact zeros exact (0 stays 0). All-zero
 // input returns acc_exp and zeros.
+//
+// requantize_i8  : ACTIVATIONS. Plain round-half-even: |q·2^e - acc| <= 2^e / 2.
+// requantize_i16 : ERROR SIGNALS. Round-half-even, except that a NONZERO value
+//                  that would round to 0 becomes ±1 (its sign kept): an error
+//                  is never flushed to zero by requantisation, because under
+//                  the authors' rule a flushed error freezes every weight it
+//                  feeds (ZIM.md §3). Cost: those entries are off by up to one
+//                  step instead of half a step (|q·2^e - acc| <= max(2^e/2,
+//                  2^e - |acc|)), a bias below 2^-15 of the sample's largest
+//                  error. Exact zeros stay exact.
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
 

@@ -29,13 +29,19 @@ TEST_CASE("requantize: smallest shift, round-half-even, exact zeros, no sign cha
   CHECK(requantize_i8(a3.data(), 3, 7, q3.data()) == 7);
   CHECK(q3 == std::vector<int8_t>{-127, 3, 0});
 
+  // Error signals keep small nonzero values at ±1 instead of 0.
+  std::vector<int64_t> e16{1 << 20, 3, -3, 0, 1 << 4, -(1 << 4)};
+  std::vector<int16_t> q16(6);
+  CHECK(requantize_i16(e16.data(), 6, 0, q16.data()) == 6);
+  CHECK(q16 == std::vector<int16_t>{16384, 1, -1, 0, 1, -1});  // 2^4/2^6 = 0.25 -> kept at 1
+
   std::vector<int64_t> zeros(5, 0);
   std::vector<int16_t> z16(5, 9);
   CHECK(requantize_i16(zeros.data(), 5, -4, z16.data()) == -4);
   for (auto v : z16) CHECK(v == 0);
 }
 
-TEST_CASE("requantize: random accumulators within half a step, maximum uses the range") {
+TEST_CASE("requantize_i16 (error signals): within the bound, never flushed, maximum uses the range") {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 200; ++trial) {
     std::uniform_int_distribution<int64_t> d(-(int64_t{1} << (trial % 60)), int64_t{1} << (trial % 60));
@@ -47,8 +53,12 @@ TEST_CASE("requantize: random accumulators within half a step, maximum uses the 
     for (size_t i = 0; i < acc.size(); ++i) {
       const i128 back = static_cast<i128>(q[i]) << e;
       const i128 diff = back - acc[i];
-      CHECK(2 * (diff < 0 ? -diff : diff) <= (static_cast<i128>(1) << e));
-      CHECK((q[i] == 0 || (q[i] > 0) == (acc[i] > 0)));
+      const i128 abs_diff = diff < 0 ? -diff : diff, step = static_cast<i128>(1) << e;
+      const i128 abs_acc = acc[i] < 0 ? -static_cast<i128>(acc[i]) : acc[i];
+      // max(step/2, step - |acc|): half a step, or one step for a kept ±1
+      CHECK((2 * abs_diff <= step || abs_diff <= step - abs_acc));
+      CHECK((q[i] == 0) == (acc[i] == 0));  // never flushed, zeros exact
+      if (acc[i] != 0) CHECK((q[i] > 0) == (acc[i] > 0));
       max_q = std::max(max_q, std::abs(int{q[i]}));
     }
     // Minimal shift: with one bit less the maximum would not fit.

@@ -46,6 +46,19 @@ double max_error_in_steps(const Vec& a, const Vec& b, const Vec& step) {
   return m;
 }
 
+Vec error_signal_bounds(const Vec& ref, const Vec& step) {
+  Vec b(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) b[i] = std::max(0.5 * step[i], step[i] - std::abs(ref[i]));
+  return b;
+}
+
+double max_ratio(const Vec& a, const Vec& b, const Vec& bound) {
+  assert(a.size() == b.size() && a.size() == bound.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]) / bound[i]);
+  return m;
+}
+
 // ---- linear -------------------------------------------------------------
 
 Vec linear_forward(const Vec& x, const Vec& w, const Vec& b, int64_t N, int64_t I, int64_t O) {

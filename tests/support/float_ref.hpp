@@ -64,6 +64,12 @@ Vec steps(const Tensor<T>& t) {
 
 // max_i |a_i - b_i| / step_i  (the error in units of the quantisation step)
 double max_error_in_steps(const Vec& a, const Vec& b, const Vec& step);
+// Per element, the bound of one requantize_i16 (error signals, quant.hpp):
+// max(step/2, step - |ref|) — half a step, or one step for a value kept at ±1
+// instead of being flushed.
+Vec error_signal_bounds(const Vec& ref, const Vec& step);
+// max_i |a_i - b_i| / bound_i (<= 1 means within the bound)
+double max_ratio(const Vec& a, const Vec& b, const Vec& bound);
 
 // ---- reference layers ------------------------------------------------------
 
