@@ -20,6 +20,7 @@ import torch
 @dataclass
 class StepStats:
     nonzero_grad: int = 0  # entries of g that are not exactly zero
+    g_l1: float = 0.0      # ||g||_1
     u_l1: int = 0          # ||U||_1
     changed: int = 0       # weights whose value changed (after saturation)
     saturated: int = 0     # weights clipped to +-saturate in this step
@@ -88,7 +89,7 @@ def step(params, rule, n, c, alpha, saturate, gen):
     """One ZIM step on params (their .grad set); n = None means n = d."""
     g = torch.cat([p.grad.reshape(-1) for p in params])
     n = g.numel() if n is None else n
-    stats = StepStats(nonzero_grad=int((g != 0).sum().item()))
+    stats = StepStats(nonzero_grad=int((g != 0).sum().item()), g_l1=g.abs().sum().item())
     if rule == "authors":
         counts, stats.fallback = authors_counts(g, n, c, gen)
     else:

@@ -181,7 +181,7 @@ def main(argv):
             "images_per_s": interval_images / train_s if train_s > 0 else 0.0,
             "saturated": stats.saturated, "u_l1": stats.u_l1, "changed": stats.changed,
             "max_abs_w": stats.max_abs_w, "elapsed_s": time.perf_counter() - start,
-            "nonzero_grad": stats.nonzero_grad, "fallbacks": fallbacks,
+            "nonzero_grad": stats.nonzero_grad, "g_l1": stats.g_l1, "fallbacks": fallbacks,
             **{k + "_ms": v for k, v in per_step_ms.items()},
             "eval_s": time.perf_counter() - eval_start})
         if n == len(test_y):
