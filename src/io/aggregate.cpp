@@ -2,7 +2,8 @@
 #include "zimt/io/aggregate.hpp"
 
 #include "zimt/io/sweep_files.hpp"
-#include "zimt/io/sweep_runner.hpp"
+#include "zimt/io/progress.hpp"
+#include "zimt/io/sweep.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -78,7 +79,8 @@ std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir) {
         config_hash(json::parse(sweep_files::read_all(run_dir / "config.resolved.json"), nullptr, false)) !=
             r.value("hash", ""))
       rec.status = "stale (config differs from the plan)";
-    rec.last_log = sweep_files::last_line(run_dir / "train.log");
+    rec.last_log = sweep_files::last_line(run_dir / "console.log");  // the child's stderr: errors land here
+    if (rec.last_log.empty()) rec.last_log = sweep_files::last_line(run_dir / "train.log");
     std::istringstream lines(sweep_files::read_all(run_dir / "metrics.jsonl"));
     for (std::string line; std::getline(lines, line);) {
       json m = json::parse(line, nullptr, false);

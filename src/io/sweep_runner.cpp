@@ -1,6 +1,7 @@
 // Sweep execution: run directories, skip/resume, progress (see zimt/io/sweep_runner.hpp).
 #include "zimt/io/sweep_runner.hpp"
 
+#include "zimt/io/progress.hpp"
 #include "zimt/io/sweep_files.hpp"
 
 #include <algorithm>
@@ -54,15 +55,6 @@ ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t
   return b;
 }
 
-std::string format_duration(double seconds) {
-  char buf[32];
-  const long s = static_cast<long>(seconds + 0.5);
-  if (seconds < 60) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
-  return buf;
-}
-
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log) {
   std::filesystem::create_directories(spec.output);
@@ -90,7 +82,7 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     const std::filesystem::path dir = spec.output / runs[i].name;
     jobs.push_back({{options.program, "train", (dir / "config.json").string(), "--resume", "--quiet", "--set",
                      "/train/threads=" + std::to_string(options.budget.threads_per_job)},
-                    dir / "train.log"});
+                    dir / "console.log"});
   }
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t total = jobs.size();
@@ -111,7 +103,7 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", finished, total);
     log << counter << (out.ok() ? " done   " : " FAILED ") << run.name << " in " << format_duration(out.seconds);
     if (!out.ok())
-      log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "train.log") << ")";
+      log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "console.log") << ")";
     log << " | elapsed " << format_duration(elapsed);
     if (finished < total)
       log << ", ETA " << format_duration(elapsed * static_cast<double>(total - finished) / static_cast<double>(finished));

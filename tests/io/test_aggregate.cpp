@@ -129,8 +129,8 @@ TEST_CASE("aggregate: CSV, Markdown and JSON outputs") {
   CHECK(row2 == "A,20,1,2,0.85,0.0707106781,0.375,0.176776695");
   CHECK(row3 == "B,0,0,1,0.5,,1.5,");  // one seed: std undefined, left empty
   const std::string md = summary_markdown(agg);
-  CHECK(md.find("| A | 3/3 | 83.33 ± 5.77 | 83.33 ± 5.77 | 20.0s |") != std::string::npos);
-  CHECK(md.find("| B | 1/2 | 50.00 | 50.00 | 5.0s |") != std::string::npos);
+  CHECK(md.find("| A | 3/3 | 83.33 ± 5.77 | 83.33 ± 5.77 | 20s |") != std::string::npos);
+  CHECK(md.find("| B | 1/2 | 50.00 | 50.00 | 5s |") != std::string::npos);
   CHECK(md.find("- B-s2: failed") != std::string::npos);
   const json js = summary_json(agg);
   CHECK(js["groups"][0]["final_test_acc"]["mean"].get<double>() == doctest::Approx(2.5 / 3).epsilon(1e-12));

@@ -95,7 +95,7 @@ TEST_CASE("sweep runner: a failing run is reported while the others finish, and 
     CHECK(run_state(r, run_dir) == (r.config["optimizer"]["n"] == -1 ? RunState::fresh : RunState::finished));
   }
   // The child got the documented command line.
-  CHECK(sweep_files::read_all(spec.output / runs[0].name / "train.log")
+  CHECK(sweep_files::read_all(spec.output / runs[0].name / "console.log")
             .find("args: train " + (spec.output / runs[0].name / "config.json").string() + " --resume --quiet --set /train/threads=1") !=
         std::string::npos);
 

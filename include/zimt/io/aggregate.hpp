@@ -37,7 +37,7 @@ struct RunRecord {
   std::string group;
   std::int64_t seed = 0;
   std::string status;    // summary.json status, or "missing"
-  std::string last_log;  // last line of train.log, for failed runs
+  std::string last_log;  // last line of console.log (else train.log), for failed runs
   nlohmann::json summary;
   std::vector<nlohmann::json> metrics;  // metrics.jsonl, one object per line
 };

@@ -2,7 +2,9 @@
 // Runs a sweep plan: writes each run's config into its directory, skips the
 // finished runs, and trains the others as child processes
 //   <train_program> train <rundir>/config.json --resume --quiet --set /train/threads=T
-// with output to <rundir>/train.log, printing one line per start and finish
+// with its stdout and stderr appended to <rundir>/console.log (train keeps
+// its own train.log; console.log also catches errors from before it opens
+// one, such as an invalid config), printing one line per start and finish
 // with elapsed time and an ETA for the whole sweep.
 #include "zimt/io/process_pool.hpp"
 #include "zimt/io/sweep.hpp"
@@ -48,8 +50,5 @@ struct SweepRunReport {
 // is not finished. Lines go to `log`.
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log);
-
-// "1h02m", "3m05s", "12.3s": a duration for progress lines.
-std::string format_duration(double seconds);
 
 }  // namespace zimt::io

@@ -1,0 +1,81 @@
+// `zimt sweep SWEEP.json [--jobs J] [--threads-per-job T] [--dry-run] [--x step|epoch]`:
+// expand a grid × seeds, train every run as a child `zimt train`, then write
+// the aggregate report (see zimt/io/sweep.hpp and zimt/io/sweep_runner.hpp).
+#include "commands.hpp"
+
+#include "zimt/io/config.hpp"
+#include "zimt/io/sweep.hpp"
+#include "zimt/io/sweep_report.hpp"
+#include "zimt/io/sweep_runner.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace zimt::cli {
+namespace {
+
+nlohmann::json resolve(const nlohmann::json& config, const std::string& source) {
+  return io::resolve_config(config, {}, source);
+}
+
+// This very executable, so children run the same zimt.
+std::string self_path() {
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot locate the zimt executable (/proc/self/exe): " + ec.message());
+  return path.string();
+}
+
+}  // namespace
+
+void add_sweep(CLI::App& app) {
+  auto* cmd = app.add_subcommand("sweep", "Train a grid of configs x seeds in parallel (resumable), then report");
+  struct Options {
+    std::string path;
+    int jobs = 0;
+    int threads_per_job = 0;
+    bool dry_run = false;
+    std::string x = "step";
+  };
+  auto opts = std::make_shared<Options>();
+  cmd->add_option("sweep", opts->path, "Sweep file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-j,--jobs", opts->jobs, "Runs trained at once (default: fill the cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("-t,--threads-per-job", opts->threads_per_job, "Threads per run (default: cores / jobs)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("-n,--dry-run", opts->dry_run, "List the runs and their state (new / resume / done) without training");
+  cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
+  cmd->callback([opts]() {
+    const io::SweepSpec spec = io::load_sweep_file(opts->path, io::load_config_file, resolve);
+    const std::vector<io::PlannedRun> runs = io::expand_sweep(spec, resolve);
+    std::size_t pending = 0;
+    for (const auto& run : runs) pending += io::run_state(run, spec.output / run.name) != io::RunState::finished;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const io::ThreadBudget budget = io::thread_budget(opts->jobs, opts->threads_per_job, cores, pending);
+    if (opts->dry_run) {
+      std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, " << pending
+                << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
+      for (const auto& run : runs) {
+        std::printf("  %-6s %s\n", io::to_string(io::run_state(run, spec.output / run.name)), run.name.c_str());
+        if (!run.config_error.empty()) std::cout << "         invalid config: " << run.config_error << '\n';
+      }
+      return;
+    }
+    const io::SweepRunReport report = io::run_sweep(spec, runs, {self_path(), budget}, std::cout);
+    if (report.stop_signal != 0) {
+      std::cout << "sweep interrupted (signal " << report.stop_signal << "); run the same command again to resume\n";
+      throw CLI::RuntimeError(128 + report.stop_signal);
+    }
+    const io::SweepAggregate agg =
+        io::write_sweep_report(spec.output, opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step);
+    std::cout << '\n' << io::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
+              << ", summary.md, summary.json, test_acc.svg, test_loss.svg\n";
+    if (report.failed > 0) {
+      std::cout << report.failed << " run(s) failed; see console.log and train.log in their directories\n";
+      throw CLI::RuntimeError(1);
+    }
+  });
+}
+
+}  // namespace zimt::cli
