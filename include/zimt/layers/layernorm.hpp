@@ -1,0 +1,61 @@
+#pragma once
+// LayerNorm without learned parameters, per sample over everything but the
+// batch dimension (nn.LayerNorm([C,H,W], elementwise_affine=False) on
+// (N,C,H,W), nn.LayerNorm(F) on (N,F)):
+//     y = (x - mean) / sqrt(var + eps),   var the biased variance,
+//     eps = 1e-5 as PyTorch.
+//
+// Integer forward, per sample of M values x_i (int8 mantissas, exponent e):
+//   S1 = Σx, D = M·Σx² - S1² = M²·var_q (exact int64: M <= 2^20, |x| <= 127)
+//   D' = D + E, E = eps·M²·2^(-2e) in the same units, eps as the Q40
+//        integer round(1e-5·2^40) = 10995116, D' kept as a 128-bit value
+//        times a power of 4: exact when D = 0 (a constant sample, e.g. the
+//        all-zero output of a dead layer under the sparse start: it divides
+//        by sqrt(E), never by 0, and gives exact zeros) and whenever E is at
+//        least 2^-126 of D; smaller E is rounded up, so D' > 0 always.
+//   1/sqrt(D') = r·2^(t-62): D' normalised by an even shift into
+//        [2^60, 2^62), its isqrt_u64 s in [2^30, 2^31) (30 exact bits),
+//        r = round(2^62 / s).
+//   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (round-half-even).
+// Output exponent per sample ("spread rule", LayerNormSpec::max_step_exp):
+//   the max rule (smallest exponent that fits max|ŷ| into ±127, quant.hpp)
+//   unless that makes the int8 step coarser than 2^max_step_exp; then the
+//   step is 2^max_step_exp and larger entries saturate at ±127 (counted).
+//   Since Σŷ² = M·D/D' <= M, at most M / (127·2^max_step_exp)² entries can
+//   saturate (Chebyshev): 1/253 of a sample for the default -3. Rationale
+//   (ZIM.md §5, measured in tests/core/test_layernorm.cpp): one peaked
+//   sample (max ≈ 23, the bulk at ≈ -0.09) under the max rule gets a step
+//   of 0.25 and rounds 93 % of its entries to 0, flushing the gradients of
+//   every weight they feed; with a step of 1/8 the bulk stays nonzero.
+//
+// Integer backward (ZIM.md §5), statistics recomputed from `in` (exact, so
+// nothing is cached between forward and backward):
+//   dx = (dy - mean(dy) - ŷ·mean(dy·ŷ)) / σ,   σ = sqrt(var + eps)
+//   With dy = d·2^f, A = Σd, G = Σ d_i·ŷq_i (ŷ in Q20):
+//   dx_i = [(M·d_i - A)·2^40 - ŷq_i·G] · r · 2^(f - e - 40 + t - 62),
+//   evaluated exactly in __int128 (|·| < 2^119), brought into int64 by one
+//   round-half-even shift when needed and requantised per sample to int16
+//   (quant.hpp). dout all zero gives exact zeros.
+#include <cstdint>
+
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+struct LayerNormSpec {
+  // Coarsest int8 output step as a power of two (see above). The default
+  // -3: the bulk of a peaked sample (|ŷ| >= 1/16) stays nonzero, entries
+  // beyond 127/8 ≈ 15.9 standard deviations saturate.
+  int32_t max_step_exp = -3;
+};
+
+// Largest per-sample size (M) the integer bounds above are proven for.
+constexpr int64_t kLayerNormMaxSample = int64_t{1} << 20;
+
+// in, out: same shape (N,...), M = sample_numel() <= kLayerNormMaxSample.
+// Returns the number of output entries that saturated at ±127.
+int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec = {});
+// dout, din: shape of in.
+void layernorm_backward(Err& din, const Err& dout, const Act& in);
+
+}  // namespace zimt

@@ -1,0 +1,69 @@
+#pragma once
+// ResNet basic block (He et al. 2016; torchvision's BasicBlock) with the
+// parameter-free LayerNorm (layernorm.hpp) in place of each BatchNorm:
+//
+//   h1 = conv3x3(x, stride s, pad 1)   n1 = LN(h1)   a1 = relu(n1)
+//   h2 = conv3x3(a1, pad 1)            n2 = LN(h2)
+//   shortcut = x                                 (same width, stride 1)
+//            = LN(conv1x1(x, stride s))          (projection otherwise)
+//   sum = n2 + shortcut                out = relu(sum)
+//
+// The convolutions have no bias (a normalisation follows each, as in
+// torchvision). Replacing BatchNorm: ZIM.md §3 allows a parameter-free
+// normalisation; per-sample LayerNorm over (C,H,W) keeps every sample
+// independent of the batch (and the engine free of running statistics), at
+// the price of not normalising channels separately. Documented deviation
+// from the paper's ResNet-18.
+//
+// Additions (sum, and in backward the two input errors) join the operands
+// on common_exponent (quant.hpp: exact unless their scales differ by more
+// than ~2^50) and requantise per sample (int8 for sum, int16 for din) with
+// round-half-even.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "zimt/arena.hpp"
+#include "zimt/layers/conv2d.hpp"
+#include "zimt/layers/layernorm.hpp"
+#include "zimt/param.hpp"
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+struct BasicBlockSpec {
+  Conv2dSpec conv1;  // in -> out channels, 3x3, stride s, pad 1
+  Conv2dSpec conv2;  // out -> out, 3x3, stride 1, pad 1
+  bool has_projection = false;
+  Conv2dSpec projection;  // in -> out, 1x1, stride s (if has_projection)
+  LayerNormSpec norm;
+};
+
+// Adds the block's weight tensors to `params` as "<name>.conv1.weight",
+// "<name>.conv2.weight" and "<name>.downsample.0.weight" (torchvision's
+// names); a projection is used when the width changes or stride != 1.
+BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
+                               int64_t out_channels, int64_t stride);
+
+// The block's intermediate activations, kept from forward for backward.
+struct BasicBlockActs {
+  Act h1, n1, a1, h2, n2, hp, np, sum;
+};
+
+Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
+
+// in (N,C,H,W) -> out (N,O,OH,OW). The intermediates are allocated from
+// `arena` into `acts`. Returns the LayerNorm saturation count.
+int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+                            const BasicBlockSpec& spec, Arena& arena);
+
+// din may be nullptr. Overwrites the gradients of the block's tensors.
+// Scratch error tensors come from `arena`.
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& out, const BasicBlockActs& acts,
+                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
+
+// Per-sample sums of two tensors of equal shape: out = a + b (see above).
+void add_forward(Act& out, const Act& a, const Act& b);
+void add_errors(Err& out, const Err& a, const Err& b);
+
+}  // namespace zimt

@@ -1,0 +1,80 @@
+#pragma once
+// A runnable model: the layers of a ModelSpec (model_spec.hpp) wired in a
+// list, their parameters in one ParamSet, and the forward/backward drivers.
+// Reading model_forward and model_backward top to bottom is the whole
+// architecture: each layer is one call into layers/*.hpp.
+//
+// Parameter names follow PyTorch: "<layer name>.weight" / ".bias" (conv2d,
+// linear), "<block>.conv1.weight", "<block>.conv2.weight",
+// "<block>.downsample.0.weight" (basic blocks); layer names come from
+// default_layer_names. Weights start at zero (w_exp = 0: under ZIM the
+// integer is the weight); initialisation is the optimizer's business
+// (optim/init.hpp).
+//
+// Activations: model_forward allocates every layer output (and each basic
+// block's intermediates) from an Arena and keeps the views in ModelActs, which
+// model_backward reads. Error signals are arena scratch too. Reset the arena
+// between steps (Arena::reset keeps the memory).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zimt/arena.hpp"
+#include "zimt/layers/conv2d.hpp"
+#include "zimt/layers/layernorm.hpp"
+#include "zimt/layers/linear.hpp"
+#include "zimt/layers/pool.hpp"
+#include "zimt/layers/residual.hpp"
+#include "zimt/model_spec.hpp"
+#include "zimt/param.hpp"
+#include "zimt/tensor.hpp"
+
+namespace zimt {
+
+struct ModelLayer {
+  LayerKind kind = LayerKind::relu;
+  std::string name;
+  Shape3 in, out;         // one sample's shapes
+  bool flat_out = false;  // the output is (N,F) rather than (N,C,H,W)
+  // The parameters of this layer's kind (the others stay default).
+  Conv2dSpec conv;
+  LinearSpec linear;
+  MaxPoolSpec pool;
+  LayerNormSpec norm;
+  BasicBlockSpec block;
+  int64_t params = 0;  // number of parameters the layer owns
+};
+
+struct Model {
+  ModelSpec spec;
+  std::vector<ModelLayer> layers;
+  ParamSet params;
+};
+
+// Builds the layer list and allocates the (zero) parameters. Throws
+// std::invalid_argument listing check_model_spec's problems, if any.
+Model build_model(const ModelSpec& spec, WeightStorage storage = WeightStorage::int8);
+
+// Tensor shapes for a batch: the input (N,C,H,W) and layer i's output.
+Shape model_input_shape(const Model& model, int64_t batch);
+Shape layer_output_shape(const ModelLayer& layer, int64_t batch);
+
+// One line per layer: index, name, kind, output shape, parameters; then the
+// total. E.g. "  0 conv1   conv2d     32x28x28      320".
+std::string describe(const Model& model);
+
+struct ModelActs {
+  Act input;
+  std::vector<Act> out;               // out[i]: output of layer i; out.back() are the logits (N,classes)
+  std::vector<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
+  int64_t saturated = 0;              // LayerNorm outputs saturated at ±127 (layernorm.hpp)
+};
+
+// input (N,C,H,W) int8 with per-sample exponents -> acts (from `arena`).
+void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena);
+
+// dlogits (N,classes): dL/dlogits. Overwrites every gradient in
+// model.params.g (and g_exp). No input error is computed for the first layer.
+void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena);
+
+}  // namespace zimt

@@ -1,0 +1,126 @@
+#include "zimt/layers/residual.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cassert>
+#include <vector>
+
+#include "zimt/layers/relu.hpp"
+#include "zimt/quant.hpp"
+
+namespace zimt {
+
+namespace {
+
+Conv2dSpec conv(ParamSet& params, const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                int64_t padding) {
+  Conv2dSpec c;
+  c.in_channels = in;
+  c.out_channels = out;
+  c.kernel = kernel;
+  c.stride = stride;
+  c.padding = padding;
+  c.weight = params.add(name, {out, in, kernel, kernel}, ParamKind::weight);
+  return c;
+}
+
+// out = a + b per sample; T is int8_t (limit 127) or int16_t (limit 32767).
+template <class T>
+void add_samples(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b) {
+  assert(a.shape == b.shape && out.shape == a.shape);
+  constexpr int bits = sizeof(T) == 1 ? 8 : 16;  // |mantissa| < 2^bits
+  const int64_t m = a.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, a.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> acc(static_cast<size_t>(m));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int32_t e = common_exponent(a.exp[n], bits, b.exp[n], bits);
+      const int32_t sa = a.exp[n] - e, sb = b.exp[n] - e;
+      const T* pa = a.sample(n);
+      const T* pb = b.sample(n);
+      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = apply_shift(pa[i], sa) + apply_shift(pb[i], sb);
+      if constexpr (sizeof(T) == 1)
+        out.exp[n] = requantize_i8(acc.data(), m, e, out.sample(n));
+      else
+        out.exp[n] = requantize_i16(acc.data(), m, e, out.sample(n));
+    }
+  });
+}
+
+}  // namespace
+
+BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
+                               int64_t out_channels, int64_t stride) {
+  BasicBlockSpec s;
+  s.conv1 = conv(params, name + ".conv1.weight", in_channels, out_channels, 3, stride, 1);
+  s.conv2 = conv(params, name + ".conv2.weight", out_channels, out_channels, 3, 1, 1);
+  s.has_projection = stride != 1 || in_channels != out_channels;
+  if (s.has_projection) s.projection = conv(params, name + ".downsample.0.weight", in_channels, out_channels, 1, stride, 0);
+  return s;
+}
+
+Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec) { return conv2d_out_shape(in, spec.conv1); }
+
+void add_forward(Act& out, const Act& a, const Act& b) { add_samples(out, a, b); }
+void add_errors(Err& out, const Err& a, const Err& b) { add_samples(out, a, b); }
+
+// in (N,C,H,W) -> out (N,O,OH,OW)
+int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+                            const BasicBlockSpec& spec, Arena& arena) {
+  const Shape s = basic_block_out_shape(in.shape, spec);
+  assert(out.shape == s);
+  int64_t saturated = 0;
+  acts.h1 = make_tensor<int8_t>(arena, s);
+  acts.n1 = make_tensor<int8_t>(arena, s);
+  acts.a1 = make_tensor<int8_t>(arena, s);
+  acts.h2 = make_tensor<int8_t>(arena, s);
+  acts.n2 = make_tensor<int8_t>(arena, s);
+  acts.sum = make_tensor<int8_t>(arena, s);
+  conv2d_forward(acts.h1, in, params, spec.conv1);
+  saturated += layernorm_forward(acts.n1, acts.h1, spec.norm);
+  relu_forward(acts.a1, acts.n1);
+  conv2d_forward(acts.h2, acts.a1, params, spec.conv2);
+  saturated += layernorm_forward(acts.n2, acts.h2, spec.norm);
+  if (spec.has_projection) {
+    acts.hp = make_tensor<int8_t>(arena, s);
+    acts.np = make_tensor<int8_t>(arena, s);
+    conv2d_forward(acts.hp, in, params, spec.projection);
+    saturated += layernorm_forward(acts.np, acts.hp, spec.norm);
+    add_forward(acts.sum, acts.n2, acts.np);
+  } else {
+    add_forward(acts.sum, acts.n2, in);
+  }
+  relu_forward(out, acts.sum);
+  return saturated;
+}
+
+// dout (N,O,OH,OW) -> din (N,C,H,W)
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& out, const BasicBlockActs& acts,
+                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
+  const Shape s = dout.shape;
+  Err dsum = make_tensor<int16_t>(arena, s);
+  relu_backward(dsum, dout, out);
+  // Main path: n2 <- h2 <- a1 <- n1 <- h1 <- in.
+  Err dh2 = make_tensor<int16_t>(arena, s);
+  layernorm_backward(dh2, dsum, acts.h2);
+  Err da1 = make_tensor<int16_t>(arena, s);
+  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
+  Err dn1 = make_tensor<int16_t>(arena, s);
+  relu_backward(dn1, da1, acts.a1);
+  Err dh1 = make_tensor<int16_t>(arena, s);
+  layernorm_backward(dh1, dn1, acts.h1);
+  Err dmain = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
+  conv2d_backward(din ? &dmain : nullptr, dh1, in, params, spec.conv1);
+  // Shortcut: identity passes dsum on; a projection backpropagates through LN and the 1x1 conv.
+  if (spec.has_projection) {
+    Err dhp = make_tensor<int16_t>(arena, s);
+    layernorm_backward(dhp, dsum, acts.hp);
+    Err dshort = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
+    conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection);
+    if (din) add_errors(*din, dmain, dshort);
+  } else if (din) {
+    add_errors(*din, dmain, dsum);
+  }
+}
+
+}  // namespace zimt

@@ -1,0 +1,161 @@
+#include "zimt/model.hpp"
+
+#include <cassert>
+#include <stdexcept>
+
+#include "zimt/layers/flatten.hpp"
+#include "zimt/layers/relu.hpp"
+
+namespace zimt {
+
+namespace {
+
+std::string dims(const Shape3& s, bool flat) {
+  if (flat) return std::to_string(s.c);
+  return std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
+}
+
+std::string pad(std::string s, size_t width, bool right_align = false) {
+  if (s.size() >= width) return s;
+  return right_align ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
+}
+
+}  // namespace
+
+Model build_model(const ModelSpec& spec, WeightStorage storage) {
+  const auto problems = check_model_spec(spec);
+  if (!problems.empty()) {
+    std::string msg = "model '" + spec.name + "':";
+    for (const auto& [index, text] : problems)
+      msg += "\n  " + (index < 0 ? std::string("model") : "layer " + std::to_string(index)) + ": " + text;
+    throw std::invalid_argument(msg);
+  }
+  Model model;
+  model.spec = spec;
+  model.params.storage = storage;
+  const std::vector<std::string> names = default_layer_names(spec);
+  Shape3 shape = spec.input;
+  bool flat = false;
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& ls = spec.layers[i];
+    ModelLayer l;
+    l.kind = ls.kind;
+    l.name = names[i];
+    l.in = shape;
+    layer_output_shape(ls, shape, l.out);  // checked above
+    l.params = layer_param_count(ls, shape);
+    ParamSet& p = model.params;
+    switch (ls.kind) {
+      case LayerKind::conv2d:
+        l.conv.in_channels = shape.c;
+        l.conv.out_channels = ls.out;
+        l.conv.kernel = ls.kernel;
+        l.conv.stride = ls.stride;
+        l.conv.padding = ls.padding;
+        l.conv.weight = p.add(l.name + ".weight", {ls.out, shape.c, ls.kernel, ls.kernel}, ParamKind::weight);
+        l.conv.has_bias = ls.bias;
+        if (ls.bias) l.conv.bias = p.add(l.name + ".bias", {ls.out}, ParamKind::bias);
+        break;
+      case LayerKind::linear:
+        l.linear.in_features = shape.c;
+        l.linear.out_features = ls.out;
+        l.linear.weight = p.add(l.name + ".weight", {ls.out, shape.c}, ParamKind::weight);
+        l.linear.has_bias = ls.bias;
+        if (ls.bias) l.linear.bias = p.add(l.name + ".bias", {ls.out}, ParamKind::bias);
+        break;
+      case LayerKind::maxpool: l.pool = {ls.kernel, ls.stride, ls.padding}; break;
+      case LayerKind::basic_block: l.block = add_basic_block(p, l.name, shape.c, ls.out, ls.stride); break;
+      case LayerKind::relu:
+      case LayerKind::global_avgpool:
+      case LayerKind::flatten:
+      case LayerKind::layernorm: break;
+    }
+    if (ls.kind == LayerKind::flatten || ls.kind == LayerKind::global_avgpool || ls.kind == LayerKind::linear)
+      flat = true;
+    l.flat_out = flat;
+    shape = l.out;
+    model.layers.push_back(std::move(l));
+  }
+  return model;
+}
+
+Shape model_input_shape(const Model& model, int64_t batch) {
+  const Shape3& s = model.spec.input;
+  return Shape{batch, s.c, s.h, s.w};
+}
+
+Shape layer_output_shape(const ModelLayer& layer, int64_t batch) {
+  if (layer.flat_out) return Shape{batch, layer.out.c};
+  return Shape{batch, layer.out.c, layer.out.h, layer.out.w};
+}
+
+std::string describe(const Model& model) {
+  std::string s = "model " + model.spec.name + ": input " + dims(model.spec.input, false) + ", " +
+                  std::to_string(model.spec.classes) + " classes\n";
+  s += "  #  " + pad("name", 10) + pad("kind", 16) + pad("output", 12) + pad("params", 10, true) + "\n";
+  int64_t total = 0;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const ModelLayer& l = model.layers[i];
+    total += l.params;
+    s += pad(std::to_string(i), 3, true) + "  " + pad(l.name, 10) + pad(layer_kind_name(l.kind), 16) +
+         pad(dims(l.out, l.flat_out), 12) + pad(std::to_string(l.params), 10, true) + "\n";
+  }
+  s += "  total parameters: " + std::to_string(total) + "\n";
+  return s;
+}
+
+void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena) {
+  const int64_t batch = input.batch();
+  assert(input.shape == model_input_shape(model, batch));
+  acts.input = input;
+  acts.out.assign(model.layers.size(), Act{});
+  acts.block.assign(model.layers.size(), BasicBlockActs{});
+  acts.saturated = 0;
+  const Act* x = &acts.input;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const ModelLayer& l = model.layers[i];
+    Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
+    switch (l.kind) {
+      case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;
+      case LayerKind::linear: linear_forward(y, *x, model.params, l.linear); break;
+      case LayerKind::relu: relu_forward(y, *x); break;
+      case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
+      case LayerKind::global_avgpool: global_avgpool_forward(y, *x); break;
+      case LayerKind::flatten: flatten_forward(y, *x); break;
+      case LayerKind::layernorm: acts.saturated += layernorm_forward(y, *x, l.norm); break;
+      case LayerKind::basic_block:
+        acts.saturated += basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
+        break;
+    }
+    x = &y;
+  }
+}
+
+void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena) {
+  // Layers before the first one with parameters need no error signal.
+  size_t first = 0;
+  while (first < model.layers.size() && model.layers[first].params == 0) ++first;
+  Err dy = dlogits;
+  for (size_t i = model.layers.size(); i-- > first;) {
+    const ModelLayer& l = model.layers[i];
+    const Act& x = i == 0 ? acts.input : acts.out[i - 1];
+    const Act& y = acts.out[i];
+    const bool need_din = i > first;
+    Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
+    switch (l.kind) {
+      case LayerKind::conv2d: conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv); break;
+      case LayerKind::linear: linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear); break;
+      case LayerKind::relu: relu_backward(dx, dy, y); break;
+      case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
+      case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
+      case LayerKind::flatten: flatten_backward(dx, dy); break;
+      case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;
+      case LayerKind::basic_block:
+        basic_block_backward(need_din ? &dx : nullptr, dy, x, y, acts.block[i], model.params, l.block, arena);
+        break;
+    }
+    dy = dx;
+  }
+}
+
+}  // namespace zimt

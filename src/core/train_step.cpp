@@ -1,0 +1,121 @@
+#include "zimt/train_step.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <array>
+#include <cassert>
+#include <vector>
+
+#include "zimt/layers/softmax_ce.hpp"
+#include "zimt/quant.hpp"
+
+namespace zimt {
+
+namespace {
+
+__extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
+
+constexpr int kInputFracBits = 24;
+constexpr i128 kInputLimit = static_cast<i128>(1) << 62;
+
+// round-half-even(num / den) for den > 0 in i128 (|num| < 2^100 here).
+i128 div_round_even_128(i128 num, i128 den) {
+  i128 q = num / den;
+  i128 r = num % den;
+  if (r < 0) {
+    q -= 1;
+    r += den;
+  }
+  if (2 * r > den || (2 * r == den && (q & 1) != 0)) q += 1;
+  return q;
+}
+
+// x·2^24 for every pixel value (see train_step.hpp).
+std::array<int64_t, 256> input_table(const InputNorm& norm) {
+  assert(norm.std_q32 > 0);
+  std::array<int64_t, 256> table{};
+  const i128 den = static_cast<i128>(255) * norm.std_q32;  // < 2^72
+  for (int p = 0; p < 256; ++p) {
+    // |p·2^32 - 255·mean| < 2^40 + 2^71; times 2^24: < 2^96.
+    const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) -
+                          static_cast<i128>(255) * norm.mean_q32) *
+                         (static_cast<i128>(1) << kInputFracBits);
+    i128 v = div_round_even_128(num, den);
+    if (v > kInputLimit) v = kInputLimit;
+    if (v < -kInputLimit) v = -kInputLimit;
+    table[static_cast<size_t>(p)] = static_cast<int64_t>(v);
+  }
+  return table;
+}
+
+std::vector<int32_t> int_labels(const uint8_t* labels, int64_t batch, int64_t classes) {
+  std::vector<int32_t> out(static_cast<size_t>(batch));
+  for (int64_t n = 0; n < batch; ++n) {
+    assert(labels[n] < classes);
+    (void)classes;
+    out[static_cast<size_t>(n)] = labels[n];
+  }
+  return out;
+}
+
+// Normalises the batch and runs the model; everything lands in `acts`.
+void forward(ModelActs& acts, const Model& model, const uint8_t* images, int64_t batch, const InputNorm& norm,
+             Arena& arena) {
+  Act x = make_tensor<int8_t>(arena, model_input_shape(model, batch));
+  normalize_input(x, images, norm);
+  model_forward(acts, model, x, arena);
+}
+
+}  // namespace
+
+// images (N, C·H·W) u8 -> x (N,C,H,W)
+void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
+  const std::array<int64_t, 256> table = input_table(norm);
+  const int64_t m = x.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, x.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> acc(static_cast<size_t>(m));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const uint8_t* px = images + n * m;
+      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = table[px[i]];
+      x.exp[n] = requantize_i8(acc.data(), m, -kInputFracBits, x.sample(n));
+    }
+  });
+}
+
+StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                      const InputNorm& norm, Arena& arena) {
+  arena.reset();
+  const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
+  ModelActs acts;
+  forward(acts, model, images, batch, norm, arena);
+  const Act& logits = acts.out.back();
+  std::vector<int32_t> pred(static_cast<size_t>(batch));
+  StepResult result;
+  result.loss_sum_q16 = softmax_ce_forward(logits, y.data(), nullptr, pred.data());
+  for (int64_t n = 0; n < batch; ++n) result.correct += pred[static_cast<size_t>(n)] == y[static_cast<size_t>(n)];
+  result.saturated = acts.saturated;
+  Err dlogits = make_tensor<int16_t>(arena, logits.shape);
+  softmax_ce_backward(dlogits, logits, y.data());
+  model_backward(model, acts, dlogits, arena);
+  return result;
+}
+
+StepResult eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                      const InputNorm& norm, Arena& arena, int32_t* pred, int64_t* loss_q16) {
+  arena.reset();
+  const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
+  ModelActs acts;
+  forward(acts, model, images, batch, norm, arena);
+  std::vector<int32_t> p(static_cast<size_t>(batch));
+  StepResult result;
+  result.loss_sum_q16 = softmax_ce_forward(acts.out.back(), y.data(), loss_q16, p.data());
+  for (int64_t n = 0; n < batch; ++n) {
+    result.correct += p[static_cast<size_t>(n)] == y[static_cast<size_t>(n)];
+    if (pred) pred[n] = p[static_cast<size_t>(n)];
+  }
+  result.saturated = acts.saturated;
+  return result;
+}
+
+}  // namespace zimt
