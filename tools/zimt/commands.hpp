@@ -8,5 +8,7 @@ void add_convert(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_config(CLI::App& app);
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
 
 }  // namespace zimt::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   zimt::cli::add_inspect(app);
   zimt::cli::add_synth(app);
   zimt::cli::add_config(app);
+  zimt::cli::add_train(app);
+  zimt::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,67 @@
+#pragma once
+// The engine as a run uses it: a model built from the run config, its
+// optimizer, and the input normalisation, fed with batches from a Dataset.
+// Integer all the way (zimt_core); this file only gathers samples and keeps
+// the pieces together.
+#include "zimt/arena.hpp"
+#include "zimt/io/dataset.hpp"
+#include "zimt/io/run_config.hpp"
+#include "zimt/model.hpp"
+#include "zimt/optim/optimizer.hpp"
+#include "zimt/optim/step_stats.hpp"
+#include "zimt/train_step.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace zimt::io {
+
+struct StepOutcome {
+  int64_t loss_sum_q16 = 0;      // Σ per-sample training loss of the batch, Q16
+  int64_t correct = 0;           // training samples classified right (before the update)
+  int64_t act_saturated = 0;     // activations saturated at ±127 in the forward pass
+  optim::StepStats update;       // what the optimizer did
+};
+
+struct EvalResult {
+  uint64_t samples = 0;
+  uint64_t correct = 0;
+  double mean_loss = 0;                // mean cross-entropy (nats)
+  std::vector<uint64_t> confusion;     // classes x classes, row = true label, column = prediction
+  uint32_t classes = 0;
+  double accuracy() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
+};
+
+class Engine {
+ public:
+  explicit Engine(const RunConfig& config);
+
+  // Overwrites every weight with the configured initialisation.
+  void initialize(optim::InitKind kind, uint64_t seed);
+  // Takes weights and exponents from a checkpoint; the tensor tables must match.
+  void load(const ParamSet& saved);
+  const ParamSet& params() const { return model_.params; }
+  const Model& model() const { return model_; }
+
+  // Forward + backward on the samples `indices` of `data`, then the optimizer's step.
+  StepOutcome train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step);
+
+  // The first `count` samples of `data`, in batches of `batch`.
+  EvalResult evaluate(const Dataset& data, uint64_t count, uint64_t batch);
+
+ private:
+  void gather(const Dataset& data, std::span<const uint32_t> indices);
+
+  Model model_;
+  optim::Optimizer optimizer_;
+  InputNorm norm_;
+  uint64_t seed_;
+  Arena arena_;
+  std::vector<uint8_t> images_, labels_;
+};
+
+// Q16 fixed point -> real (reporting only).
+inline double from_q16(int64_t q) { return static_cast<double>(q) / 65536.0; }
+
+}  // namespace zimt::io

@@ -1,0 +1,34 @@
+#pragma once
+// `zimt train`: one run from a resolved config to a finished run directory.
+//
+// Run directory (/output/dir, default runs/<model name>-<optimizer>):
+//   config.resolved.json  the resolved config (written before any work)
+//   metrics.jsonl / .csv  one row per evaluation (metrics_log.hpp)
+//   summary.json          status, final and best accuracy, time, images/s
+//   checkpoints/          step-<step>.zck, the newest /output/keep_checkpoints
+//   train.log             the plain progress lines
+//
+// Determinism: a step is a pure function of (weights, seed, step, batch), the
+// batch a function of (seed, epoch, position), so a run is identical for any
+// /train/threads and after kill + --resume (checkpoints at every
+// /output/checkpoint_every steps, at epoch ends, and on SIGINT/SIGTERM).
+// Evaluations between epoch ends use the first /train/eval_samples test
+// images (0 = all); epoch ends always use the whole test set.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace zimt::io {
+
+struct TrainOptions {
+  bool resume = false;     // continue from the newest checkpoint in the run directory
+  bool overwrite = false;  // start afresh even if the run directory holds a run
+  bool quiet = false;      // no progress output (the log file is still written)
+  std::string source;      // the config's path, for messages
+};
+
+// Returns the process exit code: 0 finished, 130 interrupted (checkpoint written).
+int train(const nlohmann::json& resolved, const TrainOptions& options);
+
+}  // namespace zimt::io

@@ -1,0 +1,83 @@
+#include "zimt/io/engine.hpp"
+
+#include "zimt/optim/init.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace zimt::io {
+
+Engine::Engine(const RunConfig& config)
+    : model_(build_model(config.model, config.storage)),
+      optimizer_(config.optimizer),
+      norm_{config.norm_mean, config.norm_std},
+      seed_(config.seed) {}
+
+void Engine::initialize(optim::InitKind kind, uint64_t seed) { optim::initialize(model_.params, kind, seed); }
+
+void Engine::load(const ParamSet& saved) {
+  ParamSet& p = model_.params;
+  const auto mismatch = [](const std::string& what) {
+    throw std::runtime_error("checkpoint does not fit the model: " + what);
+  };
+  if (saved.storage != p.storage) mismatch("weight storage policy differs");
+  if (saved.tensors.size() != p.tensors.size())
+    mismatch(std::to_string(saved.tensors.size()) + " tensors, the model has " + std::to_string(p.tensors.size()));
+  for (size_t t = 0; t < p.tensors.size(); ++t) {
+    const auto &a = saved.tensors[t], &b = p.tensors[t];
+    if (a.name != b.name || a.shape != b.shape || a.offset != b.offset) mismatch("tensor '" + a.name + "'");
+    p.tensors[t].w_exp = a.w_exp;
+    p.tensors[t].g_exp = a.g_exp;
+  }
+  p.w = saved.w;
+}
+
+void Engine::gather(const Dataset& data, std::span<const uint32_t> indices) {
+  const size_t image = data.image_size();
+  images_.resize(indices.size() * image);
+  labels_.resize(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    std::copy_n(data.image(indices[i]), image, images_.data() + i * image);
+    labels_[i] = data.label(indices[i]);
+  }
+}
+
+StepOutcome Engine::train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
+  gather(data, indices);
+  const StepResult r = train_step(model_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_,
+                                  arena_);
+  StepOutcome out;
+  out.loss_sum_q16 = r.loss_sum_q16;
+  out.correct = r.correct;
+  out.act_saturated = r.saturated;
+  out.update = optimizer_.step(model_.params, seed_, step);
+  return out;
+}
+
+EvalResult Engine::evaluate(const Dataset& data, uint64_t count, uint64_t batch) {
+  EvalResult e;
+  e.classes = static_cast<uint32_t>(model_.spec.classes);
+  e.confusion.assign(static_cast<size_t>(e.classes) * e.classes, 0);
+  count = std::min<uint64_t>(count, data.size());
+  std::vector<uint32_t> indices;
+  std::vector<int32_t> pred;
+  int64_t loss_q16 = 0;
+  for (uint64_t begin = 0; begin < count; begin += batch) {
+    const uint64_t n = std::min(batch, count - begin);
+    indices.resize(n);
+    for (uint64_t i = 0; i < n; ++i) indices[i] = static_cast<uint32_t>(begin + i);
+    gather(data, indices);
+    pred.resize(n);
+    const StepResult r = eval_batch(model_, images_.data(), labels_.data(), static_cast<int64_t>(n), norm_, arena_,
+                                    pred.data());
+    loss_q16 += r.loss_sum_q16;
+    e.correct += static_cast<uint64_t>(r.correct);
+    for (uint64_t i = 0; i < n; ++i)
+      ++e.confusion[static_cast<size_t>(labels_[i]) * e.classes + static_cast<size_t>(pred[i])];
+  }
+  e.samples = count;
+  e.mean_loss = count ? from_q16(loss_q16) / static_cast<double>(count) : 0.0;
+  return e;
+}
+
+}  // namespace zimt::io

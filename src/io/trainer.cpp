@@ -1,0 +1,283 @@
+#include "zimt/io/trainer.hpp"
+
+#include "zimt/data_order.hpp"
+#include "zimt/io/atomic_file.hpp"
+#include "zimt/io/checkpoint.hpp"
+#include "zimt/io/config_error.hpp"
+#include "zimt/io/dataset.hpp"
+#include "zimt/io/engine.hpp"
+#include "zimt/io/metrics_log.hpp"
+#include "zimt/io/progress.hpp"
+#include "zimt/io/run_config.hpp"
+#include "zimt/io/version.hpp"
+
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace zimt::io {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_requested = 0;
+extern "C" void request_stop(int) { g_stop_requested = 1; }
+
+// SIGINT/SIGTERM finish the current step, write a checkpoint and return.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_requested = 0;
+    old_int_ = std::signal(SIGINT, request_stop);
+    old_term_ = std::signal(SIGTERM, request_stop);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  bool requested() const { return g_stop_requested != 0; }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+std::string default_run_dir(const json& resolved) {
+  return "runs/" + resolved["/model/name"_json_pointer].get<std::string>() + "-" +
+         resolved["/optimizer/type"_json_pointer].get<std::string>();
+}
+
+// The datasets must fit the model; problems are named by pointer.
+void check_data_fits(const Dataset& train, const Dataset& test, const RunConfig& c, const std::string& source) {
+  ConfigErrors errors;
+  const Shape3 in = c.model.input;
+  for (const auto* d : {&train, &test}) {
+    const std::string ptr = d == &train ? "/data/train" : "/data/test";
+    if (d->channels() != in.c || d->height() != in.h || d->width() != in.w)
+      errors.push_back({ptr, d->path() + " holds " + std::to_string(d->channels()) + "x" + std::to_string(d->height()) +
+                                 "x" + std::to_string(d->width()) + " images but /model/input is " +
+                                 std::to_string(in.c) + "x" + std::to_string(in.h) + "x" + std::to_string(in.w)});
+    if (d->classes() > c.model.classes)
+      errors.push_back({ptr, d->path() + " has " + std::to_string(d->classes()) + " classes but /model/classes is " +
+                                 std::to_string(c.model.classes)});
+  }
+  if (!errors.empty()) throw ConfigInvalid(source, errors);
+}
+
+// The configs must agree on everything that shapes the computation; threads,
+// output settings and the epoch/step budget may change across a resume.
+void check_resumable(const json& saved, const json& now, const std::string& source) {
+  json a = saved, b = now;
+  for (json* j : {&a, &b}) {
+    j->erase("output");
+    (*j)["train"].erase("threads");
+    (*j)["train"].erase("epochs");
+    (*j)["train"].erase("max_steps");
+    (*j)["train"].erase("log_every");
+  }
+  if (a != b) {
+    const json diff = json::diff(a, b);
+    throw ConfigInvalid(source, {{diff.empty() ? "" : diff[0].value("path", ""),
+                                  "differs from the run being resumed (" + std::to_string(diff.size()) +
+                                      " difference(s)); use another /output/dir or --overwrite"}});
+  }
+}
+
+// Counters between two evaluations, written into each metrics row.
+json empty_totals() {
+  return {{"saturated", 0}, {"u_l1", 0}, {"changed", 0}, {"max_abs_w", 0}, {"trials", 0},
+          {"fallbacks", 0}, {"act_saturated", 0}, {"train_correct", 0}};
+}
+
+void accumulate(json& totals, const StepOutcome& out) {
+  const auto add = [&](const char* key, int64_t v) { totals[key] = totals[key].get<int64_t>() + v; };
+  add("saturated", out.update.saturated);
+  add("u_l1", out.update.u_l1);
+  add("changed", out.update.changed);
+  add("trials", out.update.trials);
+  add("fallbacks", out.update.fallback_groups);
+  add("act_saturated", out.act_saturated);
+  add("train_correct", out.correct);
+  totals["max_abs_w"] = out.update.max_abs_w;  // after the latest step
+}
+
+struct Clock {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
+}  // namespace
+
+int train(const json& resolved, const TrainOptions& options) {
+  const std::string source = options.source.empty() ? "config" : options.source;
+  // Sizes first: the cosine schedule needs the run's length.
+  Dataset train_data = Dataset::open(resolved["/data/train"_json_pointer].get<std::string>());
+  Dataset test_data = Dataset::open(resolved["/data/test"_json_pointer].get<std::string>());
+  const uint64_t batch = resolved["/train/batch_size"_json_pointer].get<uint64_t>();
+  const uint64_t steps_per_epoch = (train_data.size() + batch - 1) / batch;  // the last batch may be partial
+  const uint64_t epochs = resolved["/train/epochs"_json_pointer].get<uint64_t>();
+  const uint64_t max_steps = resolved["/train/max_steps"_json_pointer].get<uint64_t>();
+  const uint64_t total_steps =
+      max_steps > 0 && (epochs == 0 || max_steps < epochs * steps_per_epoch) ? max_steps : epochs * steps_per_epoch;
+  const RunConfig c = to_run_config(resolved, total_steps, source);
+  check_data_fits(train_data, test_data, c, source);
+
+  std::optional<tbb::global_control> threads;
+  if (c.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, c.threads);
+
+  const fs::path dir = c.output_dir.empty() ? default_run_dir(resolved) : c.output_dir;
+  const fs::path ckpt_dir = dir / "checkpoints";
+  const auto existing = list_checkpoints(ckpt_dir);
+  const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
+  if (has_run && !options.resume && !options.overwrite)
+    throw std::runtime_error(dir.string() + ": already holds a run; pass --resume to continue it or --overwrite to "
+                             "start again");
+  if (options.overwrite) fs::remove_all(dir);
+  fs::create_directories(dir);
+
+  Engine engine(c);
+  TrainState state;
+  state.seed = c.seed;
+  state.optimizer_totals = empty_totals();
+  if (options.resume && !existing.empty()) {
+    Checkpoint ckpt = load_checkpoint(existing.back());
+    check_resumable(ckpt.config, resolved, source);
+    engine.load(ckpt.params);
+    state = ckpt.state;
+  } else {
+    engine.initialize(c.init, c.seed);
+    if (options.resume) fs::remove(dir / "metrics.jsonl");  // --resume with nothing saved: a fresh start
+  }
+  write_file_atomic((dir / "config.resolved.json").string(), resolved.dump(2) + "\n");
+  MetricsLog metrics(dir, state.metrics_lines);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::fopen((dir / "train.log").c_str(), "a"), std::fclose);
+  if (!log) throw std::runtime_error((dir / "train.log").string() + ": cannot open for writing");
+  Progress progress(stderr, c.log_every, options.quiet);
+  Progress log_lines(log.get(), c.log_every, false);
+
+  StopSignals signals;
+  Clock clock;
+  const double elapsed_before = state.elapsed_s;
+  const uint64_t start_step = state.step;
+  uint64_t images_since_eval = 0;
+  double eval_clock = clock.seconds();
+
+  auto save = [&]() {
+    Checkpoint ckpt{state, resolved, engine.params()};
+    ckpt.state.elapsed_s = elapsed_before + clock.seconds();
+    save_checkpoint(checkpoint_path(ckpt_dir, state.step), ckpt);
+    prune_checkpoints(ckpt_dir, c.keep_checkpoints);
+  };
+  auto evaluate_now = [&](bool full) {
+    const uint64_t count = full || c.eval_samples == 0 ? test_data.size() : std::min(c.eval_samples, test_data.size());
+    const EvalResult e = engine.evaluate(test_data, count, c.batch_size);
+    const double now = clock.seconds();
+    const double acc = static_cast<double>(e.correct) / static_cast<double>(count);
+    json row = {{"step", state.step},
+                {"epoch", static_cast<double>(state.epoch) +
+                              static_cast<double>(state.epoch_position) / static_cast<double>(train_data.size())},
+                {"train_loss", state.loss_count ? from_q16(state.loss_sum) / static_cast<double>(state.loss_count) : 0.0},
+                {"test_loss", e.mean_loss},
+                {"test_acc", acc},
+                {"eval_samples", count},
+                {"images_per_s", images_since_eval / std::max(now - eval_clock, 1e-9)},
+                {"elapsed_s", elapsed_before + now}};
+    for (auto it = state.optimizer_totals.begin(); it != state.optimizer_totals.end(); ++it) row[it.key()] = it.value();
+    row["train_acc"] = state.loss_count ? row["train_correct"].get<double>() / static_cast<double>(state.loss_count) : 0.0;
+    row.erase("train_correct");
+    metrics.append(row);
+    state.metrics_lines = metrics.lines();
+    state.best_test_acc = std::max(state.best_test_acc, acc);
+    state.loss_sum = 0;
+    state.loss_count = 0;
+    state.optimizer_totals = empty_totals();
+    images_since_eval = 0;
+    eval_clock = clock.seconds();
+    return row;
+  };
+
+  std::vector<uint32_t> order = epoch_order(static_cast<uint32_t>(train_data.size()), c.seed, state.epoch, c.shuffle);
+  bool interrupted = false;
+  while (state.step < total_steps) {
+    if (signals.requested()) {
+      interrupted = true;
+      break;
+    }
+    const uint64_t begin = state.epoch_position;
+    const uint64_t count = std::min<uint64_t>(c.batch_size, train_data.size() - begin);
+    const StepOutcome out = engine.train_batch(train_data, std::span(order).subspan(begin, count), state.step);
+    state.loss_sum += out.loss_sum_q16;
+    state.loss_count += count;
+    accumulate(state.optimizer_totals, out);
+    state.step += 1;
+    state.epoch_position += count;
+    images_since_eval += count;
+    const bool epoch_end = state.epoch_position >= train_data.size();
+
+    ProgressState p;
+    p.step = state.step;
+    p.total_steps = total_steps;
+    p.epoch = state.epoch;
+    p.epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
+    p.train_loss = from_q16(state.loss_sum) / static_cast<double>(std::max<uint64_t>(state.loss_count, 1));
+    const double run_s = clock.seconds();
+    p.images_per_s = static_cast<double>((state.step - start_step) * c.batch_size) / std::max(run_s, 1e-9);
+    p.eta_s = run_s / static_cast<double>(state.step - start_step) * static_cast<double>(total_steps - state.step);
+    p.last_acc = state.best_test_acc > 0 ? state.best_test_acc : -1;
+
+    const bool last = state.step == total_steps;
+    if (epoch_end || last || (c.eval_every > 0 && state.step % c.eval_every == 0)) {
+      const json row = evaluate_now(epoch_end || last);
+      p.last_acc = row["test_acc"];
+      if (epoch_end || last) {
+        const std::string line = "epoch " + std::to_string(state.epoch + 1) + " step " + std::to_string(state.step) +
+                                 ": test accuracy " + std::to_string(100 * row["test_acc"].get<double>()) +
+                                 " %, test loss " + std::to_string(row["test_loss"].get<double>());
+        progress.message(line);
+        log_lines.message(line);
+      }
+    }
+    if (epoch_end) {
+      state.epoch += 1;
+      state.epoch_position = 0;
+      order = epoch_order(static_cast<uint32_t>(train_data.size()), c.seed, state.epoch, c.shuffle);
+    }
+    if (epoch_end || last || (c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0)) save();
+    progress.update(p);
+    log_lines.update(p);
+  }
+  progress.finish();
+  if (interrupted) save();
+
+  const auto rows = read_metrics(dir / "metrics.jsonl");
+  const double wall = elapsed_before + clock.seconds();
+  json summary = {{"status", interrupted ? "running" : "finished"},
+                  {"zimt_version", version()},
+                  {"steps", state.step},
+                  {"epochs", static_cast<double>(state.epoch) + static_cast<double>(state.epoch_position) /
+                                                                    static_cast<double>(train_data.size())},
+                  {"best_test_acc", state.best_test_acc},
+                  {"wall_s", wall},
+                  {"images_per_s", static_cast<double>(state.step * c.batch_size) / std::max(wall, 1e-9)}};
+  if (!rows.empty()) {
+    summary["final_test_acc"] = rows.back()["test_acc"];
+    summary["final_test_loss"] = rows.back()["test_loss"];
+  }
+  write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  if (interrupted) {
+    progress.message("interrupted at step " + std::to_string(state.step) + "; continue with --resume");
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace zimt::io

@@ -1,0 +1,38 @@
+// `zimt train CONFIG [--resume] [--overwrite] [--set /ptr=value ...] [--quiet]`
+#include "commands.hpp"
+
+#include "zimt/io/config.hpp"
+#include "zimt/io/trainer.hpp"
+
+#include <cstdlib>
+
+namespace zimt::cli {
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a model from a JSON experiment config into its run directory");
+  struct Options {
+    std::string config;
+    std::vector<std::string> overrides;
+    io::TrainOptions train;
+  };
+  auto opts = std::make_shared<Options>();
+  cmd->add_option("config", opts->config, "Run config (JSON); see configs/ and `zimt config show`")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", opts->overrides, "Override a config value: --set /train/epochs=3 (repeatable)");
+  cmd->add_flag("--resume", opts->train.resume,
+                "Continue from the newest checkpoint in the run directory (a fresh start if there is none)");
+  cmd->add_flag("--overwrite", opts->train.overwrite, "Delete an existing run in the run directory and start again");
+  cmd->add_flag("-q,--quiet", opts->train.quiet, "No progress output (train.log is still written)");
+  cmd->footer(
+      "The run directory (/output/dir) receives config.resolved.json, metrics.jsonl/.csv, summary.json,\n"
+      "checkpoints/ and train.log. Ctrl-C writes a checkpoint; rerun with --resume to continue bit-exactly.");
+  cmd->callback([opts]() {
+    opts->train.source = opts->config;
+    const auto resolved = io::load_resolved_config(opts->config, opts->overrides);
+    const int code = io::train(resolved, opts->train);
+    if (code != 0) std::exit(code);
+  });
+}
+
+}  // namespace zimt::cli
