@@ -182,8 +182,8 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
   spec.source = source;
   if (!doc.is_object()) throw ConfigInvalid(source.string(), {{"", "a sweep file must be a JSON object"}});
   for (const auto& [key, value] : doc.items())
-    if (key != "base" && key != "axes" && key != "zip" && key != "seeds" && key != "output" && key != "label")
-      errors.push_back({"/" + escape_pointer_token(key), "unknown key '" + key + "' (expected base, axes, zip, seeds, output, label)"});
+    if (key != "base" && key != "axes" && key != "zip" && key != "seeds" && key != "output" && key != "label" && key != "//")
+      errors.push_back({"/" + escape_pointer_token(key), "unknown key '" + key + "' (expected base, axes, zip, seeds, output, label, or a \"//\" comment)"});
 
   // The base config, resolved, is what axis pointers must name.
   const std::filesystem::path dir = source.parent_path();

@@ -12,7 +12,8 @@
 //   "seeds":  [1, 2, 3] or a count n (= 1..n), written to /train/seed;
 //   "output": the sweep directory (relative to the current directory);
 //   "label":  optional template for the group name, "{/optimizer/type}-n{/optimizer/n}"
-//             (each {pointer} is replaced by that value in the run's config).
+//             (each {pointer} is replaced by that value in the run's config);
+//   "//":     a comment, ignored.
 // Every axis pointer must name a key of the resolved base config. Problems
 // are reported all at once as ConfigInvalid with the pointer into the sweep
 // file.
