@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "zimt/io/synth.hpp"
 #include "zimt/rng.hpp"
 
 namespace zimt::ref {
@@ -183,18 +184,15 @@ void dense_integer_start(ParamSet& params, uint64_t seed) {
 }
 
 Batch synthetic_batch(const Model& model, int64_t N, uint64_t seed) {
-  Batch b;
-  const int64_t m = model.spec.input.numel();
-  b.images.resize(static_cast<size_t>(N * m));
-  b.labels.resize(static_cast<size_t>(N));
-  for (int64_t i = 0; i < N * m; ++i) {
-    const Block r = philox(seed, Stream::test_data, 1, static_cast<uint64_t>(i));
-    b.images[static_cast<size_t>(i)] = (r[0] & 3u) == 0 ? static_cast<uint8_t>(1 + r[1] % 255) : uint8_t{0};
-  }
-  for (int64_t n = 0; n < N; ++n)
-    b.labels[static_cast<size_t>(n)] = static_cast<uint8_t>(
-        philox(seed, Stream::test_data, 2, static_cast<uint64_t>(n))[0] % static_cast<uint32_t>(model.spec.classes));
-  return b;
+  io::SynthSpec spec;
+  spec.samples = static_cast<uint64_t>(N);
+  spec.classes = static_cast<uint32_t>(model.spec.classes);
+  spec.shape = {static_cast<uint32_t>(model.spec.input.c), static_cast<uint32_t>(model.spec.input.h),
+                static_cast<uint32_t>(model.spec.input.w)};
+  spec.seed = seed;
+  spec.noise_q16 = 65536 / 20;  // 5 % of the pixels replaced by noise
+  io::Samples s = io::synthesize(spec);
+  return {std::move(s.images), std::move(s.labels)};
 }
 
 std::vector<GradAgreement> gradient_agreement(const ParamSet& params, const FloatPass& ref) {

@@ -31,8 +31,8 @@ FloatPass float_model_pass(const Model& model, const Vec& input, const std::vect
 // drawn from Philox (Stream::test_data) keyed by seed and position.
 void dense_integer_start(ParamSet& params, uint64_t seed);
 
-// Synthetic u8 images (N, C·H·W): background 0 with a quarter of the pixels
-// uniform in [1, 255] (MNIST-like sparsity), and labels in [0, classes).
+// A batch of io::synthesize's learnable class prototypes (5 % pixel noise):
+// u8 images (N, C·H·W) and labels in [0, classes).
 struct Batch {
   std::vector<uint8_t> images;
   std::vector<uint8_t> labels;

@@ -17,7 +17,8 @@ namespace {
 __extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
 __extension__ using u128 = unsigned __int128;
 
-constexpr int kQ = 20;                             // ŷ is kept as Q20 integers
+constexpr int kQ = 20;
+constexpr int32_t kFinerSteps = 2;  // exponents below the max rule tried by the MSE rule                             // ŷ is kept as Q20 integers
 constexpr uint64_t kEpsQ40 = 10995116;  // round(1e-5 * 2^40)
 
 // One sample's statistics: ŷ_i = (M·x_i - s1) · r · 2^(t-62).
@@ -104,18 +105,38 @@ void yhat_q20(const int8_t* x, int64_t m, const SampleStats& st, int64_t* y) {
   for (int64_t i = 0; i < m; ++i) y[i] = shift_round_even((m * x[i] - st.s1) * st.r, down);
 }
 
+// Σ (ŷ - Q(ŷ))² of one sample at output exponent out_e (ŷ in Q20; Q rounds
+// half-even and saturates at ±127), in Q40. Each term < 2^62, the sum < 2^82.
+u128 squared_error(const int64_t* y, int64_t m, int32_t out_e) {
+  const int shift = out_e + kQ;  // >= 0 for every candidate (out_e >= -20)
+  u128 sum = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t q = saturate_i8(shift_round_even(y[i], shift));
+    const int64_t err = y[i] - q * (int64_t{1} << shift);  // |err| < 2^31
+    sum += static_cast<u128>(static_cast<uint64_t>(err * err));
+  }
+  return sum;
+}
+
 int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
                          int32_t& out_exp, std::vector<int64_t>& y) {
   const SampleStats st = sample_stats(x, m, e);
   yhat_q20(x, m, st, y.data());
-  // The max rule first (exact copy of quant.hpp's rule), then the cap.
+  // Candidates: the max rule (quant.hpp's rule: nothing saturates) and up
+  // to kFinerSteps finer exponents; the one with the least squared error
+  // wins (ties: the coarser), then the cap applies.
   const int32_t max_rule = requantize_i8(y.data(), m, -kQ, out);
-  if (max_rule <= spec.max_step_exp) {
-    out_exp = max_rule;
-    return 0;
+  int32_t best = max_rule;
+  u128 best_err = squared_error(y.data(), m, max_rule);
+  for (int32_t c = max_rule - 1; c >= max_rule - kFinerSteps && c >= -kQ; --c) {
+    const u128 err = squared_error(y.data(), m, c);
+    if (err < best_err) {
+      best = c;
+      best_err = err;
+    }
   }
-  out_exp = spec.max_step_exp;
-  const int shift = std::max(0, spec.max_step_exp + kQ);
+  out_exp = std::min(best, spec.max_step_exp);
+  const int shift = out_exp + kQ;
   int64_t saturated = 0;
   for (int64_t i = 0; i < m; ++i) {
     const int64_t v = shift_round_even(y[i], shift);
