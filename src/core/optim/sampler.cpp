@@ -106,8 +106,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   const uint64_t magnitude_sum = cat.magnitude_sum;
   const uint64_t columns = columns_.size();
   const Column* table = columns_.data();
-  // The category of absolute trial t given its first word, or d for the zero category.
-  auto category = [&](uint64_t t, uint64_t first_word) -> size_t {
+  // Trial t's draw from its first word: a category, d for the zero category,
+  // or d + 1 for "alias table, column `col`, threshold test on `y`".
+  const size_t alias_pending = d + 1;
+  auto category = [&](uint64_t t, uint64_t first_word, uint64_t& col, uint64_t& y) -> size_t {
     // Lemire's draw from the first word; only a rejection (p < 2^-9) or the
     // alias branch reads the trial's further words.
     const u128 m = static_cast<u128>(first_word) * total;
@@ -118,26 +120,35 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     if (u < uniform_total) return by_smoothing(u);
     u -= uniform_total;
     if (u >= magnitude_sum) return d;
-    const Column& col = table[uniform_below(columns, words)];
-    return u < col.threshold ? col.self : col.alias;
+    col = uniform_below(columns, words);
+    y = u;
+    return alias_pending;
   };
-  // Trials [begin, end) (relative to first_trial) counted into `into`. A batch
-  // of categories is computed before its increments so that the scattered
-  // loads of the increments overlap instead of stalling one by one.
+  // Trials [begin, end) (relative to first_trial) counted into `into`, a batch
+  // at a time in three passes (draws, alias-table lookups, increments) so that
+  // the scattered loads of each pass overlap instead of stalling one by one.
   auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
+    constexpr int batch_trials = 2 * philox_lanes;
     PhiloxBatch batch;
-    size_t cats[2 * philox_lanes];
+    size_t cats[batch_trials];
+    uint64_t cols[batch_trials], ys[batch_trials];
+    int pending[batch_trials];
     uint64_t t = key.first_trial + begin;
     const uint64_t t_end = key.first_trial + end;
     while (t < t_end) {
       const uint64_t first_block = t >> 1;
       philox_batch(key.seed, key.stream, key.step, first_block, batch);
       const uint64_t batch_end = std::min(t_end, (first_block + philox_lanes) << 1);
-      int found = 0;
+      int found = 0, waiting = 0;
       for (; t < batch_end; ++t) {
         const int lane = static_cast<int>((t >> 1) - first_block);
-        cats[found] = category(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane));
+        cats[found] = category(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane), cols[waiting], ys[waiting]);
+        if (cats[found] == alias_pending) pending[waiting++] = found;
         found += cats[found] != d;
+      }
+      for (int k = 0; k < waiting; ++k) {
+        const Column& col = table[cols[k]];
+        cats[pending[k]] = ys[k] < col.threshold ? col.self : col.alias;
       }
       for (int k = 0; k < found; ++k) ++into[cats[k]];
     }
