@@ -1,13 +1,15 @@
 // Throughput of the ZIM sampler (zim.hpp): one full draw of n = d trials,
-// gradient scaling included, at the CNN's d = 421,642 and ResNet-18's 11.2 M,
+// gradient scaling included (BM_zim_sample), and of a whole ZIM step on a
+// ParamSet (BM_zim_step), at the CNN's d = 421,642 and ResNet-18's 11.2 M,
 // on 1 and 2 threads. Run: build-*/tools/bench/bench_sampler
-//   args: d, threads, gradient regime
+//   BM_zim_sample args: d, threads, gradient regime
 //     0 = steady state of the authors' rule (7 % nonzero, ||g||_1 ~ 0.5:
 //         almost every trial takes the uniform branch)
 //     1 = first step (every entry nonzero, ||g||_1 ~ 1,200: alias branch busy)
 //     2 = zero-inflated rule, alpha = n / ||g||_1 / 2 (half the trials land
 //         in the zero category, the rest through the alias table)
 #include "zimt/optim/zim.hpp"
+#include "zimt/optim/zim_optimizer.hpp"
 
 #include <benchmark/benchmark.h>
 #include <tbb/global_control.h>
@@ -64,7 +66,28 @@ void BM_zim_sample(benchmark::State& state) {
   state.counters["trials/s"] = benchmark::Counter(static_cast<double>(rule.n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A whole ZIM step on a ParamSet (scale, sample, apply with saturation and
+// counters): the authors' rule, n = d, steady-state gradients (regime 0).
+void BM_zim_step(benchmark::State& state) {
+  const int64_t d = state.range(0);
+  tbb::global_control threads(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(state.range(1)));
+  ParamSet p;
+  p.add("w", {d}, ParamKind::weight);
+  p.g = make_gradient(d, 0);
+  p.tensors[0].g_exp = -50;
+  ZimOptimizer opt({});
+  uint64_t step = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(opt.step(p, 1, step++));
+  state.counters["trials/s"] = benchmark::Counter(static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
+
+BENCHMARK(BM_zim_step)
+    ->ArgsProduct({{421642, 11200000}, {1, 2}})
+    ->ArgNames({"d", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK(BM_zim_sample)
     ->ArgsProduct({{20000, 421642, 11200000}, {1, 2}, {0, 1, 2}})
