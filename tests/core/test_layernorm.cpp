@@ -188,13 +188,13 @@ TEST_CASE("outlier case of ZIM.md §5: exponent rules measured") {
     const auto st = ref::sign_stats(ref::real_grads(p, lin.weight), dw_ref);
     rows.push_back({rule, nz / double(N * M), ref::cosine(yi, yr), st.flushed, double(saturated) / double(N * M)});
   };
-  // Per-sample exponent from the maximum, and the spread rule at several caps.
+  // Per-sample exponents (least squared error, layernorm.hpp) without and with caps.
   for (int cap : {100, -2, -3, -4}) {
     Owned<int8_t> y(s);
     auto yv = y.view();
     const int64_t sat = layernorm_forward(yv, x.view(), LayerNormSpec{cap});
-    measure(cap == 100 ? "per-sample max" : cap == -2 ? "spread, step<=1/4" : cap == -3 ? "spread, step<=1/8 (default)"
-                                                                                         : "spread, step<=1/16",
+    measure(cap == 100 ? "per-sample, no cap" : cap == -2 ? "cap step<=1/4" : cap == -3 ? "cap step<=1/8 (default)"
+                                                                                         : "cap step<=1/16",
             y, sat);
   }
   // Per-tensor exponent from the batch maximum (what the float simulation of

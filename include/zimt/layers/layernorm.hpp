@@ -17,16 +17,20 @@
 //        [2^60, 2^62), its isqrt_u64 s in [2^30, 2^31) (30 exact bits),
 //        r = round(2^62 / s).
 //   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (round-half-even).
-// Output exponent per sample ("spread rule", LayerNormSpec::max_step_exp):
-//   the max rule (smallest exponent that fits max|ŷ| into ±127, quant.hpp)
-//   unless that makes the int8 step coarser than 2^max_step_exp; then the
-//   step is 2^max_step_exp and larger entries saturate at ±127 (counted).
-//   Since Σŷ² = M·D/D' <= M, at most M / (127·2^max_step_exp)² entries can
-//   saturate (Chebyshev): 1/253 of a sample for the default -3. Rationale
-//   (ZIM.md §5, measured in tests/core/test_layernorm.cpp): one peaked
-//   sample (max ≈ 23, the bulk at ≈ -0.09) under the max rule gets a step
-//   of 0.25 and rounds 93 % of its entries to 0, flushing the gradients of
-//   every weight they feed; with a step of 1/8 the bulk stays nonzero.
+// Output exponent per sample: candidates are the max rule (the smallest
+//   exponent that fits max|ŷ| into ±127, quant.hpp) and the two exponents
+//   below it; the one with the least squared error Σ(ŷ - Q(ŷ))² (rounding
+//   plus saturation at ±127, exact in integers; ties: the coarser) wins.
+//   For Gaussian-like samples this halves the step (max|ŷ| ≈ 4 saturates
+//   almost nothing at 3.97). Then a cap (LayerNormSpec::max_step_exp): the
+//   step is never coarser than 2^max_step_exp; larger entries saturate
+//   (counted). Since Σŷ² = M·D/D' <= M, at most M / (127·2^max_step_exp)²
+//   entries can saturate under the cap (Chebyshev): 1/253 of a sample for
+//   the default -3. Rationale (ZIM.md §5, measured in
+//   tests/core/test_layernorm.cpp): one peaked sample (max ≈ 23, the bulk at
+//   ≈ -0.09) under the max rule gets a step of 0.25 and rounds 93 % of its
+//   entries to 0, flushing the gradients of every weight they feed; with a
+//   step of 1/8 the bulk stays nonzero.
 //
 // Integer backward (ZIM.md §5), statistics recomputed from `in` (exact, so
 // nothing is cached between forward and backward):
