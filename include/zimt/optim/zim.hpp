@@ -73,7 +73,9 @@ struct CategoryWeights {
 };
 
 // Draws exact multinomial counts; owns its scratch (alias table, per-thread
-// count arrays of d int32 each), so reuse one sampler across steps.
+// count arrays of d int32 each: threads x d x 4 bytes, merged into `counts` by
+// index range), so reuse one sampler across steps. Up to 4096 trials are
+// drawn serially straight into `counts`.
 class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size(); counts are overwritten.
