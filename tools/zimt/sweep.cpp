@@ -38,16 +38,19 @@ void add_sweep(CLI::App& app) {
     int threads_per_job = 0;
     bool dry_run = false;
     std::string x = "step";
+    std::string output;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("sweep", opts->path, "Sweep file (JSON)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-j,--jobs", opts->jobs, "Runs trained at once (default: fill the cores)")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads-per-job", opts->threads_per_job, "Threads per run (default: cores / jobs)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("-o,--output", opts->output, "Sweep directory (default: the sweep file's \"output\")");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "List the runs and their state (new / resume / done) without training");
   cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
   cmd->callback([opts]() {
-    const io::SweepSpec spec = io::load_sweep_file(opts->path, io::load_config_file, resolve);
+    io::SweepSpec spec = io::load_sweep_file(opts->path, io::load_config_file, resolve);
+    if (!opts->output.empty()) spec.output = std::filesystem::absolute(opts->output).lexically_normal();
     const std::vector<io::PlannedRun> runs = io::expand_sweep(spec, resolve);
     std::size_t pending = 0;
     for (const auto& run : runs) pending += io::run_state(run, spec.output / run.name) != io::RunState::finished;
