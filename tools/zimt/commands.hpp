@@ -10,5 +10,7 @@ void add_synth(CLI::App& app);
 void add_config(CLI::App& app);
 void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
+void add_sweep(CLI::App& app);
+void add_report(CLI::App& app);
 
 }  // namespace zimt::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   zimt::cli::add_config(app);
   zimt::cli::add_train(app);
   zimt::cli::add_eval(app);
+  zimt::cli::add_sweep(app);
+  zimt::cli::add_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
