@@ -162,8 +162,16 @@ void disambiguate_groups(std::vector<PlannedRun>& runs) {
 
 }  // namespace
 
+// Drops "//" comment keys at every depth: they do not change a run.
+void strip_comments(json& j) {
+  if (!j.is_object()) return;
+  j.erase("//");
+  for (auto& [key, value] : j.items()) strip_comments(value);
+}
+
 std::string config_hash(const json& config) {
   json identity = config;
+  strip_comments(identity);
   for (const char* placement : {"/output/dir", "/train/threads"}) {
     const json::json_pointer p(placement);
     if (!identity.contains(p)) continue;

@@ -163,7 +163,7 @@ TEST_CASE("sweep: config hash is FNV-1a 64 of the canonical dump, without placem
   CHECK(config_hash(json::object()) == "08f44b07b5901a25");  // of "{}"
   const json a = json::parse(R"({"train":{"seed":3,"epochs":1.5},"optimizer":{"type":"zim","n":4}})");
   const json b = json::parse(R"({"optimizer":{"n":4,"type":"zim"},"train":{"epochs":1.5,"seed":3,"threads":8},
-                                 "output":{"dir":"/somewhere/else"}})");
+                                 "output":{"dir":"/somewhere/else"},"//":"a comment"})");
   // Computed independently (Python) over {"optimizer":{"n":4,"type":"zim"},"train":{"epochs":1.5,"seed":3}}.
   CHECK(config_hash(a) == "ab733dc2bb6d1028");
   CHECK(config_hash(b) == "ab733dc2bb6d1028");

@@ -16,9 +16,6 @@
 namespace zimt::cli {
 namespace {
 
-nlohmann::json resolve(const nlohmann::json& config, const std::string& source) {
-  return io::resolve_config(config, {}, source);
-}
 
 // This very executable, so children run the same zimt.
 std::string self_path() {
@@ -39,6 +36,7 @@ void add_sweep(CLI::App& app) {
     bool dry_run = false;
     std::string x = "step";
     std::string output;
+    std::vector<std::string> overrides;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("sweep", opts->path, "Sweep file (JSON)")->required()->check(CLI::ExistingFile);
@@ -46,9 +44,14 @@ void add_sweep(CLI::App& app) {
   cmd->add_option("-t,--threads-per-job", opts->threads_per_job, "Threads per run (default: cores / jobs)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", opts->output, "Sweep directory (default: the sweep file's \"output\")");
+  cmd->add_option("--set", opts->overrides,
+                  "Override a value of every run, /train/epochs=3 (repeatable; applied over the axes)");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "List the runs and their state (new / resume / done) without training");
   cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
   cmd->callback([opts]() {
+    const io::ConfigResolver resolve = [opts](const nlohmann::json& config, const std::string& source) {
+      return io::resolve_config(config, opts->overrides, source);
+    };
     io::SweepSpec spec = io::load_sweep_file(opts->path, io::load_config_file, resolve);
     if (!opts->output.empty()) spec.output = std::filesystem::absolute(opts->output).lexically_normal();
     const std::vector<io::PlannedRun> runs = io::expand_sweep(spec, resolve);

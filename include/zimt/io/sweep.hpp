@@ -24,7 +24,8 @@
 // over the canonical dump (nlohmann's dump() sorts object keys and prints
 // numbers in shortest round-trip form, so the hash is stable across runs,
 // processes and machines) of the config without its placement keys
-// (/output/dir and /train/threads, which do not change results).
+// (/output/dir and /train/threads) and "//" comments, none of which change
+// results.
 #include "zimt/io/config_error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -81,8 +82,8 @@ SweepSpec load_sweep_file(const std::filesystem::path& path, const ConfigLoader&
 // (axis combination, then zip position, then seed).
 std::vector<PlannedRun> expand_sweep(const SweepSpec& spec, const ConfigResolver& resolve);
 
-// FNV-1a 64 of the canonical dump of `config` minus /output/dir and
-// /train/threads, as 16 lowercase hex digits.
+// FNV-1a 64 of the canonical dump of `config` minus /output/dir,
+// /train/threads and "//" comments, as 16 lowercase hex digits.
 std::string config_hash(const nlohmann::json& config);
 
 // The plan as written to <output>/plan.json.
