@@ -1,0 +1,83 @@
+// The training step: input normalisation in fixed point against its float
+// formula, train_step's loss/correct against eval_batch and the float model,
+// and a few steps of sign descent on the tiny model lowering the loss.
+#include "zimt/train_step.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "float_model.hpp"
+#include "zimt/io/model_spec.hpp"
+
+using namespace zimt;
+
+namespace {
+const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
+const InputNorm mnist_norm{561352226, 1323279424};  // 0.1307, 0.3081 in Q32.32
+}  // namespace
+
+TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 step") {
+  Model model = build_model(io::load_named_model_spec("tiny", models_dir));
+  const int64_t N = 3, M = 144;
+  std::vector<uint8_t> images(static_cast<size_t>(N * M));
+  for (int64_t i = 0; i < N * M; ++i) images[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 37) % 256);
+  for (int64_t i = 0; i < M; ++i) images[static_cast<size_t>(M + i)] = 0;  // a black sample
+  ref::Owned<int8_t> x(model_input_shape(model, N));
+  auto xv = x.view();
+  normalize_input(xv, images.data(), mnist_norm);
+  const double mean = 561352226 / 4294967296.0, sd = 1323279424 / 4294967296.0;
+  ref::Vec want(static_cast<size_t>(N * M));
+  for (size_t i = 0; i < want.size(); ++i) want[i] = (images[i] / 255.0 - mean) / sd;
+  // One round-half-even to int8 (0.5 step) after an exact Q24 value (2^-25).
+  CHECK(ref::max_error_in_steps(ref::real(x.view()), want, ref::steps(x.view())) <= 0.5 + 1e-5);
+  // The black sample is constant -0.4242 -> -0.4242 / 2^-8 = -108.6 -> -109.
+  CHECK(x.exp[1] == -8);
+  CHECK(x.data[static_cast<size_t>(M)] == -109);
+}
+
+TEST_CASE("train_step and eval_batch agree with each other and with the float model") {
+  Model model = build_model(io::load_named_model_spec("mnist_cnn", models_dir));
+  ref::dense_integer_start(model.params, 3);
+  const int64_t N = 16;
+  const ref::Batch b = ref::synthetic_batch(model, N, 3);
+  Arena arena;
+  const StepResult t = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+  std::vector<int32_t> pred(static_cast<size_t>(N));
+  std::vector<int64_t> loss(static_cast<size_t>(N));
+  const StepResult e = eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, arena, pred.data(), loss.data());
+  CHECK(t.loss_sum_q16 == e.loss_sum_q16);
+  CHECK(t.correct == e.correct);
+  int64_t sum = 0, correct = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    sum += loss[static_cast<size_t>(n)];
+    correct += pred[static_cast<size_t>(n)] == b.labels[static_cast<size_t>(n)];
+  }
+  CHECK(sum == e.loss_sum_q16);
+  CHECK(correct == e.correct);
+}
+
+TEST_CASE("sign descent with train_step's gradients lowers the loss of the tiny model") {
+  // Unit steps against the gradient's sign (sign(0) = 0), weights saturated
+  // at ±127: the loss on a fixed batch must go down within a few steps.
+  Model model = build_model(io::load_named_model_spec("tiny", models_dir));
+  ref::dense_integer_start(model.params, 1);
+  const int64_t N = 32;
+  const ref::Batch b = ref::synthetic_batch(model, N, 1);
+  Arena arena;
+  const StepResult first = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+  StepResult last = first;
+  for (int step = 0; step < 30; ++step) {
+    for (size_t i = 0; i < model.params.size(); ++i) {
+      const int64_t g = model.params.g[i];
+      const int w = model.params.w[i] - (g > 0) + (g < 0);
+      model.params.w[i] = static_cast<int16_t>(std::clamp(w, -127, 127));
+    }
+    last = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+  }
+  MESSAGE("tiny: loss " << first.loss_sum_q16 / 65536.0 / N << " -> " << last.loss_sum_q16 / 65536.0 / N
+                        << ", correct " << first.correct << " -> " << last.correct << " of " << N);
+  CHECK(last.loss_sum_q16 < first.loss_sum_q16);
+  CHECK(last.correct >= first.correct);
+}
