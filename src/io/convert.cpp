@@ -113,24 +113,30 @@ ConvertResult convert(const ConvertOptions& o) {
   if (o.limit && *o.limit < 1) throw std::runtime_error("--limit: must be >= 1");
 
   auto parts = read_parts(o);
-  Samples all;
-  all.shape = parts.front().samples.shape;
   uint64_t remaining = o.limit.value_or(UINT64_MAX);
+  uint32_t classes = 0;
   for (auto& p : parts) {
     p.samples.truncate(remaining);
     remaining -= p.samples.count();
-    all.labels.insert(all.labels.end(), p.samples.labels.begin(), p.samples.labels.end());
-    all.images.insert(all.images.end(), p.samples.images.begin(), p.samples.images.end());
+    classes = std::max(classes, class_count(p.samples));
   }
-  const uint32_t classes = o.classes.value_or(class_count(all));
-  for (const auto& p : parts) {
-    for (uint64_t i = 0; i < p.samples.count(); ++i) {
-      if (p.samples.labels[i] >= classes) {
-        throw std::runtime_error(p.label_file + ": sample " + std::to_string(i) + " has label " +
-                                 std::to_string(p.samples.labels[i]) + " >= class count " + std::to_string(classes) +
-                                 " (--classes)");
+  if (o.classes) {
+    for (const auto& p : parts) {
+      for (uint64_t i = 0; i < p.samples.count(); ++i) {
+        if (p.samples.labels[i] >= *o.classes) {
+          throw std::runtime_error(p.label_file + ": sample " + std::to_string(i) + " has label " +
+                                   std::to_string(p.samples.labels[i]) + " >= class count " +
+                                   std::to_string(*o.classes) + " (--classes)");
+        }
       }
     }
+    classes = *o.classes;
+  }
+  Samples all = std::move(parts.front().samples);
+  for (size_t k = 1; k < parts.size(); ++k) {
+    const Samples& p = parts[k].samples;
+    all.labels.insert(all.labels.end(), p.labels.begin(), p.labels.end());
+    all.images.insert(all.images.end(), p.images.begin(), p.images.end());
   }
   ConvertResult r{all.shape, classes, all.count(), 0};
   if (!splitting) {

@@ -1,5 +1,6 @@
 #include "zimt/io/file_bytes.hpp"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -14,7 +15,9 @@ namespace {
 std::vector<uint8_t> read_raw(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
   std::vector<uint8_t> bytes;
+  if (::fstat(::fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode)) bytes.reserve(static_cast<size_t>(st.st_size));
   uint8_t buf[1 << 16];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) bytes.insert(bytes.end(), buf, buf + n);
