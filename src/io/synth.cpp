@@ -40,6 +40,7 @@ std::vector<uint8_t> prototypes(const SynthSpec& spec, uint32_t gh, uint32_t gw)
 Samples synthesize(const SynthSpec& spec) {
   const Shape& sh = spec.shape;
   if (spec.samples < 1) throw std::invalid_argument("synth: samples must be >= 1");
+  if (spec.first + spec.samples > (uint64_t{1} << 56)) throw std::invalid_argument("synth: sample indices must stay below 2^56");
   if (spec.classes < 2 || spec.classes > 256) throw std::invalid_argument("synth: classes must be in 2..256");
   if (sh.channels < 1 || sh.height < 1 || sh.width < 1) throw std::invalid_argument("synth: shape dimensions must be >= 1");
   if (spec.noise_q16 > 65536) throw std::invalid_argument("synth: noise must be in 0..1");
@@ -52,20 +53,21 @@ Samples synthesize(const SynthSpec& spec) {
   s.labels.resize(spec.samples);
   s.images.resize(spec.samples * sh.size());
   std::vector<uint8_t> blend(sh.size());
-  for (uint64_t i = 0; i < spec.samples; ++i) {
+  for (uint64_t n = 0; n < spec.samples; ++n) {
+    const uint64_t i = spec.first + n;
     WordStream words(spec.seed, Stream::test_data, 1, i);
     const auto label = static_cast<uint32_t>(uniform_below(spec.classes, words));
     const auto other = (label + 1 + static_cast<uint32_t>(uniform_below(spec.classes - 1, words))) % spec.classes;
     const auto weight = static_cast<uint32_t>(uniform_below(97, words));  // distractor weight /256, 0..96
     const int64_t dy = static_cast<int64_t>(uniform_below(2 * max_dy + 1, words)) - max_dy;
     const int64_t dx = static_cast<int64_t>(uniform_below(2 * max_dx + 1, words)) - max_dx;
-    s.labels[i] = static_cast<uint8_t>(label);
+    s.labels[n] = static_cast<uint8_t>(label);
 
     const uint8_t* a = proto.data() + label * sh.size();
     const uint8_t* b = proto.data() + other * sh.size();
     for (uint64_t j = 0; j < sh.size(); ++j) blend[j] = static_cast<uint8_t>(((256 - weight) * a[j] + weight * b[j]) >> 8);
 
-    uint8_t* out = s.images.data() + i * sh.size();
+    uint8_t* out = s.images.data() + n * sh.size();
     for (uint32_t c = 0; c < sh.channels; ++c) {
       for (int64_t y = 0; y < sh.height; ++y) {
         for (int64_t x = 0; x < sh.width; ++x) {

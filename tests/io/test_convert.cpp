@@ -277,7 +277,7 @@ TEST_CASE("convert --split writes both parts, disjoint and complete, in source o
 }
 
 TEST_CASE("synth: deterministic, seed-dependent, every class present, noise as asked") {
-  SynthSpec spec{2000, 4, {1, 12, 12}, 5, 6554};  // noise 0.1
+  SynthSpec spec{.samples = 2000, .classes = 4, .shape = {1, 12, 12}, .seed = 5, .noise_q16 = 6554};  // noise 0.1
   const auto a = synthesize(spec);
   CHECK(a.count() == 2000);
   CHECK(a.images.size() == 2000 * 144);
@@ -285,6 +285,14 @@ TEST_CASE("synth: deterministic, seed-dependent, every class present, noise as a
   CHECK(synthesize(spec).labels == a.labels);
   spec.seed = 6;
   CHECK(synthesize(spec).images != a.images);
+  spec.seed = 5;
+  // A later part of the same sequence: sample `first + n` is sample n of a longer run.
+  SynthSpec tail = spec;
+  tail.samples = 500;
+  tail.first = 1500;
+  const auto b = synthesize(tail);
+  CHECK(std::equal(b.images.begin(), b.images.end(), a.images.begin() + 1500 * 144));
+  CHECK(std::equal(b.labels.begin(), b.labels.end(), a.labels.begin() + 1500));
   // Labels are uniform over 4 classes: each count is Binomial(2000, 1/4),
   // sd = sqrt(2000 * 3/16) = 19.4; 6 sd = 116.
   for (uint8_t k = 0; k < 4; ++k) {

@@ -14,7 +14,7 @@ namespace zimt::cli {
 void add_synth(CLI::App& app) {
   struct Args {
     std::string output, shape = "1,12,12";
-    uint64_t samples = 0, seed = 1;
+    uint64_t samples = 0, seed = 1, first = 0;
     uint32_t classes = 4;
     double noise = 0.1;
     bool force = false;
@@ -26,6 +26,9 @@ void add_synth(CLI::App& app) {
   cmd->add_option("--classes", args->classes, "Number of classes (2..256)")->capture_default_str();
   cmd->add_option("--shape", args->shape, "Image shape C,H,W")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed: the same seed gives the same bytes")->capture_default_str();
+  cmd->add_option("--first", args->first,
+                  "Index of the first sample: a test set is the same seed with --first past the training samples")
+      ->capture_default_str();
   cmd->add_option("--noise", args->noise, "Fraction of pixels replaced by random values, 0..1")->capture_default_str();
   cmd->add_flag("--force", args->force, "Overwrite an existing output file");
   cmd->callback([args] {
@@ -35,6 +38,7 @@ void add_synth(CLI::App& app) {
     spec.classes = args->classes;
     spec.shape = io::parse_shape(args->shape);
     spec.seed = args->seed;
+    spec.first = args->first;
     // Fixed point once, here: noise * 65536 rounded to nearest, halves away from zero.
     spec.noise_q16 = static_cast<uint32_t>(std::lround(args->noise * 65536.0));
     if (spec.samples < 1) throw std::runtime_error("--samples: must be >= 1");

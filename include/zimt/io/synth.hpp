@@ -11,6 +11,8 @@
 //   step 0,        index k            class k's prototype (WordStream)
 //   step 1,        index i            sample i's label, distractor, blend, shift (WordStream)
 //   step 2 + b,    index i            sample i's pixel noise, 4 pixels per block b
+// Sample i depends only on (spec without samples/first, i): a test set is the
+// same spec with `first` past the training samples (same prototypes, new samples).
 #include "zimt/io/samples.hpp"
 
 #include <cstdint>
@@ -22,6 +24,7 @@ struct SynthSpec {
   uint32_t classes = 0;   // 2..256
   Shape shape;            // each dimension >= 1
   uint64_t seed = 0;
+  uint64_t first = 0;      // index of the first sample generated
   uint32_t noise_q16 = 0;  // per-pixel replacement probability * 65536, 0..65536
 };
 
