@@ -195,7 +195,7 @@ TEST_CASE("integer SGD is unbiased: E[dw] = lr g 2^(g_exp - w_exp)") {
   }
 }
 
-TEST_CASE("integer SGD saturates huge updates; sign-SGD takes unit steps") {
+TEST_CASE("integer SGD saturates huge updates, sign-SGD takes unit steps") {
   ParamSet p = small_params(WeightStorage::int8);
   p.g[1] = INT64_MAX;
   p.g[2] = INT64_MIN;
