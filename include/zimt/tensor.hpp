@@ -17,6 +17,8 @@
 //                          [-32767, 32767]. 16-bit errors: the float simulation
 //                          of ZIM.md §5 gave 93-94 % gradient sign agreement
 //                          with int16 errors against 87-91 % with int8.
+//                          Requantised by requantize_i16 (quant.hpp), which
+//                          never flushes a nonzero error to 0 (kept at ±1).
 //   Weights/biases live in ParamSet (int16 storage, bounded by the policy,
 //   real = w * 2^w_exp); weight gradients go to ParamSet::g as exact int64
 //   mantissas on one per-tensor exponent g_exp (never clipped).
