@@ -83,6 +83,8 @@ std::string ProcessOutcome::describe() const {
   return "exit " + std::to_string(exit_code);
 }
 
+int pool_stop_signal() { return g_stop_signal; }
+
 PoolResult run_processes(const std::vector<ProcessJob>& jobs, int parallel, const ProcessEvents& events) {
   if (parallel < 1) throw std::invalid_argument("run_processes: parallel must be >= 1");
   StopSignals stop_signals;

@@ -101,14 +101,16 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     ++finished;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", finished, total);
-    log << counter << (out.ok() ? " done   " : " FAILED ") << run.name << " in " << format_duration(out.seconds);
+    const bool stopped = !out.ok() && pool_stop_signal() != 0;  // we asked it to stop; --resume continues it
+    log << counter << (out.ok() ? " done   " : stopped ? " stopped " : " FAILED ") << run.name << " in "
+        << format_duration(out.seconds);
     if (!out.ok())
       log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "console.log") << ")";
     log << " | elapsed " << format_duration(elapsed);
     if (finished < total)
       log << ", ETA " << format_duration(elapsed * static_cast<double>(total - finished) / static_cast<double>(finished));
     log << "\n" << std::flush;
-    (out.ok() ? report.succeeded : report.failed) += 1;
+    if (!stopped) (out.ok() ? report.succeeded : report.failed) += 1;
   };
   const PoolResult pool = run_processes(jobs, options.budget.jobs, events);
   report.stop_signal = pool.stop_signal;

@@ -40,6 +40,9 @@ struct PoolResult {
   int stop_signal = 0;                   // SIGINT/SIGTERM that stopped the pool, or 0
 };
 
+// The stop signal received by the running pool so far, or 0.
+int pool_stop_signal();
+
 PoolResult run_processes(const std::vector<ProcessJob>& jobs, int parallel, const ProcessEvents& events);
 
 }  // namespace zimt::io
