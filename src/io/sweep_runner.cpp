@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 namespace zimt::io {
 namespace {
@@ -87,10 +88,22 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t total = jobs.size();
   std::size_t finished = 0;
+  double finished_seconds = 0;  // summed durations of the runs finished so far
+  std::vector<std::optional<std::chrono::steady_clock::time_point>> started(total);  // of the running jobs
+  // ETA: the mean run time so far × runs left, less the time the running runs
+  // have already put in, shared over the parallel slots.
+  auto eta = [&](std::chrono::steady_clock::time_point now) {
+    const double left = static_cast<double>(total - finished);
+    double work = finished_seconds / static_cast<double>(finished) * left;
+    for (const auto& t : started)
+      if (t) work -= std::min(std::chrono::duration<double>(now - *t).count(), finished_seconds / static_cast<double>(finished));
+    return std::max(0.0, work) / std::min(left, static_cast<double>(options.budget.jobs));
+  };
   char counter[32];
   ProcessEvents events;
   events.on_start = [&](std::size_t j) {
     const PlannedRun& run = runs[todo[j]];
+    started[j] = std::chrono::steady_clock::now();
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", j + 1, total);
     log << counter << " start " << run.name << " ("
         << to_string(run_state(run, spec.output / run.name)) << ")\n"
@@ -99,7 +112,10 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
   events.on_finish = [&](std::size_t j, const ProcessOutcome& out) {
     const PlannedRun& run = runs[todo[j]];
     ++finished;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    finished_seconds += out.seconds;
+    started[j].reset();
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - t0).count();
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", finished, total);
     const bool stopped = !out.ok() && pool_stop_signal() != 0;  // we asked it to stop; --resume continues it
     log << counter << (out.ok() ? " done   " : stopped ? " stopped " : " FAILED ") << run.name << " in "
@@ -108,7 +124,7 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
       log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "console.log") << ")";
     log << " | elapsed " << format_duration(elapsed);
     if (finished < total)
-      log << ", ETA " << format_duration(elapsed * static_cast<double>(total - finished) / static_cast<double>(finished));
+      log << ", ETA " << format_duration(eta(now));
     log << "\n" << std::flush;
     if (!stopped) (out.ok() ? report.succeeded : report.failed) += 1;
   };
