@@ -58,7 +58,8 @@ u128 variance_plus_eps(uint64_t d, int64_t m, int32_t e, int& k) {
       eps = fl + ((fl << -sh) == base ? 0 : 1);
     }
     k = static_cast<int>(-q);
-    return (static_cast<u128>(d) << (2 * q)) + eps;
+    // d = 0 (a constant sample) may come with any q: no shift of it at all.
+    return (d == 0 ? u128{0} : static_cast<u128>(d) << (2 * q)) + eps;
   }
   int64_t left = -down;
   k = 0;
@@ -99,8 +100,10 @@ SampleStats sample_stats(const int8_t* x, int64_t m, int32_t e) {
 
 // ŷ_i in Q20 (|ŷ| <= sqrt(M) <= 2^10, so |result| <= 2^30).
 void yhat_q20(const int8_t* x, int64_t m, const SampleStats& st, int64_t* y) {
-  // |M·x - s1| < 2^28, r <= 2^32: the product is < 2^60. t <= 30, so
-  // down >= 12; a large down (tiny scales, t < 0) rounds to 0 (fixed.hpp).
+  // |M·x - s1| < 2^28, r <= 2^32: the product is < 2^60. A large down
+  // (tiny scales, t < 0) rounds to 0 (fixed.hpp). down <= 0 needs t >= 42,
+  // which only a constant sample at a huge exponent reaches (D = 0, q
+  // unbounded in variance_plus_eps), and there every M·x - s1 is 0.
   const int down = 62 - st.t - kQ;
   for (int64_t i = 0; i < m; ++i) y[i] = shift_round_even((m * x[i] - st.s1) * st.r, down);
 }
