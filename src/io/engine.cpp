@@ -1,5 +1,6 @@
 #include "zimt/io/engine.hpp"
 
+#include "zimt/data_order.hpp"
 #include "zimt/optim/init.hpp"
 
 #include <algorithm>
@@ -54,19 +55,24 @@ StepOutcome Engine::train_batch(const Dataset& data, std::span<const uint32_t> i
   return out;
 }
 
-EvalResult Engine::evaluate(const Dataset& data, uint64_t count, uint64_t batch) {
+std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count) {
+  constexpr uint64_t kSubsetSeed = 0x7e57'5eedULL;  // fixed: independent of the run's seed
+  if (count >= size) return epoch_order(static_cast<uint32_t>(size), 0, 0, false);
+  std::vector<uint32_t> order = epoch_order(static_cast<uint32_t>(size), kSubsetSeed, 0, true);
+  order.resize(count);
+  return order;
+}
+
+EvalResult Engine::evaluate(const Dataset& data, std::span<const uint32_t> all, uint64_t batch) {
   EvalResult e;
   e.classes = static_cast<uint32_t>(model_.spec.classes);
   e.confusion.assign(static_cast<size_t>(e.classes) * e.classes, 0);
-  count = std::min<uint64_t>(count, data.size());
-  std::vector<uint32_t> indices;
+  const uint64_t count = all.size();
   std::vector<int32_t> pred;
   int64_t loss_q16 = 0;
   for (uint64_t begin = 0; begin < count; begin += batch) {
     const uint64_t n = std::min(batch, count - begin);
-    indices.resize(n);
-    for (uint64_t i = 0; i < n; ++i) indices[i] = static_cast<uint32_t>(begin + i);
-    gather(data, indices);
+    gather(data, all.subspan(begin, n));
     pred.resize(n);
     const StepResult r = eval_batch(model_, images_.data(), labels_.data(), static_cast<int64_t>(n), norm_, arena_,
                                     pred.data());

@@ -177,9 +177,11 @@ int train(const json& resolved, const TrainOptions& options) {
     save_checkpoint(checkpoint_path(ckpt_dir, state.step), ckpt);
     prune_checkpoints(ckpt_dir, c.keep_checkpoints);
   };
+  const std::vector<uint32_t> all_test = eval_subset(test_data.size(), test_data.size());
+  const std::vector<uint32_t> test_subset = eval_subset(test_data.size(), c.eval_samples);
   auto evaluate_now = [&](bool full) {
     const uint64_t count = full || c.eval_samples == 0 ? test_data.size() : std::min(c.eval_samples, test_data.size());
-    const EvalResult e = engine.evaluate(test_data, count, c.batch_size);
+    const EvalResult e = engine.evaluate(test_data, count == test_data.size() ? all_test : test_subset, c.batch_size);
     const double now = clock.seconds();
     const double acc = static_cast<double>(e.correct) / static_cast<double>(count);
     json row = {{"step", state.step},

@@ -111,7 +111,7 @@ TEST_CASE("a run stopped and resumed ends byte-identical to one that never stopp
   const std::string ckpt40 = (dir.path / "part/checkpoints/step-0000000040.zck").string();
   const std::string kill_script = "sh -c '\"" ZIMT_CLI "\" train " + part.string() +
                                   " --quiet & pid=$!; while [ ! -e " + ckpt40 +
-                                  " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; kill -9 $pid; wait $pid'";
+                                  " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; kill -9 $pid; wait $pid' 2>/dev/null";
   std::system(kill_script.c_str());
   REQUIRE(fs::exists(ckpt40));
   const auto before = zimt::io::read_metrics(dir.path / "part/metrics.jsonl");

@@ -49,7 +49,7 @@ void add_eval(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", opts->data, "Dataset (.zds); default: the run config's /data/test");
   cmd->add_option("--batch-size", opts->batch, "Samples per forward pass")->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--limit", opts->limit, "Evaluate only the first N samples (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", opts->limit, "Evaluate N samples only (0 = all): the same fixed pseudo-random subset train's /train/eval_samples uses")->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print one JSON object instead of a table");
   cmd->callback([opts]() {
@@ -62,7 +62,7 @@ void add_eval(CLI::App& app) {
     io::Engine engine(config);
     engine.load(ckpt.params);
     const uint64_t count = opts->limit ? std::min(opts->limit, data.size()) : data.size();
-    const io::EvalResult e = engine.evaluate(data, count, opts->batch);
+    const io::EvalResult e = engine.evaluate(data, io::eval_subset(data.size(), count), opts->batch);
     if (opts->json) {
       nlohmann::json confusion = nlohmann::json::array();
       for (uint32_t i = 0; i < e.classes; ++i)

@@ -47,8 +47,8 @@ class Engine {
   // Forward + backward on the samples `indices` of `data`, then the optimizer's step.
   StepOutcome train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step);
 
-  // The first `count` samples of `data`, in batches of `batch`.
-  EvalResult evaluate(const Dataset& data, uint64_t count, uint64_t batch);
+  // The samples `indices` of `data`, in batches of `batch`.
+  EvalResult evaluate(const Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
 
  private:
   void gather(const Dataset& data, std::span<const uint32_t> indices);
@@ -60,6 +60,13 @@ class Engine {
   Arena arena_;
   std::vector<uint8_t> images_, labels_;
 };
+
+// Which test samples an evaluation of `count` < size samples uses: the first
+// `count` of one fixed pseudo-random permutation (the same for every run and
+// seed, so runs of a sweep are compared on the same images, and a subset is
+// an unbiased sample of the test set rather than its first images).
+// count >= size gives all samples in order.
+std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count);
 
 // Q16 fixed point -> real (reporting only).
 inline double from_q16(int64_t q) { return static_cast<double>(q) / 65536.0; }

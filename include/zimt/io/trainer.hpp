@@ -12,8 +12,9 @@
 // batch a function of (seed, epoch, position), so a run is identical for any
 // /train/threads and after kill + --resume (checkpoints at every
 // /output/checkpoint_every steps, at epoch ends, and on SIGINT/SIGTERM).
-// Evaluations between epoch ends use the first /train/eval_samples test
-// images (0 = all); epoch ends always use the whole test set.
+// Evaluations between epoch ends use /train/eval_samples test images (0 =
+// all), a fixed pseudo-random subset (engine.hpp, eval_subset); epoch ends and
+// the last step always use the whole test set.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
