@@ -148,6 +148,22 @@ TEST_CASE("philox_batch matches philox for every lane") {
   }
 }
 
+TEST_CASE("philox_batch_fast (AVX2 when available) matches philox for every lane") {
+  PhiloxBatch b;
+  for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3, uint64_t{123456789012345}}) {
+    for (uint64_t seed : {uint64_t{0}, uint64_t{0x123456789abcdefull}, ~uint64_t{0}}) {
+      philox_batch_fast(seed, Stream::sample, 0x100000007ull, first, b);
+      for (int k = 0; k < philox_lanes; ++k) {
+        const Block r = philox(seed, Stream::sample, 0x100000007ull, first + static_cast<uint64_t>(k));
+        CHECK(b.x0[k] == r[0]);
+        CHECK(b.x1[k] == r[1]);
+        CHECK(b.x2[k] == r[2]);
+        CHECK(b.x3[k] == r[3]);
+      }
+    }
+  }
+}
+
 TEST_CASE("authors' rule: moments of Multinomial(n, (|g| + c) / (||g||_1 + d c))") {
   // Real gradient 0.5, -1.5, 0, 3, -0.25 (exp -2), c = 1: visibly non-uniform.
   check_moments({2, -6, 0, 12, -1}, -2, {ZimRule::authors, 40, q32_one, q32_one}, 4000);

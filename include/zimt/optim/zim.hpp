@@ -72,10 +72,11 @@ struct CategoryWeights {
   uint64_t zero_weight = 0;             // M_0 (no category: trials there change nothing)
 };
 
-// Draws exact multinomial counts; owns its scratch (alias table, per-thread
-// count arrays of d int32 each: threads x d x 4 bytes, merged into `counts` by
-// index range), so reuse one sampler across steps. Up to 4096 trials are
-// drawn serially straight into `counts`.
+// Draws exact multinomial counts; owns its scratch (alias table, count arrays
+// of d int32 each for the threads other than the caller: (threads - 1) x d x 4
+// bytes, merged into `counts` by index range), so reuse one sampler across
+// steps. The calling thread, and a draw of up to 4096 trials, count straight
+// into `counts`.
 class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size(); counts are overwritten.
@@ -92,7 +93,11 @@ class MultinomialSampler {
   std::vector<Column> columns_;
   std::vector<uint64_t> residual_;
   std::vector<uint32_t> small_, large_;
-  tbb::enumerable_thread_specific<std::vector<int32_t>> local_counts_;
+  struct LocalCounts {
+    std::vector<int32_t> counts;  // d entries, all 0 between calls
+    bool used = false;            // written during this call
+  };
+  tbb::enumerable_thread_specific<LocalCounts> local_counts_;
 };
 
 struct ZimDraw {

@@ -46,6 +46,43 @@ StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delt
   return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
 }
 
+// The same update and counters as apply_update with delta(i) = x[i] * sign[i]
+// (ZIM: counts x[i] >= 0, signs in {-1, 0, +1}), in 32-bit lanes that
+// vectorise. x is clipped to 2^16 first: |w| <= 32768 and limit <= 32767, so
+// any |update| >= 2^16 saturates on the same side and stores the same value;
+// u_l1 sums the unclipped counts (each < 2^31 < max_update).
+inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign) {
+  auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
+    int64_t changed = 0, saturated = 0, max_abs = 0;
+    uint64_t u_l1 = 0;
+    for (size_t i = r.begin(); i != r.end(); ++i) {
+      const int32_t sg = sign[i];
+      const int32_t count = x[i];
+      const int32_t old = w[i];
+      const int32_t target = old - std::min(count, 65536) * sg;
+      const int32_t stored = std::clamp(target, -limit, limit);
+      u_l1 += static_cast<uint32_t>(sg != 0 ? count : 0);
+      saturated += stored != target;
+      changed += stored != old;
+      w[i] = static_cast<int16_t>(stored);
+      max_abs = std::max<int64_t>(max_abs, stored < 0 ? -stored : stored);
+    }
+    s.changed += changed;
+    s.saturated += saturated;
+    s.u_l1 += static_cast<int64_t>(u_l1);
+    s.max_abs_w = std::max(s.max_abs_w, max_abs);
+    return s;
+  };
+  auto join = [](StepStats a, const StepStats& b) {
+    a.changed += b.changed;
+    a.saturated += b.saturated;
+    a.u_l1 += b.u_l1;
+    a.max_abs_w = std::max(a.max_abs_w, b.max_abs_w);
+    return a;
+  };
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
+}
+
 // Adds the counters of one range to the step's totals.
 inline void accumulate(StepStats& total, const StepStats& part) {
   total.changed += part.changed;

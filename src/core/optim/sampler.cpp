@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 namespace zimt::optim {
 
@@ -124,33 +125,39 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     y = u;
     return alias_pending;
   };
-  // Trials [begin, end) (relative to first_trial) counted into `into`, a batch
-  // at a time in three passes (draws, alias-table lookups, increments) so that
-  // the scattered loads of each pass overlap instead of stalling one by one.
+  // Trials [begin, end) (relative to first_trial) counted into `into`, a
+  // batch of Philox blocks at a time. Most trials take the fast path (no
+  // Lemire rejection possible, uniform branch); the others go through
+  // `category`, and alias-table lookups wait for the end of the batch so that
+  // their scattered loads overlap instead of stalling one by one.
   auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
     constexpr int batch_trials = 2 * philox_lanes;
     PhiloxBatch batch;
-    size_t cats[batch_trials];
     uint64_t cols[batch_trials], ys[batch_trials];
-    int pending[batch_trials];
     uint64_t t = key.first_trial + begin;
     const uint64_t t_end = key.first_trial + end;
     while (t < t_end) {
       const uint64_t first_block = t >> 1;
-      philox_batch(key.seed, key.stream, key.step, first_block, batch);
+      philox_batch_fast(key.seed, key.stream, key.step, first_block, batch);
       const uint64_t batch_end = std::min(t_end, (first_block + philox_lanes) << 1);
-      int found = 0, waiting = 0;
+      int waiting = 0;
       for (; t < batch_end; ++t) {
         const int lane = static_cast<int>((t >> 1) - first_block);
-        cats[found] = category(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane), cols[waiting], ys[waiting]);
-        if (cats[found] == alias_pending) pending[waiting++] = found;
-        found += cats[found] != d;
+        const uint64_t word = (t & 1) ? batch.hi64(lane) : batch.lo64(lane);
+        const u128 m = static_cast<u128>(word) * total;
+        const auto u = static_cast<uint64_t>(m >> 64);
+        if (static_cast<uint64_t>(m) >= total && u < uniform_total) [[likely]] {
+          ++into[by_smoothing(u)];
+          continue;
+        }
+        const size_t cat = category(t, word, cols[waiting], ys[waiting]);
+        if (cat == alias_pending) ++waiting;
+        else if (cat != d) ++into[cat];
       }
       for (int k = 0; k < waiting; ++k) {
         const Column& col = table[cols[k]];
-        cats[pending[k]] = ys[k] < col.threshold ? col.self : col.alias;
+        ++into[ys[k] < col.threshold ? col.self : col.alias];
       }
-      for (int k = 0; k < found; ++k) ++into[cats[k]];
     }
   };
 
@@ -159,22 +166,35 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     run(0, trials, counts.data());
     return;
   }
+  // The calling thread counts straight into `counts`, every other thread into
+  // its own array (one thread: no merge at all).
+  const std::thread::id caller = std::this_thread::get_id();
   tbb::parallel_for(tbb::blocked_range<uint64_t>(0, trials, trial_grain), [&](const tbb::blocked_range<uint64_t>& r) {
+    if (std::this_thread::get_id() == caller) {
+      run(r.begin(), r.end(), counts.data());
+      return;
+    }
     auto& local = local_counts_.local();
-    if (local.size() < d) local.resize(d, 0);
-    run(r.begin(), r.end(), local.data());
+    if (local.counts.size() < d) local.counts.resize(d, 0);
+    local.used = true;
+    run(r.begin(), r.end(), local.counts.data());
   });
   // Merge: each task owns a slice of the counts; integer sums do not depend on
   // the order, and the local arrays are zeroed for the next call.
+  bool any_used = false;
+  for (const auto& local : local_counts_) any_used |= local.used;
+  if (!any_used) return;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, d, merge_grain), [&](const tbb::blocked_range<size_t>& r) {
     for (auto& local : local_counts_) {
-      if (local.size() < d) continue;
+      if (!local.used) continue;
+      int32_t* from = local.counts.data();
       for (size_t i = r.begin(); i != r.end(); ++i) {
-        counts[i] += local[i];
-        local[i] = 0;
+        counts[i] += from[i];
+        from[i] = 0;
       }
     }
   });
+  for (auto& local : local_counts_) local.used = false;
 }
 
 }  // namespace zimt::optim

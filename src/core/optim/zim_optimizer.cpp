@@ -38,9 +38,7 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step) {
 
   StepStats stats;
   auto apply = [&](size_t offset, size_t size, const int8_t* sign) {
-    const int32_t* x = counts_.data() + offset;
-    accumulate(stats, apply_update(p.w.data() + offset, size, limit,
-                                   [x, sign](size_t i) { return int64_t{x[i]} * sign[i]; }));
+    accumulate(stats, apply_counts(p.w.data() + offset, size, limit, counts_.data() + offset, sign));
   };
   auto draw = [&](std::span<const GradientSlice> slices, int64_t trials, uint64_t first_trial, size_t offset,
                   size_t size) {
