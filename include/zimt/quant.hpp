@@ -14,17 +14,29 @@ namespace zimt {
 // ties, never changes a sign, keeps exact zeros exact (0 stays 0). All-zero
 // input returns acc_exp and zeros.
 //
-// requantize_i8  : ACTIVATIONS. Plain round-half-even: |q·2^e - acc| <= 2^e / 2.
-// requantize_i16 : ERROR SIGNALS. Round-half-even, except that a NONZERO value
-//                  that would round to 0 becomes ±1 (its sign kept): an error
-//                  is never flushed to zero by requantisation, because under
-//                  the authors' rule a flushed error freezes every weight it
-//                  feeds (ZIM.md §3). Cost: those entries are off by up to one
-//                  step instead of half a step (|q·2^e - acc| <= max(2^e/2,
-//                  2^e - |acc|)), a bias below 2^-15 of the sample's largest
-//                  error. Exact zeros stay exact.
+// Both round half-even, except that a NONZERO value that would round to 0
+// becomes ±1 (its sign kept): requantisation never changes a sign, and
+// exact zeros stay exact. Cost: those entries are off by up to one step
+// instead of half a step, |q·2^e - acc| <= max(2^e/2, 2^e - |acc|).
+// requantize_i16 : ERROR SIGNALS. A flushed error freezes every weight it
+//                  feeds under the authors' rule (ZIM.md §3); the bias is
+//                  below 2^-15 of the sample's largest error.
+// requantize_i8  : ACTIVATIONS. The sign of an activation decides the ReLU
+//                  mask of the backward pass (relu_backward reads out > 0)
+//                  and whether it contributes to a weight gradient at all.
+//                  Plain rounding turned every pre-activation in
+//                  (0, step/2] into a dead unit: measured on small_resnet
+//                  (tests/core/test_model_agreement.cpp), 3 % of the positive
+//                  LayerNorm outputs before the stem's ReLU, and these masks
+//                  alone took the stem's gradient sign agreement with float
+//                  from 99 % to 85 %. With the sign kept, the straight-through
+//                  mask is the sign of the exact value before rounding.
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
+
+// x / 2^s rounded half-even, except that nonzero x never becomes 0 (it
+// becomes ±1): the rounding of both requantisations above (s >= 0).
+int64_t round_keep_sign(int64_t x, int s);
 
 // Aligning per-sample contributions to one sum over the batch (weight and
 // bias gradients). Sample n's partial sum p_n has exponent sample_exp[n] and

@@ -20,27 +20,29 @@ int shift_to_fit(uint64_t max_abs, int64_t limit) {
   return s;
 }
 
-template <class T, bool kKeepNonzero>
+template <class T>
 int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
   uint64_t max_abs = 0;
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
   const int s = shift_to_fit(max_abs, limit);
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t q = shift_round_even(acc[i], s);
-    if (kKeepNonzero && q == 0 && acc[i] != 0) q = acc[i] > 0 ? 1 : -1;
-    out[i] = static_cast<T>(q);
-  }
+  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(round_keep_sign(acc[i], s));
   return acc_exp + s;
 }
 
 }  // namespace
 
+int64_t round_keep_sign(int64_t x, int s) {
+  const int64_t q = shift_round_even(x, s);
+  if (q == 0 && x != 0) return x > 0 ? 1 : -1;
+  return q;
+}
+
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
-  return requantize<int8_t, false>(acc, count, acc_exp, out, 127);
+  return requantize<int8_t>(acc, count, acc_exp, out, 127);
 }
 
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
-  return requantize<int16_t, true>(acc, count, acc_exp, out, 32767);
+  return requantize<int16_t>(acc, count, acc_exp, out, 32767);
 }
 
 int ceil_log2(uint64_t x) { return x <= 1 ? 0 : 64 - __builtin_clzll(x - 1); }

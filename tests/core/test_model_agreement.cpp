@@ -62,23 +62,30 @@ void check_agreement(const char* name, int64_t N, uint64_t seed) {
 
 TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreement("mnist_cnn", 32, 1); }
 
-// Known gap (measured, see the printed tables): in the residual models the
-// layers far from the loss miss the targets (small_resnet stem: cosine 0.97
-// but sign agreement 85 % of 72 entries; ResNet-18 at batch 2: cosine
-// 0.81-0.96, signs 74-95 %), while the forward pass agrees to cosine 0.998.
-// The error grows with the number of int8 requantisations the backward
-// pass goes through (conv output and LayerNorm output per layer, the
-// residual sums): each LayerNorm backward removes the components of dy along
-// 1 and ŷ, so the int8 noise in ŷ is amplified where dy is nearly aligned
-// with them. Fix under way: LayerNorm fed from the conv's exact int64
-// accumulators instead of its int8 output. Until then these two cases print
-// their tables and are marked may_fail.
-TEST_CASE("small_resnet gradients agree with the float reference" * doctest::may_fail()) {
+// Where the residual models lose agreement (measured by running the float
+// backward on the integer forward's activations, and swapping single
+// activation kinds back to float): the integer backward itself agrees with
+// float to cosine 1.0000 and >= 99.9 % signs on the same activations; the
+// loss is the ReLU masks, i.e. the signs of the pre-activations. Plain
+// rounding turned small positive pre-activations into dead units (small_resnet
+// stem: 692 of 22,894 positive LayerNorm outputs, sign agreement 85 %); with
+// sign-keeping requantisation (quant.hpp) the stem agrees to 96 %.
+TEST_CASE("small_resnet gradients agree with the float reference") {
   check_agreement("small_resnet", 32, 2);
 }
 
 TEST_CASE("mlp gradients agree with the float reference") { check_agreement("mlp", 32, 3); }
 
+// Known gap: ResNet-18 at batch 2 (cosine 0.82-0.99, signs 78-99 %, up to
+// 5.6k nonzero integer gradients where float is exactly 0). Same cause, but
+// the remaining sign flips are genuine: the exact integer pre-activation and
+// the float one have opposite signs (20-75 of 1-6k units per block ReLU),
+// from the forward error of ~5 int8 requantisations per block (conv
+// outputs, LayerNorm outputs, sums; cosine 0.998 by layer4). At batch 2 with
+// 1x1..4x4 maps a flipped unit moves whole weight columns, and a channel dead
+// in float but not in integer gives the exact-zero violations. With float
+// masks at the blocks' two ReLUs the same integer run agrees to >= 95 %
+// signs, cosine >= 0.98. Needs wider activations inside the blocks.
 TEST_CASE("resnet18 gradients agree with the float reference" * doctest::may_fail()) {
   check_agreement("resnet18", 2, 4);
 }

@@ -13,15 +13,16 @@ __extension__ using i128 = __int128;
 TEST_CASE("requantize: smallest shift, round-half-even, exact zeros, no sign change") {
   std::vector<int64_t> acc{0, 255, -255, 1, -1, 128, 384};
   std::vector<int8_t> q(acc.size());
-  // max 384 needs s = 2: 384/4 = 96; 255/4 = 63.75 -> 64; 1/4 -> 0; 128/4 = 32.
+  // max 384 needs s = 2: 384/4 = 96; 255/4 = 63.75 -> 64; ±1/4 -> 0, kept
+  // at ±1 (the sign is never changed); 128/4 = 32.
   CHECK(requantize_i8(acc.data(), 7, -5, q.data()) == -3);
-  CHECK(q == std::vector<int8_t>{0, 64, -64, 0, 0, 32, 96});
+  CHECK(q == std::vector<int8_t>{0, 64, -64, 1, -1, 32, 96});
 
   // 255 alone: s = 1 gives 127.5 -> 128 (even), too big, so s = 2.
   std::vector<int64_t> a2{255, 254, 2};
   std::vector<int8_t> q2(3);
   CHECK(requantize_i8(a2.data(), 3, 0, q2.data()) == 2);
-  CHECK(q2 == std::vector<int8_t>{64, 64, 0});  // 63.75 -> 64, 63.5 -> 64 (even), 0.5 -> 0 (even)
+  CHECK(q2 == std::vector<int8_t>{64, 64, 1});  // 63.75 -> 64, 63.5 -> 64 (even), 0.5 -> 0 (even) kept at 1
 
   // Values that fit are copied exactly (no left shift).
   std::vector<int64_t> a3{-127, 3, 0};
@@ -29,7 +30,7 @@ TEST_CASE("requantize: smallest shift, round-half-even, exact zeros, no sign cha
   CHECK(requantize_i8(a3.data(), 3, 7, q3.data()) == 7);
   CHECK(q3 == std::vector<int8_t>{-127, 3, 0});
 
-  // Error signals keep small nonzero values at ±1 instead of 0.
+  // Error signals too keep small nonzero values at ±1 instead of 0.
   std::vector<int64_t> e16{1 << 20, 3, -3, 0, 1 << 4, -(1 << 4)};
   std::vector<int16_t> q16(6);
   CHECK(requantize_i16(e16.data(), 6, 0, q16.data()) == 6);

@@ -16,11 +16,15 @@
 //   1/sqrt(D') = r·2^(t-62): D' normalised by an even shift into
 //        [2^60, 2^62), its isqrt_u64 s in [2^30, 2^31) (30 exact bits),
 //        r = round(2^62 / s).
-//   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (round-half-even).
+//   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (round_keep_sign,
+//        quant.hpp: round-half-even, a nonzero value never becomes 0).
 // Output exponent per sample: candidates are the max rule (the smallest
 //   exponent that fits max|ŷ| into ±127, quant.hpp) and the two exponents
 //   below it; the one with the least squared error Σ(ŷ - Q(ŷ))² (rounding
 //   plus saturation at ±127, exact in integers; ties: the coarser) wins.
+//   The output rounding is round_keep_sign (quant.hpp): an entry of ŷ below
+//   half a step becomes ±1, never 0, so the ReLU that usually follows sees
+//   the exact sign of M·x_i - S1.
 //   For Gaussian-like samples this halves the step (max|ŷ| ≈ 4 saturates
 //   almost nothing at 3.97). Then a cap (LayerNormSpec::max_step_exp): the
 //   step is never coarser than 2^max_step_exp; larger entries saturate
@@ -28,9 +32,10 @@
 //   entries can saturate under the cap (Chebyshev): 1/253 of a sample for
 //   the default -3. Rationale (ZIM.md §5, measured in
 //   tests/core/test_layernorm.cpp): one peaked sample (max ≈ 23, the bulk at
-//   ≈ -0.09) under the max rule gets a step of 0.25 and rounds 93 % of its
-//   entries to 0, flushing the gradients of every weight they feed; with a
-//   step of 1/8 the bulk stays nonzero.
+//   ≈ -0.09) under the max rule gets a step of 0.25: plain rounding turned
+//   93 % of its entries to 0 (flushing the gradients of every weight they
+//   feed), sign-keeping rounding makes them -0.25; with a step of 1/8 the
+//   bulk is -0.125, the more accurate forward pass.
 //
 // Integer backward (ZIM.md §5), statistics recomputed from `in` (exact, so
 // nothing is cached between forward and backward):

@@ -101,20 +101,21 @@ SampleStats sample_stats(const int8_t* x, int64_t m, int32_t e) {
 // ŷ_i in Q20 (|ŷ| <= sqrt(M) <= 2^10, so |result| <= 2^30).
 void yhat_q20(const int8_t* x, int64_t m, const SampleStats& st, int64_t* y) {
   // |M·x - s1| < 2^28, r <= 2^32: the product is < 2^60. A large down
-  // (tiny scales, t < 0) rounds to 0 (fixed.hpp). down <= 0 needs t >= 42,
+  // (tiny scales, t < 0) leaves ±1 or 0 (quant.hpp). down <= 0 needs t >= 42,
   // which only a constant sample at a huge exponent reaches (D = 0, q
   // unbounded in variance_plus_eps), and there every M·x - s1 is 0.
   const int down = 62 - st.t - kQ;
-  for (int64_t i = 0; i < m; ++i) y[i] = shift_round_even((m * x[i] - st.s1) * st.r, down);
+  // round_keep_sign (quant.hpp): ŷ has the sign of M·x - s1 exactly.
+  for (int64_t i = 0; i < m; ++i) y[i] = round_keep_sign((m * x[i] - st.s1) * st.r, down);
 }
 
-// Σ (ŷ - Q(ŷ))² of one sample at output exponent out_e (ŷ in Q20; Q rounds
-// half-even and saturates at ±127), in Q40. Each term < 2^62, the sum < 2^82.
+// Σ (ŷ - Q(ŷ))² of one sample at output exponent out_e (ŷ in Q20; Q is the
+// output rounding: round_keep_sign, then saturation at ±127), in Q40. Each term < 2^62, the sum < 2^82.
 u128 squared_error(const int64_t* y, int64_t m, int32_t out_e) {
   const int shift = out_e + kQ;  // >= 0 for every candidate (out_e >= -20)
   u128 sum = 0;
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t q = saturate_i8(shift_round_even(y[i], shift));
+    const int64_t q = saturate_i8(round_keep_sign(y[i], shift));
     const int64_t err = y[i] - q * (int64_t{1} << shift);  // |err| < 2^31
     sum += static_cast<u128>(static_cast<uint64_t>(err * err));
   }
@@ -142,7 +143,7 @@ int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormS
   const int shift = out_exp + kQ;
   int64_t saturated = 0;
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t v = shift_round_even(y[i], shift);
+    const int64_t v = round_keep_sign(y[i], shift);  // the sign of ŷ kept (quant.hpp)
     saturated += (v > 127 || v < -127) ? 1 : 0;
     out[i] = saturate_i8(v);
   }
