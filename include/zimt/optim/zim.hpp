@@ -90,7 +90,9 @@ class MultinomialSampler {
   };
   void build_alias(const CategoryWeights& cat);
 
-  std::vector<Column> columns_;
+  std::vector<Column> columns_;  // the first nonzero_ are the alias table
+  size_t nonzero_ = 0;
+  std::vector<uint32_t> nonzero_index_;
   std::vector<uint64_t> residual_;
   std::vector<uint32_t> small_, large_;
   struct LocalCounts {

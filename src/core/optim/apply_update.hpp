@@ -8,6 +8,7 @@
 #include <tbb/parallel_reduce.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 
@@ -53,24 +54,29 @@ StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delt
 // u_l1 sums the unclipped counts (each < 2^31 < max_update).
 inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
-    int64_t changed = 0, saturated = 0, max_abs = 0;
-    uint64_t u_l1 = 0;
-    for (size_t i = r.begin(); i != r.end(); ++i) {
-      const int32_t sg = sign[i];
-      const int32_t count = x[i];
-      const int32_t old = w[i];
-      const int32_t target = old - std::min(count, 65536) * sg;
-      const int32_t stored = std::clamp(target, -limit, limit);
-      u_l1 += static_cast<uint32_t>(sg != 0 ? count : 0);
-      saturated += stored != target;
-      changed += stored != old;
-      w[i] = static_cast<int16_t>(stored);
-      max_abs = std::max<int64_t>(max_abs, stored < 0 ? -stored : stored);
+    constexpr size_t block = 4096;  // 32-bit block counters cannot overflow
+    for (size_t begin = r.begin(); begin < r.end(); begin += block) {
+      const size_t end = std::min(r.end(), begin + block);
+      int32_t changed = 0, saturated = 0, max_abs = 0;
+      uint32_t l1_low = 0, l1_high = 0;  // sums of the counts' low and high 16 bits
+      for (size_t i = begin; i != end; ++i) {
+        const int32_t sg = sign[i];
+        const int32_t count = x[i] * (sg & 1);  // 0 where sign 0: no update, no l1
+        const int32_t old = w[i];
+        const int32_t target = old - std::min(count, 65536) * sg;
+        const int32_t stored = std::min(std::max(target, -limit), limit);
+        l1_low += static_cast<uint32_t>(count) & 0xFFFFu;
+        l1_high += static_cast<uint32_t>(count) >> 16;
+        saturated += stored != target;
+        changed += stored != old;
+        w[i] = static_cast<int16_t>(stored);
+        max_abs = std::max(max_abs, std::abs(stored));
+      }
+      s.changed += changed;
+      s.saturated += saturated;
+      s.u_l1 += int64_t{l1_low} + (int64_t{l1_high} << 16);
+      s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
     }
-    s.changed += changed;
-    s.saturated += saturated;
-    s.u_l1 += static_cast<int64_t>(u_l1);
-    s.max_abs_w = std::max(s.max_abs_w, max_abs);
     return s;
   };
   auto join = [](StepStats a, const StepStats& b) {

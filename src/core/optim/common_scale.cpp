@@ -16,14 +16,16 @@ namespace {
 
 constexpr size_t grain = 16384;
 
-uint64_t max_abs(const GradientSlice& s) {
+// The OR of all |g_i|: it has the bit length of max |g_i|, which is all the
+// scale choice needs, and it reduces without branches.
+uint64_t abs_or(const GradientSlice& s) {
   return tbb::parallel_reduce(
       tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
       [&](const tbb::blocked_range<size_t>& r, uint64_t m) {
-        for (size_t i = r.begin(); i != r.end(); ++i) m = std::max(m, abs_u64(s.g[i]));
+        for (size_t i = r.begin(); i != r.end(); ++i) m |= abs_u64(s.g[i]);
         return m;
       },
-      [](uint64_t a, uint64_t b) { return std::max(a, b); });
+      [](uint64_t a, uint64_t b) { return a | b; });
 }
 
 // round-half-even(value * 2^shift) for value < 2^127, the result known to fit.
@@ -45,11 +47,11 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   // The largest term's bit length, as an exponent: term < 2^top.
   const auto k = static_cast<uint64_t>(std::max<q32>(factor, 0));
   const auto c = static_cast<uint64_t>(std::max<q32>(constant, 0));
-  std::vector<uint64_t> maxes(slices.size());
+  std::vector<uint64_t> maxes(slices.size());  // OR of |g_i|: bit length of max |g_i|
   bool any = c != 0;
   int64_t top = c != 0 ? bit_width_u64(c) - 32 : 0;
   for (size_t t = 0; t < slices.size(); ++t) {
-    maxes[t] = max_abs(slices[t]);
+    maxes[t] = abs_or(slices[t]);
     if (maxes[t] == 0 || k == 0) continue;
     const int64_t slice_top = int64_t{bit_width_u64(maxes[t])} + bit_width_u64(k) + slices[t].exp - 32;
     top = any ? std::max(top, slice_top) : slice_top;

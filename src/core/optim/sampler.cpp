@@ -55,14 +55,24 @@ struct TrialWords {
 // ends up holding exactly S: P(category i) = M_i K / (K S) = M_i / S.
 void MultinomialSampler::build_alias(const CategoryWeights& cat) {
   const uint64_t total = cat.magnitude_sum;
-  columns_.clear();
-  residual_.clear();
-  for (size_t i = 0; i < cat.magnitude.size(); ++i) {
-    if (cat.magnitude[i] == 0) continue;
-    columns_.push_back({total, static_cast<uint32_t>(i), static_cast<uint32_t>(i)});
-    residual_.push_back(cat.magnitude[i]);
+  // Indices of the nonzero magnitudes, compacted without branches (every
+  // index is written, the write position advances past nonzero ones only);
+  // the vectors keep their size >= d across calls.
+  const size_t d = cat.magnitude.size();
+  if (nonzero_index_.size() < d) nonzero_index_.resize(d);
+  size_t k = 0;
+  for (size_t i = 0; i < d; ++i) {
+    nonzero_index_[k] = static_cast<uint32_t>(i);
+    k += cat.magnitude[i] != 0;
   }
-  const uint64_t k = columns_.size();
+  if (columns_.size() < k) columns_.resize(k);
+  if (residual_.size() < k) residual_.resize(k);
+  for (size_t col = 0; col < k; ++col) {
+    const uint32_t i = nonzero_index_[col];
+    columns_[col] = {total, i, i};
+    residual_[col] = cat.magnitude[i];
+  }
+  nonzero_ = k;
   small_.clear();
   large_.clear();
   for (uint32_t col = 0; col < k; ++col) {
@@ -105,7 +115,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
 
   const Divider by_smoothing(cat.smoothing);
   const uint64_t magnitude_sum = cat.magnitude_sum;
-  const uint64_t columns = columns_.size();
+  const uint64_t columns = nonzero_;
   const Column* table = columns_.data();
   // Trial t's draw from its first word: a category, d for the zero category,
   // or d + 1 for "alias table, column `col`, threshold test on `y`".
