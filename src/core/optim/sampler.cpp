@@ -142,27 +142,41 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // their scattered loads overlap instead of stalling one by one.
   auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
     constexpr int batch_trials = 2 * philox_lanes;
+    // Copies, so that the hot loop keeps them in registers.
+    const uint64_t total_weight = total, uniform_weight = uniform_total;
+    const Divider divide = by_smoothing;
     PhiloxBatch batch;
     uint64_t cols[batch_trials], ys[batch_trials];
+    int waiting = 0;
+    auto draw = [&](uint64_t t, uint64_t word) {
+      const u128 m = static_cast<u128>(word) * total_weight;
+      const auto u = static_cast<uint64_t>(m >> 64);
+      if (static_cast<uint64_t>(m) >= total_weight && u < uniform_weight) [[likely]] {
+        ++into[divide(u)];
+        return;
+      }
+      const size_t cat = category(t, word, cols[waiting], ys[waiting]);
+      if (cat == alias_pending) ++waiting;
+      else if (cat != d) ++into[cat];
+    };
     uint64_t t = key.first_trial + begin;
     const uint64_t t_end = key.first_trial + end;
     while (t < t_end) {
       const uint64_t first_block = t >> 1;
       philox_batch_fast(key.seed, key.stream, key.step, first_block, batch);
-      const uint64_t batch_end = std::min(t_end, (first_block + philox_lanes) << 1);
-      int waiting = 0;
-      for (; t < batch_end; ++t) {
-        const int lane = static_cast<int>((t >> 1) - first_block);
-        const uint64_t word = (t & 1) ? batch.hi64(lane) : batch.lo64(lane);
-        const u128 m = static_cast<u128>(word) * total;
-        const auto u = static_cast<uint64_t>(m >> 64);
-        if (static_cast<uint64_t>(m) >= total && u < uniform_total) [[likely]] {
-          ++into[by_smoothing(u)];
-          continue;
+      waiting = 0;
+      if ((t & 1) == 0 && t_end - t >= batch_trials) {
+        // A whole batch: block k holds trials t + 2k (low word) and t + 2k + 1.
+        for (int k = 0; k < philox_lanes; ++k, t += 2) {
+          draw(t, batch.lo64(k));
+          draw(t + 1, batch.hi64(k));
         }
-        const size_t cat = category(t, word, cols[waiting], ys[waiting]);
-        if (cat == alias_pending) ++waiting;
-        else if (cat != d) ++into[cat];
+      } else {
+        const uint64_t batch_end = std::min(t_end, (first_block + philox_lanes) << 1);
+        for (; t < batch_end; ++t) {
+          const int lane = static_cast<int>((t >> 1) - first_block);
+          draw(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane));
+        }
       }
       for (int k = 0; k < waiting; ++k) {
         const Column& col = table[cols[k]];
