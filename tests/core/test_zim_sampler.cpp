@@ -6,6 +6,7 @@
 // with probability 5.7e-7 per check (normal tail; R >= 4000 makes the normal
 // approximation of these sums of bounded variables accurate), so the ~100
 // checks here give a false failure rate below 1e-4 per run.
+#include "zimt/fixed.hpp"
 #include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/zim.hpp"
 
@@ -161,6 +162,46 @@ TEST_CASE("philox_batch_fast (AVX2 when available) matches philox for every lane
         CHECK(b.x3[k] == r[3]);
       }
     }
+  }
+}
+
+TEST_CASE("scale_gradients rounds half to even at every shift, as the exact reference") {
+  __extension__ using u128 = unsigned __int128;  // __extension__: no -Wpedantic warning
+  // c = 1 dominates every |g| * 2^exp (< 2^-6), so the scale is fixed by c and
+  // the gradient's shift is exp - scale_exp; values probe the rounding ties.
+  for (int64_t exp : {-40, -56, -75, -100, -108, -109, -120}) {
+    std::vector<int64_t> g;
+    const int64_t probe_shift = exp + 47;  // scale_exp = 1 - budget = -47 for 32 <= d < 64 (most exps here)
+    const int right = probe_shift < 0 ? static_cast<int>(std::min<int64_t>(-probe_shift, 62)) : 1;
+    const uint64_t half = uint64_t{1} << (right - 1);
+    for (uint64_t q : {0ull, 1ull, 2ull, 3ull, 12345ull})
+      for (uint64_t rem : {uint64_t{0}, half - 1, half, half + 1, 2 * half - 1}) {
+        const u128 a = (static_cast<u128>(q) << right) + rem;
+        if (a >> std::min<int64_t>(62, -exp - 6) != 0) continue;  // |g| 2^exp < 2^-6, |g| < 2^62
+        g.push_back(static_cast<int64_t>(a));
+        g.push_back(-static_cast<int64_t>(a));
+      }
+    g.push_back(0);
+    ScaledGradient out;
+    const GradientSlice slice{g.data(), g.size(), exp};
+    scale_gradients(std::span<const GradientSlice>(&slice, 1), q32_one, q32_one, out);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < g.size(); ++i) {
+      const u128 a = abs_u64(g[i]);
+      const int64_t shift = exp - out.scale_exp;
+      u128 expected = a;
+      if (shift >= 0) expected = a << shift;
+      else if (-shift >= 128) expected = 0;
+      else {
+        const int r = static_cast<int>(-shift);
+        const u128 q = a >> r, rem = a - (q << r), h = static_cast<u128>(1) << (r - 1);
+        expected = q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0);
+      }
+      CHECK_MESSAGE(out.magnitude[i] == static_cast<uint64_t>(expected), "exp " << exp << " g " << g[i]);
+      CHECK(out.sign[i] == (g[i] > 0) - (g[i] < 0));
+      sum += out.magnitude[i];
+    }
+    CHECK(out.magnitude_sum == sum);
   }
 }
 

@@ -8,7 +8,6 @@
 #include <tbb/parallel_reduce.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,35 +47,13 @@ StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delt
 }
 
 // The same update and counters as apply_update with delta(i) = x[i] * sign[i]
-// (ZIM: counts x[i] >= 0, signs in {-1, 0, +1}), in 32-bit lanes that
-// vectorise. x is clipped to 2^16 first: |w| <= 32768 and limit <= 32767, so
-// any |update| >= 2^16 saturates on the same side and stores the same value;
-// u_l1 sums the unclipped counts (each < 2^31 < max_update).
+// (ZIM: counts x[i] >= 0, signs in {-1, 0, +1}) on w[0, size), added to s;
+// in 32-bit lanes, AVX2 when the CPU has it (apply_counts.cpp).
+void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s);
+
 inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
-    constexpr size_t block = 4096;  // 32-bit block counters cannot overflow
-    for (size_t begin = r.begin(); begin < r.end(); begin += block) {
-      const size_t end = std::min(r.end(), begin + block);
-      int32_t changed = 0, saturated = 0, max_abs = 0;
-      uint32_t l1_low = 0, l1_high = 0;  // sums of the counts' low and high 16 bits
-      for (size_t i = begin; i != end; ++i) {
-        const int32_t sg = sign[i];
-        const int32_t count = x[i] * (sg & 1);  // 0 where sign 0: no update, no l1
-        const int32_t old = w[i];
-        const int32_t target = old - std::min(count, 65536) * sg;
-        const int32_t stored = std::min(std::max(target, -limit), limit);
-        l1_low += static_cast<uint32_t>(count) & 0xFFFFu;
-        l1_high += static_cast<uint32_t>(count) >> 16;
-        saturated += stored != target;
-        changed += stored != old;
-        w[i] = static_cast<int16_t>(stored);
-        max_abs = std::max(max_abs, std::abs(stored));
-      }
-      s.changed += changed;
-      s.saturated += saturated;
-      s.u_l1 += int64_t{l1_low} + (int64_t{l1_high} << 16);
-      s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
-    }
+    apply_counts_range(w + r.begin(), x + r.begin(), sign + r.begin(), r.size(), limit, s);
     return s;
   };
   auto join = [](StepStats a, const StepStats& b) {

@@ -18,12 +18,23 @@ constexpr size_t grain = 16384;
 
 // The OR of all |g_i|: it has the bit length of max |g_i|, which is all the
 // scale choice needs, and it reduces without branches.
+[[gnu::always_inline]] inline uint64_t abs_or_block(const int64_t* g, size_t size) {
+  uint64_t m = 0;
+  for (size_t i = 0; i < size; ++i) m |= abs_u64(g[i]);
+  return m;
+}
+
+__attribute__((target("avx2"))) uint64_t abs_or_avx2(const int64_t* g, size_t size) { return abs_or_block(g, size); }
+
+uint64_t abs_or_generic(const int64_t* g, size_t size) { return abs_or_block(g, size); }
+
 uint64_t abs_or(const GradientSlice& s) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
   return tbb::parallel_reduce(
       tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
       [&](const tbb::blocked_range<size_t>& r, uint64_t m) {
-        for (size_t i = r.begin(); i != r.end(); ++i) m |= abs_u64(s.g[i]);
-        return m;
+        const int64_t* g = s.g + r.begin();
+        return m | (avx2 ? abs_or_avx2(g, r.size()) : abs_or_generic(g, r.size()));
       },
       [](uint64_t a, uint64_t b) { return a | b; });
 }
@@ -33,6 +44,47 @@ uint64_t rescale(u128 value, int64_t shift) {
   if (value == 0) return 0;  // its shift may be any size
   if (shift >= 0) return static_cast<uint64_t>(value << shift);
   return static_cast<uint64_t>(shift_round_even_u128(value, -shift));
+}
+
+// sign and magnitude of g[0, size) when the factor is a power of two, folded
+// into `shift` (-63 < shift < 64): magnitude = round-half-even(|g| * 2^shift)
+// in 64-bit words, the same value as rescale; returns the magnitude sum.
+[[gnu::always_inline]] inline uint64_t scale_block(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                   int shift) {
+  uint64_t sum = 0;
+  if (shift >= 0) {
+    for (size_t i = 0; i < size; ++i) {
+      sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
+      mag[i] = abs_u64(g[i]) << shift;  // fits: the scale choice bounds it by 2^budget
+      sum += mag[i];
+    }
+    return sum;
+  }
+  const int right = -shift;
+  const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
+  for (size_t i = 0; i < size; ++i) {
+    sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
+    const uint64_t a = abs_u64(g[i]);
+    const uint64_t q = a >> right, rem = a & mask;
+    // Up iff rem > half, or rem == half and q odd; rem + 1 < 2^62 for right <= 62.
+    mag[i] = q + (static_cast<int64_t>(rem + (q & 1)) > static_cast<int64_t>(half));
+    sum += mag[i];
+  }
+  return sum;
+}
+
+__attribute__((target("avx2"))) uint64_t scale_avx2(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                    int shift) {
+  return scale_block(g, sign, mag, size, shift);
+}
+
+uint64_t scale_generic(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+  return scale_block(g, sign, mag, size, shift);
+}
+
+uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
 }
 
 }  // namespace
@@ -66,6 +118,20 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
     const int64_t shift = s.exp - 32 - out.scale_exp;
     uint64_t* mag = out.magnitude.data() + offset;
     int8_t* sign = out.sign.data() + offset;
+    // A power-of-two factor (the authors' rule: k = 1) folds into the shift.
+    const int64_t k_exp = k != 0 && (k & (k - 1)) == 0 ? __builtin_ctzll(k) : -1;
+    const int64_t folded = shift + k_exp;
+    if (k_exp >= 0 && folded > -63 && folded < 64) {
+      sum += tbb::parallel_reduce(
+          tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
+          [mag, sign, g_in = s.g, folded](const tbb::blocked_range<size_t>& r, uint64_t partial) {
+            return partial + scale_power_of_two(g_in + r.begin(), sign + r.begin(), mag + r.begin(), r.size(),
+                                                static_cast<int>(folded));
+          },
+          std::plus<uint64_t>());
+      offset += s.size;
+      continue;
+    }
     sum += tbb::parallel_reduce(
         tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
         [mag, sign, shift, k, g_in = s.g](const tbb::blocked_range<size_t>& r, uint64_t partial) {

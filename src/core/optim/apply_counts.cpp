@@ -1,0 +1,60 @@
+#include "apply_update.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace zimt::optim {
+
+namespace {
+
+// w, x and sign are (size). Counts are clipped to 2^16 first: |w| <= 32768
+// and limit <= 32767, so any |update| >= 2^16 saturates on the same side and
+// stores the same value; u_l1 sums the unclipped counts (each < 2^31, below
+// max_update, so apply_update would not clip them either).
+[[gnu::always_inline]] inline void apply_block(int16_t* w, const int32_t* x, const int8_t* sign, size_t size,
+                                               int32_t limit, StepStats& s) {
+  constexpr size_t block = 4096;  // 32-bit block counters cannot overflow
+  for (size_t begin = 0; begin < size; begin += block) {
+    const size_t end = std::min(size, begin + block);
+    int32_t changed = 0, saturated = 0, max_abs = 0;
+    uint32_t l1_low = 0, l1_high = 0;  // sums of the counts' low and high 16 bits
+    for (size_t i = begin; i != end; ++i) {
+      const int32_t sg = sign[i];
+      const int32_t count = x[i] & -(sg & 1);  // 0 where sign 0: no update, no l1
+      const int32_t old = w[i];
+      const int32_t clipped = std::min(count, 65536);
+      const int32_t negative = sg >> 31;  // -1 for sign -1, else 0
+      const int32_t target = old - ((clipped ^ negative) - negative);
+      const int32_t stored = std::min(std::max(target, -limit), limit);
+      l1_low += static_cast<uint32_t>(count) & 0xFFFFu;
+      l1_high += static_cast<uint32_t>(count) >> 16;
+      saturated += stored != target;
+      changed += stored != old;
+      w[i] = static_cast<int16_t>(stored);
+      max_abs = std::max(max_abs, std::abs(stored));
+    }
+    s.changed += changed;
+    s.saturated += saturated;
+    s.u_l1 += int64_t{l1_low} + (int64_t{l1_high} << 16);
+    s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
+  }
+}
+
+__attribute__((target("avx2"))) void apply_avx2(int16_t* w, const int32_t* x, const int8_t* sign, size_t size,
+                                                int32_t limit, StepStats& s) {
+  apply_block(w, x, sign, size, limit, s);
+}
+
+void apply_generic(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s) {
+  apply_block(w, x, sign, size, limit, s);
+}
+
+}  // namespace
+
+void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) apply_avx2(w, x, sign, size, limit, s);
+  else apply_generic(w, x, sign, size, limit, s);
+}
+
+}  // namespace zimt::optim
