@@ -138,8 +138,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // Trials [begin, end) (relative to first_trial) counted into `into`, a
   // batch of Philox blocks at a time. Most trials take the fast path (no
   // Lemire rejection possible, uniform branch); the others go through
-  // `category`, and alias-table lookups wait for the end of the batch so that
-  // their scattered loads overlap instead of stalling one by one.
+  // `category`, and alias-table lookups wait for the end of the batch. The
+  // counts array outgrows the caches at large d, so a batch's categories are
+  // prefetched and counted one batch later: scattered loads overlap instead
+  // of stalling one by one.
   auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
     constexpr int batch_trials = 2 * philox_lanes;
     // Copies, so that the hot loop keeps them in registers.
@@ -147,17 +149,26 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     const Divider divide = by_smoothing;
     PhiloxBatch batch;
     uint64_t cols[batch_trials], ys[batch_trials];
-    int waiting = 0;
+    size_t cats[2][batch_trials];
+    int found[2] = {0, 0};
+    int cur = 0, waiting = 0;
+    // Trial t's category into cats[cur] (nothing for the zero category;
+    // alias-table trials wait in cols/ys).
     auto draw = [&](uint64_t t, uint64_t word) {
       const u128 m = static_cast<u128>(word) * total_weight;
       const auto u = static_cast<uint64_t>(m >> 64);
+      size_t cat;
       if (static_cast<uint64_t>(m) >= total_weight && u < uniform_weight) [[likely]] {
-        ++into[divide(u)];
-        return;
+        cat = divide(u);
+      } else {
+        cat = category(t, word, cols[waiting], ys[waiting]);
+        if (cat == alias_pending) {
+          ++waiting;
+          cat = d;
+        }
       }
-      const size_t cat = category(t, word, cols[waiting], ys[waiting]);
-      if (cat == alias_pending) ++waiting;
-      else if (cat != d) ++into[cat];
+      cats[cur][found[cur]] = cat;
+      found[cur] += cat != d;
     };
     uint64_t t = key.first_trial + begin;
     const uint64_t t_end = key.first_trial + end;
@@ -165,6 +176,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       const uint64_t first_block = t >> 1;
       philox_batch_fast(key.seed, key.stream, key.step, first_block, batch);
       waiting = 0;
+      found[cur] = 0;
       if ((t & 1) == 0 && t_end - t >= batch_trials) {
         // A whole batch: block k holds trials t + 2k (low word) and t + 2k + 1.
         for (int k = 0; k < philox_lanes; ++k, t += 2) {
@@ -180,9 +192,15 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       }
       for (int k = 0; k < waiting; ++k) {
         const Column& col = table[cols[k]];
-        ++into[ys[k] < col.threshold ? col.self : col.alias];
+        cats[cur][found[cur]++] = ys[k] < col.threshold ? col.self : col.alias;
       }
+      for (int k = 0; k < found[cur]; ++k) __builtin_prefetch(into + cats[cur][k], 1);
+      cur ^= 1;
+      for (int k = 0; k < found[cur]; ++k) ++into[cats[cur][k]];
+      found[cur] = 0;
     }
+    cur ^= 1;
+    for (int k = 0; k < found[cur]; ++k) ++into[cats[cur][k]];
   };
 
   const auto trials = static_cast<uint64_t>(n);
