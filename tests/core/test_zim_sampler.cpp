@@ -296,6 +296,24 @@ TEST_CASE("draws are bit-identical at 1, 2, 4 and 8 threads, and seeds and steps
   }
 }
 
+TEST_CASE("large d (deferred, prefetched counting): every trial counted, bit-identical at 1, 2 and 4 threads") {
+  // d >= 2^20 takes the sampler's deferred-increment path; 1 % of the entries
+  // nonzero, so trials go through both the uniform and the alias branch.
+  std::vector<int64_t> g((size_t{1} << 20) + 3);
+  for (size_t i = 0; i < g.size(); i += 97) g[i] = static_cast<int64_t>(i % 13) - 6;
+  auto run = [&](int threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    ZimWorkspace ws;
+    std::vector<int32_t> counts(g.size());
+    zim_sample(g, -4, {ZimRule::authors, 300001, q32_one, q32_one}, {3, 1, 0}, counts, ws);
+    return counts;
+  };
+  const auto one = run(1);
+  CHECK(std::accumulate(one.begin(), one.end(), int64_t{0}) == 300001);
+  CHECK(run(2) == one);
+  CHECK(run(4) == one);
+}
+
 TEST_CASE("degenerate inputs") {
   ZimWorkspace ws;
   SUBCASE("n = 0: no counts") {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace zimt::optim {
 
@@ -139,36 +140,40 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // batch of Philox blocks at a time. Most trials take the fast path (no
   // Lemire rejection possible, uniform branch); the others go through
   // `category`, and alias-table lookups wait for the end of the batch. The
-  // counts array outgrows the caches at large d, so a batch's categories are
+  // counts array outgrows the caches at large d (>= 2^20 categories, 4 MB of
+  // counts), so there the uniform trials' categories, like all others, are
   // prefetched and counted one batch later: scattered loads overlap instead
-  // of stalling one by one.
-  auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
+  // of stalling one by one. At smaller d they are counted at once.
+  auto run_with = [&](uint64_t begin, uint64_t end, int32_t* into, auto deferred) {
     constexpr int batch_trials = 2 * philox_lanes;
     // Copies, so that the hot loop keeps them in registers.
     const uint64_t total_weight = total, uniform_weight = uniform_total;
     const Divider divide = by_smoothing;
     PhiloxBatch batch;
     uint64_t cols[batch_trials], ys[batch_trials];
-    size_t cats[2][batch_trials];
-    int found[2] = {0, 0};
-    int cur = 0, waiting = 0;
-    // Trial t's category into cats[cur] (nothing for the zero category;
-    // alias-table trials wait in cols/ys).
+    uint32_t cats[2][batch_trials];
+    uint32_t* next = cats[0];  // this batch's categories
+    uint32_t* last = cats[1];  // the previous batch's, prefetched
+    int found = 0, last_found = 0, waiting = 0;
+    const auto none = static_cast<uint32_t>(d);  // the zero category, or an alias-table trial
+    // Trial t's category into `next` (alias-table trials wait in cols/ys).
     auto draw = [&](uint64_t t, uint64_t word) {
       const u128 m = static_cast<u128>(word) * total_weight;
       const auto u = static_cast<uint64_t>(m >> 64);
-      size_t cat;
+      uint32_t cat;
       if (static_cast<uint64_t>(m) >= total_weight && u < uniform_weight) [[likely]] {
-        cat = divide(u);
-      } else {
-        cat = category(t, word, cols[waiting], ys[waiting]);
-        if (cat == alias_pending) {
-          ++waiting;
-          cat = d;
+        cat = static_cast<uint32_t>(divide(u));
+        if constexpr (!deferred) {
+          ++into[cat];
+          return;
         }
+      } else {
+        const size_t c = category(t, word, cols[waiting], ys[waiting]);
+        waiting += c == alias_pending;
+        cat = c >= d ? none : static_cast<uint32_t>(c);
       }
-      cats[cur][found[cur]] = cat;
-      found[cur] += cat != d;
+      next[found] = cat;
+      found += cat != none;
     };
     uint64_t t = key.first_trial + begin;
     const uint64_t t_end = key.first_trial + end;
@@ -176,7 +181,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       const uint64_t first_block = t >> 1;
       philox_batch_fast(key.seed, key.stream, key.step, first_block, batch);
       waiting = 0;
-      found[cur] = 0;
+      found = 0;
       if ((t & 1) == 0 && t_end - t >= batch_trials) {
         // A whole batch: block k holds trials t + 2k (low word) and t + 2k + 1.
         for (int k = 0; k < philox_lanes; ++k, t += 2) {
@@ -192,15 +197,21 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       }
       for (int k = 0; k < waiting; ++k) {
         const Column& col = table[cols[k]];
-        cats[cur][found[cur]++] = ys[k] < col.threshold ? col.self : col.alias;
+        next[found++] = ys[k] < col.threshold ? col.self : col.alias;
       }
-      for (int k = 0; k < found[cur]; ++k) __builtin_prefetch(into + cats[cur][k], 1);
-      cur ^= 1;
-      for (int k = 0; k < found[cur]; ++k) ++into[cats[cur][k]];
-      found[cur] = 0;
+      if constexpr (deferred)
+        for (int k = 0; k < found; ++k) __builtin_prefetch(into + next[k], 1);
+      for (int k = 0; k < last_found; ++k) ++into[last[k]];
+      std::swap(next, last);
+      last_found = found;
     }
-    cur ^= 1;
-    for (int k = 0; k < found[cur]; ++k) ++into[cats[cur][k]];
+    for (int k = 0; k < last_found; ++k) ++into[last[k]];
+  };
+  // Counts beyond the second-level caches: deferred, prefetched increments.
+  constexpr size_t deferred_from = size_t{1} << 20;
+  auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
+    if (d >= deferred_from) run_with(begin, end, into, std::true_type{});
+    else run_with(begin, end, into, std::false_type{});
   };
 
   const auto trials = static_cast<uint64_t>(n);
