@@ -92,7 +92,7 @@ class MultinomialSampler {
 
   std::vector<Column> columns_;  // the first nonzero_ are the alias table
   size_t nonzero_ = 0;
-  std::vector<size_t> block_first_;  // first column of each block of magnitudes
+  std::vector<uint32_t> nonzero_index_;
   std::vector<uint64_t> residual_;
   std::vector<uint32_t> small_, large_;
   struct LocalCounts {

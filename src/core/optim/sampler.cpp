@@ -19,7 +19,6 @@ namespace {
 constexpr int64_t serial_trials = 4096;
 constexpr size_t trial_grain = 8192;
 constexpr size_t merge_grain = 65536;
-constexpr size_t alias_grain = 16384;
 // Counter indices of the per-trial extra words; shared blocks stay below 2^54.
 constexpr uint64_t extra_words_bit = uint64_t{1} << 55;
 constexpr uint64_t max_trial_index = uint64_t{1} << 54;
@@ -57,30 +56,23 @@ struct TrialWords {
 // ends up holding exactly S: P(category i) = M_i K / (K S) = M_i / S.
 void MultinomialSampler::build_alias(const CategoryWeights& cat) {
   const uint64_t total = cat.magnitude_sum;
-  // The nonzero magnitudes become columns in index order: blocks of
-  // alias_grain entries count theirs in parallel, a serial prefix sum gives
-  // each block its first column, then the blocks write them in parallel.
+  // Indices of the nonzero magnitudes, compacted without branches (every
+  // index is written, the write position advances past nonzero ones only);
+  // the vectors keep their size >= d across calls.
   const size_t d = cat.magnitude.size();
-  const uint64_t* mag = cat.magnitude.data();
-  const size_t blocks = (d + alias_grain - 1) / alias_grain;
-  block_first_.assign(blocks + 1, 0);
-  tbb::parallel_for(size_t{0}, blocks, [&](size_t b) {
-    size_t found = 0;
-    for (size_t i = b * alias_grain; i < std::min(d, (b + 1) * alias_grain); ++i) found += mag[i] != 0;
-    block_first_[b + 1] = found;
-  });
-  for (size_t b = 0; b < blocks; ++b) block_first_[b + 1] += block_first_[b];
-  const size_t k = block_first_[blocks];
+  if (nonzero_index_.size() < d) nonzero_index_.resize(d);
+  size_t k = 0;
+  for (size_t i = 0; i < d; ++i) {
+    nonzero_index_[k] = static_cast<uint32_t>(i);
+    k += cat.magnitude[i] != 0;
+  }
   if (columns_.size() < k) columns_.resize(k);
   if (residual_.size() < k) residual_.resize(k);
-  tbb::parallel_for(size_t{0}, blocks, [&](size_t b) {
-    size_t col = block_first_[b];
-    for (size_t i = b * alias_grain; i < std::min(d, (b + 1) * alias_grain); ++i) {
-      if (mag[i] == 0) continue;
-      columns_[col] = {total, static_cast<uint32_t>(i), static_cast<uint32_t>(i)};
-      residual_[col++] = mag[i];
-    }
-  });
+  for (size_t col = 0; col < k; ++col) {
+    const uint32_t i = nonzero_index_[col];
+    columns_[col] = {total, i, i};
+    residual_[col] = cat.magnitude[i];
+  }
   nonzero_ = k;
   small_.clear();
   large_.clear();
