@@ -1,5 +1,6 @@
 // The model factory: layer list, parameter names and counts (ZIM.md §4),
 // shapes, describe(), and rejection of impossible descriptions.
+#include "layer_spec.hpp"
 #include "zimt/model.hpp"
 
 #include <doctest/doctest.h>
@@ -11,15 +12,7 @@
 
 using namespace zimt;
 
-namespace {
-LayerSpec layer(LayerKind kind, int64_t out = 0, int64_t stride = 1) {
-  LayerSpec l;
-  l.kind = kind;
-  l.out = out;
-  l.stride = stride;
-  return l;
-}
-}  // namespace
+using zimt::test::layer;
 
 namespace {
 const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";

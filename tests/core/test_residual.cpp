@@ -1,6 +1,7 @@
 // The residual basic block: identity and projection shortcuts against the
 // float reference (through a whole small model, so the block is checked in
 // context), and the per-sample additions.
+#include "layer_spec.hpp"
 #include "zimt/layers/residual.hpp"
 
 #include <doctest/doctest.h>
@@ -12,15 +13,7 @@
 
 using namespace zimt;
 
-namespace {
-LayerSpec layer(LayerKind kind, int64_t out = 0, int64_t stride = 1) {
-  LayerSpec l;
-  l.kind = kind;
-  l.out = out;
-  l.stride = stride;
-  return l;
-}
-}  // namespace
+using zimt::test::layer;
 using ref::Owned;
 
 TEST_CASE("add_forward and add_errors: exact when the sum fits, per-sample exponents joined") {
