@@ -21,6 +21,14 @@ inline int64_t clip_update(int64_t u) { return std::clamp(u, -max_update, max_up
 
 // w is (size), delta(i) the update of w[i]. Returns changed, saturated, u_l1
 // and max_abs_w over this range (the other fields are left 0).
+// Adds the counters of one range to the step's totals.
+inline void accumulate(StepStats& total, const StepStats& part) {
+  total.changed += part.changed;
+  total.saturated += part.saturated;
+  total.u_l1 += part.u_l1;
+  total.max_abs_w = std::max(total.max_abs_w, part.max_abs_w);
+}
+
 template <class Delta>
 StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delta) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
@@ -37,10 +45,7 @@ StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delt
     return s;
   };
   auto join = [](StepStats a, const StepStats& b) {
-    a.changed += b.changed;
-    a.saturated += b.saturated;
-    a.u_l1 += b.u_l1;
-    a.max_abs_w = std::max(a.max_abs_w, b.max_abs_w);
+    accumulate(a, b);
     return a;
   };
   return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
@@ -57,21 +62,10 @@ inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int3
     return s;
   };
   auto join = [](StepStats a, const StepStats& b) {
-    a.changed += b.changed;
-    a.saturated += b.saturated;
-    a.u_l1 += b.u_l1;
-    a.max_abs_w = std::max(a.max_abs_w, b.max_abs_w);
+    accumulate(a, b);
     return a;
   };
   return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
-}
-
-// Adds the counters of one range to the step's totals.
-inline void accumulate(StepStats& total, const StepStats& part) {
-  total.changed += part.changed;
-  total.saturated += part.saturated;
-  total.u_l1 += part.u_l1;
-  total.max_abs_w = std::max(total.max_abs_w, part.max_abs_w);
 }
 
 }  // namespace zimt::optim
