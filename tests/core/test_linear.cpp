@@ -58,12 +58,6 @@ Result run(Case& c) {
   return r;
 }
 
-double max_rel(const Vec& a, const Vec& b) {
-  double m = 0, s = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i])), s = std::max(s, std::abs(b[i]));
-  return s == 0 ? m : m / s;
-}
-
 // Checks one case against the reference; returns the max errors in steps.
 std::pair<double, double> check_against_ref(Case& c) {
   const Result r = run(c);
@@ -86,11 +80,11 @@ std::pair<double, double> check_against_ref(Case& c) {
   CHECK(dx_signs.agree == 1.0);  // no input error flushed or flipped
   CHECK(dx_signs.spurious == 0);
   const Vec dw = ref::real_grads(c.params, c.spec.weight);
-  CHECK(max_rel(dw, dw_ref) < 1e-12);
+  CHECK(ref::max_relative_error(dw, dw_ref) < 1e-12);
   const auto st = ref::sign_stats(dw, dw_ref);
   CHECK(st.agree == 1.0);
   CHECK(st.spurious == 0);
-  if (c.spec.has_bias) CHECK(max_rel(ref::real_grads(c.params, c.spec.bias), db_ref) < 1e-12);
+  if (c.spec.has_bias) CHECK(ref::max_relative_error(ref::real_grads(c.params, c.spec.bias), db_ref) < 1e-12);
   return {fwd, bwd};
 }
 

@@ -59,6 +59,13 @@ double max_ratio(const Vec& a, const Vec& b, const Vec& bound) {
   return m;
 }
 
+double max_relative_error(const Vec& a, const Vec& b) {
+  assert(a.size() == b.size());
+  double m = 0, s = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i])), s = std::max(s, std::abs(b[i]));
+  return s == 0 ? m : m / s;
+}
+
 // ---- linear -------------------------------------------------------------
 
 Vec linear_forward(const Vec& x, const Vec& w, const Vec& b, int64_t N, int64_t I, int64_t O) {

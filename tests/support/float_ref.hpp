@@ -70,6 +70,8 @@ double max_error_in_steps(const Vec& a, const Vec& b, const Vec& step);
 Vec error_signal_bounds(const Vec& ref, const Vec& step);
 // max_i |a_i - b_i| / bound_i (<= 1 means within the bound)
 double max_ratio(const Vec& a, const Vec& b, const Vec& bound);
+// max_i |a_i - b_i| / max_i |b_i| (the absolute error when b is all zeros)
+double max_relative_error(const Vec& a, const Vec& b);
 
 // ---- reference layers ------------------------------------------------------
 
