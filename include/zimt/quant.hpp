@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "zimt/fixed.hpp"
+
 namespace zimt {
 
 // One sample's exact accumulators (real = acc[i] * 2^acc_exp) to int8 /
@@ -36,7 +38,11 @@ int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16
 
 // x / 2^s rounded half-even, except that nonzero x never becomes 0 (it
 // becomes ±1): the rounding of both requantisations above (s >= 0).
-int64_t round_keep_sign(int64_t x, int s);
+inline int64_t round_keep_sign(int64_t x, int s) {
+  const int64_t q = shift_round_even(x, s);
+  if (q == 0 && x != 0) return x > 0 ? 1 : -1;
+  return q;
+}
 
 // Aligning per-sample contributions to one sum over the batch (weight and
 // bias gradients). Sample n's partial sum p_n has exponent sample_exp[n] and

@@ -20,22 +20,36 @@ int shift_to_fit(uint64_t max_abs, int64_t limit) {
   return s;
 }
 
+// out[i] = round_keep_sign(acc[i], s) for |acc[i]| < 2^62, 0 < s < 62, as
+// straight-line code the compiler vectorises. With x = q0·2^s + rem,
+// (x + 2^(s-1) - 1 + (q0 & 1)) >> s is q0 + 1 exactly when rem > 2^(s-1), or
+// rem == 2^(s-1) and q0 is odd: round-half-even. No overflow below 2^62.
+template <class T>
+void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
+  const int64_t half_minus_one = (int64_t{1} << (s - 1)) - 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t x = acc[i];
+    const int64_t q = (x + half_minus_one + ((x >> s) & 1)) >> s;
+    out[i] = static_cast<T>(q != 0 ? q : (x > 0) - (x < 0));
+  }
+}
+
 template <class T>
 int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
   uint64_t max_abs = 0;
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
   const int s = shift_to_fit(max_abs, limit);
-  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(round_keep_sign(acc[i], s));
+  if (s == 0) {
+    for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(acc[i]);  // fits: copied exactly
+  } else if (max_abs < (uint64_t{1} << 62)) {
+    round_keep_sign_all(acc, count, s, out);
+  } else {
+    for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(round_keep_sign(acc[i], s));
+  }
   return acc_exp + s;
 }
 
 }  // namespace
-
-int64_t round_keep_sign(int64_t x, int s) {
-  const int64_t q = shift_round_even(x, s);
-  if (q == 0 && x != 0) return x > 0 ? 1 : -1;
-  return q;
-}
 
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize<int8_t>(acc, count, acc_exp, out, 127);

@@ -23,14 +23,17 @@ void linear_forward(Act& out, const Act& in, const ParamSet& params, const Linea
   assert(in.shape == (Shape{batch, I}) && out.shape == (Shape{batch, O}));
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  // One GEMM per chunk of samples: acc (rows, O) = in[rows] (rows, I) · Wᵀ.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(static_cast<size_t>(O));
+    const int64_t rows = r.end() - r.begin();
+    std::vector<int64_t> acc(static_cast<size_t>(rows * O));
+    kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w, I, rows, O, I);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      kernels::gemm_nt(acc.data(), O, in.sample(n), I, w, I, 1, O, I);
+      int64_t* a = acc.data() + (n - r.begin()) * O;
       int32_t e = in.exp[n] + w_exp;
       if (spec.has_bias)
-        e = detail::join_bias(acc.data(), O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-      out.exp[n] = requantize_i8(acc.data(), O, e, out.sample(n));
+        e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+      out.exp[n] = requantize_i8(a, O, e, out.sample(n));
     }
   });
 }
@@ -47,12 +50,13 @@ void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
     std::vector<int16_t> wt(static_cast<size_t>(I * O));  // Wᵀ (I,O)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t i = 0; i < I; ++i) wt[static_cast<size_t>(i * O + o)] = w[o * I + i];
+    // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ.
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
-      std::vector<int64_t> acc(static_cast<size_t>(I));
-      for (int64_t n = r.begin(); n < r.end(); ++n) {
-        kernels::gemm_nt(acc.data(), I, dout.sample(n), O, wt.data(), O, 1, I, O);
-        din->exp[n] = requantize_i16(acc.data(), I, dout.exp[n] + w_exp, din->sample(n));
-      }
+      const int64_t rows = r.end() - r.begin();
+      std::vector<int64_t> acc(static_cast<size_t>(rows * I));
+      kernels::gemm_nt(acc.data(), I, dout.sample(r.begin()), O, wt.data(), O, rows, I, O);
+      for (int64_t n = r.begin(); n < r.end(); ++n)
+        din->exp[n] = requantize_i16(acc.data() + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
     });
   }
 

@@ -47,6 +47,36 @@ int64_t argmax_in_window(const int8_t* x, const PoolGeometry& g, const MaxPoolSp
   return best;
 }
 
+// The 2x2, stride 2, unpadded pool (the CNN's): windows tile the input
+// exactly, so the argmax is two comparisons deep. Same tie rule as
+// argmax_in_window: the first maximum in (kh, kw) order wins.
+bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
+
+int64_t argmax_2x2(const int8_t* x, int64_t W, int64_t ih, int64_t iw) {
+  const int64_t i0 = ih * W + iw;
+  int64_t best = i0;
+  for (const int64_t i : {i0 + 1, i0 + W, i0 + W + 1})
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+// Index of the maximum of every window of sample x, in output order.
+template <class F>
+void for_each_window_max(const int8_t* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
+  const bool plain = is_plain_2x2(s);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const int8_t* xc = x + c * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t o = (c * g.OH + oh) * g.OW + ow;
+        if (plain)
+          f(o, c * g.H * g.W + argmax_2x2(xc, g.W, 2 * oh, 2 * ow));
+        else
+          f(o, argmax_in_window(x, g, s, c, oh, ow));
+      }
+  }
+}
+
 }  // namespace
 
 Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
@@ -63,10 +93,7 @@ void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int8_t* x = in.sample(n);
       int8_t* y = out.sample(n);
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t oh = 0; oh < g.OH; ++oh)
-          for (int64_t ow = 0; ow < g.OW; ++ow)
-            y[(c * g.OH + oh) * g.OW + ow] = x[argmax_in_window(x, g, spec, c, oh, ow)];
+      for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { y[o] = x[i]; });
       out.exp[n] = in.exp[n];
     }
   });
@@ -81,11 +108,17 @@ void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpe
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int8_t* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
+      if (spec.stride >= spec.kernel) {
+        // Windows do not overlap: every input gets at most one dout entry,
+        // which fits int16 as it is (what requantize_i16 would return).
+        int16_t* dx = din.sample(n);
+        std::fill(dx, dx + in.sample_numel(), int16_t{0});
+        for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { dx[i] = dy[o]; });
+        din.exp[n] = dout.exp[n];
+        continue;
+      }
       std::fill(acc.begin(), acc.end(), int64_t{0});
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t oh = 0; oh < g.OH; ++oh)
-          for (int64_t ow = 0; ow < g.OW; ++ow)
-            acc[static_cast<size_t>(argmax_in_window(x, g, spec, c, oh, ow))] += dy[(c * g.OH + oh) * g.OW + ow];
+      for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { acc[static_cast<size_t>(i)] += dy[o]; });
       din.exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n], din.sample(n));
     }
   });

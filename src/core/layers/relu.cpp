@@ -27,9 +27,9 @@ void relu_backward(Err& din, const Err& dout, const Act& out) {
   const int64_t m = out.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, out.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* y = out.sample(n);
-      const int16_t* dy = dout.sample(n);
-      int16_t* dx = din.sample(n);
+      const int8_t* __restrict y = out.sample(n);
+      const int16_t* __restrict dy = dout.sample(n);
+      int16_t* __restrict dx = din.sample(n);  // may not alias: lets the loop vectorise
       for (int64_t i = 0; i < m; ++i) dx[i] = y[i] > 0 ? dy[i] : int16_t{0};
       din.exp[n] = dout.exp[n];
     }
