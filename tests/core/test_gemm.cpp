@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "zimt/kernels/gemm.hpp"
@@ -9,58 +11,128 @@
 using namespace zimt::kernels;
 
 namespace {
+
 template <class T>
-std::vector<T> random_vec(size_t n, std::mt19937_64& rng, int lo, int hi) {
+std::vector<T> random_vec(int64_t n, std::mt19937_64& rng, int lo, int hi) {
   std::uniform_int_distribution<int> d(lo, hi);
-  std::vector<T> v(n);
+  std::vector<T> v(static_cast<size_t>(n));
   for (auto& x : v) x = static_cast<T>(d(rng));
   return v;
 }
-}  // namespace
 
-TEST_CASE("dot: scalar and AVX2 agree exactly on random and extreme data, all lengths") {
-  if (!avx2::available()) {
-    MESSAGE("no AVX2 on this CPU: only the scalar kernel runs");
-    return;
-  }
-  std::mt19937_64 rng(11);
-  for (int64_t k : {0, 1, 7, 8, 15, 16, 17, 31, 100, 2047, 2048, 2049, 5000}) {
-    const auto a8 = random_vec<int8_t>(static_cast<size_t>(k), rng, -128, 127);
-    const auto a16 = random_vec<int16_t>(static_cast<size_t>(k), rng, -32768, 32767);
-    const auto b16 = random_vec<int16_t>(static_cast<size_t>(k), rng, -32768, 32767);
-    CHECK(avx2::dot(a8.data(), b16.data(), k) == scalar::dot(a8.data(), b16.data(), k));
-    CHECK(avx2::dot(a16.data(), b16.data(), k) == scalar::dot(a16.data(), b16.data(), k));
-  }
-  // Worst case for the int32 lanes: every product at its maximum, same sign.
-  const int64_t k = 4096 + 13;
-  const std::vector<int8_t> amin(static_cast<size_t>(k), int8_t{-128});
-  const std::vector<int16_t> bmin(static_cast<size_t>(k), int16_t{-32768});
-  CHECK(avx2::dot(amin.data(), bmin.data(), k) == k * 128 * 32768);
-  CHECK(avx2::dot(bmin.data(), bmin.data(), k) == k * 32768 * 32768);
-  CHECK(scalar::dot(bmin.data(), bmin.data(), k) == k * 32768 * 32768);
+// The definition, independent of every implementation.
+template <class TA, class TB>
+std::vector<int64_t> expected(const std::vector<TA>& a, int64_t lda, const std::vector<TB>& b, int64_t ldb,
+                              int64_t m, int64_t n, int64_t k, int64_t ldc) {
+  std::vector<int64_t> c(static_cast<size_t>(m * ldc), -7);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t s = 0;
+      for (int64_t t = 0; t < k; ++t) s += int64_t{a[static_cast<size_t>(i * lda + t)]} * b[static_cast<size_t>(j * ldb + t)];
+      c[static_cast<size_t>(i * ldc + j)] = s;
+    }
+  return c;
 }
 
-TEST_CASE("gemm_nt: C = A·Bᵀ for every operand type pair, with row strides") {
+struct Shape {
+  int64_t m, n, k;
+};
+
+// Every available implementation against the definition, for all three type
+// pairs, with padded strides (C's padding must stay untouched: -7).
+void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int hi8, int lo16, int hi16) {
+  const int64_t lda = s.k + pad, ldb = s.k + 2 * pad, ldc = s.n + pad;
+  const auto a8 = random_vec<int8_t>(s.m * lda, rng, lo8, hi8);
+  const auto b8 = random_vec<int8_t>(s.n * ldb, rng, lo8, hi8);
+  const auto a16 = random_vec<int16_t>(s.m * lda, rng, lo16, hi16);
+  const auto b16 = random_vec<int16_t>(s.n * ldb, rng, lo16, hi16);
+  const auto e_8_16 = expected(a8, lda, b16, ldb, s.m, s.n, s.k, ldc);
+  const auto e_16_8 = expected(a16, lda, b8, ldb, s.m, s.n, s.k, ldc);
+  const auto e_16_16 = expected(a16, lda, b16, ldb, s.m, s.n, s.k, ldc);
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    CAPTURE(impl.name);
+    CAPTURE(s.m);
+    CAPTURE(s.n);
+    CAPTURE(s.k);
+    CAPTURE(pad);
+    std::vector<int64_t> c(static_cast<size_t>(s.m * ldc), -7);
+    impl.i8_i16(c.data(), ldc, a8.data(), lda, b16.data(), ldb, s.m, s.n, s.k);
+    CHECK(c == e_8_16);
+    impl.i16_i8(c.data(), ldc, a16.data(), lda, b8.data(), ldb, s.m, s.n, s.k);
+    CHECK(c == e_16_8);
+    impl.i16_i16(c.data(), ldc, a16.data(), lda, b16.data(), ldb, s.m, s.n, s.k);
+    CHECK(c == e_16_16);
+  }
+}
+
+const std::vector<Shape> kShapes = {
+    {1, 1, 1},    {1, 1, 0},     {3, 5, 0},     {1, 7, 33},   {1, 130, 3136}, {2, 9, 64},    {3, 17, 31},
+    {4, 1, 1},    {4, 16, 32},   {5, 3, 37},    {6, 64, 2},   {7, 65, 33},    {13, 15, 17},  {32, 9, 784},
+    {32, 784, 9}, {64, 196, 288}, {196, 288, 64}, {64, 288, 196}, {12, 100, 1000}, {9, 47, 5},
+};
+
+}  // namespace
+
+TEST_CASE("gemm_nt: every implementation equals the definition on random data, all shapes and strides") {
   std::mt19937_64 rng(12);
-  const int64_t m = 5, n = 3, k = 37, lda = 40, ldb = 41, ldc = 4;
-  const auto a8 = random_vec<int8_t>(static_cast<size_t>(m * lda), rng, -127, 127);
-  const auto a16 = random_vec<int16_t>(static_cast<size_t>(m * lda), rng, -32767, 32767);
-  const auto b8 = random_vec<int8_t>(static_cast<size_t>(n * ldb), rng, -127, 127);
-  const auto b16 = random_vec<int16_t>(static_cast<size_t>(n * ldb), rng, -32767, 32767);
-  std::vector<int64_t> c(static_cast<size_t>(m * ldc));
-  auto expect = [&](auto* a, auto* b) {
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        int64_t s = 0;
-        for (int64_t t = 0; t < k; ++t) s += int64_t{a[i * lda + t]} * b[j * ldb + t];
-        CHECK(c[static_cast<size_t>(i * ldc + j)] == s);
-      }
-  };
-  gemm_nt(c.data(), ldc, a8.data(), lda, b16.data(), ldb, m, n, k);
-  expect(a8.data(), b16.data());
-  gemm_nt(c.data(), ldc, a16.data(), lda, b8.data(), ldb, m, n, k);
-  expect(a16.data(), b8.data());
-  gemm_nt(c.data(), ldc, a16.data(), lda, b16.data(), ldb, m, n, k);
-  expect(a16.data(), b16.data());
-  MESSAGE("kernels in use: " << kernel_name());
+  for (const Shape& s : kShapes)
+    for (int64_t pad : {0, 3}) check_all(s, pad, rng, -128, 127, -32768, 32767);
+}
+
+TEST_CASE("gemm_nt: small int16 values (long flush intervals) and values clamped to +-32767") {
+  std::mt19937_64 rng(13);
+  for (const Shape& s : {Shape{8, 40, 4099}, Shape{2, 9, 4099}, Shape{64, 196, 288}}) {
+    check_all(s, 1, rng, -3, 3, -5, 5);
+    check_all(s, 1, rng, -128, 127, -32767, 32767);
+  }
+}
+
+TEST_CASE("gemm_nt: worst-case extremes (every product at its maximum, same sign) over a long k") {
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    CAPTURE(impl.name);
+    for (const Shape& s : {Shape{1, 5, 20000 + 13}, Shape{7, 19, 20000 + 13}}) {
+      CAPTURE(s.m);
+      const std::vector<int8_t> a8(static_cast<size_t>(s.m * s.k), int8_t{-128});
+      const std::vector<int8_t> b8(static_cast<size_t>(s.n * s.k), int8_t{-128});
+      const std::vector<int16_t> a16(static_cast<size_t>(s.m * s.k), int16_t{-32768});
+      const std::vector<int16_t> b16(static_cast<size_t>(s.n * s.k), int16_t{-32768});
+      const std::vector<int16_t> b16max(static_cast<size_t>(s.n * s.k), int16_t{-32767});
+      std::vector<int64_t> c(static_cast<size_t>(s.m * s.n));
+      auto all = [&](int64_t v) {
+        for (int64_t x : c)
+          if (x != v) return false;
+        return true;
+      };
+      impl.i8_i16(c.data(), s.n, a8.data(), s.k, b16.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(s.k * 128 * 32768));
+      impl.i16_i8(c.data(), s.n, a16.data(), s.k, b8.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(s.k * 128 * 32768));
+      impl.i16_i16(c.data(), s.n, a16.data(), s.k, b16.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(s.k * 32768 * 32768));
+      impl.i16_i16(c.data(), s.n, a16.data(), s.k, b16max.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(s.k * 32768 * 32767));
+    }
+  }
+}
+
+TEST_CASE("gemm_nt and dot dispatch to an available implementation and agree with it") {
+  MESSAGE("kernels in use: " << std::string(kernel_name()));
+  std::mt19937_64 rng(14);
+  const int64_t k = 301;
+  const auto a8 = random_vec<int8_t>(k, rng, -128, 127);
+  const auto a16 = random_vec<int16_t>(k, rng, -32768, 32767);
+  const auto b16 = random_vec<int16_t>(k, rng, -32768, 32767);
+  CHECK(dot(a8.data(), b16.data(), k) == expected(a8, k, b16, k, 1, 1, k, 1)[0]);
+  CHECK(dot(a16.data(), b16.data(), k) == expected(a16, k, b16, k, 1, 1, k, 1)[0]);
+  const Shape s{9, 70, 45};
+  const auto a = random_vec<int16_t>(s.m * s.k, rng, -32768, 32767);
+  const auto b = random_vec<int8_t>(s.n * s.k, rng, -128, 127);
+  std::vector<int64_t> c(static_cast<size_t>(s.m * s.n));
+  gemm_nt(c.data(), s.n, a.data(), s.k, b.data(), s.k, s.m, s.n, s.k);
+  CHECK(c == expected(a, s.k, b, s.k, s.m, s.n, s.k, s.n));
+  bool found = false;
+  for (const Implementation& impl : implementations()) found = found || std::string_view(impl.name) == kernel_name();
+  CHECK(found);
 }

@@ -1,52 +1,63 @@
-// Runtime dispatch between the scalar and AVX2 kernels, and gemm_nt as rows
-// of dot products (simple first; a later issue blocks it for speed).
-#include "zimt/kernels/gemm.hpp"
+// Runtime dispatch: the implementation is chosen once (first use), from the
+// CPU's features and the ZIMT_KERNEL environment variable.
+#include <array>
+#include <cstdlib>
+#include <string_view>
+
+#include "gemm_common.hpp"
 
 namespace zimt::kernels {
 
 namespace {
 
-struct Dispatch {
-  int64_t (*dot_i8_i16)(const int8_t*, const int16_t*, int64_t);
-  int64_t (*dot_i16_i16)(const int16_t*, const int16_t*, int64_t);
-  const char* name;
-};
+const std::array<Implementation, 3> kAll{detail::avx512vnni_implementation, detail::avx2_implementation,
+                                         detail::scalar_implementation};
 
-Dispatch choose() {
-  if (avx2::available()) return {&avx2::dot, &avx2::dot, "avx2"};
-  return {&scalar::dot, &scalar::dot, "scalar"};
+const Implementation& choose() {
+  const char* forced = std::getenv("ZIMT_KERNEL");
+  if (forced != nullptr)
+    for (const Implementation& impl : kAll)
+      if (std::string_view(forced) == impl.name && impl.available()) return impl;
+  for (const Implementation& impl : kAll)
+    if (impl.available()) return impl;
+  return kAll.back();
 }
 
-const Dispatch& dispatch() {
-  static const Dispatch d = choose();
-  return d;
+const Implementation& chosen() {
+  static const Implementation& impl = choose();
+  return impl;
 }
 
 }  // namespace
 
-int64_t dot(const int8_t* a, const int16_t* b, int64_t k) { return dispatch().dot_i8_i16(a, b, k); }
-int64_t dot(const int16_t* a, const int16_t* b, int64_t k) { return dispatch().dot_i16_i16(a, b, k); }
-const char* kernel_name() { return dispatch().name; }
+std::span<const Implementation> implementations() { return kAll; }
+const char* kernel_name() { return chosen().name; }
+
+int64_t dot(const int8_t* a, const int16_t* b, int64_t k) {
+  int64_t c = 0;
+  chosen().i8_i16(&c, 1, a, k, b, k, 1, 1, k);
+  return c;
+}
+
+int64_t dot(const int16_t* a, const int16_t* b, int64_t k) {
+  int64_t c = 0;
+  chosen().i16_i16(&c, 1, a, k, b, k, 1, 1, k);
+  return c;
+}
 
 void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k) {
-  const auto f = dispatch().dot_i8_i16;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = f(a + i * lda, b + j * ldb, k);
+  chosen().i8_i16(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
 void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k) {
-  const auto f = dispatch().dot_i8_i16;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = f(b + j * ldb, a + i * lda, k);
+  chosen().i16_i8(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
 void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k) {
-  const auto f = dispatch().dot_i16_i16;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = f(a + i * lda, b + j * ldb, k);
+  chosen().i16_i16(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
 }  // namespace zimt::kernels

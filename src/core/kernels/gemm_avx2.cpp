@@ -1,64 +1,262 @@
-// AVX2 kernels (no AVX-512/VNNI assumed). Exact by the bounds in gemm.hpp:
-//   int8 x int16 : sign-extend a to int16 (vpmovsxbw), vpmaddwd (exact: two
-//                  products of at most 2^22 each) into int32 lanes, widened
-//                  to int64 every kFlushSteps steps.
-//   int16 x int16: sign-extend both to int32, vpmuldq on even and odd lanes
-//                  gives exact int64 products, summed in int64.
-// (vpmaddubsw is avoided: it saturates to int16.)
+// AVX2 implementation of gemm_nt (no AVX-512 assumed).
+//
+// C (m,n) = A (m,k) · B (n,k)ᵀ, operands sign-extended to int16 while packing:
+//   A16   (round_up(m, kMR), kp) int16, kp = k rounded up to even, zero padded
+//         (rows and the odd column): a 32-bit broadcast gives one k-pair.
+//   panel (kp/2, 8·nv) int32 words for up to 16 columns of B, word (p, j) =
+//         (B[j][2p], B[j][2p+1]): one ymm holds a k-pair of 8 columns.
+// Micro-kernel: kMR rows x 8·nv columns of int32 accumulators (4 x 16 = 8
+// ymm); per k-pair nv panel loads, kMR broadcasts and kMR·nv vpmaddwd + vpaddd
+// (16 MACs each), flushed (sign-extended) into the int64 C every
+// flush_steps() k-pairs (bound in gemm_common.hpp). vpmaddubsw is not used: it
+// saturates. For m < kSmallM the rows are dot products with four B rows at a
+// time (packing B would cost as much as the product).
 #include <immintrin.h>
 
-#include "zimt/kernels/gemm.hpp"
+#include <algorithm>
+#include <cstring>
 
-namespace zimt::kernels::avx2 {
+#include "gemm_common.hpp"
+
+#define ZIMT_AVX2 __attribute__((target("avx2")))
+
+namespace zimt::kernels::detail {
 
 namespace {
 
-// 128 steps of vpmaddwd add < 128 * 2^23 = 2^30 to an int32 lane.
-constexpr int64_t kFlushSteps = 128;
+constexpr int kMR = 4;          // rows of A per micro-tile
+constexpr int kMaxNV = 2;       // ymm per micro-tile row: up to 16 columns of B
+constexpr int64_t kSmallM = 4;  // fewer rows than this: dot products, no packing
 
-__attribute__((target("avx2"))) int64_t hsum_epi64(__m256i v) {
-  const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+bool available() { return __builtin_cpu_supports("avx2"); }
+
+// 16 elements from p as int16 (int8 sign-extended); the first `valid` are
+// loaded, the rest are 0.
+ZIMT_AVX2 inline __m256i load16(const int8_t* p, int64_t valid) {
+  if (valid >= 16) return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  alignas(16) int8_t tail[16] = {};
+  std::memcpy(tail, p, static_cast<size_t>(std::max<int64_t>(valid, 0)));
+  return _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+}
+ZIMT_AVX2 inline __m256i load16(const int16_t* p, int64_t valid) {
+  if (valid >= 16) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  alignas(32) int16_t tail[16] = {};
+  std::memcpy(tail, p, static_cast<size_t>(std::max<int64_t>(valid, 0)) * sizeof(int16_t));
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(tail));
 }
 
-__attribute__((target("avx2"))) __m256i widen_add(__m256i acc64, __m256i v32) {
-  acc64 = _mm256_add_epi64(acc64, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v32)));
-  return _mm256_add_epi64(acc64, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v32, 1)));
+// Running max |x| over int16 lanes, unsigned (|-32768| = 32768 fits).
+ZIMT_AVX2 inline __m256i max_abs(__m256i running, __m256i x) {
+  return _mm256_max_epu16(running, _mm256_abs_epi16(x));
+}
+ZIMT_AVX2 inline uint32_t reduce_max_abs(__m256i running) {
+  alignas(32) uint16_t v[16];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), running);
+  return *std::max_element(v, v + 16);
+}
+
+// Transposes 8 rows of 8 int32 words in place: r[i] word j -> r[j] word i.
+ZIMT_AVX2 inline void transpose8(__m256i r[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);      // per 128-bit lane L: words 4L, 4L+1 of rows i, i+1
+    t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);  // words 4L+2, 4L+3
+  }
+  for (int g = 0; g < 8; g += 4) {  // u[g + c], lane L: word 4L + c of rows g..g+3
+    u[g + 0] = _mm256_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm256_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm256_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm256_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);      // word c of all rows
+    r[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);  // word c + 4
+  }
+}
+
+// A (m,k) -> A16 (round_up(m, kMR), kp) int16, zero padded; returns max |a|
+// (the type's bound for int8, which needs no scan).
+template <class T>
+ZIMT_AVX2 uint32_t pack_a(int16_t* a16, int64_t kp, const T* a, int64_t lda, int64_t m, int64_t k) {
+  __m256i amax = _mm256_setzero_si256();
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t t = 0;
+    for (; t + 16 <= k; t += 16) {
+      const __m256i x = load16(a + i * lda + t, 16);
+      if constexpr (sizeof(T) == 2) amax = max_abs(amax, x);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a16 + i * kp + t), x);
+    }
+    for (; t < kp; ++t) a16[i * kp + t] = t < k ? a[i * lda + t] : int16_t{0};
+    if constexpr (sizeof(T) == 2)
+      for (t = k / 16 * 16; t < k; ++t) amax = max_abs(amax, _mm256_set1_epi16(a[i * lda + t]));
+  }
+  std::memset(a16 + m * kp, 0, static_cast<size_t>((round_up(m, kMR) - m) * kp) * sizeof(int16_t));
+  if constexpr (sizeof(T) == 2) return reduce_max_abs(amax);
+  return type_max_abs<T>;
+}
+
+// Width of the panel starting at column j0 in ymm (8 columns each).
+inline int panel_nv(int64_t j0, int64_t n) { return static_cast<int>(std::min<int64_t>(kMaxNV, (n - j0 + 7) / 8)); }
+
+// B (n,k) -> panels of 8·nv columns (see the top): panel at column j0 starts
+// at word j0·kp/2. 8 rows of B at a time, 8 k-pairs per 8x8 transpose.
+// Returns max |b| (the type's bound for int8).
+template <class T>
+ZIMT_AVX2 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, int64_t k) {
+  const int64_t pairs = (k + 1) / 2;
+  __m256i bmax = _mm256_setzero_si256();
+  for (int64_t j8 = 0; j8 < n; j8 += 8) {
+    const int64_t j0 = j8 / (8 * kMaxNV) * (8 * kMaxNV);  // first column of this panel
+    const int nv = panel_nv(j0, n);
+    const int64_t jv = (j8 - j0) / 8;  // ymm within the panel row
+    int32_t* panel = packed + j0 * pairs;
+    for (int64_t p0 = 0; p0 < pairs; p0 += 8) {
+      __m256i r[8];
+      for (int64_t i = 0; i < 8; ++i) {
+        r[i] = j8 + i < n ? load16(b + (j8 + i) * ldb + 2 * p0, k - 2 * p0) : _mm256_setzero_si256();
+        if constexpr (sizeof(T) == 2) bmax = max_abs(bmax, r[i]);
+      }
+      transpose8(r);
+      for (int64_t p = p0; p < std::min(pairs, p0 + 8); ++p)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (p * nv + jv) * 8), r[p - p0]);
+    }
+  }
+  if constexpr (sizeof(T) == 2) return reduce_max_abs(bmax);
+  return type_max_abs<T>;
+}
+
+// Stores (first = true) or adds the int32 lanes acc, sign-extended, into
+// c[0 .. cols), cols <= 8.
+ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first) {
+  const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc));
+  const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1));
+  if (cols == 8) {
+    __m256i* c0 = reinterpret_cast<__m256i*>(c);
+    __m256i* c4 = reinterpret_cast<__m256i*>(c + 4);
+    _mm256_storeu_si256(c0, first ? lo : _mm256_add_epi64(lo, _mm256_loadu_si256(c0)));
+    _mm256_storeu_si256(c4, first ? hi : _mm256_add_epi64(hi, _mm256_loadu_si256(c4)));
+    return;
+  }
+  alignas(32) int64_t v[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), lo);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v + 4), hi);
+  for (int64_t j = 0; j < cols; ++j) c[j] = first ? v[j] : c[j] + v[j];
+}
+
+// Micro-tile: c (rows, cols) (+)= A16 rows (kMR, 2·steps) · panel (steps, 8·NV)
+// a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
+template <int NV>
+ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+                          int64_t rows, int64_t cols, bool first) {
+  __m256i acc[kMR][NV];
+  for (int r = 0; r < kMR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_si256();
+  for (int64_t p = 0; p < steps; ++p) {
+    __m256i bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + (p * NV + v) * 8));
+    for (int r = 0; r < kMR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
+      const __m256i av = _mm256_set1_epi32(pair);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(av, bv[v]));
+    }
+  }
+  for (int r = 0; r < kMR; ++r)
+    if (r < rows)
+      for (int v = 0; v < NV; ++v)
+        if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first);
+}
+
+using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
+                           bool);
+constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>};
+
+ZIMT_AVX2 inline int64_t hsum_epi32_as_64(__m256i acc) {
+  const __m256i s = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)),
+                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)));
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+}
+
+// Rows of A against four rows of B at a time, 16 k per vpmaddwd, with a
+// horizontal sum at the end (m < kSmallM: no packing).
+template <class TA, class TB>
+ZIMT_AVX2 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                         int64_t n, int64_t k) {
+  const int64_t blocks = (k + 15) / 16;  // steps of 16 k
+  for (int64_t i = 0; i < m; ++i) {
+    const TA* ai = a + i * lda;
+    uint32_t amax = type_max_abs<TA>;
+    if constexpr (sizeof(TA) == 2) {
+      __m256i run = _mm256_setzero_si256();
+      for (int64_t t = 0; t < k; t += 16) run = max_abs(run, load16(ai + t, k - t));
+      amax = reduce_max_abs(run);
+    }
+    for (int64_t j0 = 0; j0 < n; j0 += 4) {
+      const TB* bj[4];
+      for (int64_t q = 0; q < 4; ++q) bj[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
+      int64_t flush = flush_steps(amax, type_max_abs<TB>);
+      if (flush < blocks && sizeof(TB) == 2) {
+        __m256i run = _mm256_setzero_si256();
+        for (int64_t q = 0; q < 4; ++q)
+          for (int64_t t = 0; t < k; t += 16) run = max_abs(run, load16(bj[q] + t, k - t));
+        flush = flush_steps(amax, reduce_max_abs(run));
+      }
+      if (flush == 0) {
+        reference_gemm_nt(c + i * ldc + j0, ldc, ai, lda, b + j0 * ldb, ldb, 1, std::min<int64_t>(4, n - j0), k);
+        continue;
+      }
+      int64_t sum[4] = {0, 0, 0, 0};
+      for (int64_t s0 = 0; s0 < blocks; s0 += flush) {
+        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                          _mm256_setzero_si256()};
+        for (int64_t s = s0; s < std::min(blocks, s0 + flush); ++s) {
+          const int64_t t = 16 * s;
+          const __m256i av = load16(ai + t, k - t);
+          for (int q = 0; q < 4; ++q)
+            acc[q] = _mm256_add_epi32(acc[q], _mm256_madd_epi16(av, load16(bj[q] + t, k - t)));
+        }
+        for (int q = 0; q < 4; ++q) sum[q] += hsum_epi32_as_64(acc[q]);
+      }
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
+    }
+  }
+}
+
+template <class TA, class TB>
+ZIMT_AVX2 void gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                    int64_t n, int64_t k) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return fill_zero(c, ldc, m, n);
+  if (m < kSmallM) return gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf;
+  const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, 8) * pairs));
+  const uint32_t amax = pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = pack_b(panels, b, ldb, n, k);
+  const int64_t flush = flush_steps(amax, bmax);
+  if (flush == 0) return reference_gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+  for (int64_t j0 = 0; j0 < n; j0 += 8 * kMaxNV) {
+    const int nv = panel_nv(j0, n);
+    const int32_t* panel = panels + j0 * pairs;
+    const int64_t cols = std::min<int64_t>(8 * kMaxNV, n - j0);
+    for (int64_t i0 = 0; i0 < m; i0 += kMR)
+      for (int64_t p0 = 0; p0 < pairs; p0 += flush)
+        kMicroTile[nv](c + i0 * ldc + j0, ldc, a16 + i0 * kp + 2 * p0, kp, panel + p0 * nv * 8,
+                       std::min(flush, pairs - p0), std::min<int64_t>(kMR, m - i0), cols, p0 == 0);
+  }
 }
 
 }  // namespace
 
-bool available() { return __builtin_cpu_supports("avx2"); }
+constinit const Implementation avx2_implementation{
+    "avx2",
+    &available,
+    &gemm<int8_t, int16_t>,
+    &gemm<int16_t, int8_t>,
+    &gemm<int16_t, int16_t>,
+};
 
-__attribute__((target("avx2"))) int64_t dot(const int8_t* a, const int16_t* b, int64_t k) {
-  __m256i acc64 = _mm256_setzero_si256();
-  int64_t i = 0;
-  while (i + 16 <= k) {
-    __m256i acc32 = _mm256_setzero_si256();
-    for (int64_t step = 0; step < kFlushSteps && i + 16 <= k; ++step, i += 16) {
-      const __m256i a16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-      const __m256i b16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
-      acc32 = _mm256_add_epi32(acc32, _mm256_madd_epi16(a16, b16));
-    }
-    acc64 = widen_add(acc64, acc32);
-  }
-  int64_t s = hsum_epi64(acc64);
-  for (; i < k; ++i) s += int64_t{a[i]} * b[i];
-  return s;
-}
-
-__attribute__((target("avx2"))) int64_t dot(const int16_t* a, const int16_t* b, int64_t k) {
-  __m256i acc64 = _mm256_setzero_si256();
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
-    const __m256i a32 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    const __m256i b32 = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-    acc64 = _mm256_add_epi64(acc64, _mm256_mul_epi32(a32, b32));
-    acc64 = _mm256_add_epi64(acc64, _mm256_mul_epi32(_mm256_srli_epi64(a32, 32), _mm256_srli_epi64(b32, 32)));
-  }
-  int64_t s = hsum_epi64(acc64);
-  for (; i < k; ++i) s += int64_t{a[i]} * b[i];
-  return s;
-}
-
-}  // namespace zimt::kernels::avx2
+}  // namespace zimt::kernels::detail

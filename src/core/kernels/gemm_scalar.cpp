@@ -1,19 +1,15 @@
-// Portable reference kernels: plain int64 accumulation (exact for any
-// element values, k < 2^33).
-#include "zimt/kernels/gemm.hpp"
+// Portable reference implementation: int64 products and sums (exact for any
+// element values, k < 2^31).
+#include "gemm_common.hpp"
 
-namespace zimt::kernels::scalar {
+namespace zimt::kernels::detail {
 
-int64_t dot(const int8_t* a, const int16_t* b, int64_t k) {
-  int64_t s = 0;
-  for (int64_t i = 0; i < k; ++i) s += int64_t{a[i]} * b[i];
-  return s;
-}
+constinit const Implementation scalar_implementation{
+    "scalar",
+    [] { return true; },
+    &reference_gemm_nt<int8_t, int16_t>,
+    &reference_gemm_nt<int16_t, int8_t>,
+    &reference_gemm_nt<int16_t, int16_t>,
+};
 
-int64_t dot(const int16_t* a, const int16_t* b, int64_t k) {
-  int64_t s = 0;
-  for (int64_t i = 0; i < k; ++i) s += int64_t{a[i]} * b[i];
-  return s;
-}
-
-}  // namespace zimt::kernels::scalar
+}  // namespace zimt::kernels::detail

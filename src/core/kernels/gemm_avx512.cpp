@@ -1,0 +1,257 @@
+// AVX-512 VNNI implementation of gemm_nt (needs AVX-512 F, BW, VL, VNNI).
+//
+// C (m,n) = A (m,k) · B (n,k)ᵀ, operands sign-extended to int16 while packing:
+//   A16   (round_up(m, kMR), kp) int16, kp = k rounded up to even, zero padded
+//         (rows and the odd column): a 32-bit broadcast gives one k-pair.
+//   panel (kp/2, 16·nv) int32 words for up to 64 columns of B, word (p, j) =
+//         (B[j][2p], B[j][2p+1]): one zmm holds a k-pair of 16 columns.
+// Micro-kernel: kMR rows x 16·nv columns of int32 accumulators (6 x 64 = 24
+// zmm); per k-pair nv panel loads, kMR broadcasts and kMR·nv vpdpwssd (32 MACs
+// each), flushed (sign-extended) into the int64 C every flush_steps() k-pairs
+// (bound in gemm_common.hpp). For m < kSmallM packing B would cost as much as
+// the product, so those rows are dot products of A with four B rows at a time.
+// GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
+// on purpose) inside the cast/extract/convert intrinsics as (maybe-)uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "gemm_common.hpp"
+
+#define ZIMT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+namespace zimt::kernels::detail {
+
+namespace {
+
+constexpr int kMR = 6;        // rows of A per micro-tile
+constexpr int kMaxNV = 4;     // zmm per micro-tile row: up to 64 columns of B
+constexpr int64_t kSmallM = 4;  // fewer rows than this: dot products, no packing
+
+bool available() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+// 32 elements from p as int16 (int8 sign-extended); the first `valid` (<= 32)
+// are loaded, the rest are 0.
+ZIMT_AVX512 inline __m512i load32(const int8_t* p, int64_t valid) {
+  const __mmask32 mask = valid >= 32 ? ~__mmask32{0} : (__mmask32{1} << valid) - 1;
+  return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, p));
+}
+ZIMT_AVX512 inline __m512i load32(const int16_t* p, int64_t valid) {
+  const __mmask32 mask = valid >= 32 ? ~__mmask32{0} : (__mmask32{1} << valid) - 1;
+  return _mm512_maskz_loadu_epi16(mask, p);
+}
+
+// Running max |x| over int16 lanes, unsigned (|-32768| = 32768 fits).
+ZIMT_AVX512 inline __m512i max_abs(__m512i running, __m512i x) {
+  return _mm512_max_epu16(running, _mm512_abs_epi16(x));
+}
+ZIMT_AVX512 inline uint32_t reduce_max_abs(__m512i running) {
+  const __m512i lo = _mm512_and_si512(running, _mm512_set1_epi32(0xFFFF));
+  return _mm512_reduce_max_epu32(_mm512_max_epu32(lo, _mm512_srli_epi32(running, 16)));
+}
+
+// Transposes 16 rows of 16 int32 words in place: r[i] word j -> r[j] word i.
+ZIMT_AVX512 inline void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);      // per 128-bit lane L: words 4L, 4L+1 of rows i, i+1
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);  // words 4L+2, 4L+3
+  }
+  for (int g = 0; g < 16; g += 4) {  // u[g + c], lane L: word 4L + c of rows g..g+3
+    u[g + 0] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v02 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);  // lanes 0,2 of rows 0-3, 4-7
+    const __m512i v13 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);  // lanes 1,3
+    const __m512i w02 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512i w13 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+    r[c] = _mm512_shuffle_i32x4(v02, w02, 0x88);       // word c of all rows
+    r[c + 8] = _mm512_shuffle_i32x4(v02, w02, 0xDD);   // word c + 8
+    r[c + 4] = _mm512_shuffle_i32x4(v13, w13, 0x88);   // word c + 4
+    r[c + 12] = _mm512_shuffle_i32x4(v13, w13, 0xDD);  // word c + 12
+  }
+}
+
+// A (m,k) -> A16 (round_up(m, kMR), kp) int16, zero padded; returns max |a|
+// (the type's bound for int8, which needs no scan).
+template <class T>
+ZIMT_AVX512 uint32_t pack_a(int16_t* a16, int64_t kp, const T* a, int64_t lda, int64_t m, int64_t k) {
+  __m512i amax = _mm512_setzero_si512();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t t = 0; t < kp; t += 32) {
+      const __m512i x = load32(a + i * lda + t, k - t);
+      if constexpr (sizeof(T) == 2) amax = max_abs(amax, x);
+      const int64_t w = std::min<int64_t>(32, kp - t);
+      _mm512_mask_storeu_epi16(a16 + i * kp + t, (__mmask32{1} << (w - 1) << 1) - 1, x);
+    }
+  std::memset(a16 + m * kp, 0, static_cast<size_t>((round_up(m, kMR) - m) * kp) * sizeof(int16_t));
+  if constexpr (sizeof(T) == 2) return reduce_max_abs(amax);
+  return type_max_abs<T>;
+}
+
+// Width of the panel starting at column j0 in zmm (16 columns each).
+inline int panel_nv(int64_t j0, int64_t n) { return static_cast<int>(std::min<int64_t>(kMaxNV, (n - j0 + 15) / 16)); }
+
+// B (n,k) -> panels of 16·nv columns (see the top): panel at column j0 starts
+// at word j0·kp/2. 16 rows of B at a time, 16 k-pairs per 16x16 transpose.
+// Returns max |b| (the type's bound for int8).
+template <class T>
+ZIMT_AVX512 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, int64_t k) {
+  const int64_t pairs = (k + 1) / 2;
+  __m512i bmax = _mm512_setzero_si512();
+  for (int64_t j16 = 0; j16 < n; j16 += 16) {
+    const int64_t j0 = j16 / (16 * kMaxNV) * (16 * kMaxNV);  // first column of this panel
+    const int nv = panel_nv(j0, n);
+    const int64_t jv = (j16 - j0) / 16;  // zmm within the panel row
+    int32_t* panel = packed + j0 * pairs;
+    for (int64_t p0 = 0; p0 < pairs; p0 += 16) {
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        r[i] = j16 + i < n ? load32(b + (j16 + i) * ldb + 2 * p0, k - 2 * p0) : _mm512_setzero_si512();
+        if constexpr (sizeof(T) == 2) bmax = max_abs(bmax, r[i]);
+      }
+      transpose16(r);
+      for (int64_t p = p0; p < std::min(pairs, p0 + 16); ++p)
+        _mm512_store_si512(panel + (p * nv + jv) * 16, r[p - p0]);
+    }
+  }
+  if constexpr (sizeof(T) == 2) return reduce_max_abs(bmax);
+  return type_max_abs<T>;
+}
+
+// Stores (first = true) or adds the int32 lanes acc, sign-extended, into
+// c[0 .. cols), cols <= 16.
+ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool first) {
+  const __mmask8 lo_mask = cols >= 8 ? 0xFF : static_cast<__mmask8>((1u << cols) - 1);
+  const __mmask8 hi_mask = cols >= 16 ? 0xFF : cols <= 8 ? 0 : static_cast<__mmask8>((1u << (cols - 8)) - 1);
+  __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+  __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
+  if (!first) {
+    lo = _mm512_add_epi64(lo, _mm512_maskz_loadu_epi64(lo_mask, c));
+    hi = _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(hi_mask, c + 8));
+  }
+  _mm512_mask_storeu_epi64(c, lo_mask, lo);
+  _mm512_mask_storeu_epi64(c + 8, hi_mask, hi);
+}
+
+// Micro-tile: c (rows, cols) (+)= A16 rows (kMR, 2·steps) · panel (steps, 16·NV)
+// a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
+template <int NV>
+ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+                            int64_t rows, int64_t cols, bool first) {
+  __m512i acc[kMR][NV];
+  for (int r = 0; r < kMR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int64_t p = 0; p < steps; ++p) {
+    __m512i bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_si512(b + (p * NV + v) * 16);
+    for (int r = 0; r < kMR; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
+      const __m512i av = _mm512_set1_epi32(pair);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpwssd_epi32(acc[r][v], av, bv[v]);
+    }
+  }
+  for (int r = 0; r < kMR; ++r)
+    if (r < rows)
+      for (int v = 0; v < NV; ++v)
+        if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first);
+}
+
+using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
+                           bool);
+constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>, &micro_tile<3>,
+                                              &micro_tile<4>};
+
+// Rows of A against four rows of B at a time, 32 k per vpdpwssd, with a
+// horizontal sum at the end (m < kSmallM: no packing).
+template <class TA, class TB>
+ZIMT_AVX512 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                           int64_t n, int64_t k) {
+  const int64_t blocks = (k + 31) / 32;  // steps of 32 k
+  for (int64_t i = 0; i < m; ++i) {
+    const TA* ai = a + i * lda;
+    uint32_t amax = type_max_abs<TA>;
+    if constexpr (sizeof(TA) == 2) {
+      __m512i run = _mm512_setzero_si512();
+      for (int64_t t = 0; t < k; t += 32) run = max_abs(run, load32(ai + t, k - t));
+      amax = reduce_max_abs(run);
+    }
+    for (int64_t j0 = 0; j0 < n; j0 += 4) {
+      const TB* bj[4];
+      for (int64_t q = 0; q < 4; ++q) bj[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
+      int64_t flush = flush_steps(amax, type_max_abs<TB>);
+      if (flush < blocks && sizeof(TB) == 2) {
+        __m512i run = _mm512_setzero_si512();
+        for (int64_t q = 0; q < 4; ++q)
+          for (int64_t t = 0; t < k; t += 32) run = max_abs(run, load32(bj[q] + t, k - t));
+        flush = flush_steps(amax, reduce_max_abs(run));
+      }
+      if (flush == 0) {
+        reference_gemm_nt(c + i * ldc + j0, ldc, ai, lda, b + j0 * ldb, ldb, 1, std::min<int64_t>(4, n - j0), k);
+        continue;
+      }
+      int64_t sum[4] = {0, 0, 0, 0};
+      for (int64_t s0 = 0; s0 < blocks; s0 += flush) {
+        __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                          _mm512_setzero_si512()};
+        for (int64_t s = s0; s < std::min(blocks, s0 + flush); ++s) {
+          const int64_t t = 32 * s;
+          const __m512i av = load32(ai + t, k - t);
+          for (int q = 0; q < 4; ++q) acc[q] = _mm512_dpwssd_epi32(acc[q], av, load32(bj[q] + t, k - t));
+        }
+        for (int q = 0; q < 4; ++q)
+          sum[q] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[q])),
+                                                             _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[q], 1))));
+      }
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
+    }
+  }
+}
+
+template <class TA, class TB>
+ZIMT_AVX512 void gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                      int64_t n, int64_t k) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return fill_zero(c, ldc, m, n);
+  if (m < kSmallM) return gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf;
+  const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, 16) * pairs));
+  const uint32_t amax = pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = pack_b(panels, b, ldb, n, k);
+  const int64_t flush = flush_steps(amax, bmax);
+  if (flush == 0) return reference_gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+  for (int64_t j0 = 0; j0 < n; j0 += 16 * kMaxNV) {
+    const int nv = panel_nv(j0, n);
+    const int32_t* panel = panels + j0 * pairs;
+    const int64_t cols = std::min<int64_t>(16 * kMaxNV, n - j0);
+    for (int64_t i0 = 0; i0 < m; i0 += kMR)
+      for (int64_t p0 = 0; p0 < pairs; p0 += flush)
+        kMicroTile[nv](c + i0 * ldc + j0, ldc, a16 + i0 * kp + 2 * p0, kp, panel + p0 * nv * 16,
+                       std::min(flush, pairs - p0), std::min<int64_t>(kMR, m - i0), cols, p0 == 0);
+  }
+}
+
+}  // namespace
+
+constinit const Implementation avx512vnni_implementation{
+    "avx512vnni",
+    &available,
+    &gemm<int8_t, int16_t>,
+    &gemm<int16_t, int8_t>,
+    &gemm<int16_t, int16_t>,
+};
+
+}  // namespace zimt::kernels::detail
