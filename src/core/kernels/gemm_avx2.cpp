@@ -148,21 +148,29 @@ ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first) 
 template <int NV>
 ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                           int64_t rows, int64_t cols, bool first) {
+  // Every loop over r and v is unrolled so that acc stays in registers.
   __m256i acc[kMR][NV];
+  #pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_si256();
   for (int64_t p = 0; p < steps; ++p) {
     __m256i bv[NV];
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + (p * NV + v) * 8));
+    #pragma GCC unroll 8
     for (int r = 0; r < kMR; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
       const __m256i av = _mm256_set1_epi32(pair);
+      #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(av, bv[v]));
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
     if (r < rows)
+      #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first);
 }

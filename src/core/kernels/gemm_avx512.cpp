@@ -148,21 +148,29 @@ ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool firs
 template <int NV>
 ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                             int64_t rows, int64_t cols, bool first) {
+  // Every loop over r and v is unrolled so that acc stays in registers.
   __m512i acc[kMR][NV];
+  #pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   for (int64_t p = 0; p < steps; ++p) {
     __m512i bv[NV];
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_si512(b + (p * NV + v) * 16);
+    #pragma GCC unroll 8
     for (int r = 0; r < kMR; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
       const __m512i av = _mm512_set1_epi32(pair);
+      #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpwssd_epi32(acc[r][v], av, bv[v]);
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
     if (r < rows)
+      #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first);
 }
