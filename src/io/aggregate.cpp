@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace zimt::io {
 namespace {
@@ -61,6 +62,30 @@ MeanStd mean_std(const std::vector<double>& xs) {
   return s;
 }
 
+RunRecord read_run_dir(const std::filesystem::path& run_dir) {
+  RunRecord rec;
+  rec.name = run_dir.string();
+  rec.summary = json::parse(sweep_files::read_all(run_dir / "summary.json"), nullptr, false);
+  rec.status = rec.summary.is_object() ? rec.summary.value("status", "missing") : "missing";
+  rec.last_log = sweep_files::last_line(run_dir / "console.log");  // a sweep child's stderr: errors land here
+  if (rec.last_log.empty()) rec.last_log = sweep_files::last_line(run_dir / "train.log");
+  // zimt writes config.resolved.json (/train/seed), the PyTorch peer config.json (/args/seed).
+  for (const auto& [file, pointer] : {std::pair{"config.resolved.json", "/train/seed"}, std::pair{"config.json", "/args/seed"}}) {
+    const json config = json::parse(sweep_files::read_all(run_dir / file), nullptr, false);
+    const json::json_pointer ptr(pointer);
+    if (config.is_object() && config.contains(ptr) && config[ptr].is_number_integer()) {
+      rec.seed = config[ptr].get<std::int64_t>();
+      break;
+    }
+  }
+  std::istringstream lines(sweep_files::read_all(run_dir / "metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    json m = json::parse(line, nullptr, false);
+    if (m.is_object() && m.contains("step") && m["step"].is_number_integer()) rec.metrics.push_back(std::move(m));
+  }
+  return rec;
+}
+
 std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir) {
   const std::string plan_text = sweep_files::read_all(dir / "plan.json");
   const json plan = json::parse(plan_text, nullptr, false);
@@ -68,30 +93,21 @@ std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir) {
     throw std::runtime_error((dir / "plan.json").string() + ": missing or not a sweep plan (run `zimt sweep` first)");
   std::vector<RunRecord> runs;
   for (const json& r : plan["runs"]) {
-    RunRecord rec;
+    const std::filesystem::path run_dir = dir / r.value("name", "");
+    RunRecord rec = read_run_dir(run_dir);
     rec.name = r.value("name", "");
     rec.group = r.value("group", "");
     rec.seed = r.value("seed", std::int64_t{0});
-    const std::filesystem::path run_dir = dir / rec.name;
-    rec.summary = json::parse(sweep_files::read_all(run_dir / "summary.json"), nullptr, false);
-    rec.status = rec.summary.is_object() ? rec.summary.value("status", "missing") : "missing";
-    if (rec.status == "finished" && rec.summary.is_object() &&
+    if (rec.status == "finished" &&
         config_hash(json::parse(sweep_files::read_all(run_dir / "config.resolved.json"), nullptr, false)) !=
             r.value("hash", ""))
       rec.status = "stale (config differs from the plan)";
-    rec.last_log = sweep_files::last_line(run_dir / "console.log");  // the child's stderr: errors land here
-    if (rec.last_log.empty()) rec.last_log = sweep_files::last_line(run_dir / "train.log");
-    std::istringstream lines(sweep_files::read_all(run_dir / "metrics.jsonl"));
-    for (std::string line; std::getline(lines, line);) {
-      json m = json::parse(line, nullptr, false);
-      if (m.is_object() && m.contains("step") && m["step"].is_number_integer()) rec.metrics.push_back(std::move(m));
-    }
     runs.push_back(std::move(rec));
   }
   return runs;
 }
 
-SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs) {
+SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs, StepSet step_set) {
   SweepAggregate agg;
   std::set<std::string> metric_names;
   std::map<std::string, std::size_t> group_index;
@@ -109,6 +125,7 @@ SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs) {
       continue;
     }
     agg.groups[it->second].finished += 1;
+    agg.groups[it->second].members.push_back(run.name);
     members[it->second].push_back(&run);
   }
   for (std::size_t g = 0; g < agg.groups.size(); ++g) {
@@ -132,6 +149,10 @@ SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs) {
       for (const auto& [key, v] : numeric_fields(run->summary)) summary_values[key].push_back(v);
     }
     for (const auto& [step, metrics] : values) {
+      if (step_set == StepSet::shared && runs_at_step[step] < group.finished) {
+        group.skipped_steps += 1;
+        continue;
+      }
       StepStats s;
       s.step = step;
       s.n = runs_at_step[step];
@@ -189,7 +210,7 @@ std::string summary_markdown(const SweepAggregate& agg) {
 json summary_json(const SweepAggregate& agg) {
   json out = {{"groups", json::array()}, {"unfinished", json::array()}};
   for (const GroupStats& g : agg.groups) {
-    json jg = {{"group", g.name}, {"runs", g.runs}, {"finished", g.finished}};
+    json jg = {{"group", g.name}, {"runs", g.runs}, {"finished", g.finished}, {"members", g.members}};
     for (const auto& [key, s] : g.summary) jg[key] = stats_json(s);
     out["groups"].push_back(std::move(jg));
   }

@@ -54,6 +54,9 @@ struct Range {
   bool empty() const { return lo > hi; }
 };
 
+// Series with at most this many points get a dot per point.
+constexpr std::size_t kMarkedPoints = 24;
+
 // Approximate rendered width of `text` at `font_px` in a sans-serif face.
 double text_width(const std::string& text, double font_px) { return 0.58 * font_px * static_cast<double>(text.size()); }
 
@@ -133,24 +136,41 @@ std::string render_svg(const LineChart& chart) {
   svg += "<text transform=\"translate(20 " + num(top + ph / 2) + ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">" +
          escape(chart.y_label) + "</text>\n";
 
+  auto colour = [&](std::size_t k) {
+    const int c = chart.series[k].colour;
+    return kColours[(c >= 0 ? static_cast<std::size_t>(c) : k) % 10];
+  };
   // Bands first, then lines on top.
   svg += "<g clip-path=\"url(#plot-area)\">\n";
   for (std::size_t k = 0; k < chart.series.size(); ++k) {
     const PlotSeries& s = chart.series[k];
     if (s.lo.empty() || s.x.empty()) continue;
+    if (s.x.size() == 1) {
+      svg += "<line class=\"errorbar\" x1=\"" + num(px(s.x[0])) + "\" y1=\"" + num(py(s.lo[0])) + "\" x2=\"" +
+             num(px(s.x[0])) + "\" y2=\"" + num(py(s.hi[0])) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"1.5\"/>\n";
+      continue;
+    }
     std::string d;
     for (std::size_t i = 0; i < s.x.size(); ++i) d += (i == 0 ? "M" : " L") + num(px(s.x[i])) + " " + num(py(s.hi[i]));
     for (std::size_t i = s.x.size(); i-- > 0;) d += " L" + num(px(s.x[i])) + " " + num(py(s.lo[i]));
-    svg += "<path class=\"band\" d=\"" + d + " Z\" fill=\"" + kColours[k % 10] + "\" fill-opacity=\"0.2\" stroke=\"none\"/>\n";
+    svg += "<path class=\"band\" d=\"" + d + " Z\" fill=\"" + colour(k) + "\" fill-opacity=\"0.2\" stroke=\"none\"/>\n";
   }
   for (std::size_t k = 0; k < chart.series.size(); ++k) {
     const PlotSeries& s = chart.series[k];
     std::string d;
     for (std::size_t i = 0; i < s.x.size(); ++i) d += (i == 0 ? "M" : " L") + num(px(s.x[i])) + " " + num(py(s.y[i]));
-    svg += "<path class=\"series\" d=\"" + d + "\" fill=\"none\" stroke=\"" + kColours[k % 10] +
+    svg += "<path class=\"series\" d=\"" + d + "\" fill=\"none\" stroke=\"" + colour(k) +
            "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + escape(s.name) + "</title></path>\n";
   }
   svg += "</g>\n";
+  // Dots outside the clip: a point on the plot's edge stays round (values never lie beyond the axes).
+  for (std::size_t k = 0; k < chart.series.size(); ++k) {
+    const PlotSeries& s = chart.series[k];
+    if (s.x.size() <= kMarkedPoints)
+      for (std::size_t i = 0; i < s.x.size(); ++i)
+        svg += "<circle class=\"marker\" cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"3\" fill=\"" +
+               colour(k) + "\"/>\n";
+  }
 
   // Legend: the corner of the plot area that covers the fewest points.
   if (!chart.series.empty()) {
@@ -182,10 +202,10 @@ std::string render_svg(const LineChart& chart) {
            "\" fill=\"#ffffff\" fill-opacity=\"0.9\" stroke=\"#cccccc\" rx=\"3\"/>\n";
     for (std::size_t k = 0; k < chart.series.size(); ++k) {
       const double y = ly + 5 + row * (static_cast<double>(k) + 0.5);
-      svg += "<rect x=\"" + num(lx + 8) + "\" y=\"" + num(y - 6) + "\" width=\"24\" height=\"12\" fill=\"" + kColours[k % 10] +
+      svg += "<rect x=\"" + num(lx + 8) + "\" y=\"" + num(y - 6) + "\" width=\"24\" height=\"12\" fill=\"" + colour(k) +
              "\" fill-opacity=\"0.2\"/>\n";
       svg += "<line x1=\"" + num(lx + 8) + "\" y1=\"" + num(y) + "\" x2=\"" + num(lx + 32) + "\" y2=\"" + num(y) + "\" stroke=\"" +
-             kColours[k % 10] + "\" stroke-width=\"2\"/>\n";
+             colour(k) + "\" stroke-width=\"2\"/>\n";
       svg += "<text x=\"" + num(lx + 38) + "\" y=\"" + num(y + 4) + "\">" + escape(chart.series[k].name) + "</text>\n";
     }
     svg += "</g>\n";

@@ -7,19 +7,29 @@
 
 namespace zimt::io {
 
+MetricAxis metric_axis(const std::string& metric) {
+  if (metric == "test_acc") return {100, "test accuracy", "test accuracy (%)"};
+  if (metric == "train_acc") return {100, "train accuracy", "train accuracy (%)"};
+  if (metric == "test_loss") return {1, "test loss", "test loss"};
+  if (metric == "train_loss") return {1, "train loss", "train loss"};
+  return {1, metric, metric};
+}
+
 LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, double scale, PlotX x,
                        const std::string& title, const std::string& y_label) {
   LineChart chart;
   chart.title = title;
   chart.x_label = x == PlotX::step ? "step" : "epoch";
   chart.y_label = y_label;
-  if (metric == "test_acc") {
+  if (metric == "test_acc" || metric == "train_acc") {
     chart.y_floor = 0;
     chart.y_ceil = scale;
   }
-  for (const GroupStats& g : agg.groups) {
+  for (std::size_t k = 0; k < agg.groups.size(); ++k) {
+    const GroupStats& g = agg.groups[k];
     PlotSeries s;
     s.name = g.name + " (n=" + std::to_string(g.finished) + ")";
+    s.colour = static_cast<int>(k);
     bool any_std = false;
     for (const StepStats& step : g.steps) {
       const auto m = step.metrics.find(metric);
@@ -46,12 +56,12 @@ SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x) {
   std::filesystem::path abs = std::filesystem::absolute(dir).lexically_normal();
   if (abs.filename().empty()) abs = abs.parent_path();  // "runs/x/"
   const std::string name = abs.filename().string();
-  sweep_files::write_atomic(
-      dir / "test_acc.svg",
-      render_svg(metric_chart(agg, "test_acc", 100, x, name + ": test accuracy (mean ± 1 std over seeds)", "test accuracy (%)")));
-  sweep_files::write_atomic(
-      dir / "test_loss.svg",
-      render_svg(metric_chart(agg, "test_loss", 1, x, name + ": test loss (mean ± 1 std over seeds)", "test loss")));
+  for (const std::string metric : {"test_acc", "test_loss"}) {
+    const MetricAxis axis = metric_axis(metric);
+    sweep_files::write_atomic(dir / (metric + ".svg"),
+                              render_svg(metric_chart(agg, metric, axis.scale, x,
+                                                      name + ": " + axis.what + " (mean ± 1 std over seeds)", axis.y_label)));
+  }
   return agg;
 }
 

@@ -166,22 +166,25 @@ def main(argv):
                "tool": "zimt_torch", "parameters": d}
     out.write_json("summary.json", summary)
     step, images_seen, interval_images, interval_loss, interval_steps = 0, 0, 0, 0.0, 0
-    fallbacks, stats = 0, zim_rule.StepStats()
+    # Since the last evaluation, as zimt's metrics.jsonl: training images
+    # classified right, and the ZIM step statistics summed over the steps
+    # (max_abs_w: after the latest step).
+    interval_correct, interval = 0, zim_rule.StepStats()
 
     def record(samples):
-        nonlocal interval_images, interval_loss, interval_steps, fallbacks
+        nonlocal interval_images, interval_loss, interval_steps, interval_correct, interval
         eval_start = time.perf_counter()
         test_loss, test_acc, n = evaluate(samples)
         train_s = timer.train_seconds(timer.since_eval)
         per_step_ms = {k: 1000.0 * v / interval_steps for k, v in timer.since_eval.items()}
         out.append_metrics({
             "step": step, "epoch": images_seen / len(train_y),
-            "train_loss": interval_loss / interval_steps, "test_loss": test_loss,
-            "test_acc": test_acc, "eval_samples": n,
+            "train_loss": interval_loss / interval_steps, "train_acc": interval_correct / interval_images,
+            "test_loss": test_loss, "test_acc": test_acc, "eval_samples": n,
             "images_per_s": interval_images / train_s if train_s > 0 else 0.0,
-            "saturated": stats.saturated, "u_l1": stats.u_l1, "changed": stats.changed,
-            "max_abs_w": stats.max_abs_w, "elapsed_s": time.perf_counter() - start,
-            "nonzero_grad": stats.nonzero_grad, "g_l1": stats.g_l1, "fallbacks": fallbacks,
+            "saturated": interval.saturated, "u_l1": interval.u_l1, "changed": interval.changed,
+            "max_abs_w": interval.max_abs_w, "elapsed_s": time.perf_counter() - start,
+            "nonzero_grad": interval.nonzero_grad, "g_l1": interval.g_l1, "fallbacks": interval.fallback,
             **{k + "_ms": v for k, v in per_step_ms.items()},
             "eval_s": time.perf_counter() - eval_start})
         if n == len(test_y):
@@ -199,8 +202,9 @@ def main(argv):
                   f"test_acc {100 * test_acc:6.2f}% ({n})  "
                   f"{per_step_ms['fwd_bwd']:.1f}+{per_step_ms['update']:.1f} ms/step "
                   f"({per_step_ms['fwd_bwd_cpu']:.1f}+{per_step_ms['update_cpu']:.1f} CPU)  "
-                  f"max|w| {stats.max_abs_w}", flush=True)
-        interval_images, interval_loss, interval_steps, fallbacks = 0, 0.0, 0, 0
+                  f"max|w| {interval.max_abs_w}", flush=True)
+        interval_images, interval_loss, interval_steps, interval_correct = 0, 0.0, 0, 0
+        interval = zim_rule.StepStats(max_abs_w=interval.max_abs_w)
         timer.reset_interval()
 
     try:
@@ -216,7 +220,8 @@ def main(argv):
                 timer.add("data")
                 for p in params:
                     p.grad = None
-                loss = F.cross_entropy(model(x), y)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
                 loss.backward()
                 timer.add("fwd_bwd")
                 if args.opt == "sgd":
@@ -227,12 +232,15 @@ def main(argv):
                     rule = "authors" if args.opt == "zim" else "zero_inflated"
                     stats = zim_rule.step(params, rule, args.n, args.c, args.alpha,
                                           args.saturate, sample_gen)
-                    fallbacks += stats.fallback
+                    for field in ("saturated", "u_l1", "changed", "nonzero_grad", "g_l1", "fallback"):
+                        setattr(interval, field, getattr(interval, field) + getattr(stats, field))
+                    interval.max_abs_w = stats.max_abs_w
                 timer.add("update")
                 step += 1
                 images_seen += len(idx)
                 interval_images += len(idx)
                 interval_loss += loss.item()
+                interval_correct += int((logits.argmax(1) == y).sum().item())
                 interval_steps += 1
                 if b == steps_per_epoch - 1 or step == total_steps:
                     record(0)

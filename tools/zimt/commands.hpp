@@ -12,5 +12,6 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_sweep(CLI::App& app);
 void add_report(CLI::App& app);
+void add_compare(CLI::App& app);
 
 }  // namespace zimt::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   zimt::cli::add_eval(app);
   zimt::cli::add_sweep(app);
   zimt::cli::add_report(app);
+  zimt::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

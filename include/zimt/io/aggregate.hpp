@@ -1,11 +1,14 @@
 #pragma once
-// Aggregation of a sweep's runs over seeds.
+// Aggregation of runs over seeds, for `zimt report` (a sweep's groups) and
+// `zimt compare` (groups named on the command line).
 //
-// Runs that differ only by seed form a group (the plan's "group"). For each
-// group and each evaluation step, every numeric metric of metrics.jsonl is
-// summarised over the finished runs that reached that step: mean and sample
-// standard deviation (n - 1 in the denominator; undefined, written empty /
-// null, when n = 1). Runs that are not finished are listed, not aggregated.
+// Runs that differ only by seed form a group (the plan's "group", or a
+// compare label). For each group and each evaluation step, every numeric
+// metric of metrics.jsonl is summarised over the finished runs that logged
+// it at that step: mean and sample standard deviation (n - 1 in the
+// denominator; undefined, written empty / null, when n = 1). A metric that
+// some runs do not log (the PyTorch peer has no `trials`) is summarised over
+// the runs that do. Runs that are not finished are listed, not aggregated.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -35,7 +38,7 @@ struct StepStats {
 struct RunRecord {
   std::string name;
   std::string group;
-  std::int64_t seed = 0;
+  std::int64_t seed = 0;  // the plan's, else the run's config (/train/seed, or the peer's /args/seed), else 0
   std::string status;    // summary.json status, or "missing"
   std::string last_log;  // last line of console.log (else train.log), for failed runs
   nlohmann::json summary;
@@ -46,7 +49,9 @@ struct GroupStats {
   std::string name;
   int runs = 0;      // planned
   int finished = 0;  // aggregated
+  std::vector<std::string> members;              // names of the aggregated runs, in run order
   std::vector<StepStats> steps;                  // increasing step
+  int skipped_steps = 0;                         // StepSet::shared: steps not logged by every aggregated run
   std::map<std::string, MeanStd> summary;        // final_test_acc, best_test_acc, wall_s, images_per_s, ...
 };
 
@@ -56,10 +61,22 @@ struct SweepAggregate {
   std::vector<std::string> metric_names;  // every numeric metric seen, sorted, without step/epoch
 };
 
+// One run directory, zimt's or the PyTorch peer's: summary.json (status
+// "missing" when absent or unreadable), the metrics.jsonl lines with an
+// integer step, the last line of console.log (else train.log), the seed of
+// its config. `name` is the directory as given; `group` is left empty.
+RunRecord read_run_dir(const std::filesystem::path& run_dir);
+
 // Reads <dir>/plan.json and each run directory it names.
 std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir);
 
-SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs);
+// Which evaluation steps of a group are aggregated.
+enum class StepSet {
+  reached,  // every step, over the runs that logged it (a sweep run stopped early counts until it stops)
+  shared,   // only the steps every aggregated run of the group logged (runs with other eval schedules)
+};
+
+SweepAggregate aggregate_runs(const std::vector<RunRecord>& runs, StepSet steps = StepSet::reached);
 
 // aggregate.csv: group,step,epoch,n,<metric>_mean,<metric>_std,...
 std::string aggregate_csv(const SweepAggregate& agg);

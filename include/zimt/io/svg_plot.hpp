@@ -1,7 +1,9 @@
 #pragma once
 // Line charts as standalone SVG: one line per series with an optional
 // translucent band (mean ± std), nice axis ticks, axis labels, a legend placed
-// in the plot corner that hides the fewest points, and a title.
+// in the plot corner that hides the fewest points, and a title. A series of
+// few points (evaluations only at epoch ends) also gets a dot per point, and
+// a one-point series an error bar, since its line and band have no length.
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@ struct PlotSeries {
   std::string name;
   std::vector<double> x, y;
   std::vector<double> lo, hi;  // band around y (same length as x), or empty
+  int colour = -1;             // index into the palette, so a group keeps its colour on every chart; -1: its position
 };
 
 struct LineChart {
@@ -27,7 +30,8 @@ struct LineChart {
 std::vector<double> nice_ticks(double lo, double hi, int target);
 
 // The chart as an SVG document (well-formed XML; each series is a
-// <path class="series">, each band a <path class="band">).
+// <path class="series">, each band a <path class="band">, each dot a
+// <circle class="marker">).
 std::string render_svg(const LineChart& chart);
 
 }  // namespace zimt::io

@@ -11,8 +11,17 @@ namespace zimt::io {
 
 enum class PlotX { step, epoch };
 
+// How a metric is drawn: accuracies (fractions in metrics.jsonl) in percent.
+struct MetricAxis {
+  double scale = 1;     // multiplies the logged values
+  std::string what;     // for the chart title: "test accuracy", "test loss", else the metric's name
+  std::string y_label;  // "test accuracy (%)", "test loss", ...
+};
+MetricAxis metric_axis(const std::string& metric);
+
 // The chart of one metric's group means with ±1 std bands; `scale`
-// multiplies values (100 for accuracy in percent).
+// multiplies values (100 for accuracy in percent). Group g keeps palette
+// colour g even when another group has no values for the metric.
 LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, double scale, PlotX x,
                        const std::string& title, const std::string& y_label);
 
