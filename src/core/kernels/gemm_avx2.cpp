@@ -8,7 +8,7 @@
 // Micro-kernel: kMR rows x 8·nv columns of int32 accumulators (4 x 16 = 8
 // ymm); per k-pair nv panel loads, kMR broadcasts and kMR·nv vpmaddwd + vpaddd
 // (16 MACs each), flushed (sign-extended) into the int64 C every
-// flush_steps() k-pairs (bound in gemm_common.hpp). vpmaddubsw is not used: it
+// flush_steps() k-pairs (bound and byte split of B in gemm_common.hpp). vpmaddubsw is not used: it
 // saturates. For m < kSmallM the rows are dot products with four B rows at a
 // time (packing B would cost as much as the product).
 #include <immintrin.h>
@@ -125,11 +125,13 @@ ZIMT_AVX2 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, i
   return type_max_abs<T>;
 }
 
-// Stores (first = true) or adds the int32 lanes acc, sign-extended, into
+// Stores (first = true) or adds the int32 lanes acc, sign-extended and
+// shifted left by `shift` (0, or 8 for the hi byte of a split B), into
 // c[0 .. cols), cols <= 8.
-ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first) {
-  const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc));
-  const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1));
+ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first, int shift) {
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  const __m256i lo = _mm256_sll_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)), count);
+  const __m256i hi = _mm256_sll_epi64(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)), count);
   if (cols == 8) {
     __m256i* c0 = reinterpret_cast<__m256i*>(c);
     __m256i* c4 = reinterpret_cast<__m256i*>(c + 4);
@@ -143,11 +145,11 @@ ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first) 
   for (int64_t j = 0; j < cols; ++j) c[j] = first ? v[j] : c[j] + v[j];
 }
 
-// Micro-tile: c (rows, cols) (+)= A16 rows (kMR, 2·steps) · panel (steps, 8·NV)
+// Micro-tile: c (rows, cols) (+)= 2^shift · A16 rows (kMR, 2·steps) · panel (steps, 8·NV)
 // a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
 template <int NV>
 ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
-                          int64_t rows, int64_t cols, bool first) {
+                          int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m256i acc[kMR][NV];
   #pragma GCC unroll 8
@@ -172,11 +174,11 @@ ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp,
     if (r < rows)
       #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first);
+        if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, shift);
 }
 
 using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                           bool);
+                           bool, int);
 constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>};
 
 ZIMT_AVX2 inline int64_t hsum_epi32_as_64(__m256i acc) {
@@ -184,6 +186,29 @@ ZIMT_AVX2 inline int64_t hsum_epi32_as_64(__m256i acc) {
                                      _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc, 1)));
   const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
   return _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+}
+
+// sum[q] += sum_t a[t]·bq[q][t] over 16-element blocks [s0, s1) of k, in
+// int32 lanes (the caller keeps s1 - s0 within the flush bound). Split: B in
+// bytes, sum[q] += sum_t a[t]·lo + 256·sum_t a[t]·hi (gemm_common.hpp).
+template <bool Split, class TA, class TB>
+ZIMT_AVX2 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64_t k, int64_t s0, int64_t s1) {
+  __m256i acc[4], acc_hi[4];
+  for (int q = 0; q < 4; ++q) acc[q] = acc_hi[q] = _mm256_setzero_si256();
+  for (int64_t s = s0; s < s1; ++s) {
+    const int64_t t = 16 * s;
+    const __m256i av = load16(a + t, k - t);
+    for (int q = 0; q < 4; ++q) {
+      const __m256i bv = load16(bq[q] + t, k - t);
+      if constexpr (Split) {
+        acc[q] = _mm256_add_epi32(acc[q], _mm256_madd_epi16(av, _mm256_and_si256(bv, _mm256_set1_epi16(0xFF))));
+        acc_hi[q] = _mm256_add_epi32(acc_hi[q], _mm256_madd_epi16(av, _mm256_srai_epi16(bv, 8)));
+      } else {
+        acc[q] = _mm256_add_epi32(acc[q], _mm256_madd_epi16(av, bv));
+      }
+    }
+  }
+  for (int q = 0; q < 4; ++q) sum[q] += hsum_epi32_as_64(acc[q]) + (Split ? hsum_epi32_as_64(acc_hi[q]) * 256 : 0);
 }
 
 // Rows of A against four rows of B at a time, 16 k per vpmaddwd, with a
@@ -201,33 +226,37 @@ ZIMT_AVX2 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, cons
       amax = reduce_max_abs(run);
     }
     for (int64_t j0 = 0; j0 < n; j0 += 4) {
-      const TB* bj[4];
-      for (int64_t q = 0; q < 4; ++q) bj[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
+      const TB* bq[4];
+      for (int64_t q = 0; q < 4; ++q) bq[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
       int64_t flush = flush_steps(amax, type_max_abs<TB>);
-      if (flush < blocks && sizeof(TB) == 2) {
+      if (flush < blocks) {  // int16 B only: look at the actual values
         __m256i run = _mm256_setzero_si256();
         for (int64_t q = 0; q < 4; ++q)
-          for (int64_t t = 0; t < k; t += 16) run = max_abs(run, load16(bj[q] + t, k - t));
+          for (int64_t t = 0; t < k; t += 16) run = max_abs(run, load16(bq[q] + t, k - t));
         flush = flush_steps(amax, reduce_max_abs(run));
       }
-      if (flush == 0) {
-        reference_gemm_nt(c + i * ldc + j0, ldc, ai, lda, b + j0 * ldb, ldb, 1, std::min<int64_t>(4, n - j0), k);
-        continue;
-      }
+      const bool split = flush < kMinFlushSteps;
+      if (split) flush = flush_steps(amax, kSplitMaxAbs);
       int64_t sum[4] = {0, 0, 0, 0};
       for (int64_t s0 = 0; s0 < blocks; s0 += flush) {
-        __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                          _mm256_setzero_si256()};
-        for (int64_t s = s0; s < std::min(blocks, s0 + flush); ++s) {
-          const int64_t t = 16 * s;
-          const __m256i av = load16(ai + t, k - t);
-          for (int q = 0; q < 4; ++q)
-            acc[q] = _mm256_add_epi32(acc[q], _mm256_madd_epi16(av, load16(bj[q] + t, k - t)));
-        }
-        for (int q = 0; q < 4; ++q) sum[q] += hsum_epi32_as_64(acc[q]);
+        const int64_t s1 = std::min(blocks, s0 + flush);
+        if (split)
+          dots4<true>(sum, ai, bq, k, s0, s1);
+        else
+          dots4<false>(sum, ai, bq, k, s0, s1);
       }
       for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
     }
+  }
+}
+
+// Packed int16 words (pairs of B values) -> their low bytes (unsigned, in
+// place) and high bytes (signed, into hi): b = 256·hi + lo.
+ZIMT_AVX2 void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
+  for (int64_t w = 0; w < words; w += 8) {
+    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo + w));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(hi + w), _mm256_srai_epi16(x, 8));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lo + w), _mm256_and_si256(x, _mm256_set1_epi16(0xFF)));
   }
 }
 
@@ -238,22 +267,32 @@ ZIMT_AVX2 void gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB*
   if (k <= 0) return fill_zero(c, ldc, m, n);
   if (m < kSmallM) return gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
   thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf;
+  thread_local Scratch<int32_t> b_buf, b_hi_buf;
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
+  const int64_t words = round_up(n, 8) * pairs;  // all panels
   int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, 8) * pairs));
+  int32_t* panels = b_buf.get(static_cast<size_t>(words));
   const uint32_t amax = pack_a(a16, kp, a, lda, m, k);
   const uint32_t bmax = pack_b(panels, b, ldb, n, k);
-  const int64_t flush = flush_steps(amax, bmax);
-  if (flush == 0) return reference_gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+  int64_t flush = flush_steps(amax, bmax);
+  int32_t* panels_hi = nullptr;  // the high bytes of B when split
+  if (flush < kMinFlushSteps) {
+    panels_hi = b_hi_buf.get(static_cast<size_t>(words));
+    split_bytes(panels, panels_hi, words);
+    flush = flush_steps(amax, kSplitMaxAbs);
+  }
   for (int64_t j0 = 0; j0 < n; j0 += 8 * kMaxNV) {
     const int nv = panel_nv(j0, n);
-    const int32_t* panel = panels + j0 * pairs;
     const int64_t cols = std::min<int64_t>(8 * kMaxNV, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += kMR)
-      for (int64_t p0 = 0; p0 < pairs; p0 += flush)
-        kMicroTile[nv](c + i0 * ldc + j0, ldc, a16 + i0 * kp + 2 * p0, kp, panel + p0 * nv * 8,
-                       std::min(flush, pairs - p0), std::min<int64_t>(kMR, m - i0), cols, p0 == 0);
+      for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
+        const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(kMR, m - i0);
+        int64_t* ct = c + i0 * ldc + j0;
+        const int16_t* at = a16 + i0 * kp + 2 * p0;
+        const int64_t offset = j0 * pairs + p0 * nv * 8;
+        kMicroTile[nv](ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);
+        if (panels_hi != nullptr) kMicroTile[nv](ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, 8);
+      }
   }
 }
 

@@ -8,8 +8,9 @@
 // Micro-kernel: kMR rows x 16·nv columns of int32 accumulators (6 x 64 = 24
 // zmm); per k-pair nv panel loads, kMR broadcasts and kMR·nv vpdpwssd (32 MACs
 // each), flushed (sign-extended) into the int64 C every flush_steps() k-pairs
-// (bound in gemm_common.hpp). For m < kSmallM packing B would cost as much as
-// the product, so those rows are dot products of A with four B rows at a time.
+// (bound and byte split of B in gemm_common.hpp). For m < kSmallM packing B
+// would cost as much as the product, so those rows are dot products of A with
+// four B rows at a time.
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the cast/extract/convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -128,13 +129,18 @@ ZIMT_AVX512 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n,
   return type_max_abs<T>;
 }
 
-// Stores (first = true) or adds the int32 lanes acc, sign-extended, into
+// Stores (first = true) or adds the int32 lanes acc, sign-extended and
+// shifted left by `shift` (0, or 8 for the hi byte of a split B), into
 // c[0 .. cols), cols <= 16.
-ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool first) {
+ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool first, int shift) {
   const __mmask8 lo_mask = cols >= 8 ? 0xFF : static_cast<__mmask8>((1u << cols) - 1);
   const __mmask8 hi_mask = cols >= 16 ? 0xFF : cols <= 8 ? 0 : static_cast<__mmask8>((1u << (cols - 8)) - 1);
   __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
   __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
+  if (shift != 0) {
+    lo = _mm512_sll_epi64(lo, _mm_cvtsi32_si128(shift));
+    hi = _mm512_sll_epi64(hi, _mm_cvtsi32_si128(shift));
+  }
   if (!first) {
     lo = _mm512_add_epi64(lo, _mm512_maskz_loadu_epi64(lo_mask, c));
     hi = _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(hi_mask, c + 8));
@@ -143,11 +149,11 @@ ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool firs
   _mm512_mask_storeu_epi64(c + 8, hi_mask, hi);
 }
 
-// Micro-tile: c (rows, cols) (+)= A16 rows (kMR, 2·steps) · panel (steps, 16·NV)
+// Micro-tile: c (rows, cols) (+)= 2^shift · A16 rows (kMR, 2·steps) · panel (steps, 16·NV)
 // a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
 template <int NV>
 ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
-                            int64_t rows, int64_t cols, bool first) {
+                            int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m512i acc[kMR][NV];
   #pragma GCC unroll 8
@@ -172,13 +178,40 @@ ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t k
     if (r < rows)
       #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first);
+        if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, shift);
 }
 
 using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                           bool);
+                           bool, int);
 constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>, &micro_tile<3>,
                                               &micro_tile<4>};
+
+// sum[q] += sum_t a[t]·bq[q][t] over 32-element blocks [s0, s1) of k, in
+// int32 lanes (the caller keeps s1 - s0 within the flush bound). Split: B in
+// bytes, sum[q] += sum_t a[t]·lo + 256·sum_t a[t]·hi (gemm_common.hpp).
+template <bool Split, class TA, class TB>
+ZIMT_AVX512 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64_t k, int64_t s0, int64_t s1) {
+  __m512i acc[4], acc_hi[4];
+  for (int q = 0; q < 4; ++q) acc[q] = acc_hi[q] = _mm512_setzero_si512();
+  for (int64_t s = s0; s < s1; ++s) {
+    const int64_t t = 32 * s;
+    const __m512i av = load32(a + t, k - t);
+    for (int q = 0; q < 4; ++q) {
+      const __m512i bv = load32(bq[q] + t, k - t);
+      if constexpr (Split) {
+        acc[q] = _mm512_dpwssd_epi32(acc[q], av, _mm512_and_si512(bv, _mm512_set1_epi16(0xFF)));
+        acc_hi[q] = _mm512_dpwssd_epi32(acc_hi[q], av, _mm512_srai_epi16(bv, 8));
+      } else {
+        acc[q] = _mm512_dpwssd_epi32(acc[q], av, bv);
+      }
+    }
+  }
+  auto widen_sum = [](__m512i v) ZIMT_AVX512 {
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1))));
+  };
+  for (int q = 0; q < 4; ++q) sum[q] += widen_sum(acc[q]) + (Split ? widen_sum(acc_hi[q]) * 256 : 0);
+}
 
 // Rows of A against four rows of B at a time, 32 k per vpdpwssd, with a
 // horizontal sum at the end (m < kSmallM: no packing).
@@ -195,34 +228,37 @@ ZIMT_AVX512 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, co
       amax = reduce_max_abs(run);
     }
     for (int64_t j0 = 0; j0 < n; j0 += 4) {
-      const TB* bj[4];
-      for (int64_t q = 0; q < 4; ++q) bj[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
+      const TB* bq[4];
+      for (int64_t q = 0; q < 4; ++q) bq[q] = b + std::min(j0 + q, n - 1) * ldb;  // repeats the last row
       int64_t flush = flush_steps(amax, type_max_abs<TB>);
-      if (flush < blocks && sizeof(TB) == 2) {
+      if (flush < blocks) {  // int16 B only: look at the actual values
         __m512i run = _mm512_setzero_si512();
         for (int64_t q = 0; q < 4; ++q)
-          for (int64_t t = 0; t < k; t += 32) run = max_abs(run, load32(bj[q] + t, k - t));
+          for (int64_t t = 0; t < k; t += 32) run = max_abs(run, load32(bq[q] + t, k - t));
         flush = flush_steps(amax, reduce_max_abs(run));
       }
-      if (flush == 0) {
-        reference_gemm_nt(c + i * ldc + j0, ldc, ai, lda, b + j0 * ldb, ldb, 1, std::min<int64_t>(4, n - j0), k);
-        continue;
-      }
+      const bool split = flush < kMinFlushSteps;
+      if (split) flush = flush_steps(amax, kSplitMaxAbs);
       int64_t sum[4] = {0, 0, 0, 0};
       for (int64_t s0 = 0; s0 < blocks; s0 += flush) {
-        __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                          _mm512_setzero_si512()};
-        for (int64_t s = s0; s < std::min(blocks, s0 + flush); ++s) {
-          const int64_t t = 32 * s;
-          const __m512i av = load32(ai + t, k - t);
-          for (int q = 0; q < 4; ++q) acc[q] = _mm512_dpwssd_epi32(acc[q], av, load32(bj[q] + t, k - t));
-        }
-        for (int q = 0; q < 4; ++q)
-          sum[q] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc[q])),
-                                                             _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc[q], 1))));
+        const int64_t s1 = std::min(blocks, s0 + flush);
+        if (split)
+          dots4<true>(sum, ai, bq, k, s0, s1);
+        else
+          dots4<false>(sum, ai, bq, k, s0, s1);
       }
       for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
     }
+  }
+}
+
+// Packed int16 words (pairs of B values) -> their low bytes (unsigned, in
+// place) and high bytes (signed, into hi): b = 256·hi + lo.
+ZIMT_AVX512 void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
+  for (int64_t w = 0; w < words; w += 16) {
+    const __m512i x = _mm512_load_si512(lo + w);
+    _mm512_store_si512(hi + w, _mm512_srai_epi16(x, 8));
+    _mm512_store_si512(lo + w, _mm512_and_si512(x, _mm512_set1_epi16(0xFF)));
   }
 }
 
@@ -233,22 +269,32 @@ ZIMT_AVX512 void gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const T
   if (k <= 0) return fill_zero(c, ldc, m, n);
   if (m < kSmallM) return gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
   thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf;
+  thread_local Scratch<int32_t> b_buf, b_hi_buf;
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
+  const int64_t words = round_up(n, 16) * pairs;  // all panels
   int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, 16) * pairs));
+  int32_t* panels = b_buf.get(static_cast<size_t>(words));
   const uint32_t amax = pack_a(a16, kp, a, lda, m, k);
   const uint32_t bmax = pack_b(panels, b, ldb, n, k);
-  const int64_t flush = flush_steps(amax, bmax);
-  if (flush == 0) return reference_gemm_nt(c, ldc, a, lda, b, ldb, m, n, k);
+  int64_t flush = flush_steps(amax, bmax);
+  int32_t* panels_hi = nullptr;  // the high bytes of B when split
+  if (flush < kMinFlushSteps) {
+    panels_hi = b_hi_buf.get(static_cast<size_t>(words));
+    split_bytes(panels, panels_hi, words);
+    flush = flush_steps(amax, kSplitMaxAbs);
+  }
   for (int64_t j0 = 0; j0 < n; j0 += 16 * kMaxNV) {
     const int nv = panel_nv(j0, n);
-    const int32_t* panel = panels + j0 * pairs;
     const int64_t cols = std::min<int64_t>(16 * kMaxNV, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += kMR)
-      for (int64_t p0 = 0; p0 < pairs; p0 += flush)
-        kMicroTile[nv](c + i0 * ldc + j0, ldc, a16 + i0 * kp + 2 * p0, kp, panel + p0 * nv * 16,
-                       std::min(flush, pairs - p0), std::min<int64_t>(kMR, m - i0), cols, p0 == 0);
+      for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
+        const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(kMR, m - i0);
+        int64_t* ct = c + i0 * ldc + j0;
+        const int16_t* at = a16 + i0 * kp + 2 * p0;
+        const int64_t offset = j0 * pairs + p0 * nv * 16;
+        kMicroTile[nv](ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);
+        if (panels_hi != nullptr) kMicroTile[nv](ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, 8);
+      }
   }
 }
 

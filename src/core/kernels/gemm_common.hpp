@@ -11,9 +11,15 @@
 // int16: the actual maximum |value|, found while packing) and flushes the
 // int32 lanes into the int64 C every flush_steps() steps. Typical engine
 // operands: int8 x int16 gives 2·128·32768 = 2^23 per step, 255 steps (510
-// products of k) between flushes. The one case no step count satisfies is
-// max|a| = max|b| = 32768 (both operands contain -32768): the vector kernels
-// then use reference_gemm_nt (int64 products), still exact.
+// products of k) between flushes.
+//
+// Byte split. int16 x int16 operands near full range allow only a few steps
+// (max|a| = max|b| = 32767: one; both containing -32768: none). Then b is
+// split as b = 256·hi + lo, hi = b >> 8 in [-128, 127], lo = b & 255 in
+// [0, 255]: a·b = 256·(a·hi) + a·lo, each a product with |factor| <= 256, so
+// flush_steps(max|a|, 256) >= 127 steps; the hi sums are shifted left by 8
+// when flushed. Twice the multiply work, but exact for every input and far
+// cheaper than flushing every step: used when flush_steps() < kMinFlushSteps.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,6 +43,13 @@ inline int64_t flush_steps(uint32_t amax, uint32_t bmax) {
   if (per_step == 0) return std::numeric_limits<int64_t>::max();
   return static_cast<int64_t>(uint64_t{std::numeric_limits<int32_t>::max()} / per_step);
 }
+
+// Below this many steps between flushes, the vector kernels split b into
+// bytes (see the top): two multiplies per step beat a flush every few steps.
+constexpr int64_t kMinFlushSteps = 16;
+
+// |hi| <= 128 and |lo| <= 255 after the byte split.
+constexpr uint32_t kSplitMaxAbs = 256;
 
 // The reference: exact int64 products and sums, rows of dot products.
 // c (m,n) = a (m,k) · b (n,k)ᵀ
