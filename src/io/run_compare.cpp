@@ -23,9 +23,14 @@ fs::path tidy(const fs::path& p) {
   return out;
 }
 
+// Logged metrics, or a config: zimt's config.resolved.json, the peer's
+// config.json, which a sweep also writes into a run it has not started yet
+// (listed then as unfinished, like `zimt report` does).
 bool is_run_dir(const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / "metrics.jsonl", ec);
+  for (const char* file : {"metrics.jsonl", "config.resolved.json", "config.json"})
+    if (fs::is_regular_file(dir / file, ec)) return true;
+  return false;
 }
 
 // The run directories `dir` stands for: itself, or else its immediate
@@ -60,7 +65,7 @@ std::vector<fs::path> resolve_path(const std::string& path, const std::string& l
     for (const fs::path& match : glob_matches(path))
       if (fs::is_directory(match, ec))
         for (fs::path& run : runs_in(match)) runs.push_back(std::move(run));
-    if (runs.empty()) throw std::runtime_error(path + ": matches no run directory (none holds metrics.jsonl)");
+    if (runs.empty()) throw std::runtime_error(path + ": matches no run directory (none holds metrics.jsonl or a config)");
     return runs;
   }
   if (!fs::exists(path, ec)) throw std::runtime_error(path + ": no such directory");
@@ -68,7 +73,7 @@ std::vector<fs::path> resolve_path(const std::string& path, const std::string& l
     throw std::runtime_error(path + ": not a directory (give a run directory, which holds metrics.jsonl, or a directory of them)");
   std::vector<fs::path> runs = runs_in(path);
   if (runs.empty())
-    throw std::runtime_error(path + ": not a run directory (no metrics.jsonl), and no subdirectory of it is one");
+    throw std::runtime_error(path + ": not a run directory (no metrics.jsonl or config), and no subdirectory of it is one");
   return runs;
 }
 

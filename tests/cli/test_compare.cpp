@@ -2,8 +2,8 @@
 // zimt's layout, one in the PyTorch peer's: no `saturated`, config.json, an
 // unfinished seed, an extra evaluation step in one run) against hand-computed
 // means and sample standard deviations; well-formed SVG with one series per
-// group; epoch-end-only runs on --x epoch; bad paths; and real `zimt train`
-// runs of configs/tiny.json.
+// group; epoch-end-only runs on --x epoch and a run not started; bad paths;
+// and real `zimt train` runs of configs/tiny.json.
 #include "cli_run.hpp"
 
 #include <doctest/doctest.h>
@@ -152,17 +152,19 @@ TEST_CASE("compare: two hand-made groups, zimt's and the peer's layout, against 
   CHECK(contains(acc_svg, ">float (n=2)</text>"));
 }
 
-TEST_CASE("compare: runs evaluated only at epoch ends, plotted against epoch") {
+TEST_CASE("compare: runs evaluated only at epoch ends, plotted against epoch, and a run not started listed") {
   zimt::test::ScratchDir dir("compare_epoch");
   for (int seed : {1, 2})
     make_run(dir.path / ("a-s" + std::to_string(seed)), {row(63, 1.0, 0.5 + 0.1 * seed, 1.0)}, finished(0.5 + 0.1 * seed, 1, 1),
              "config.json", {{"args", {{"seed", seed}}}});
   make_run(dir.path / "b/s1", {row(63, 1.0, 0.9, 0.2), row(126, 2.0, 0.95, 0.1)}, finished(0.95, 1, 1), "config.resolved.json",
            json::object());
-  const auto r = run_zimt("compare --x epoch a=a-s1,a-s2 b", dir.path);
+  write(dir.path / "a-s3/config.json", "{}");  // queued by a sweep, not started
+  const auto r = run_zimt("compare --x epoch a=a-s1,a-s2,a-s3 b", dir.path);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(contains(r.output, "| a | 2/2 | 65.00 ± 7.07 |"));
+  CHECK(contains(r.output, "| a | 2/3 | 65.00 ± 7.07 |"));
+  CHECK(contains(r.output, "- a-s3: missing"));
   CHECK(contains(r.output, "| b | 1/1 | 95.00 |"));  // a bare PATH: labelled by its name
   const fs::path svg = dir.path / "compare/test_acc.svg";  // the default output directory
   CHECK(svg_series(svg) == 2);
@@ -182,7 +184,7 @@ TEST_CASE("compare: missing, empty and unmatched paths are errors naming the pat
   write(dir.path / "file.txt", "x");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"ok missing", "missing: no such directory"},
-      {"ok empty", "empty: not a run directory (no metrics.jsonl), and no subdirectory of it is one"},
+      {"ok empty", "empty: not a run directory (no metrics.jsonl or config), and no subdirectory of it is one"},
       {"'x=ok,nope*'", "nope*: matches no run directory"},
       {"x=", "group 'x': empty path"},
       {"ok file.txt", "file.txt: not a directory"},

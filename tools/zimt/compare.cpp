@@ -14,7 +14,7 @@ namespace zimt::cli {
 
 void add_compare(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "compare", "Aggregate any run directories (zimt's, the PyTorch peer's) by label: CSV, summary, one SVG per metric");
+      "compare", "Aggregate labelled groups of any run directories (zimt's, the PyTorch peer's): CSV, summary, SVG charts");
   struct Options {
     std::vector<std::string> groups;
     std::string out = "compare";
@@ -25,7 +25,7 @@ void add_compare(CLI::App& app) {
   auto opts = std::make_shared<Options>();
   cmd->add_option("groups", opts->groups,
                   "LABEL=PATH[,PATH...] or PATH (label: the directory's name). A PATH is a run directory (holds "
-                  "metrics.jsonl), a directory of run directories, or a glob pattern of either")
+                  "metrics.jsonl or a config), a directory of run directories, or a glob pattern of either")
       ->required();
   cmd->add_option("-o,--out", opts->out, "Output directory (created)")->capture_default_str();
   cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();

@@ -4,8 +4,9 @@
 // on one chart per metric.
 //
 // A group is "LABEL=PATH[,PATH...]" or a bare PATH (label: the directory's
-// name). A PATH is a run directory (holds metrics.jsonl) or a directory whose
-// immediate subdirectories include run directories; it may be a glob pattern
+// name). A PATH is a run directory (holds metrics.jsonl, or only a config for
+// a run not started: listed as unfinished) or a directory whose immediate
+// subdirectories include run directories; it may be a glob pattern
 // (*, ?, [...]), expanded here when the shell left it alone, as it does for
 // `sgd=runs/torch/cnn-sgd-s*`. Within a group, only the evaluation steps
 // every finished run logged are aggregated (StepSet::shared), so runs with
