@@ -98,6 +98,7 @@ std::string render_svg(const LineChart& chart) {
         yr.add(s.hi[i]);
       }
     }
+  if (chart.x_from_zero && !xr.empty() && xr.lo > 0) xr.lo = 0;
   if (xr.empty()) xr = {0, 1};
   if (yr.empty()) yr = {0, 1};
   const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 7);
@@ -144,12 +145,7 @@ std::string render_svg(const LineChart& chart) {
   svg += "<g clip-path=\"url(#plot-area)\">\n";
   for (std::size_t k = 0; k < chart.series.size(); ++k) {
     const PlotSeries& s = chart.series[k];
-    if (s.lo.empty() || s.x.empty()) continue;
-    if (s.x.size() == 1) {
-      svg += "<line class=\"errorbar\" x1=\"" + num(px(s.x[0])) + "\" y1=\"" + num(py(s.lo[0])) + "\" x2=\"" +
-             num(px(s.x[0])) + "\" y2=\"" + num(py(s.hi[0])) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"1.5\"/>\n";
-      continue;
-    }
+    if (s.lo.empty() || s.x.size() < 2) continue;
     std::string d;
     for (std::size_t i = 0; i < s.x.size(); ++i) d += (i == 0 ? "M" : " L") + num(px(s.x[i])) + " " + num(py(s.hi[i]));
     for (std::size_t i = s.x.size(); i-- > 0;) d += " L" + num(px(s.x[i])) + " " + num(py(s.lo[i]));
@@ -163,9 +159,13 @@ std::string render_svg(const LineChart& chart) {
            "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + escape(s.name) + "</title></path>\n";
   }
   svg += "</g>\n";
-  // Dots outside the clip: a point on the plot's edge stays round (values never lie beyond the axes).
+  // Dots and error bars outside the clip: a point on the plot's edge stays
+  // whole (values and bands never lie beyond the axes).
   for (std::size_t k = 0; k < chart.series.size(); ++k) {
     const PlotSeries& s = chart.series[k];
+    if (s.x.size() == 1 && !s.lo.empty())
+      svg += "<line class=\"errorbar\" x1=\"" + num(px(s.x[0])) + "\" y1=\"" + num(py(s.lo[0])) + "\" x2=\"" +
+             num(px(s.x[0])) + "\" y2=\"" + num(py(s.hi[0])) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"1.5\"/>\n";
     if (s.x.size() <= kMarkedPoints)
       for (std::size_t i = 0; i < s.x.size(); ++i)
         svg += "<circle class=\"marker\" cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"3\" fill=\"" +

@@ -21,6 +21,7 @@ LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, dou
   chart.title = title;
   chart.x_label = x == PlotX::step ? "step" : "epoch";
   chart.y_label = y_label;
+  chart.x_from_zero = true;
   if (metric == "test_acc" || metric == "train_acc") {
     chart.y_floor = 0;
     chart.y_ceil = scale;

@@ -23,6 +23,7 @@ struct LineChart {
   // Bounds the values cannot cross (100 for a percentage): ticks past them
   // are dropped when the data does not need them.
   double y_floor = -1e300, y_ceil = 1e300;
+  bool x_from_zero = false;  // the x axis starts at 0 (a training curve: the first evaluation is not the start)
 };
 
 // Ticks covering [lo, hi] at a step of 1, 2, 2.5 or 5 × 10^k, about `target`
