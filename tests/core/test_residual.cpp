@@ -16,31 +16,34 @@ using namespace zimt;
 using zimt::test::layer;
 using ref::Owned;
 
-TEST_CASE("add_forward and add_errors: exact when the sum fits, per-sample exponents joined") {
-  Owned<int8_t> a(Shape{2, 3}), b(Shape{2, 3}), y(Shape{2, 3});
-  a.data = {1, 2, 3, 100, -100, 0};
+TEST_CASE("add_i16: exact when the sum fits, per-sample exponents joined") {
+  // int16 + int8 (the identity shortcut's sum n2 + x).
+  Owned<int16_t> a(Shape{2, 3}), y(Shape{2, 3});
+  Owned<int8_t> b(Shape{2, 3});
+  a.data = {1, 2, 3, 30000, -30000, 0};
   b.data = {1, -2, 4, 1, 1, 0};
   a.exp = {0, 0};
   b.exp = {1, -3};
   auto yv = y.view();
-  add_forward(yv, a.view(), b.view());
+  add_i16(yv, a.view(), b.view());
   // Sample 0: 1+2, 2-4, 3+8 on exponent 0 -> exact.
   CHECK(y.data[0] == 3);
   CHECK(y.data[1] == -2);
   CHECK(y.data[2] == 11);
   CHECK(y.exp[0] == 0);
-  // Sample 1: 100 + 1/8 etc. on exponent -3: 800+1 = 801 needs a shift of 3:
-  // round-half-even(801/8) = 100, (-800+1)/8 -> -100, 0 stays 0.
+  // Sample 1: 30000 + 1/8 etc. on exponent -3: 240001 needs a shift of 3:
+  // round-half-even(240001/8) = 30000, (-240000+1)/8 -> -30000, 0 stays 0.
   CHECK(y.exp[1] == 0);
-  CHECK(y.data[3] == 100);
-  CHECK(y.data[4] == -100);
+  CHECK(y.data[3] == 30000);
+  CHECK(y.data[4] == -30000);
   CHECK(y.data[5] == 0);
 
+  // int16 + int16 (the projection's sum n2 + np, the input errors).
   Owned<int16_t> ea(Shape{1, 2}), eb(Shape{1, 2}), ey(Shape{1, 2});
   ea.data = {32767, -5};
   eb.data = {32767, 5};
   auto eyv = ey.view();
-  add_errors(eyv, ea.view(), eb.view());
+  add_i16(eyv, ea.view(), eb.view());
   CHECK(ey.data[0] == 32767);  // 65534 / 2 on exponent +1
   CHECK(ey.exp[0] == 1);
   CHECK(ey.data[1] == 0);

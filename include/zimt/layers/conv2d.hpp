@@ -4,7 +4,10 @@
 //   W (O,C,k,k) and b (O) in ParamSet.
 // Forward: acc = Σ x·w exact in int64 on exponent exp_in[n] + w_exp; the bias
 // b·2^b_exp joins on common_exponent (quant.hpp: exact in all but absurd
-// scale gaps); then requantised per sample to int8 (quant.hpp).
+// scale gaps); then requantised per sample to int8 (quant.hpp), or to int16
+// where a LayerNorm, not a GEMM, reads the output (residual.hpp: the signs of
+// the normalised values, i.e. the next ReLU's mask, come from a 2^8 times
+// finer rounding).
 // Backward: din = col2im(Wᵀ·dout), exact int64, requantised per sample to
 // int16; dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
 // align_batch (quant.hpp).
@@ -29,6 +32,7 @@ struct Conv2dSpec {
 
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
 void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
+void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
 void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec);
 

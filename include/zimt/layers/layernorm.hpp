@@ -5,8 +5,13 @@
 //     y = (x - mean) / sqrt(var + eps),   var the biased variance,
 //     eps = 1e-5 as PyTorch.
 //
-// Integer forward, per sample of M values x_i (int8 mantissas, exponent e):
-//   S1 = Σx, D = M·Σx² - S1² = M²·var_q (exact int64: M <= 2^20, |x| <= 127)
+// Inputs are int8 (Act) or int16 (a convolution's wide output inside a
+// residual block, residual.hpp: the statistics and the signs of x - mean are
+// then those of the 16-bit values, 2^8 times finer than an int8 input).
+//
+// Integer forward, per sample of M values x_i (int8/int16 mantissas, exponent e):
+//   S1 = Σx, D = M·Σx² - S1² = M²·var_q (exact in 128 bits: M <= 2^20,
+//        |x| <= 32767, D < 2^70)
 //   D' = D + E, E = eps·M²·2^(-2e) in the same units, eps as the Q40
 //        integer round(1e-5·2^40) = 10995116, D' kept as a 128-bit value
 //        times a power of 4: exact when D = 0 (a constant sample, e.g. the
@@ -16,9 +21,10 @@
 //   1/sqrt(D') = r·2^(t-62): D' normalised by an even shift into
 //        [2^60, 2^62), its isqrt_u64 s in [2^30, 2^31) (30 exact bits),
 //        r = round(2^62 / s).
-//   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (round_keep_sign,
+//   ŷ_i = (M·x_i - S1) / sqrt(D') kept as Q20 integers (the product
+//        (M·x_i - S1)·r exact in 128 bits, then rounded as round_keep_sign,
 //        quant.hpp: round-half-even, a nonzero value never becomes 0).
-// Output exponent per sample: candidates are the max rule (the smallest
+// int8 output, exponent per sample: candidates are the max rule (the smallest
 //   exponent that fits max|ŷ| into ±127, quant.hpp) and the two exponents
 //   below it; the one with the least squared error Σ(ŷ - Q(ŷ))² (rounding
 //   plus saturation at ±127, exact in integers; ties: the coarser) wins.
@@ -36,6 +42,10 @@
 //   93 % of its entries to 0 (flushing the gradients of every weight they
 //   feed), sign-keeping rounding makes them -0.25; with a step of 1/8 the
 //   bulk is -0.125, the more accurate forward pass.
+// int16 output (the residual block's second and projection branches, which
+//   feed an addition rather than a GEMM): the max rule of requantize_i16 on
+//   the Q20 values (step <= 2^10 / 2^15 = 2^-5 since |ŷ| <= sqrt(M); for
+//   |ŷ| <= 4 the step is 2^-13), the sign kept; no cap, no saturation.
 //
 // Integer backward (ZIM.md §5), statistics recomputed from `in` (exact, so
 // nothing is cached between forward and backward):
@@ -62,9 +72,13 @@ struct LayerNormSpec {
 constexpr int64_t kLayerNormMaxSample = int64_t{1} << 20;
 
 // in, out: same shape (N,...), M = sample_numel() <= kLayerNormMaxSample.
-// Returns the number of output entries that saturated at ±127.
+// int8 output: returns the number of entries that saturated at ±127.
 int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec = {});
+int64_t layernorm_forward(Act& out, const Tensor<int16_t>& in, const LayerNormSpec& spec = {});
+// int16 output (never saturates).
+void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in);
 // dout, din: shape of in.
 void layernorm_backward(Err& din, const Err& dout, const Act& in);
+void layernorm_backward(Err& din, const Err& dout, const Tensor<int16_t>& in);
 
 }  // namespace zimt

@@ -15,10 +15,22 @@
 // the price of not normalising channels separately. Documented deviation
 // from the paper's ResNet-18.
 //
+// Precision inside the block: int8 only where a GEMM reads an activation
+// (the block input x, a1 and the block output); everything else is int16,
+// because the ReLU masks are the signs of n1 and of sum, and with int8 at
+// every step (~5 requantisations per block) the integer signs drifted from
+// float ones: ResNet-18 at batch 2 lost up to 22 % gradient sign agreement
+// (tests/core/test_model_agreement.cpp). So:
+//   h1, h2, hp  int16 conv outputs (conv2d.hpp), the LayerNorms' inputs;
+//   n1          int8 (LayerNorm's int8 rule; its sign is that of the int16 h1
+//               minus its mean, exactly), a1 = relu(n1) is conv2's input;
+//   n2, np, sum int16 (LayerNorm's int16 rule, add_i16);
+//   out         relu(sum) requantised to int8 with the sign kept (quant.hpp),
+//               so out > 0 exactly where the int16 sum is > 0.
 // Additions (sum, and in backward the two input errors) join the operands
 // on common_exponent (quant.hpp: exact unless their scales differ by more
-// than ~2^50) and requantise per sample (int8 for sum, int16 for din) with
-// round-half-even.
+// than ~2^50) and requantise per sample to int16 with round-half-even
+// (never a sign change, quant.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -45,9 +57,12 @@ struct BasicBlockSpec {
 BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
                                int64_t out_channels, int64_t stride);
 
-// The block's intermediate activations, kept from forward for backward.
+// The block's intermediate activations, kept from forward for backward
+// (hp, np only with a projection).
 struct BasicBlockActs {
-  Act h1, n1, a1, h2, n2, hp, np, sum;
+  Tensor<int16_t> h1;
+  Act n1, a1;
+  Tensor<int16_t> h2, n2, hp, np, sum;
 };
 
 Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
@@ -62,8 +77,9 @@ int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const
 void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& out, const BasicBlockActs& acts,
                           ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 
-// Per-sample sums of two tensors of equal shape: out = a + b (see above).
-void add_forward(Act& out, const Act& a, const Act& b);
-void add_errors(Err& out, const Err& a, const Err& b);
+// Per-sample sums of two tensors of equal shape into int16: out = a + b (see
+// above). The residual sums (n2 + np, n2 + x) and the input errors (Err).
+void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<int16_t>& b);
+void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Act& b);
 
 }  // namespace zimt

@@ -49,15 +49,9 @@ void for_each_tap(const Geometry& g, F&& f) {
       }
 }
 
-}  // namespace
-
-Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
-  const Geometry g = geometry(in, spec);
-  return Shape{in[0], g.O, g.OH, g.OW};
-}
-
-// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW)
-void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T: int8_t or int16_t.
+template <class T>
+void forward(Tensor<T>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
   const Geometry g = geometry(in.shape, spec);
   assert(out.shape == conv2d_out_shape(in.shape, spec));
   const int64_t K = g.K(), P = g.P();
@@ -74,9 +68,27 @@ void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2
       int32_t e = in.exp[n] + w_exp;
       if (spec.has_bias)
         e = detail::join_bias(acc.data(), g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-      out.exp[n] = requantize_i8(acc.data(), g.O * P, e, out.sample(n));
+      if constexpr (sizeof(T) == 1)
+        out.exp[n] = requantize_i8(acc.data(), g.O * P, e, out.sample(n));
+      else
+        out.exp[n] = requantize_i16(acc.data(), g.O * P, e, out.sample(n));
     }
   });
+}
+
+}  // namespace
+
+Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
+  const Geometry g = geometry(in, spec);
+  return Shape{in[0], g.O, g.OH, g.OW};
+}
+
+void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
 }
 
 // dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O)

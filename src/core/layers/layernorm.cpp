@@ -17,8 +17,8 @@ namespace {
 __extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
 __extension__ using u128 = unsigned __int128;
 
-constexpr int kQ = 20;
-constexpr int32_t kFinerSteps = 2;  // exponents below the max rule tried by the MSE rule                             // ŷ is kept as Q20 integers
+constexpr int kQ = 20;                 // ŷ is kept as Q20 integers
+constexpr int32_t kFinerSteps = 2;     // exponents below the max rule tried by the MSE rule
 constexpr uint64_t kEpsQ40 = 10995116;  // round(1e-5 * 2^40)
 
 // One sample's statistics: ŷ_i = (M·x_i - s1) · r · 2^(t-62).
@@ -27,6 +27,18 @@ struct SampleStats {
   int64_t r = 0;
   int t = 0;
 };
+
+// x / 2^s rounded half-even (s >= 0) in 128 bits; |x| < 2^126, so s >= 127
+// leaves less than one half: 0.
+i128 shift_round_even_128(i128 x, int s) {
+  if (s <= 0) return x;
+  if (s >= 127) return 0;
+  const i128 unit = static_cast<i128>(1) << s;
+  const i128 q = x >> s;  // floor (arithmetic shift)
+  const i128 rem = x - q * unit;
+  const i128 half = unit / 2;
+  return (rem > half || (rem == half && (q & 1) != 0)) ? q + 1 : q;
+}
 
 int bit_width_u128(u128 v) {
   const uint64_t hi = static_cast<uint64_t>(v >> 64);
@@ -39,14 +51,14 @@ int bit_width_u128(u128 v) {
 // Exact when D = 0 (the eps term alone, any e) and whenever the eps term is
 // at least 2^-126 of D; otherwise the eps term is rounded UP at a resolution
 // of 2^-124·D (so D' >= 1 unit, never 0). For inputs below ~2^-40 the eps
-// term passes 2^126 and D (< 2^54) is shifted away, < 2^-60 of D'.
-u128 variance_plus_eps(uint64_t d, int64_t m, int32_t e, int& k) {
+// term passes 2^126 and D (< 2^70) is shifted away, < 2^-56 of D'.
+u128 variance_plus_eps(u128 d, int64_t m, int32_t e, int& k) {
   const u128 base = static_cast<u128>(static_cast<uint64_t>(m * m)) * kEpsQ40;  // in [1, 2^64)
   const int64_t down = 40 + 2 * static_cast<int64_t>(e);  // eps term = base / 2^down
   if (down > 0) {
     // Scale by 4^q so the eps term becomes base·2^(2q-down), 2q - down in {0, 1}.
     int64_t q = (down + 1) / 2;
-    if (d != 0) q = std::min<int64_t>(q, (126 - (64 - __builtin_clzll(d))) / 2);  // d·4^q < 2^126
+    if (d != 0) q = std::min<int64_t>(q, (126 - bit_width_u128(d)) / 2);  // d·4^q < 2^126
     const int64_t sh = 2 * q - down;
     u128 eps = 0;
     if (sh >= 0) {
@@ -59,26 +71,28 @@ u128 variance_plus_eps(uint64_t d, int64_t m, int32_t e, int& k) {
     }
     k = static_cast<int>(-q);
     // d = 0 (a constant sample) may come with any q: no shift of it at all.
-    return (d == 0 ? u128{0} : static_cast<u128>(d) << (2 * q)) + eps;
+    return (d == 0 ? u128{0} : d << (2 * q)) + eps;
   }
   int64_t left = -down;
   k = 0;
   if (left > 62) {  // keep base·2^left below 2^126 by taking out an even power 4^k
     k = static_cast<int>((left - 61) / 2);
     left -= 2 * k;
-    return (base << left) + (k >= 32 ? 0 : d >> (2 * k));
+    return (base << left) + (k >= 64 ? 0 : d >> (2 * k));
   }
-  return (base << left) + d;
+  return (base << left) + d;  // < 2^126 + 2^70
 }
 
-SampleStats sample_stats(const int8_t* x, int64_t m, int32_t e) {
-  int64_t s1 = 0, s2 = 0;
+// T: int8_t or int16_t mantissas.
+template <class T>
+SampleStats sample_stats(const T* x, int64_t m, int32_t e) {
+  int64_t s1 = 0, s2 = 0;  // |s1| <= 2^20·2^15, s2 <= 2^20·2^30
   for (int64_t i = 0; i < m; ++i) {
     s1 += x[i];
     s2 += int64_t{x[i]} * x[i];
   }
-  // D = M·Σx² - (Σx)² >= 0 (Cauchy-Schwarz), <= 2^20·2^20·2^14 = 2^54.
-  const uint64_t d = static_cast<uint64_t>(m * s2 - s1 * s1);
+  // D = M·Σx² - (Σx)² >= 0 (Cauchy-Schwarz), <= 2^20·2^20·2^30 = 2^70 (int8: 2^54).
+  const u128 d = static_cast<u128>(static_cast<i128>(m) * s2 - static_cast<i128>(s1) * s1);
   int k = 0;
   const u128 v = variance_plus_eps(d, m, e, k);  // D' ≈ v·4^k, 1 <= v < 2^127
   // Normalise into [2^60, 2^62) by an even shift: dn = v·4^j (j may be < 0).
@@ -99,14 +113,19 @@ SampleStats sample_stats(const int8_t* x, int64_t m, int32_t e) {
 }
 
 // ŷ_i in Q20 (|ŷ| <= sqrt(M) <= 2^10, so |result| <= 2^30).
-void yhat_q20(const int8_t* x, int64_t m, const SampleStats& st, int64_t* y) {
-  // |M·x - s1| < 2^28, r <= 2^32: the product is < 2^60. A large down
-  // (tiny scales, t < 0) leaves ±1 or 0 (quant.hpp). down <= 0 needs t >= 42,
-  // which only a constant sample at a huge exponent reaches (D = 0, q
-  // unbounded in variance_plus_eps), and there every M·x - s1 is 0.
+template <class T>
+void yhat_q20(const T* x, int64_t m, const SampleStats& st, int64_t* y) {
+  // |M·x - s1| < 2^36 (int8: 2^28), r <= 2^32: the product is < 2^68, exact
+  // in 128 bits. A large down (tiny scales, t < 0) leaves ±1 or 0. down <= 0
+  // needs t >= 42, which only a constant sample at a huge exponent reaches
+  // (D = 0, q unbounded in variance_plus_eps), and there every M·x - s1 is 0.
   const int down = 62 - st.t - kQ;
-  // round_keep_sign (quant.hpp): ŷ has the sign of M·x - s1 exactly.
-  for (int64_t i = 0; i < m; ++i) y[i] = round_keep_sign((m * x[i] - st.s1) * st.r, down);
+  for (int64_t i = 0; i < m; ++i) {
+    const i128 v = static_cast<i128>(m * x[i] - st.s1) * st.r;
+    // round_keep_sign (quant.hpp) in 128 bits: ŷ has the sign of M·x - s1 exactly.
+    const i128 q = shift_round_even_128(v, down);
+    y[i] = static_cast<int64_t>(q != 0 ? q : (v > 0) - (v < 0));
+  }
 }
 
 // Σ (ŷ - Q(ŷ))² of one sample at output exponent out_e (ŷ in Q20; Q is the
@@ -122,7 +141,9 @@ u128 squared_error(const int64_t* y, int64_t m, int32_t out_e) {
   return sum;
 }
 
-int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+// int8 output (the MSE rule and the cap, layernorm.hpp); returns the saturations.
+template <class T>
+int64_t normalise_sample(const T* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
                          int32_t& out_exp, std::vector<int64_t>& y) {
   const SampleStats st = sample_stats(x, m, e);
   yhat_q20(x, m, st, y.data());
@@ -150,9 +171,8 @@ int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormS
   return saturated;
 }
 
-}  // namespace
-
-int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec) {
+template <class T>
+int64_t forward_i8(Act& out, const Tensor<T>& in, const LayerNormSpec& spec) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
@@ -169,7 +189,8 @@ int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec) {
 }
 
 // dout (N,...), in (N,...) -> din (N,...)
-void layernorm_backward(Err& din, const Err& dout, const Act& in) {
+template <class T>
+void backward(Err& din, const Err& dout, const Tensor<T>& in) {
   assert(din.shape == in.shape && dout.shape == in.shape);
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
@@ -177,7 +198,7 @@ void layernorm_backward(Err& din, const Err& dout, const Act& in) {
     std::vector<i128> v(static_cast<size_t>(m));
     std::vector<int64_t> acc(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
+      const T* x = in.sample(n);
       const int16_t* d = dout.sample(n);
       const SampleStats st = sample_stats(x, m, in.exp[n]);
       yhat_q20(x, m, st, y.data());
@@ -199,21 +220,37 @@ void layernorm_backward(Err& din, const Err& dout, const Act& in) {
       // Into int64 (< 2^62) by one round-half-even shift, then per-sample int16.
       int down = 0;
       while ((max_abs >> down) >= (static_cast<u128>(1) << 61)) ++down;
-      for (int64_t i = 0; i < m; ++i) {
-        i128 vi = v[static_cast<size_t>(i)];
-        if (down > 0) {
-          const i128 unit = static_cast<i128>(1) << down;
-          const i128 q = vi >> down;  // floor (arithmetic shift)
-          const i128 rem = vi - q * unit;
-          const i128 half = unit / 2;
-          vi = (rem > half || (rem == half && (q & 1) != 0)) ? q + 1 : q;
-        }
-        acc[static_cast<size_t>(i)] = static_cast<int64_t>(vi);
-      }
+      for (int64_t i = 0; i < m; ++i)
+        acc[static_cast<size_t>(i)] = static_cast<int64_t>(shift_round_even_128(v[static_cast<size_t>(i)], down));
       const int32_t e = dout.exp[n] - in.exp[n] - 2 * kQ + st.t - 62 + down;
       din.exp[n] = requantize_i16(acc.data(), m, e, din.sample(n));
     }
   });
 }
+
+}  // namespace
+
+int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec) { return forward_i8(out, in, spec); }
+
+int64_t layernorm_forward(Act& out, const Tensor<int16_t>& in, const LayerNormSpec& spec) {
+  return forward_i8(out, in, spec);
+}
+
+// in (N,...) int16 -> out (N,...) int16
+void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
+  assert(out.shape == in.shape);
+  const int64_t m = in.sample_numel();
+  assert(m <= kLayerNormMaxSample);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> y(static_cast<size_t>(m));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      yhat_q20(in.sample(n), m, sample_stats(in.sample(n), m, in.exp[n]), y.data());
+      out.exp[n] = requantize_i16(y.data(), m, -kQ, out.sample(n));  // max rule, sign kept (quant.hpp)
+    }
+  });
+}
+
+void layernorm_backward(Err& din, const Err& dout, const Act& in) { backward(din, dout, in); }
+void layernorm_backward(Err& din, const Err& dout, const Tensor<int16_t>& in) { backward(din, dout, in); }
 
 }  // namespace zimt

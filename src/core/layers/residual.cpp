@@ -25,24 +25,37 @@ Conv2dSpec conv(ParamSet& params, const std::string& name, int64_t in, int64_t o
   return c;
 }
 
-// out = a + b per sample; T is int8_t (limit 127) or int16_t (limit 32767).
-template <class T>
-void add_samples(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b) {
+// out = a + b per sample, requantised to int16; B is int8_t or int16_t.
+template <class B>
+void add_samples(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<B>& b) {
   assert(a.shape == b.shape && out.shape == a.shape);
-  constexpr int bits = sizeof(T) == 1 ? 8 : 16;  // |mantissa| < 2^bits
+  constexpr int b_bits = sizeof(B) == 1 ? 8 : 16;  // |mantissa| < 2^bits
   const int64_t m = a.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, a.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<int64_t> acc(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int32_t e = common_exponent(a.exp[n], bits, b.exp[n], bits);
+      const int32_t e = common_exponent(a.exp[n], 16, b.exp[n], b_bits);
       const int32_t sa = a.exp[n] - e, sb = b.exp[n] - e;
-      const T* pa = a.sample(n);
-      const T* pb = b.sample(n);
+      const int16_t* pa = a.sample(n);
+      const B* pb = b.sample(n);
       for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = apply_shift(pa[i], sa) + apply_shift(pb[i], sb);
-      if constexpr (sizeof(T) == 1)
-        out.exp[n] = requantize_i8(acc.data(), m, e, out.sample(n));
-      else
-        out.exp[n] = requantize_i16(acc.data(), m, e, out.sample(n));
+      out.exp[n] = requantize_i16(acc.data(), m, e, out.sample(n));
+    }
+  });
+}
+
+// out = relu(in) requantised to int8 per sample (the max rule, sign kept:
+// quant.hpp), so out > 0 exactly where in > 0 and relu_backward's mask is
+// the sign of the int16 sum.
+void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
+  assert(out.shape == in.shape);
+  const int64_t m = in.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<int64_t> acc(static_cast<size_t>(m));
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int16_t* x = in.sample(n);
+      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = x[i] > 0 ? x[i] : 0;
+      out.exp[n] = requantize_i8(acc.data(), m, in.exp[n], out.sample(n));
     }
   });
 }
@@ -61,8 +74,8 @@ BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_
 
 Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec) { return conv2d_out_shape(in, spec.conv1); }
 
-void add_forward(Act& out, const Act& a, const Act& b) { add_samples(out, a, b); }
-void add_errors(Err& out, const Err& a, const Err& b) { add_samples(out, a, b); }
+void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<int16_t>& b) { add_samples(out, a, b); }
+void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Act& b) { add_samples(out, a, b); }
 
 // in (N,C,H,W) -> out (N,O,OH,OW)
 int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
@@ -70,27 +83,27 @@ int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const
   const Shape s = basic_block_out_shape(in.shape, spec);
   assert(out.shape == s);
   int64_t saturated = 0;
-  acts.h1 = make_tensor<int8_t>(arena, s);
+  acts.h1 = make_tensor<int16_t>(arena, s);
   acts.n1 = make_tensor<int8_t>(arena, s);
   acts.a1 = make_tensor<int8_t>(arena, s);
-  acts.h2 = make_tensor<int8_t>(arena, s);
-  acts.n2 = make_tensor<int8_t>(arena, s);
-  acts.sum = make_tensor<int8_t>(arena, s);
+  acts.h2 = make_tensor<int16_t>(arena, s);
+  acts.n2 = make_tensor<int16_t>(arena, s);
+  acts.sum = make_tensor<int16_t>(arena, s);
   conv2d_forward(acts.h1, in, params, spec.conv1);
   saturated += layernorm_forward(acts.n1, acts.h1, spec.norm);
   relu_forward(acts.a1, acts.n1);
   conv2d_forward(acts.h2, acts.a1, params, spec.conv2);
-  saturated += layernorm_forward(acts.n2, acts.h2, spec.norm);
+  layernorm_forward(acts.n2, acts.h2);
   if (spec.has_projection) {
-    acts.hp = make_tensor<int8_t>(arena, s);
-    acts.np = make_tensor<int8_t>(arena, s);
+    acts.hp = make_tensor<int16_t>(arena, s);
+    acts.np = make_tensor<int16_t>(arena, s);
     conv2d_forward(acts.hp, in, params, spec.projection);
-    saturated += layernorm_forward(acts.np, acts.hp, spec.norm);
-    add_forward(acts.sum, acts.n2, acts.np);
+    layernorm_forward(acts.np, acts.hp);
+    add_i16(acts.sum, acts.n2, acts.np);
   } else {
-    add_forward(acts.sum, acts.n2, in);
+    add_i16(acts.sum, acts.n2, in);
   }
-  relu_forward(out, acts.sum);
+  relu_to_i8(out, acts.sum);
   return saturated;
 }
 
@@ -117,9 +130,9 @@ void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& o
     layernorm_backward(dhp, dsum, acts.hp);
     Err dshort = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
     conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection);
-    if (din) add_errors(*din, dmain, dshort);
+    if (din) add_i16(*din, dmain, dshort);
   } else if (din) {
-    add_errors(*din, dmain, dsum);
+    add_i16(*din, dmain, dsum);
   }
 }
 
