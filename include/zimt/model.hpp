@@ -15,6 +15,11 @@
 // block's intermediates) from an Arena and keeps the views in ModelActs, which
 // model_backward reads. Error signals are arena scratch too. Reset the arena
 // between steps (Arena::reset keeps the memory).
+//
+// A conv2d directly followed by a layernorm (the ResNet stem) hands it int16
+// outputs, as inside the basic blocks (residual.hpp): the LayerNorm's output
+// signs, i.e. the next ReLU's mask, are those of x - mean on a 2^8 times
+// finer rounding. Every other layer output is int8.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,6 +41,7 @@ struct ModelLayer {
   std::string name;
   Shape3 in, out;         // one sample's shapes
   bool flat_out = false;  // the output is (N,F) rather than (N,C,H,W)
+  bool wide_out = false;  // an int16 output (conv2d followed by layernorm, see above)
   // The parameters of this layer's kind (the others stay default).
   Conv2dSpec conv;
   LinearSpec linear;
@@ -66,6 +72,7 @@ std::string describe(const Model& model);
 struct ModelActs {
   Act input;
   std::vector<Act> out;               // out[i]: output of layer i; out.back() are the logits (N,classes)
+  std::vector<Tensor<int16_t>> wide;  // wide[i]: output of layer i if it is wide_out (out[i] is then empty)
   std::vector<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
   int64_t saturated = 0;              // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };

@@ -76,6 +76,9 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     shape = l.out;
     model.layers.push_back(std::move(l));
   }
+  for (size_t i = 0; i + 1 < model.layers.size(); ++i)
+    model.layers[i].wide_out =
+        model.layers[i].kind == LayerKind::conv2d && model.layers[i + 1].kind == LayerKind::layernorm;
   return model;
 }
 
@@ -109,11 +112,18 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   assert(input.shape == model_input_shape(model, batch));
   acts.input = input;
   acts.out.assign(model.layers.size(), Act{});
+  acts.wide.assign(model.layers.size(), Tensor<int16_t>{});
   acts.block.assign(model.layers.size(), BasicBlockActs{});
   acts.saturated = 0;
   const Act* x = &acts.input;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
+    if (l.wide_out) {  // a conv2d whose output only the next layer, a layernorm, reads
+      acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
+      conv2d_forward(acts.wide[i], *x, model.params, l.conv);
+      continue;
+    }
+    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
     Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
     switch (l.kind) {
       case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;
@@ -122,7 +132,9 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
       case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
       case LayerKind::global_avgpool: global_avgpool_forward(y, *x); break;
       case LayerKind::flatten: flatten_forward(y, *x); break;
-      case LayerKind::layernorm: acts.saturated += layernorm_forward(y, *x, l.norm); break;
+      case LayerKind::layernorm:
+        acts.saturated += wide_in ? layernorm_forward(y, acts.wide[i - 1], l.norm) : layernorm_forward(y, *x, l.norm);
+        break;
       case LayerKind::basic_block:
         acts.saturated += basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
         break;
@@ -140,8 +152,9 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     const ModelLayer& l = model.layers[i];
     const Act& x = i == 0 ? acts.input : acts.out[i - 1];
     const Act& y = acts.out[i];
+    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;  // the input is acts.wide[i - 1], not x
     const bool need_din = i > first;
-    Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
+    Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? acts.wide[i - 1].shape : x.shape) : Err{};
     switch (l.kind) {
       case LayerKind::conv2d: conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv); break;
       case LayerKind::linear: linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear); break;
@@ -149,7 +162,12 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
       case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
-      case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;
+      case LayerKind::layernorm:
+        if (wide_in)
+          layernorm_backward(dx, dy, acts.wide[i - 1]);
+        else
+          layernorm_backward(dx, dy, x);
+        break;
       case LayerKind::basic_block:
         basic_block_backward(need_din ? &dx : nullptr, dy, x, y, acts.block[i], model.params, l.block, arena);
         break;
