@@ -136,7 +136,7 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
         acts.saturated += wide_in ? layernorm_forward(y, acts.wide[i - 1], l.norm) : layernorm_forward(y, *x, l.norm);
         break;
       case LayerKind::basic_block:
-        acts.saturated += basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
+        basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
         break;
     }
     x = &y;
@@ -169,7 +169,7 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
           layernorm_backward(dx, dy, x);
         break;
       case LayerKind::basic_block:
-        basic_block_backward(need_din ? &dx : nullptr, dy, x, y, acts.block[i], model.params, l.block, arena);
+        basic_block_backward(need_din ? &dx : nullptr, dy, x, acts.block[i], model.params, l.block, arena);
         break;
     }
     dy = dx;

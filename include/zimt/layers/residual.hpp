@@ -19,14 +19,19 @@
 // (the block input x, a1 and the block output); everything else is int16,
 // because the ReLU masks are the signs of n1 and of sum, and with int8 at
 // every step (~5 requantisations per block) the integer signs drifted from
-// float ones: ResNet-18 at batch 2 lost up to 22 % gradient sign agreement
-// (tests/core/test_model_agreement.cpp). So:
-//   h1, h2, hp  int16 conv outputs (conv2d.hpp), the LayerNorms' inputs;
-//   n1          int8 (LayerNorm's int8 rule; its sign is that of the int16 h1
-//               minus its mean, exactly), a1 = relu(n1) is conv2's input;
-//   n2, np, sum int16 (LayerNorm's int16 rule, add_i16);
-//   out         relu(sum) requantised to int8 with the sign kept (quant.hpp),
-//               so out > 0 exactly where the int16 sum is > 0.
+// the float ones (tests/core/test_model_agreement.cpp). So:
+//   h1, h2, hp      int16 conv outputs (conv2d.hpp), the LayerNorms' inputs;
+//   n1, n2, np, sum int16 (LayerNorm's int16 rule, add_i16);
+//   a1 = relu(n1), out = relu(sum): int8 for the next GEMM, rounded to the
+//                   NEAREST int8 on the max rule's exponent (a positive value
+//                   below half a step becomes 0, unlike quant.hpp's
+//                   sign-keeping rounding, which made it a full step: on
+//                   ResNet-18 those units revived channels that are dead in
+//                   float, up to 4096 nonzero gradients where float's are
+//                   exactly 0 per tensor, 2304 with nearest rounding);
+//   the backward's ReLU masks are the signs of the int16 n1 and sum, so a
+//   unit rounded to 0 still passes its error (straight-through on the exact
+//   sign, as in float).
 // Additions (sum, and in backward the two input errors) join the operands
 // on common_exponent (quant.hpp: exact unless their scales differ by more
 // than ~2^50) and requantise per sample to int16 with round-half-even
@@ -37,7 +42,6 @@
 
 #include "zimt/arena.hpp"
 #include "zimt/layers/conv2d.hpp"
-#include "zimt/layers/layernorm.hpp"
 #include "zimt/param.hpp"
 #include "zimt/tensor.hpp"
 
@@ -48,7 +52,6 @@ struct BasicBlockSpec {
   Conv2dSpec conv2;  // out -> out, 3x3, stride 1, pad 1
   bool has_projection = false;
   Conv2dSpec projection;  // in -> out, 1x1, stride s (if has_projection)
-  LayerNormSpec norm;
 };
 
 // Adds the block's weight tensors to `params` as "<name>.conv1.weight",
@@ -60,21 +63,21 @@ BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_
 // The block's intermediate activations, kept from forward for backward
 // (hp, np only with a projection).
 struct BasicBlockActs {
-  Tensor<int16_t> h1;
-  Act n1, a1;
+  Tensor<int16_t> h1, n1;
+  Act a1;
   Tensor<int16_t> h2, n2, hp, np, sum;
 };
 
 Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
 
 // in (N,C,H,W) -> out (N,O,OH,OW). The intermediates are allocated from
-// `arena` into `acts`. Returns the LayerNorm saturation count.
-int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+// `arena` into `acts`. Nothing saturates (int16 LayerNorm outputs).
+void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
                             const BasicBlockSpec& spec, Arena& arena);
 
 // din may be nullptr. Overwrites the gradients of the block's tensors.
 // Scratch error tensors come from `arena`.
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& out, const BasicBlockActs& acts,
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts,
                           ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 
 // Per-sample sums of two tensors of equal shape into int16: out = a + b (see

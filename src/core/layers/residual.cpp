@@ -3,10 +3,12 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cassert>
 #include <vector>
 
-#include "zimt/layers/relu.hpp"
+#include "zimt/fixed.hpp"
+#include "zimt/layers/layernorm.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -44,18 +46,40 @@ void add_samples(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<B>
   });
 }
 
-// out = relu(in) requantised to int8 per sample (the max rule, sign kept:
-// quant.hpp), so out > 0 exactly where in > 0 and relu_backward's mask is
-// the sign of the int16 sum.
+// out = relu(in) requantised to int8 per sample: the exponent of the max
+// rule (quant.hpp), values rounded half-even to the NEAREST int8, so a
+// positive value below half a step becomes 0 (not 1 step as quant.hpp's
+// sign-keeping rounding would make it). The ReLU mask of the backward pass
+// does not come from out but from the int16 pre-activation (mask_errors).
 void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int16_t* x = in.sample(n);
-      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = x[i] > 0 ? x[i] : 0;
-      out.exp[n] = requantize_i8(acc.data(), m, in.exp[n], out.sample(n));
+      int64_t max = 0;
+      for (int64_t i = 0; i < m; ++i) max = std::max<int64_t>(max, x[i]);
+      int s = 0;  // smallest shift with round-half-even(max / 2^s) <= 127
+      while (shift_round_even(max, s) > 127) ++s;
+      int8_t* y = out.sample(n);
+      for (int64_t i = 0; i < m; ++i) y[i] = static_cast<int8_t>(x[i] > 0 ? shift_round_even(x[i], s) : 0);
+      out.exp[n] = in.exp[n] + s;
+    }
+  });
+}
+
+// din = dout where pre > 0, else 0: the ReLU's backward on the exact sign of
+// its int16 input.
+void mask_errors(Err& din, const Err& dout, const Tensor<int16_t>& pre) {
+  assert(din.shape == dout.shape && dout.shape == pre.shape);
+  const int64_t m = pre.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, pre.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int16_t* p = pre.sample(n);
+      const int16_t* dy = dout.sample(n);
+      int16_t* dx = din.sample(n);
+      for (int64_t i = 0; i < m; ++i) dx[i] = p[i] > 0 ? dy[i] : int16_t{0};
+      din.exp[n] = dout.exp[n];
     }
   });
 }
@@ -78,20 +102,19 @@ void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<int16_
 void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Act& b) { add_samples(out, a, b); }
 
 // in (N,C,H,W) -> out (N,O,OH,OW)
-int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
                             const BasicBlockSpec& spec, Arena& arena) {
   const Shape s = basic_block_out_shape(in.shape, spec);
   assert(out.shape == s);
-  int64_t saturated = 0;
   acts.h1 = make_tensor<int16_t>(arena, s);
-  acts.n1 = make_tensor<int8_t>(arena, s);
+  acts.n1 = make_tensor<int16_t>(arena, s);
   acts.a1 = make_tensor<int8_t>(arena, s);
   acts.h2 = make_tensor<int16_t>(arena, s);
   acts.n2 = make_tensor<int16_t>(arena, s);
   acts.sum = make_tensor<int16_t>(arena, s);
   conv2d_forward(acts.h1, in, params, spec.conv1);
-  saturated += layernorm_forward(acts.n1, acts.h1, spec.norm);
-  relu_forward(acts.a1, acts.n1);
+  layernorm_forward(acts.n1, acts.h1);
+  relu_to_i8(acts.a1, acts.n1);
   conv2d_forward(acts.h2, acts.a1, params, spec.conv2);
   layernorm_forward(acts.n2, acts.h2);
   if (spec.has_projection) {
@@ -104,22 +127,21 @@ int64_t basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const
     add_i16(acts.sum, acts.n2, in);
   }
   relu_to_i8(out, acts.sum);
-  return saturated;
 }
 
 // dout (N,O,OH,OW) -> din (N,C,H,W)
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const Act& out, const BasicBlockActs& acts,
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts,
                           ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
   const Shape s = dout.shape;
   Err dsum = make_tensor<int16_t>(arena, s);
-  relu_backward(dsum, dout, out);
+  mask_errors(dsum, dout, acts.sum);
   // Main path: n2 <- h2 <- a1 <- n1 <- h1 <- in.
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
   conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
   Err dn1 = make_tensor<int16_t>(arena, s);
-  relu_backward(dn1, da1, acts.a1);
+  mask_errors(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh1, dn1, acts.h1);
   Err dmain = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
