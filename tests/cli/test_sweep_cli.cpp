@@ -188,3 +188,18 @@ TEST_CASE("sweep cli: a run with an impossible value fails, is reported, and the
   CHECK(out.find("| batch_size=-5 | 0/1 |") != std::string::npos);
   CHECK(out.find("1 run(s) failed") != std::string::npos);
 }
+
+TEST_CASE("sweep cli: every shipped sweep file expands and validates (--dry-run)") {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(ZIMT_SOURCE_DIR) / "configs" / "sweeps")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    std::string out;
+    const fs::path dir = workdir() / ("dry-" + entry.path().stem().string());
+    CHECK_MESSAGE(run_zimt("sweep '" + entry.path().string() + "' --dry-run -o '" + dir.string() + "'", &out) == 0,
+                  entry.path().filename().string() << ": " << out);
+    CHECK(out.find(" to run ") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir));  // a dry run writes nothing
+  }
+  CHECK(files >= 5);
+}
