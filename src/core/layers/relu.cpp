@@ -7,15 +7,31 @@
 
 namespace zimt {
 
+namespace {
+
+// One sample each, as functions of plain pointers and a count held by value:
+// inside the lambdas below the count is read through a reference that an
+// int8 store may alias, which kept GCC from vectorising the loops.
+void relu_sample(int8_t* __restrict y, const int8_t* __restrict x, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : int8_t{0};
+}
+
+void relu_mask_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const int8_t* __restrict y, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) {
+    const int16_t keep = static_cast<int16_t>(-static_cast<int16_t>(y[i] > 0));  // all ones where y > 0
+    dx[i] = static_cast<int16_t>(dy[i] & keep);
+  }
+}
+
+}  // namespace
+
 // in, out: any shape (N,...)
 void relu_forward(Act& out, const Act& in) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
-      int8_t* y = out.sample(n);
-      for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : int8_t{0};
+      relu_sample(out.sample(n), in.sample(n), m);
       out.exp[n] = in.exp[n];
     }
   });
@@ -27,10 +43,7 @@ void relu_backward(Err& din, const Err& dout, const Act& out) {
   const int64_t m = out.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, out.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* __restrict y = out.sample(n);
-      const int16_t* __restrict dy = dout.sample(n);
-      int16_t* __restrict dx = din.sample(n);  // may not alias: lets the loop vectorise
-      for (int64_t i = 0; i < m; ++i) dx[i] = y[i] > 0 ? dy[i] : int16_t{0};
+      relu_mask_sample(din.sample(n), dout.sample(n), out.sample(n), m);
       din.exp[n] = dout.exp[n];
     }
   });
