@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <vector>
 
@@ -47,6 +48,8 @@ int bit_width_u128(u128 v) {
   return lo == 0 ? 0 : 64 - __builtin_clzll(lo);
 }
 
+u128 abs_u128(i128 v) { return v < 0 ? static_cast<u128>(-v) : static_cast<u128>(v); }
+
 // D' = D + eps·M²·2^(-2e), returned as (v, k) with D' ≈ v·4^k and v < 2^127.
 // Exact when D = 0 (the eps term alone, any e) and whenever the eps term is
 // at least 2^-126 of D; otherwise the eps term is rounded UP at a resolution
@@ -83,14 +86,8 @@ u128 variance_plus_eps(u128 d, int64_t m, int32_t e, int& k) {
   return (base << left) + d;  // < 2^126 + 2^70
 }
 
-// T: int8_t or int16_t mantissas.
-template <class T>
-SampleStats sample_stats(const T* x, int64_t m, int32_t e) {
-  int64_t s1 = 0, s2 = 0;  // |s1| <= 2^20·2^15, s2 <= 2^20·2^30
-  for (int64_t i = 0; i < m; ++i) {
-    s1 += x[i];
-    s2 += int64_t{x[i]} * x[i];
-  }
+// The statistics from the exact sums s1 = Σx, s2 = Σx² of M values at exponent e.
+SampleStats stats_from_sums(int64_t s1, int64_t s2, int64_t m, int32_t e) {
   // D = M·Σx² - (Σx)² >= 0 (Cauchy-Schwarz), <= 2^20·2^20·2^30 = 2^70 (int8: 2^54).
   const u128 d = static_cast<u128>(static_cast<i128>(m) * s2 - static_cast<i128>(s1) * s1);
   int k = 0;
@@ -112,55 +109,208 @@ SampleStats sample_stats(const T* x, int64_t m, int32_t e) {
   return {s1, r, j - k};
 }
 
-// ŷ_i in Q20 (|ŷ| <= sqrt(M) <= 2^10, so |result| <= 2^30).
-template <class T>
-void yhat_q20(const T* x, int64_t m, const SampleStats& st, int64_t* y) {
-  // |M·x - s1| < 2^36 (int8: 2^28), r <= 2^32: the product is < 2^68, exact
-  // in 128 bits. A large down (tiny scales, t < 0) leaves ±1 or 0. down <= 0
-  // needs t >= 42, which only a constant sample at a huge exponent reaches
-  // (D = 0, q unbounded in variance_plus_eps), and there every M·x - s1 is 0.
-  const int down = 62 - st.t - kQ;
-  for (int64_t i = 0; i < m; ++i) {
-    const i128 v = static_cast<i128>(m * x[i] - st.s1) * st.r;
-    // round_keep_sign (quant.hpp) in 128 bits: ŷ has the sign of M·x - s1 exactly.
-    const i128 q = shift_round_even_128(v, down);
-    y[i] = static_cast<int64_t>(q != 0 ? q : (v > 0) - (v < 0));
+// ŷ of one value in Q20 from its centred form c = M·x - s1: c·r·2^(t-62)
+// rounded as round_keep_sign (quant.hpp) in 128 bits, so ŷ has the sign of
+// c exactly. |c| < 2^36 (int8: 2^28), r <= 2^32: the product is < 2^68,
+// exact. A large down (tiny scales, t < 0) leaves ±1 or 0. down <= 0 needs
+// t >= 42, which only a constant sample at a huge exponent reaches (D = 0,
+// q unbounded in variance_plus_eps), and there every c is 0.
+int64_t yhat_exact(int64_t centred, const SampleStats& st) {
+  const i128 v = static_cast<i128>(centred) * st.r;
+  const i128 q = shift_round_even_128(v, 62 - st.t - kQ);
+  return static_cast<int64_t>(q != 0 ? q : (v > 0) - (v < 0));
+}
+
+// ---------------------------------------------------------------- int8 inputs
+// An int8 sample holds at most 256 distinct values and ŷ_i depends on x_i
+// alone (given the sample's statistics): everything per entry is a function
+// of the value, evaluated once per value present (exactly as above) and
+// weighted by its count.
+
+// One int8 sample as a histogram: count[b] entries have the bit pattern b
+// (the value static_cast<int8_t>(b)); M <= 2^20 fits the counts.
+struct Int8Sample {
+  std::array<uint32_t, 256> count{};
+  std::array<int64_t, 256> yhat{};  // ŷ (Q20) of each value present
+  std::array<uint8_t, 256> present{};  // the bit patterns with count > 0, ascending
+  int n_present = 0;
+  SampleStats st;
+};
+
+void analyse_int8(const int8_t* x, int64_t m, int32_t e, Int8Sample& h) {
+  // Four partial histograms: runs of one value (a ReLU output is mostly 0)
+  // would otherwise chain every increment through one counter in memory.
+  std::array<std::array<uint32_t, 256>, 4> part{};
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    ++part[0][b[i]];
+    ++part[1][b[i + 1]];
+    ++part[2][b[i + 2]];
+    ++part[3][b[i + 3]];
+  }
+  for (; i < m; ++i) ++part[0][b[i]];
+  // Σx and Σx² from the counts: |s1| <= 2^20·2^7, s2 <= 2^20·2^14, exact.
+  int64_t s1 = 0, s2 = 0;
+  h.n_present = 0;
+  for (int v = -128; v < 128; ++v) {
+    const auto key = static_cast<uint8_t>(v);
+    const uint32_t c = part[0][key] + part[1][key] + part[2][key] + part[3][key];
+    h.count[key] = c;
+    if (c == 0) continue;
+    h.present[static_cast<size_t>(h.n_present++)] = key;
+    s1 += int64_t{v} * c;
+    s2 += int64_t{v} * v * c;
+  }
+  h.st = stats_from_sums(s1, s2, m, e);
+  for (int p = 0; p < h.n_present; ++p) {
+    const uint8_t key = h.present[static_cast<size_t>(p)];
+    h.yhat[key] = yhat_exact(m * static_cast<int8_t>(key) - s1, h.st);
   }
 }
 
-// Σ (ŷ - Q(ŷ))² of one sample at output exponent out_e (ŷ in Q20; Q is the
-// output rounding: round_keep_sign, then saturation at ±127), in Q40. Each term < 2^62, the sum < 2^82.
-u128 squared_error(const int64_t* y, int64_t m, int32_t out_e) {
+// Σ (ŷ - Q(ŷ))² in Q40 over the values present, each weighted by its count:
+// each term < 2^62, times a count <= 2^20, the sum < 2^82.
+u128 squared_error_int8(const Int8Sample& h, int32_t out_e) {
   const int shift = out_e + kQ;  // >= 0 for every candidate (out_e >= -20)
   u128 sum = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t q = saturate_i8(round_keep_sign(y[i], shift));
-    const int64_t err = y[i] - q * (int64_t{1} << shift);  // |err| < 2^31
-    sum += static_cast<u128>(static_cast<uint64_t>(err * err));
+  for (int p = 0; p < h.n_present; ++p) {
+    const uint8_t key = h.present[static_cast<size_t>(p)];
+    const int64_t y = h.yhat[key];
+    const int64_t q = saturate_i8(round_keep_sign(y, shift));
+    const int64_t err = y - q * (int64_t{1} << shift);  // |err| < 2^31
+    sum += static_cast<u128>(static_cast<uint64_t>(err * err)) * h.count[key];
   }
   return sum;
 }
 
-// int8 output (the MSE rule and the cap, layernorm.hpp); returns the saturations.
-template <class T>
-int64_t normalise_sample(const T* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
-                         int32_t& out_exp, std::vector<int64_t>& y) {
-  const SampleStats st = sample_stats(x, m, e);
-  yhat_q20(x, m, st, y.data());
-  // Candidates: the max rule (quant.hpp's rule: nothing saturates) and up
-  // to kFinerSteps finer exponents; the one with the least squared error
-  // wins (ties: the coarser), then the cap applies.
-  const int32_t max_rule = requantize_i8(y.data(), m, -kQ, out);
+// The MSE rule over the candidates (layernorm.hpp): the max rule and up to
+// kFinerSteps finer exponents (not below -kQ); err(c) the squared error at
+// exponent c; ties keep the coarser. Then the cap.
+template <class ErrFn>
+int32_t choose_exponent(int32_t max_rule, const LayerNormSpec& spec, ErrFn err_at) {
   int32_t best = max_rule;
-  u128 best_err = squared_error(y.data(), m, max_rule);
+  u128 best_err = err_at(max_rule);
   for (int32_t c = max_rule - 1; c >= max_rule - kFinerSteps && c >= -kQ; --c) {
-    const u128 err = squared_error(y.data(), m, c);
+    const u128 err = err_at(c);
     if (err < best_err) {
       best = c;
       best_err = err;
     }
   }
-  out_exp = std::min(best, spec.max_step_exp);
+  return std::min(best, spec.max_step_exp);
+}
+
+// int8 output of one int8 sample; returns the saturations.
+int64_t normalise_int8(const int8_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                       int32_t& out_exp) {
+  Int8Sample h;
+  analyse_int8(x, m, e, h);
+  // The max rule (quant.hpp) depends on max|ŷ| only: the values present suffice.
+  std::array<int64_t, 256> ys{};
+  std::array<int8_t, 256> scratch{};
+  for (int p = 0; p < h.n_present; ++p) ys[static_cast<size_t>(p)] = h.yhat[h.present[static_cast<size_t>(p)]];
+  const int32_t max_rule = requantize_i8(ys.data(), h.n_present, -kQ, scratch.data());
+  out_exp = choose_exponent(max_rule, spec, [&](int32_t c) { return squared_error_int8(h, c); });
+  const int shift = out_exp + kQ;
+  // The output of each value present, then one table look-up per entry.
+  std::array<int8_t, 256> table{};
+  int64_t saturated = 0;
+  for (int p = 0; p < h.n_present; ++p) {
+    const uint8_t key = h.present[static_cast<size_t>(p)];
+    const int64_t v = round_keep_sign(h.yhat[key], shift);  // the sign of ŷ kept (quant.hpp)
+    saturated += (v > 127 || v < -127) ? int64_t{h.count[key]} : 0;
+    table[key] = saturate_i8(v);
+  }
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
+  for (int64_t i = 0; i < m; ++i) out[i] = table[b[i]];
+  return saturated;
+}
+
+// --------------------------------------------------------------- int16 inputs
+// Σx, Σx², min and max of one int16 sample: |s1| <= 2^20·2^15, s2 <= 2^20·2^30.
+struct Int16Sums {
+  int64_t s1 = 0, s2 = 0, lo = 0, hi = 0;
+};
+
+Int16Sums sums_int16(const int16_t* x, int64_t m) {
+  int64_t s1 = 0, s2 = 0;
+  int16_t lo = m > 0 ? x[0] : 0, hi = lo;
+  for (int64_t i = 0; i < m; ++i) {
+    s1 += x[i];
+    s2 += int64_t{x[i]} * x[i];
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  return {s1, s2, lo, hi};
+}
+
+// ŷ_i in Q20 of one int16 sample (|ŷ| <= sqrt(M) <= 2^10, so |y| <= 2^30).
+// The product (M·x_i - s1)·r is at most max(|M·lo - s1|, |M·hi - s1|)·r;
+// when that is below 2^62 and the rounding shift is in [1, 62], the
+// 128-bit rounding of yhat_exact is done in int64 (same result: the
+// round-half-even identity of quant.cpp's round_keep_sign_all, no overflow
+// below 2^62), else per entry in 128 bits.
+void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st, int64_t* y) {
+  const int64_t s1 = st.s1, r = st.r;
+  const int down = 62 - st.t - kQ;
+  const u128 reach = std::max(abs_u128(m * sums.lo - s1), abs_u128(m * sums.hi - s1)) * static_cast<u128>(r);
+  if (down >= 1 && down <= 62 && reach < (u128{1} << 62)) {
+    const int64_t half_minus_one = (int64_t{1} << (down - 1)) - 1;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t v = (m * x[i] - s1) * r;  // |v| < 2^62
+      const int64_t q = (v + half_minus_one + ((v >> down) & 1)) >> down;
+      y[i] = q != 0 ? q : (v > 0) - (v < 0);
+    }
+  } else {
+    for (int64_t i = 0; i < m; ++i) y[i] = yhat_exact(m * x[i] - s1, st);
+  }
+}
+
+// Σ (ŷ - Q(ŷ))² (Q40) at exponents max_rule - k, k < n (n <= 1 + kFinerSteps), in one pass.
+void squared_errors(const int64_t* y, int64_t m, int32_t max_rule, int n, u128* err) {
+  std::array<int, 1 + kFinerSteps> shift{};
+  for (int k = 0; k < n; ++k) {
+    shift[static_cast<size_t>(k)] = max_rule - k + kQ;
+    err[k] = 0;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    for (int k = 0; k < n; ++k) {
+      const int s = shift[static_cast<size_t>(k)];
+      const int64_t q = saturate_i8(round_keep_sign(y[i], s));
+      const int64_t d = y[i] - q * (int64_t{1} << s);  // |d| < 2^31
+      err[k] += static_cast<uint64_t>(d * d);
+    }
+  }
+}
+
+// Per-thread scratch, grown to the largest sample seen and reused: no
+// allocation (or zero fill) per call once warm.
+std::vector<int64_t>& scratch_y() {
+  thread_local std::vector<int64_t> y;
+  return y;
+}
+std::vector<int64_t>& scratch_acc() {
+  thread_local std::vector<int64_t> acc;
+  return acc;
+}
+int64_t* grown(std::vector<int64_t>& v, int64_t m) {
+  if (v.size() < static_cast<size_t>(m)) v.resize(static_cast<size_t>(m));
+  return v.data();
+}
+
+// int8 output of one int16 sample; returns the saturations.
+int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                        int32_t& out_exp) {
+  const Int16Sums sums = sums_int16(x, m);
+  const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
+  int64_t* y = grown(scratch_y(), m);
+  yhat_int16(x, m, sums, st, y);
+  const int32_t max_rule = requantize_i8(y, m, -kQ, out);
+  const int n = static_cast<int>(std::min<int64_t>(1 + kFinerSteps, max_rule + kQ + 1));  // c >= -kQ
+  std::array<u128, 1 + kFinerSteps> errs{};
+  squared_errors(y, m, max_rule, n, errs.data());
+  out_exp = choose_exponent(max_rule, spec, [&](int32_t c) { return errs[static_cast<size_t>(max_rule - c)]; });
   const int shift = out_exp + kQ;
   int64_t saturated = 0;
   for (int64_t i = 0; i < m; ++i) {
@@ -171,6 +321,15 @@ int64_t normalise_sample(const T* x, int64_t m, int32_t e, const LayerNormSpec& 
   return saturated;
 }
 
+int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                         int32_t& out_exp) {
+  return normalise_int8(x, m, e, spec, out, out_exp);
+}
+int64_t normalise_sample(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                         int32_t& out_exp) {
+  return normalise_int16(x, m, e, spec, out, out_exp);
+}
+
 template <class T>
 int64_t forward_i8(Act& out, const Tensor<T>& in, const LayerNormSpec& spec) {
   assert(out.shape == in.shape);
@@ -178,14 +337,84 @@ int64_t forward_i8(Act& out, const Tensor<T>& in, const LayerNormSpec& spec) {
   assert(m <= kLayerNormMaxSample);
   std::vector<int64_t> saturated(static_cast<size_t>(in.batch()), 0);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> y(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n)
       saturated[static_cast<size_t>(n)] =
-          normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n], y);
+          normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
   });
   int64_t total = 0;
   for (int64_t s : saturated) total += s;
   return total;
+}
+
+// ------------------------------------------------------------------- backward
+// dx_i = v_i·2^(f - e - 40 + t - 62), v_i = [(M·d_i - A)·2^40 - ŷq_i·G]·r
+//      = (M·d_i - A)·r·2^40 - ŷq_i·(G·r),
+// exact in 128 bits: |(M·d - A)·r·2^40| < 2^36·2^32·2^40 = 2^108,
+// |ŷq·G·r| <= 2^30·2^55·2^32 = 2^117. `term(i)` gives ŷq_i·(G·r).
+// Into int64 (< 2^62) by one round-half-even shift `down` chosen from
+// max|v_i| (< 2^118, so down <= 57), then per-sample int16.
+template <class Term>
+void backward_sample(const int16_t* d, int64_t m, int64_t a, int64_t r, Term term, int64_t* acc, int& down) {
+  // v_i = ((M·d_i - A)·r << 40) - term(i): |M·d_i - A| < 2^36, one 64x64-bit product.
+  const auto v_at = [&](int64_t i) { return (static_cast<i128>(m * d[i] - a) * r << (2 * kQ)) - term(i); };
+  u128 max_abs = 0;
+  for (int64_t i = 0; i < m; ++i) max_abs = std::max(max_abs, abs_u128(v_at(i)));
+  down = std::max(0, bit_width_u128(max_abs) - 61);  // the smallest shift leaving max|v| below 2^61
+  if (down == 0) {
+    for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(v_at(i));
+    return;
+  }
+  // Round-half-even as in quant.cpp: with v = q0·2^s + rem,
+  // (v + 2^(s-1) - 1 + (q0 & 1)) >> s; no overflow since |v| < 2^118.
+  const i128 half_minus_one = (static_cast<i128>(1) << (down - 1)) - 1;
+  for (int64_t i = 0; i < m; ++i) {
+    const i128 v = v_at(i);
+    acc[i] = static_cast<int64_t>((v + half_minus_one + ((v >> down) & 1)) >> down);
+  }
+}
+
+// A = Σd (< 2^35); G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M) <= 2^55
+// (every partial sum too, by the same bound on its subset).
+void backward_int8(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
+  Int8Sample h;
+  analyse_int8(x, m, e, h);
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
+  int64_t a = 0, g = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    a += d[i];
+    g += d[i] * h.yhat[b[i]];
+  }
+  // ŷq·(G·r) per value present: one 128-bit table entry per value.
+  std::array<i128, 256> term{};
+  const i128 gr = static_cast<i128>(g) * h.st.r;
+  for (int p = 0; p < h.n_present; ++p) {
+    const uint8_t key = h.present[static_cast<size_t>(p)];
+    term[key] = h.yhat[key] * gr;
+  }
+  backward_sample(d, m, a, h.st.r, [&](int64_t i) { return term[b[i]]; }, acc, down);
+  t = h.st.t;
+}
+
+void backward_int16(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
+  const Int16Sums sums = sums_int16(x, m);
+  const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
+  int64_t* y = grown(scratch_y(), m);
+  yhat_int16(x, m, sums, st, y);
+  int64_t a = 0, g = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    a += d[i];
+    g += d[i] * y[i];
+  }
+  const i128 gr = static_cast<i128>(g) * st.r;
+  backward_sample(d, m, a, st.r, [&](int64_t i) { return y[i] * gr; }, acc, down);
+  t = st.t;
+}
+
+void backward_one(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
+  backward_int8(x, d, m, e, acc, down, t);
+}
+void backward_one(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
+  backward_int16(x, d, m, e, acc, down, t);
 }
 
 // dout (N,...), in (N,...) -> din (N,...)
@@ -194,36 +423,12 @@ void backward(Err& din, const Err& dout, const Tensor<T>& in) {
   assert(din.shape == in.shape && dout.shape == in.shape);
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> y(static_cast<size_t>(m));
-    std::vector<i128> v(static_cast<size_t>(m));
-    std::vector<int64_t> acc(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const T* x = in.sample(n);
-      const int16_t* d = dout.sample(n);
-      const SampleStats st = sample_stats(x, m, in.exp[n]);
-      yhat_q20(x, m, st, y.data());
-      // A = Σd (< 2^35); G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M) <= 2^55.
-      int64_t a = 0, g = 0;
-      for (int64_t i = 0; i < m; ++i) {
-        a += d[i];
-        g += int64_t{d[i]} * y[static_cast<size_t>(i)];
-      }
-      // v_i = [(M·d_i - A)·2^40 - ŷq_i·G]·r: |(M d - A) 2^40| < 2^76, |ŷq·G| <= 2^85, r <= 2^32.
-      u128 max_abs = 0;
-      for (int64_t i = 0; i < m; ++i) {
-        const i128 centred = static_cast<i128>(m * d[i] - a) * (static_cast<i128>(1) << (2 * kQ));
-        const i128 vi = (centred - static_cast<i128>(y[static_cast<size_t>(i)]) * g) * st.r;
-        v[static_cast<size_t>(i)] = vi;
-        const u128 mag = vi < 0 ? static_cast<u128>(-vi) : static_cast<u128>(vi);
-        max_abs = std::max(max_abs, mag);
-      }
-      // Into int64 (< 2^62) by one round-half-even shift, then per-sample int16.
-      int down = 0;
-      while ((max_abs >> down) >= (static_cast<u128>(1) << 61)) ++down;
-      for (int64_t i = 0; i < m; ++i)
-        acc[static_cast<size_t>(i)] = static_cast<int64_t>(shift_round_even_128(v[static_cast<size_t>(i)], down));
-      const int32_t e = dout.exp[n] - in.exp[n] - 2 * kQ + st.t - 62 + down;
-      din.exp[n] = requantize_i16(acc.data(), m, e, din.sample(n));
+      int64_t* acc = grown(scratch_acc(), m);
+      int down = 0, t = 0;
+      backward_one(in.sample(n), dout.sample(n), m, in.exp[n], acc, down, t);
+      const int32_t e = dout.exp[n] - in.exp[n] - 2 * kQ + t - 62 + down;
+      din.exp[n] = requantize_i16(acc, m, e, din.sample(n));
     }
   });
 }
@@ -242,10 +447,12 @@ void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> y(static_cast<size_t>(m));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      yhat_q20(in.sample(n), m, sample_stats(in.sample(n), m, in.exp[n]), y.data());
-      out.exp[n] = requantize_i16(y.data(), m, -kQ, out.sample(n));  // max rule, sign kept (quant.hpp)
+      const int16_t* x = in.sample(n);
+      const Int16Sums sums = sums_int16(x, m);
+      int64_t* y = grown(scratch_y(), m);
+      yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, in.exp[n]), y);
+      out.exp[n] = requantize_i16(y, m, -kQ, out.sample(n));  // max rule, sign kept (quant.hpp)
     }
   });
 }
