@@ -19,7 +19,19 @@
 // A conv2d directly followed by a layernorm (the ResNet stem) hands it int16
 // outputs, as inside the basic blocks (residual.hpp): the LayerNorm's output
 // signs, i.e. the next ReLU's mask, are those of x - mean on a 2^8 times
-// finer rounding. Every other layer output is int8.
+// finer rounding. With "block_activations": "int16" (model_spec.hpp) every
+// basic block's output is int16 too (residual.hpp), and so is every relu,
+// maxpool or layernorm between an int16 output and the first block: the
+// ResNet stem conv1 -> LN -> relu -> maxpool runs in int16 (LayerNorm's
+// int16 rule: no cap, no saturation), so the first block reads int16 as
+// well (an int8 stem output would put the same ~1 % rounding noise into
+// every block downstream: measured, ResNet-18 stayed at cosine 0.96 and up
+// to 1,024 nonzero gradients where float's are 0 per tensor). Only a block
+// or a global_avgpool may read a block's output (check_model_spec):
+//   last block -> global_avgpool: int16 in, one int8 rounding of the means,
+//     which the fc's GEMM reads.
+// A block whose input is int8 (no int16 layer before it) reads it as it is.
+// Every other layer output is int8.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,7 +53,7 @@ struct ModelLayer {
   std::string name;
   Shape3 in, out;         // one sample's shapes
   bool flat_out = false;  // the output is (N,F) rather than (N,C,H,W)
-  bool wide_out = false;  // an int16 output (conv2d followed by layernorm, see above)
+  bool wide_out = false;  // an int16 output (in ModelActs::wide; see above for which layers)
   // The parameters of this layer's kind (the others stay default).
   Conv2dSpec conv;
   LinearSpec linear;

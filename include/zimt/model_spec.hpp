@@ -16,6 +16,12 @@
 //   layernorm                               shape unchanged; no parameters, normalises
 //                                           each sample over all of (C,H,W)
 //   basic_block   out, stride [1]           ResNet basic block, see layers/residual.hpp
+// Model-level option:
+//   block_activations  "int8" ["int8"] | "int16": the precision of the
+//                      activations the convolutions of the residual blocks
+//                      READ (block input, mid-block ReLU output, block
+//                      output); see layers/residual.hpp for what each
+//                      costs and buys. No effect on a model without blocks.
 // Every layer may carry a `name` that prefixes its parameter names
 // ("conv1" -> "conv1.weight"); unnamed layers are named by kind and position
 // (see default_layer_names).
@@ -48,11 +54,17 @@ struct Shape3 {
   bool operator==(const Shape3&) const = default;
 };
 
+enum class BlockActivations : uint8_t { int8, int16 };
+
+// "int8", "int16" (the JSON spelling).
+const char* block_activations_name(BlockActivations a);
+
 struct ModelSpec {
   std::string name;
   Shape3 input;
   int64_t classes = 0;
   std::vector<LayerSpec> layers;
+  BlockActivations block_activations = BlockActivations::int8;
 };
 
 // Upper bound on every shape number (channels, sizes, kernel, ...), so that

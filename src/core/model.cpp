@@ -64,7 +64,10 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
         if (ls.bias) l.linear.bias = p.add(l.name + ".bias", {ls.out}, ParamKind::bias);
         break;
       case LayerKind::maxpool: l.pool = {ls.kernel, ls.stride, ls.padding}; break;
-      case LayerKind::basic_block: l.block = add_basic_block(p, l.name, shape.c, ls.out, ls.stride); break;
+      case LayerKind::basic_block:
+        l.block = add_basic_block(p, l.name, shape.c, ls.out, ls.stride,
+                                  spec.block_activations == BlockActivations::int16);
+        break;
       case LayerKind::relu:
       case LayerKind::global_avgpool:
       case LayerKind::flatten:
@@ -76,9 +79,23 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     shape = l.out;
     model.layers.push_back(std::move(l));
   }
-  for (size_t i = 0; i + 1 < model.layers.size(); ++i)
-    model.layers[i].wide_out =
-        model.layers[i].kind == LayerKind::conv2d && model.layers[i + 1].kind == LayerKind::layernorm;
+  // int16 outputs (model.hpp): a conv2d before a layernorm; with int16
+  // block activations every block, and the relu / maxpool / layernorm layers
+  // between an int16 output and the first block (the stem).
+  const bool wide_blocks = spec.block_activations == BlockActivations::int16;
+  std::vector<bool> feeds_block(model.layers.size() + 1, false);  // only elementwise/pool layers until a block
+  for (size_t i = model.layers.size(); i-- > 0;) {
+    const LayerKind k = model.layers[i].kind;
+    const bool passes = k == LayerKind::relu || k == LayerKind::maxpool || k == LayerKind::layernorm;
+    feeds_block[i] = wide_blocks && (k == LayerKind::basic_block || (passes && feeds_block[i + 1]));
+  }
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    ModelLayer& l = model.layers[i];
+    const bool before_norm = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::layernorm;
+    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
+    l.wide_out = (l.kind == LayerKind::conv2d && before_norm) || (l.kind == LayerKind::basic_block && wide_blocks) ||
+                 (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
+  }
   return model;
 }
 
@@ -116,30 +133,52 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   acts.block.assign(model.layers.size(), BasicBlockActs{});
   acts.saturated = 0;
   const Act* x = &acts.input;
+  const Tensor<int16_t>* xw = nullptr;  // the input instead of x when the previous layer's output is int16
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
-    if (l.wide_out) {  // a conv2d whose output only the next layer, a layernorm, reads
-      acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
-      conv2d_forward(acts.wide[i], *x, model.params, l.conv);
+    if (l.wide_out) {
+      Tensor<int16_t>& y = acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
+      switch (l.kind) {
+        case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;  // x: never int16 here
+        case LayerKind::layernorm: layernorm_forward(y, *xw); break;
+        case LayerKind::relu: relu_forward(y, *xw); break;
+        case LayerKind::maxpool: maxpool_forward(y, *xw, l.pool); break;
+        case LayerKind::basic_block:
+          if (xw != nullptr)
+            basic_block_forward(y, acts.block[i], *xw, model.params, l.block, arena);
+          else
+            basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
+          break;
+        default: assert(false && "no int16 output for this kind (build_model)");
+      }
+      x = nullptr;
+      xw = &y;
       continue;
     }
-    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
+    // check_model_spec / build_model: only these read an int16 input into an int8 output.
+    assert(xw == nullptr || l.kind == LayerKind::layernorm || l.kind == LayerKind::global_avgpool);
     Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
     switch (l.kind) {
       case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;
       case LayerKind::linear: linear_forward(y, *x, model.params, l.linear); break;
       case LayerKind::relu: relu_forward(y, *x); break;
       case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
-      case LayerKind::global_avgpool: global_avgpool_forward(y, *x); break;
+      case LayerKind::global_avgpool:
+        if (xw != nullptr)
+          global_avgpool_forward(y, *xw);
+        else
+          global_avgpool_forward(y, *x);
+        break;
       case LayerKind::flatten: flatten_forward(y, *x); break;
       case LayerKind::layernorm:
-        acts.saturated += wide_in ? layernorm_forward(y, acts.wide[i - 1], l.norm) : layernorm_forward(y, *x, l.norm);
+        acts.saturated += xw != nullptr ? layernorm_forward(y, *xw, l.norm) : layernorm_forward(y, *x, l.norm);
         break;
       case LayerKind::basic_block:
         basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
         break;
     }
     x = &y;
+    xw = nullptr;
   }
 }
 
@@ -153,23 +192,37 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     const Act& x = i == 0 ? acts.input : acts.out[i - 1];
     const Act& y = acts.out[i];
     const bool wide_in = i > 0 && model.layers[i - 1].wide_out;  // the input is acts.wide[i - 1], not x
+    const Tensor<int16_t> xw = wide_in ? acts.wide[i - 1] : Tensor<int16_t>{};
     const bool need_din = i > first;
-    Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? acts.wide[i - 1].shape : x.shape) : Err{};
+    Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? xw.shape : x.shape) : Err{};
     switch (l.kind) {
       case LayerKind::conv2d: conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv); break;
       case LayerKind::linear: linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear); break;
-      case LayerKind::relu: relu_backward(dx, dy, y); break;
-      case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
+      case LayerKind::relu:
+        if (l.wide_out)
+          relu_backward(dx, dy, acts.wide[i]);
+        else
+          relu_backward(dx, dy, y);
+        break;
+      case LayerKind::maxpool:
+        if (wide_in)
+          maxpool_backward(dx, dy, xw, l.pool);
+        else
+          maxpool_backward(dx, dy, x, l.pool);
+        break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
       case LayerKind::layernorm:
         if (wide_in)
-          layernorm_backward(dx, dy, acts.wide[i - 1]);
+          layernorm_backward(dx, dy, xw);
         else
           layernorm_backward(dx, dy, x);
         break;
       case LayerKind::basic_block:
-        basic_block_backward(need_din ? &dx : nullptr, dy, x, acts.block[i], model.params, l.block, arena);
+        if (wide_in)
+          basic_block_backward(need_din ? &dx : nullptr, dy, xw, acts.block[i], model.params, l.block, arena);
+        else
+          basic_block_backward(need_din ? &dx : nullptr, dy, x, acts.block[i], model.params, l.block, arena);
         break;
     }
     dy = dx;

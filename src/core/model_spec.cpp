@@ -16,6 +16,14 @@ const char* layer_kind_name(LayerKind kind) {
   return "?";
 }
 
+const char* block_activations_name(BlockActivations a) {
+  switch (a) {
+    case BlockActivations::int8: return "int8";
+    case BlockActivations::int16: return "int16";
+  }
+  return "?";
+}
+
 namespace {
 
 std::string dims(const Shape3& s) {
@@ -110,6 +118,19 @@ std::vector<std::pair<int, std::string>> check_model_spec(const ModelSpec& spec)
       return problems;  // later shapes are meaningless
     }
     shape = out;
+  }
+  // An int16 block output (residual.hpp) is read only by a block or a global_avgpool.
+  if (spec.block_activations == BlockActivations::int16) {
+    for (size_t i = 0; i < spec.layers.size(); ++i) {
+      if (spec.layers[i].kind != LayerKind::basic_block) continue;
+      const bool last = i + 1 == spec.layers.size();
+      const LayerKind next = last ? LayerKind::basic_block : spec.layers[i + 1].kind;
+      if (last || (next != LayerKind::basic_block && next != LayerKind::global_avgpool))
+        problems.push_back({static_cast<int>(last ? i : i + 1),
+                            std::string("with block_activations int16 a basic_block's output is int16, which only a "
+                                        "basic_block or a global_avgpool reads") +
+                                (last ? " (the block is the last layer)" : std::string(", not a ") + layer_kind_name(next))});
+    }
   }
   if (spec.classes >= 1 && !(shape == Shape3{spec.classes, 1, 1}))
     problems.push_back({-1, "the last layer outputs " + dims(shape) + ", but classes is " +

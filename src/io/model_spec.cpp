@@ -57,6 +57,9 @@ bool read_int(const json& j, const std::string& ptr, int64_t lo, int64_t& out, C
   return true;
 }
 
+// {"//": "why this layer is here"}: a comment, as in run configs.
+bool is_comment(const std::string& key) { return key.starts_with("//"); }
+
 LayerSpec parse_layer(const json& j, const std::string& ptr, ConfigErrors& errors) {
   LayerSpec layer;
   if (!j.is_object()) {
@@ -88,7 +91,7 @@ LayerSpec parse_layer(const json& j, const std::string& ptr, ConfigErrors& error
   bool stride_given = false;
   for (const auto& [key, value] : j.items()) {
     const std::string p = ptr + "/" + key;
-    if (key == "kind") continue;
+    if (key == "kind" || is_comment(key)) continue;
     if (key == "name") {
       if (!value.is_string() || value.get<std::string>().empty())
         errors.push_back({p, "must be a non-empty string"});
@@ -147,6 +150,15 @@ ModelSpec parse_model_spec(const json& j, const std::string& prefix, ConfigError
       read_int(value[2], p + "/2", 1, spec.input.w, errors);
     } else if (key == "classes") {
       read_int(value, p, 2, spec.classes, errors);
+    } else if (key == "block_activations") {
+      if (value == "int8")
+        spec.block_activations = BlockActivations::int8;
+      else if (value == "int16")
+        spec.block_activations = BlockActivations::int16;
+      else
+        errors.push_back({p, "must be \"int8\" or \"int16\", got " + value.dump()});
+    } else if (is_comment(key)) {
+      continue;
     } else if (key == "layers") {
       if (!value.is_array() || value.empty()) {
         errors.push_back({p, "must be a non-empty array of layers"});
@@ -155,7 +167,7 @@ ModelSpec parse_model_spec(const json& j, const std::string& prefix, ConfigError
       for (size_t i = 0; i < value.size(); ++i)
         spec.layers.push_back(parse_layer(value[i], p + "/" + std::to_string(i), errors));
     } else {
-      errors.push_back({p, "unknown key '" + key + "' (allowed: name, input, classes, layers)"});
+      errors.push_back({p, "unknown key '" + key + "' (allowed: name, input, classes, layers, block_activations, //...)"});
     }
   }
   // Shapes are checked only on a well-formed description, so every shape

@@ -4,6 +4,8 @@
 // 0.5 step for the output, max(0.5 step, step - |ref|) for the input error
 // (small errors kept at ±1, quant.hpp); weight and bias gradients are
 // exact sums (1e-12 relative: the double reference's own rounding).
+// The int16-input variant (residual blocks with int16 activations) writes
+// int16 outputs: the same bounds with requantize_i16's step.
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 
@@ -19,12 +21,14 @@ struct Geo {
   int64_t N, C, H, W, O, k, stride, pad;
 };
 
-struct Case {
+// X: the input's element type, int8_t (int8 output) or int16_t (int16 output).
+template <class X>
+struct CaseT {
   ParamSet params;
   Conv2dSpec spec;
-  ref::Owned<int8_t> x;
+  ref::Owned<X> x;
   ref::Owned<int16_t> dy;
-  Case(const Geo& g, bool bias, uint64_t seed, WeightStorage storage = WeightStorage::int8)
+  CaseT(const Geo& g, bool bias, uint64_t seed, WeightStorage storage = WeightStorage::int8)
       : x(Shape{g.N, g.C, g.H, g.W}), dy(Shape{1}) {
     std::mt19937_64 rng(seed);
     params.storage = storage;
@@ -34,20 +38,28 @@ struct Case {
     if (bias) spec.bias = params.add("conv.bias", {g.O}, ParamKind::bias);
     ref::random_weights(params, spec.weight, rng, weight_limit(storage));
     if (bias) ref::random_weights(params, spec.bias, rng, weight_limit(storage));
-    x = ref::random_act(x.shape, rng);
+    if constexpr (sizeof(X) == 1)
+      x = ref::random_act(x.shape, rng);
+    else
+      x = ref::random_err(x.shape, rng, -14, -6, 32767);
     dy = ref::random_err(conv2d_out_shape(x.shape, spec), rng);
   }
 };
+using Case = CaseT<int8_t>;
+using WideCase = CaseT<int16_t>;
 
-struct Result {
-  ref::Owned<int8_t> y;
+template <class X>
+struct ResultT {
+  ref::Owned<X> y;
   ref::Owned<int16_t> dx;
   std::vector<int64_t> g;
   std::vector<int32_t> g_exp;
 };
+using Result = ResultT<int8_t>;
 
-Result run(Case& c) {
-  Result r{ref::Owned<int8_t>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
+template <class X>
+ResultT<X> run(CaseT<X>& c) {
+  ResultT<X> r{ref::Owned<X>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
   auto y = r.y.view();
   auto dx = r.dx.view();
   conv2d_forward(y, c.x.view(), c.params, c.spec);
@@ -57,14 +69,15 @@ Result run(Case& c) {
   return r;
 }
 
-std::pair<double, double> check_against_ref(Case& c) {
-  const Result r = run(c);
+template <class X>
+std::pair<double, double> check_against_ref(CaseT<X>& c) {
+  const ResultT<X> r = run(c);
   const Vec x = ref::real(c.x.view()), w = ref::real_weights(c.params, c.spec.weight);
   const Vec b = c.spec.has_bias ? ref::real_weights(c.params, c.spec.bias) : Vec{};
   const Vec y_ref = ref::conv2d_forward(x, w, b, c.x.shape, c.spec);
   const double fwd = ref::max_error_in_steps(ref::real(r.y.view()), y_ref, ref::steps(r.y.view()));
-  // One requantize_i8 (quant.hpp): half a step, or up to one step for a
-  // value below half a step kept at ±1 instead of rounded to 0.
+  // One requantize_i8 / requantize_i16 (quant.hpp): half a step, or up to
+  // one step for a value below half a step kept at ±1 instead of rounded to 0.
   CHECK(ref::max_ratio(ref::real(r.y.view()), y_ref, ref::error_signal_bounds(y_ref, ref::steps(r.y.view()))) <=
         1 + 1e-9);
   Vec dx_ref, dw_ref, db_ref;
@@ -129,6 +142,54 @@ TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
   for (int threads : {1, 2, 4}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
     Case c(Geo{9, 3, 10, 9, 5, 3, 2, 1}, true, 11);
+    results.push_back(run(c));
+  }
+  for (size_t i = 1; i < results.size(); ++i) {
+    CHECK(results[i].y.data == results[0].y.data);
+    CHECK(results[i].y.exp == results[0].y.exp);
+    CHECK(results[i].dx.data == results[0].dx.data);
+    CHECK(results[i].dx.exp == results[0].dx.exp);
+    CHECK(results[i].g == results[0].g);
+    CHECK(results[i].g_exp == results[0].g_exp);
+  }
+}
+
+TEST_CASE("conv2d on int16 inputs (int16 x int16 GEMMs): within half a step of the float reference") {
+  double worst_fwd = 0, worst_bwd = 0;
+  uint64_t seed = 400;
+  for (const Geo& g : {Geo{1, 1, 5, 5, 1, 3, 1, 1}, Geo{2, 3, 9, 7, 4, 3, 2, 1}, Geo{3, 2, 8, 8, 5, 1, 2, 0},
+                       Geo{2, 8, 4, 4, 6, 3, 1, 1}, Geo{2, 5, 7, 7, 6, 3, 3, 2}}) {
+    for (bool bias : {false, true}) {
+      WideCase c(g, bias, ++seed);
+      const auto [f, b] = check_against_ref(c);
+      worst_fwd = std::max(worst_fwd, f), worst_bwd = std::max(worst_bwd, b);
+    }
+  }
+  MESSAGE("conv2d int16: max |int - ref| forward " << worst_fwd << " steps, input error " << worst_bwd << " steps");
+}
+
+TEST_CASE("conv2d on int16 inputs: extremes rescale without overflow, zeros stay exact, thread-independent") {
+  for (WeightStorage s : {WeightStorage::int8, WeightStorage::int16}) {
+    WideCase c(Geo{2, 64, 6, 6, 8, 3, 1, 1}, true, 19, s);
+    const int16_t lim = static_cast<int16_t>(weight_limit(s));
+    for (auto& w : c.params.w) w = static_cast<int16_t>(-lim);
+    for (auto& v : c.x.data) v = 32767;
+    for (auto& v : c.dy.data) v = -32767;
+    check_against_ref(c);
+  }
+  WideCase z(Geo{2, 3, 6, 6, 4, 3, 1, 1}, true, 20);
+  for (auto& v : z.x.data) v = 0;
+  for (auto& v : z.dy.data) v = 0;
+  for (auto& w : z.params.w) w = 0;
+  const ResultT<int16_t> r = run(z);
+  for (auto v : r.y.data) CHECK(v == 0);
+  for (auto v : r.dx.data) CHECK(v == 0);
+  for (auto v : r.g) CHECK(v == 0);
+
+  std::vector<ResultT<int16_t>> results;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    WideCase c(Geo{9, 3, 10, 9, 5, 3, 2, 1}, true, 21);
     results.push_back(run(c));
   }
   for (size_t i = 1; i < results.size(); ++i) {

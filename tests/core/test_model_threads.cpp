@@ -24,9 +24,9 @@ struct Outcome {
   std::vector<int64_t> loss;
 };
 
-Outcome run(const char* name, int64_t N, int threads) {
+Outcome run(const ModelSpec& spec, int64_t N, int threads) {
   tbb::global_control c(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  Model model = build_model(io::load_named_model_spec(name, models_dir));
+  Model model = build_model(spec);
   ref::dense_integer_start(model.params, 5);
   const ref::Batch b = ref::synthetic_batch(model, N, 6);
   const InputNorm norm{561352226, 1323279424};  // 0.1307, 0.3081 in Q32.32
@@ -41,11 +41,11 @@ Outcome run(const char* name, int64_t N, int threads) {
   return o;
 }
 
-void check_threads(const char* name, int64_t N) {
-  const Outcome one = run(name, N, 1);
+void check_threads(const ModelSpec& spec, int64_t N) {
+  const Outcome one = run(spec, N, 1);
   for (int threads : {2, 4}) {
     CAPTURE(threads);
-    const Outcome o = run(name, N, threads);
+    const Outcome o = run(spec, N, threads);
     CHECK(o.step.loss_sum_q16 == one.step.loss_sum_q16);
     CHECK(o.step.correct == one.step.correct);
     CHECK(o.step.saturated == one.step.saturated);
@@ -56,8 +56,16 @@ void check_threads(const char* name, int64_t N) {
   }
 }
 
+ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
+
 }  // namespace
 
-TEST_CASE("mnist_cnn is bit-identical at 1, 2 and 4 threads") { check_threads("mnist_cnn", 16); }
-TEST_CASE("small_resnet is bit-identical at 1, 2 and 4 threads") { check_threads("small_resnet", 16); }
-TEST_CASE("resnet18 is bit-identical at 1, 2 and 4 threads") { check_threads("resnet18", 3); }
+TEST_CASE("mnist_cnn is bit-identical at 1, 2 and 4 threads") { check_threads(load("mnist_cnn"), 16); }
+TEST_CASE("small_resnet is bit-identical at 1, 2 and 4 threads") { check_threads(load("small_resnet"), 16); }
+// resnet18.json has int16 block activations; small_resnet is checked with both.
+TEST_CASE("small_resnet with int16 block activations is bit-identical at 1, 2 and 4 threads") {
+  ModelSpec spec = load("small_resnet");
+  spec.block_activations = BlockActivations::int16;
+  check_threads(spec, 16);
+}
+TEST_CASE("resnet18 is bit-identical at 1, 2 and 4 threads") { check_threads(load("resnet18"), 3); }

@@ -57,6 +57,40 @@ TEST_CASE("max pool: exact forward, backward to the first maximum, 2x2 and 3x3/2
   }
 }
 
+// int16 inputs (the stem before int16-activation residual blocks): the same
+// selection, with ties and the int16 extremes (-32767 never loses to padding).
+TEST_CASE("max pool on int16: exact forward, backward to the first maximum, thread-independent") {
+  std::vector<std::vector<int16_t>> runs;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    uint64_t seed = 140;
+    for (const MaxPoolSpec& s : {MaxPoolSpec{2, 2, 0}, MaxPoolSpec{3, 2, 1}, MaxPoolSpec{3, 1, 1}}) {
+      for (const Shape& in : {Shape{1, 1, 4, 4}, Shape{2, 3, 7, 5}, Shape{3, 2, 28, 28}}) {
+        std::mt19937_64 rng(++seed);
+        auto x = ref::random_err(in, rng, -16, -8, 5);  // small range: many ties
+        if (in[0] == 1)
+          for (auto& v : x.data) v = -32767;  // every window at the minimum: padding must still lose
+        auto dy = ref::random_err(maxpool_out_shape(in, s), rng);
+        ref::Owned<int16_t> y(maxpool_out_shape(in, s)), dx(in);
+        auto yv = y.view();
+        auto dxv = dx.view();
+        maxpool_forward(yv, x.view(), s);
+        maxpool_backward(dxv, dy.view(), x.view(), s);
+        CHECK(ref::real(y.view()) == ref::maxpool_forward(ref::real(x.view()), in, s));
+        const Vec dx_ref = ref::maxpool_backward(ref::real(dy.view()), ref::real(x.view()), in, s);
+        check_within(ref::real(dx.view()), dx_ref, ref::error_signal_bounds(dx_ref, ref::steps(dx.view())));
+        if (s.kernel == 2) CHECK(ref::real(dx.view()) == dx_ref);
+        runs.push_back(dx.data);
+      }
+    }
+  }
+  const size_t per = runs.size() / 3;
+  for (size_t i = 0; i < per; ++i) {
+    CHECK(runs[per + i] == runs[i]);
+    CHECK(runs[2 * per + i] == runs[i]);
+  }
+}
+
 TEST_CASE("max pool: overlapping windows at int16 extremes rescale the input error") {
   std::mt19937_64 rng(50);
   const Shape in{1, 1, 5, 5};
@@ -95,6 +129,45 @@ TEST_CASE("global average pool: forward and backward within the two-rounding bou
       bound_b[i] += 0.5 * std::ldexp(1.0, dy.exp[i / static_cast<size_t>(in.sample_numel())] - 16);
     check_within(ref::real(dx.view()), dx_ref, bound_b);
   }
+}
+
+// int16 input (the output of a residual block with int16 activations): the
+// same two roundings, the mean to 2^-16 of the input step and one
+// requantize_i8, whose sign-keeping bound is max(0.5 step, step - |ref|).
+TEST_CASE("global average pool on int16 inputs: within the two-rounding bound, extremes, zeros, threads") {
+  uint64_t seed = 80;
+  for (const Shape& in : {Shape{1, 1, 1, 1}, Shape{2, 5, 7, 7}, Shape{3, 4, 3, 5}, Shape{2, 3, 4, 4}}) {
+    std::mt19937_64 rng(++seed);
+    auto x = ref::random_err(in, rng, -14, -6, 32767);
+    if (in[2] == 4)  // extremes: every input at -32767 (the mean fits int8 only after a shift of 9)
+      for (auto& v : x.data) v = -32767;
+    ref::Owned<int8_t> y(global_avgpool_out_shape(in));
+    auto yv = y.view();
+    global_avgpool_forward(yv, x.view());
+    const Vec y_ref = ref::global_avgpool_forward(ref::real(x.view()), in);
+    Vec bound = ref::error_signal_bounds(y_ref, ref::steps(y.view()));
+    for (size_t i = 0; i < bound.size(); ++i)
+      bound[i] += 0.5 * std::ldexp(1.0, x.exp[i / static_cast<size_t>(in[1])] - 16);
+    check_within(ref::real(y.view()), y_ref, bound);
+  }
+  ref::Owned<int16_t> zeros(Shape{2, 3, 4, 4});
+  ref::Owned<int8_t> y(Shape{2, 3});
+  auto yv = y.view();
+  global_avgpool_forward(yv, zeros.view());
+  for (auto v : y.data) CHECK(v == 0);
+
+  std::vector<std::vector<int8_t>> runs;
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    std::mt19937_64 rng(90);
+    auto x = ref::random_err(Shape{7, 6, 5, 5}, rng, -14, -6, 32767);
+    ref::Owned<int8_t> out(Shape{7, 6});
+    auto ov = out.view();
+    global_avgpool_forward(ov, x.view());
+    runs.push_back(out.data);
+  }
+  CHECK(runs[1] == runs[0]);
+  CHECK(runs[2] == runs[0]);
 }
 
 TEST_CASE("pools: all-zero inputs give exact zeros; bit-identical at 1, 2 and 4 threads") {

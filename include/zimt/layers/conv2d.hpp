@@ -1,6 +1,8 @@
 #pragma once
 // 2-D convolution, NCHW, square kernel, zero padding (im2col + gemm_nt).
 //   in (N,C,H,W) int8, out (N,O,OH,OW) int8, OH = (H + 2p - k) / s + 1,
+//   or in int16 (the int16 activations of residual blocks, residual.hpp:
+//   the same code, gemm_nt's exact int16 x int16 kernel),
 //   W (O,C,k,k) and b (O) in ParamSet.
 // Forward: acc = Σ x·w exact in int64 on exponent exp_in[n] + w_exp; the bias
 // b·2^b_exp joins on common_exponent (quant.hpp: exact in all but absurd
@@ -33,7 +35,10 @@ struct Conv2dSpec {
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
 void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
 void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
+void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
 void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec);
+void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params,
+                     const Conv2dSpec& spec);
 
 }  // namespace zimt

@@ -1,5 +1,6 @@
 #pragma once
-// Pooling over NCHW int8 tensors.
+// Pooling over NCHW int8 tensors (max pool also int16: the ResNet stem
+// before int16-activation residual blocks, model.hpp).
 //
 // Max pool: square window `kernel`, `stride`, `padding` (padded positions
 // never win: they act as -inf), OH = (H + 2p - k) / s + 1 (PyTorch's
@@ -10,7 +11,10 @@
 //
 // Global average pool: in (N,C,H,W) -> out (N,C). Forward: sum in int64,
 // mean = round_half_even(sum·2^16 / (H·W)) on exponent exp - 16, then
-// requantised per sample to int8. Backward: din = round_half_even(dout·2^16 /
+// requantised per sample to int8. The input may be int16 (the output of a
+// residual block with int16 activations, residual.hpp): the mean is taken
+// on the int16 values, and the one int8 rounding is that of the result,
+// which the fc layer's GEMM reads. Backward: din = round_half_even(dout·2^16 /
 // (H·W)) on exponent exp - 16, requantised per sample to int16.
 #include <cstdint>
 
@@ -26,10 +30,13 @@ struct MaxPoolSpec {
 
 Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec);
 void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec);
+void maxpool_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const MaxPoolSpec& spec);
 void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec);
+void maxpool_backward(Err& din, const Err& dout, const Tensor<int16_t>& in, const MaxPoolSpec& spec);
 
 Shape global_avgpool_out_shape(const Shape& in);
 void global_avgpool_forward(Act& out, const Act& in);
+void global_avgpool_forward(Act& out, const Tensor<int16_t>& in);
 void global_avgpool_backward(Err& din, const Err& dout);
 
 }  // namespace zimt

@@ -32,6 +32,23 @@
 //   the backward's ReLU masks are the signs of the int16 n1 and sum, so a
 //   unit rounded to 0 still passes its error (straight-through on the exact
 //   sign, as in float).
+// int16 ACTIVATIONS (BasicBlockSpec::int16_activations, the model option
+// "block_activations": "int16", model_spec.hpp): the precision choice that
+// makes ResNet-18 agree with float. With int8, the ~1 % relative rounding
+// noise of the GEMM inputs (x, a1) flips 0.3-2 % of the ReLU masks per
+// block, compounding over ResNet-18's 17 convolutions (measured in
+// tests/core/test_model_agreement.cpp; nearest or sign-keeping rounding
+// alike). With int16:
+//   a1 = relu(n1), out = relu(sum): int16, EXACT (no rounding at all: the
+//                   same mantissas and exponents as n1 / sum where positive);
+//   the input x is int16 (the previous block's output, or the int16 stem,
+//                   model.hpp) or int8 (a first block after int8 layers);
+//   the convolutions read x and a1 through gemm_nt's int16 x int16 kernel
+//                   (exact like every GEMM here).
+// Cost: a1 and the block output take twice the bytes, and the convolutions
+// run gemm_nt's int16 x int16 kernel instead of int16 x int8 (ResNet-18
+// batch 64 timings and peak memory: the commit that made this the
+// resnet18 default).
 // Additions (sum, and in backward the two input errors) join the operands
 // on common_exponent (quant.hpp: exact unless their scales differ by more
 // than ~2^50) and requantise per sample to int16 with round-half-even
@@ -52,19 +69,21 @@ struct BasicBlockSpec {
   Conv2dSpec conv2;  // out -> out, 3x3, stride 1, pad 1
   bool has_projection = false;
   Conv2dSpec projection;  // in -> out, 1x1, stride s (if has_projection)
+  bool int16_activations = false;  // a1 and the output int16 (see above), else int8
 };
 
 // Adds the block's weight tensors to `params` as "<name>.conv1.weight",
 // "<name>.conv2.weight" and "<name>.downsample.0.weight" (torchvision's
 // names); a projection is used when the width changes or stride != 1.
 BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
-                               int64_t out_channels, int64_t stride);
+                               int64_t out_channels, int64_t stride, bool int16_activations = false);
 
 // The block's intermediate activations, kept from forward for backward
-// (hp, np only with a projection).
+// (hp, np only with a projection; a1 with int8 activations, a1_wide with int16).
 struct BasicBlockActs {
   Tensor<int16_t> h1, n1;
   Act a1;
+  Tensor<int16_t> a1_wide;
   Tensor<int16_t> h2, n2, hp, np, sum;
 };
 
@@ -72,12 +91,20 @@ Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
 
 // in (N,C,H,W) -> out (N,O,OH,OW). The intermediates are allocated from
 // `arena` into `acts`. Nothing saturates (int16 LayerNorm outputs).
+// The output type must match spec.int16_activations (int8: Act, int16:
+// Tensor<int16_t>); an int16-activation block reads int8 or int16 inputs.
 void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
-                            const BasicBlockSpec& spec, Arena& arena);
+                         const BasicBlockSpec& spec, Arena& arena);
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+                         const BasicBlockSpec& spec, Arena& arena);
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in,
+                         const ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 
 // din may be nullptr. Overwrites the gradients of the block's tensors.
-// Scratch error tensors come from `arena`.
+// Scratch error tensors come from `arena`. `in` as given to forward.
 void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts,
+                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
+void basic_block_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, const BasicBlockActs& acts,
                           ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 
 // Per-sample sums of two tensors of equal shape into int16: out = a + b (see

@@ -49,20 +49,21 @@ void for_each_tap(const Geometry& g, F&& f) {
       }
 }
 
-// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T: int8_t or int16_t.
-template <class T>
-void forward(Tensor<T>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
+// (input): int8_t or int16_t.
+template <class T, class X>
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
   const Geometry g = geometry(in.shape, spec);
   assert(out.shape == conv2d_out_shape(in.shape, spec));
   const int64_t K = g.K(), P = g.P();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int8_t> col_t(static_cast<size_t>(P * K));  // (P,K): one patch per row
+    std::vector<X> col_t(static_cast<size_t>(P * K));        // (P,K): one patch per row
     std::vector<int64_t> acc(static_cast<size_t>(g.O * P));  // (O,P)
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
-      std::fill(col_t.begin(), col_t.end(), int8_t{0});
+      const X* x = in.sample(n);
+      std::fill(col_t.begin(), col_t.end(), X{0});
       for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col_t[static_cast<size_t>(p * K + kidx)] = x[xi]; });
       kernels::gemm_nt(acc.data(), P, w, K, col_t.data(), K, g.O, P, K);
       int32_t e = in.exp[n] + w_exp;
@@ -76,23 +77,10 @@ void forward(Tensor<T>& out, const Act& in, const ParamSet& params, const Conv2d
   });
 }
 
-}  // namespace
-
-Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
-  const Geometry g = geometry(in, spec);
-  return Shape{in[0], g.O, g.OH, g.OW};
-}
-
-void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-// dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O)
-void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec) {
+// dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O);
+// X (input): int8_t or int16_t.
+template <class X>
+void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec) {
   const Geometry g = geometry(in.shape, spec);
   assert(dout.shape == conv2d_out_shape(in.shape, spec));
   const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O;
@@ -123,21 +111,23 @@ void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
   }
 
   // dW[o,kk] = Σ_n 2^(e_dout[n] + e_in[n]) Σ_p dout[n,o,p]·col[n,kk,p];
-  // |dout·x| < 2^23, so a sample's partial sum is < 2^(23 + ceil_log2 P).
+  // |dout·x| < 2^15·2^x_bits (x_bits 8 for int8, 16 for int16 inputs), so a
+  // sample's partial sum is < 2^(15 + x_bits + ceil_log2 P).
   // Integer sums are exact, so the per-thread partials add up to the same
   // result in any order: bit-identical for any thread count.
   std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
+  constexpr int x_bits = sizeof(X) == 1 ? 8 : 16;
   const int p_bits = ceil_log2(static_cast<uint64_t>(P));
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 23 + p_bits);
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 15 + x_bits + p_bits);
   tbb::enumerable_thread_specific<std::vector<int64_t>> local_gw(static_cast<size_t>(O * K), int64_t{0});
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<int64_t>& gw = local_gw.local();
-    std::vector<int8_t> col(static_cast<size_t>(K * P));       // (K,P)
+    std::vector<X> col(static_cast<size_t>(K * P));            // (K,P)
     std::vector<int64_t> partial(static_cast<size_t>(O * K));  // (O,K)
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
-      std::fill(col.begin(), col.end(), int8_t{0});
+      const X* x = in.sample(n);
+      std::fill(col.begin(), col.end(), X{0});
       for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col[static_cast<size_t>(kidx * P + p)] = x[xi]; });
       kernels::gemm_nt(partial.data(), K, dout.sample(n), P, col.data(), P, O, K, P);
       const int32_t s = wa.shift[static_cast<size_t>(n)];
@@ -167,6 +157,34 @@ void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
     }
     params.tensors[spec.bias].g_exp = ba.exp;
   }
+}
+
+}  // namespace
+
+Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
+  const Geometry g = geometry(in, spec);
+  return Shape{in[0], g.O, g.OH, g.OW};
+}
+
+void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec) {
+  backward(din, dout, in, params, spec);
+}
+
+void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params,
+                     const Conv2dSpec& spec) {
+  backward(din, dout, in, params, spec);
 }
 
 }  // namespace zimt

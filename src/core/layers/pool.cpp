@@ -26,11 +26,13 @@ PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
           (in[3] + 2 * s.padding - s.kernel) / s.stride + 1};
 }
 
-// Index (within the sample) of the first maximum of window (c, oh, ow).
-int64_t argmax_in_window(const int8_t* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh,
+// Index (within the sample) of the first maximum of window (c, oh, ow);
+// X: int8_t or int16_t.
+template <class X>
+int64_t argmax_in_window(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh,
                          int64_t ow) {
   int64_t best = -1;
-  int best_v = -1000;  // below any int8: padded positions are never chosen
+  int32_t best_v = -100000;  // below any int8/int16: padded positions are never chosen
   for (int64_t kh = 0; kh < s.kernel; ++kh) {
     const int64_t ih = oh * s.stride - s.padding + kh;
     if (ih < 0 || ih >= g.H) continue;
@@ -52,7 +54,8 @@ int64_t argmax_in_window(const int8_t* x, const PoolGeometry& g, const MaxPoolSp
 // argmax_in_window: the first maximum in (kh, kw) order wins.
 bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
 
-int64_t argmax_2x2(const int8_t* x, int64_t W, int64_t ih, int64_t iw) {
+template <class X>
+int64_t argmax_2x2(const X* x, int64_t W, int64_t ih, int64_t iw) {
   const int64_t i0 = ih * W + iw;
   int64_t best = i0;
   for (const int64_t i : {i0 + 1, i0 + W, i0 + W + 1})
@@ -61,11 +64,11 @@ int64_t argmax_2x2(const int8_t* x, int64_t W, int64_t ih, int64_t iw) {
 }
 
 // Index of the maximum of every window of sample x, in output order.
-template <class F>
-void for_each_window_max(const int8_t* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
+template <class X, class F>
+void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
   const bool plain = is_plain_2x2(s);
   for (int64_t c = 0; c < g.C; ++c) {
-    const int8_t* xc = x + c * g.H * g.W;
+    const X* xc = x + c * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh)
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const int64_t o = (c * g.OH + oh) * g.OW + ow;
@@ -85,14 +88,17 @@ Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
   return Shape{in[0], g.C, g.OH, g.OW};
 }
 
-// in (N,C,H,W) -> out (N,C,OH,OW)
-void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) {
+namespace {
+
+// in (N,C,H,W) -> out (N,C,OH,OW); X: int8_t or int16_t.
+template <class X>
+void max_forward(Tensor<X>& out, const Tensor<X>& in, const MaxPoolSpec& spec) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(out.shape == maxpool_out_shape(in.shape, spec));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
-      int8_t* y = out.sample(n);
+      const X* x = in.sample(n);
+      X* y = out.sample(n);
       for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { y[o] = x[i]; });
       out.exp[n] = in.exp[n];
     }
@@ -100,13 +106,14 @@ void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) {
 }
 
 // dout (N,C,OH,OW), in (N,C,H,W) -> din (N,C,H,W)
-void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec) {
+template <class X>
+void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
+      const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
       if (spec.stride >= spec.kernel) {
         // Windows do not overlap: every input gets at most one dout entry,
@@ -124,19 +131,37 @@ void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpe
   });
 }
 
+}  // namespace
+
+void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) { max_forward(out, in, spec); }
+void maxpool_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const MaxPoolSpec& spec) {
+  max_forward(out, in, spec);
+}
+void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec) {
+  max_backward(din, dout, in, spec);
+}
+void maxpool_backward(Err& din, const Err& dout, const Tensor<int16_t>& in, const MaxPoolSpec& spec) {
+  max_backward(din, dout, in, spec);
+}
+
 Shape global_avgpool_out_shape(const Shape& in) {
   assert(in.rank == 4);
   return Shape{in[0], in[1]};
 }
 
-// in (N,C,H,W) -> out (N,C)
-void global_avgpool_forward(Act& out, const Act& in) {
+namespace {
+
+// in (N,C,H,W) -> out (N,C); X: int8_t or int16_t. |sum| < 2^15·H·W and
+// H·W < 2^31 (asserted), so sum·2^16 < 2^62: exact in int64.
+template <class X>
+void avgpool_forward(Act& out, const Tensor<X>& in) {
   assert(out.shape == global_avgpool_out_shape(in.shape));
   const int64_t C = in.shape[1], HW = in.shape[2] * in.shape[3];
+  assert(HW < (int64_t{1} << 31));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<int64_t> mean(static_cast<size_t>(C));
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int8_t* x = in.sample(n);
+      const X* x = in.sample(n);
       for (int64_t c = 0; c < C; ++c) {
         int64_t s = 0;
         for (int64_t i = 0; i < HW; ++i) s += x[c * HW + i];
@@ -146,6 +171,11 @@ void global_avgpool_forward(Act& out, const Act& in) {
     }
   });
 }
+
+}  // namespace
+
+void global_avgpool_forward(Act& out, const Act& in) { avgpool_forward(out, in); }
+void global_avgpool_forward(Act& out, const Tensor<int16_t>& in) { avgpool_forward(out, in); }
 
 // dout (N,C) -> din (N,C,H,W): every position gets dout / (H·W)
 void global_avgpool_backward(Err& din, const Err& dout) {

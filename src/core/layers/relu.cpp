@@ -12,21 +12,23 @@ namespace {
 // One sample each, as functions of plain pointers and a count held by value:
 // inside the lambdas below the count is read through a reference that an
 // int8 store may alias, which kept GCC from vectorising the loops.
-void relu_sample(int8_t* __restrict y, const int8_t* __restrict x, int64_t m) {
-  for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : int8_t{0};
+// X: int8_t or int16_t.
+template <class X>
+void relu_sample(X* __restrict y, const X* __restrict x, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : X{0};
 }
 
-void relu_mask_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const int8_t* __restrict y, int64_t m) {
+template <class X>
+void relu_mask_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const X* __restrict y, int64_t m) {
   for (int64_t i = 0; i < m; ++i) {
     const int16_t keep = static_cast<int16_t>(-static_cast<int16_t>(y[i] > 0));  // all ones where y > 0
     dx[i] = static_cast<int16_t>(dy[i] & keep);
   }
 }
 
-}  // namespace
-
 // in, out: any shape (N,...)
-void relu_forward(Act& out, const Act& in) {
+template <class X>
+void forward(Tensor<X>& out, const Tensor<X>& in) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
@@ -38,7 +40,8 @@ void relu_forward(Act& out, const Act& in) {
 }
 
 // dout, out (the forward output), din: same shape
-void relu_backward(Err& din, const Err& dout, const Act& out) {
+template <class X>
+void backward(Err& din, const Err& dout, const Tensor<X>& out) {
   assert(din.shape == dout.shape && dout.shape == out.shape);
   const int64_t m = out.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, out.batch()), [&](const tbb::blocked_range<int64_t>& r) {
@@ -48,5 +51,12 @@ void relu_backward(Err& din, const Err& dout, const Act& out) {
     }
   });
 }
+
+}  // namespace
+
+void relu_forward(Act& out, const Act& in) { forward(out, in); }
+void relu_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) { forward(out, in); }
+void relu_backward(Err& din, const Err& dout, const Act& out) { backward(din, dout, out); }
+void relu_backward(Err& din, const Err& dout, const Tensor<int16_t>& out) { backward(din, dout, out); }
 
 }  // namespace zimt

@@ -68,6 +68,33 @@ void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
   });
 }
 
+// out = relu(in) in int16: exact (same mantissas where positive, same
+// exponents), the int16-activation block's a1 and output.
+void relu_to_i16(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
+  assert(out.shape == in.shape);
+  const int64_t m = in.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      const int16_t* x = in.sample(n);
+      int16_t* y = out.sample(n);
+      for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : int16_t{0};
+      out.exp[n] = in.exp[n];
+    }
+  });
+}
+
+// The block's a1 of element type Y (BasicBlockActs keeps both kinds).
+template <class Y>
+Tensor<Y>& mid_activation(BasicBlockActs& acts) {
+  if constexpr (sizeof(Y) == 1)
+    return acts.a1;
+  else
+    return acts.a1_wide;
+}
+
+void relu_to(Act& out, const Tensor<int16_t>& in) { relu_to_i8(out, in); }
+void relu_to(Tensor<int16_t>& out, const Tensor<int16_t>& in) { relu_to_i16(out, in); }
+
 // din = dout where pre > 0, else 0: the ReLU's backward on the exact sign of
 // its int16 input.
 void mask_errors(Err& din, const Err& dout, const Tensor<int16_t>& pre) {
@@ -87,8 +114,9 @@ void mask_errors(Err& din, const Err& dout, const Tensor<int16_t>& pre) {
 }  // namespace
 
 BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
-                               int64_t out_channels, int64_t stride) {
+                               int64_t out_channels, int64_t stride, bool int16_activations) {
   BasicBlockSpec s;
+  s.int16_activations = int16_activations;
   s.conv1 = conv(params, name + ".conv1.weight", in_channels, out_channels, 3, stride, 1);
   s.conv2 = conv(params, name + ".conv2.weight", out_channels, out_channels, 3, 1, 1);
   s.has_projection = stride != 1 || in_channels != out_channels;
@@ -101,21 +129,27 @@ Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec) { retur
 void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<int16_t>& b) { add_samples(out, a, b); }
 void add_i16(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Act& b) { add_samples(out, a, b); }
 
-// in (N,C,H,W) -> out (N,O,OH,OW)
-void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
-                            const BasicBlockSpec& spec, Arena& arena) {
+namespace {
+
+// in (N,C,H,W) -> out (N,O,OH,OW); X (input) and Y (a1 and the output):
+// int8_t or int16_t, Y as spec.int16_activations says.
+template <class X, class Y>
+void block_forward(Tensor<Y>& out, BasicBlockActs& acts, const Tensor<X>& in, const ParamSet& params,
+                   const BasicBlockSpec& spec, Arena& arena) {
+  static_assert(sizeof(X) <= sizeof(Y), "an int8-activation block never reads int16 inputs");
   const Shape s = basic_block_out_shape(in.shape, spec);
-  assert(out.shape == s);
+  assert(out.shape == s && spec.int16_activations == (sizeof(Y) == 2));
   acts.h1 = make_tensor<int16_t>(arena, s);
   acts.n1 = make_tensor<int16_t>(arena, s);
-  acts.a1 = make_tensor<int8_t>(arena, s);
+  Tensor<Y>& a1 = mid_activation<Y>(acts);
+  a1 = make_tensor<Y>(arena, s);
   acts.h2 = make_tensor<int16_t>(arena, s);
   acts.n2 = make_tensor<int16_t>(arena, s);
   acts.sum = make_tensor<int16_t>(arena, s);
   conv2d_forward(acts.h1, in, params, spec.conv1);
   layernorm_forward(acts.n1, acts.h1);
-  relu_to_i8(acts.a1, acts.n1);
-  conv2d_forward(acts.h2, acts.a1, params, spec.conv2);
+  relu_to(a1, acts.n1);
+  conv2d_forward(acts.h2, a1, params, spec.conv2);
   layernorm_forward(acts.n2, acts.h2);
   if (spec.has_projection) {
     acts.hp = make_tensor<int16_t>(arena, s);
@@ -126,12 +160,13 @@ void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const Pa
   } else {
     add_i16(acts.sum, acts.n2, in);
   }
-  relu_to_i8(out, acts.sum);
+  relu_to(out, acts.sum);
 }
 
-// dout (N,O,OH,OW) -> din (N,C,H,W)
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts,
-                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
+// dout (N,O,OH,OW) -> din (N,C,H,W); X: the block input's element type.
+template <class X>
+void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicBlockActs& acts, ParamSet& params,
+                    const BasicBlockSpec& spec, Arena& arena) {
   const Shape s = dout.shape;
   Err dsum = make_tensor<int16_t>(arena, s);
   mask_errors(dsum, dout, acts.sum);
@@ -139,7 +174,10 @@ void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicB
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
-  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
+  if (spec.int16_activations)
+    conv2d_backward(&da1, dh2, acts.a1_wide, params, spec.conv2);
+  else
+    conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
   Err dn1 = make_tensor<int16_t>(arena, s);
   mask_errors(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
@@ -156,6 +194,33 @@ void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicB
   } else if (din) {
     add_i16(*din, dmain, dsum);
   }
+}
+
+}  // namespace
+
+void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+                         const BasicBlockSpec& spec, Arena& arena) {
+  block_forward(out, acts, in, params, spec, arena);
+}
+
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+                         const BasicBlockSpec& spec, Arena& arena) {
+  block_forward(out, acts, in, params, spec, arena);
+}
+
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in,
+                         const ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
+  block_forward(out, acts, in, params, spec, arena);
+}
+
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts, ParamSet& params,
+                          const BasicBlockSpec& spec, Arena& arena) {
+  block_backward(din, dout, in, acts, params, spec, arena);
+}
+
+void basic_block_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, const BasicBlockActs& acts,
+                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
+  block_backward(din, dout, in, acts, params, spec, arena);
 }
 
 }  // namespace zimt
