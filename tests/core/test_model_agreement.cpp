@@ -82,7 +82,11 @@ TEST_CASE("small_resnet gradients agree with the float reference") {
 TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load("mlp"), 32, 3); }
 
 // ResNet-18 at batch 2 with its shipped int16 block activations
-// (configs/models/resnet18.json, layers/residual.hpp) meets every target.
+// (configs/models/resnet18.json, layers/residual.hpp, the int16 stem of
+// model.hpp) meets every target. Also measured (not run here): batch 2
+// seeds 5, 6, batch 8 seeds 4, 7, batch 32 seed 4: cosine >= 0.9948, signs
+// >= 93.9 %, flushed <= 1.75 %, no nonzero gradient where float's is 0
+// (int8 blocks at batch 32: cosine 0.93, signs 87 %, up to 1,280).
 TEST_CASE("resnet18 gradients agree with the float reference") { check_agreement(load("resnet18"), 2, 4); }
 
 // The same model with int8 block activations, measured and printed but not

@@ -14,7 +14,8 @@
 // requantised per sample to int8. The input may be int16 (the output of a
 // residual block with int16 activations, residual.hpp): the mean is taken
 // on the int16 values, and the one int8 rounding is that of the result,
-// which the fc layer's GEMM reads. Backward: din = round_half_even(dout·2^16 /
+// which the fc layer's GEMM reads: to the NEAREST int8 (a mean below half a
+// step becomes 0; pool.cpp says why). Backward: din = round_half_even(dout·2^16 /
 // (H·W)) on exponent exp - 16, requantised per sample to int16.
 #include <cstdint>
 

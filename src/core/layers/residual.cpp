@@ -9,6 +9,7 @@
 
 #include "zimt/fixed.hpp"
 #include "zimt/layers/layernorm.hpp"
+#include "zimt/layers/relu.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -68,21 +69,6 @@ void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
   });
 }
 
-// out = relu(in) in int16: exact (same mantissas where positive, same
-// exponents), the int16-activation block's a1 and output.
-void relu_to_i16(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
-  assert(out.shape == in.shape);
-  const int64_t m = in.sample_numel();
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int16_t* x = in.sample(n);
-      int16_t* y = out.sample(n);
-      for (int64_t i = 0; i < m; ++i) y[i] = x[i] > 0 ? x[i] : int16_t{0};
-      out.exp[n] = in.exp[n];
-    }
-  });
-}
-
 // The block's a1 of element type Y (BasicBlockActs keeps both kinds).
 template <class Y>
 Tensor<Y>& mid_activation(BasicBlockActs& acts) {
@@ -93,7 +79,8 @@ Tensor<Y>& mid_activation(BasicBlockActs& acts) {
 }
 
 void relu_to(Act& out, const Tensor<int16_t>& in) { relu_to_i8(out, in); }
-void relu_to(Tensor<int16_t>& out, const Tensor<int16_t>& in) { relu_to_i16(out, in); }
+// int16: exact (same mantissas where positive, same exponents).
+void relu_to(Tensor<int16_t>& out, const Tensor<int16_t>& in) { relu_forward(out, in); }
 
 // din = dout where pre > 0, else 0: the ReLU's backward on the exact sign of
 // its int16 input.
