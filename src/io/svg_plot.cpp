@@ -116,8 +116,11 @@ std::string render_svg(const LineChart& chart) {
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
   svg += "<defs><clipPath id=\"plot-area\"><rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) +
          "\" height=\"" + num(ph) + "\"/></clipPath></defs>\n";
-  svg += "<text x=\"" + num(left + pw / 2) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\" fill=\"#222\">" +
-         escape(chart.title) + "</text>\n";
+  // A long title shrinks (bold text is ~10 % wider than text_width's face)
+  // to fit the whole width instead of running off both edges.
+  const double title_px = std::min(16.0, (W - 20) / (1.1 * text_width(chart.title, 1.0)));
+  svg += "<text x=\"" + num(W / 2) + "\" y=\"28\" text-anchor=\"middle\" font-size=\"" + num(title_px) +
+         "\" font-weight=\"bold\" fill=\"#222\">" + escape(chart.title) + "</text>\n";
 
   // Grid and tick labels.
   svg += "<g stroke=\"#e6e6e6\" stroke-width=\"1\">\n";
