@@ -262,50 +262,39 @@ ZIMT_AVX512 void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
   }
 }
 
-template <class TA, class TB>
-ZIMT_AVX512 void gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                      int64_t n, int64_t k) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) return fill_zero(c, ldc, m, n);
-  if (m < kSmallM) return gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
-  thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf, b_hi_buf;
-  const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
-  const int64_t words = round_up(n, 16) * pairs;  // all panels
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(words));
-  const uint32_t amax = pack_a(a16, kp, a, lda, m, k);
-  const uint32_t bmax = pack_b(panels, b, ldb, n, k);
-  int64_t flush = flush_steps(amax, bmax);
-  int32_t* panels_hi = nullptr;  // the high bytes of B when split
-  if (flush < kMinFlushSteps) {
-    panels_hi = b_hi_buf.get(static_cast<size_t>(words));
-    split_bytes(panels, panels_hi, words);
-    flush = flush_steps(amax, kSplitMaxAbs);
+// This file's kernels for blocked_gemm (gemm_common.hpp).
+struct Isa {
+  static constexpr int64_t kLanes = 16, kMR = ::zimt::kernels::detail::kMR, kMaxNV = ::zimt::kernels::detail::kMaxNV,
+                           kSmallM = ::zimt::kernels::detail::kSmallM;
+  template <class T>
+  static uint32_t pack_a(int16_t* a16, int64_t kp, const T* a, int64_t lda, int64_t m, int64_t k) {
+    return ::zimt::kernels::detail::pack_a(a16, kp, a, lda, m, k);
   }
-  for (int64_t j0 = 0; j0 < n; j0 += 16 * kMaxNV) {
-    const int nv = panel_nv(j0, n);
-    const int64_t cols = std::min<int64_t>(16 * kMaxNV, n - j0);
-    for (int64_t i0 = 0; i0 < m; i0 += kMR)
-      for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
-        const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(kMR, m - i0);
-        int64_t* ct = c + i0 * ldc + j0;
-        const int16_t* at = a16 + i0 * kp + 2 * p0;
-        const int64_t offset = j0 * pairs + p0 * nv * 16;
-        kMicroTile[nv](ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);
-        if (panels_hi != nullptr) kMicroTile[nv](ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, 8);
-      }
+  template <class T>
+  static uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, int64_t k) {
+    return ::zimt::kernels::detail::pack_b(packed, b, ldb, n, k);
   }
-}
+  static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
+  static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) { ::zimt::kernels::detail::split_bytes(lo, hi, words); }
+  static void micro_tile(int nv, int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+                         int64_t rows, int64_t cols, bool first, int shift) {
+    kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
+  }
+  template <class TA, class TB>
+  static void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                        int64_t n, int64_t k) {
+    ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+  }
+};
 
 }  // namespace
 
 constinit const Implementation avx512vnni_implementation{
     "avx512vnni",
     &available,
-    &gemm<int8_t, int16_t>,
-    &gemm<int16_t, int8_t>,
-    &gemm<int16_t, int16_t>,
+    &blocked_gemm<Isa, int8_t, int16_t>,
+    &blocked_gemm<Isa, int16_t, int8_t>,
+    &blocked_gemm<Isa, int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -20,6 +20,7 @@
 // flush_steps(max|a|, 256) >= 127 steps; the hi sums are shifted left by 8
 // when flushed. Twice the multiply work, but exact for every input and far
 // cheaper than flushing every step: used when flush_steps() < kMinFlushSteps.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -99,5 +100,50 @@ class Scratch {
 extern const Implementation scalar_implementation;
 extern const Implementation avx2_implementation;
 extern const Implementation avx512vnni_implementation;
+
+// The blocked gemm_nt of the SIMD implementations, written once. Isa (a
+// struct of the implementation's file) supplies kLanes (int32 lanes per
+// vector), kMR, kMaxNV, kSmallM and, compiled for its instruction set,
+// pack_a, pack_b, panel_nv, split_bytes, micro_tile(nv, ...) and gemm_dots
+// (gemm_avx2.cpp / gemm_avx512.cpp describe them). The loops here only
+// schedule those calls, so they need no target attribute of their own.
+//   C (m,n) int64 = A (m,k) · B (n,k)ᵀ: B panels of kLanes·nv columns,
+//   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes.
+template <class Isa, class TA, class TB>
+void blocked_gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                  int64_t k) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return fill_zero(c, ldc, m, n);
+  if (m < Isa::kSmallM) return Isa::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf, b_hi_buf;
+  constexpr int64_t lanes = Isa::kLanes;
+  const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
+  const int64_t words = round_up(n, lanes) * pairs;  // all panels
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(words));
+  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = Isa::pack_b(panels, b, ldb, n, k);
+  int64_t flush = flush_steps(amax, bmax);
+  int32_t* panels_hi = nullptr;  // the high bytes of B when split
+  if (flush < kMinFlushSteps) {
+    panels_hi = b_hi_buf.get(static_cast<size_t>(words));
+    Isa::split_bytes(panels, panels_hi, words);
+    flush = flush_steps(amax, kSplitMaxAbs);
+  }
+  for (int64_t j0 = 0; j0 < n; j0 += lanes * Isa::kMaxNV) {
+    const int nv = Isa::panel_nv(j0, n);
+    const int64_t cols = std::min<int64_t>(lanes * Isa::kMaxNV, n - j0);
+    for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR)
+      for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
+        const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(Isa::kMR, m - i0);
+        int64_t* ct = c + i0 * ldc + j0;
+        const int16_t* at = a16 + i0 * kp + 2 * p0;
+        const int64_t offset = j0 * pairs + p0 * nv * lanes;
+        Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);
+        if (panels_hi != nullptr) Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, 8);
+      }
+  }
+}
 
 }  // namespace zimt::kernels::detail
