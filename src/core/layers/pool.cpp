@@ -111,12 +111,13 @@ template <class X>
 void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
+  const bool disjoint = spec.stride >= spec.kernel;  // windows do not overlap
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
+    std::vector<int64_t> acc(disjoint ? 0 : static_cast<size_t>(in.sample_numel()));  // sums of overlapping windows
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
-      if (spec.stride >= spec.kernel) {
+      if (disjoint) {
         // Windows do not overlap: every input gets at most one dout entry,
         // which fits int16 as it is (what requantize_i16 would return).
         int16_t* dx = din.sample(n);
