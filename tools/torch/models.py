@@ -46,17 +46,19 @@ class Mlp(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    # x is (N,Cin,H,W) -> (N,Cout,H/stride,W/stride); torchvision's BasicBlock
-    def __init__(self, cin, cout, stride):
+    # x is (N,Cin,H,W) -> (N,Cout,H/stride,W/stride); torchvision's BasicBlock,
+    # with BatchNorm (norm="batch") or, as zimt's basic_block
+    # (include/zimt/layers/residual.hpp), the parameter-free per-sample
+    # LayerNorm over (C,H,W) in place of each BatchNorm (norm="layer")
+    def __init__(self, cin, cout, stride, norm):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn1 = _norm(norm, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
+        self.bn2 = _norm(norm, cout)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), _norm(norm, cout))
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -65,18 +67,31 @@ class BasicBlock(nn.Module):
         return F.relu(out + identity)
 
 
+class LayerNorm(nn.Module):
+    # parameter-free LayerNorm over all non-batch dimensions
+    def forward(self, x):
+        return layer_norm(x)
+
+
+def _norm(norm, channels):
+    return nn.BatchNorm2d(channels) if norm == "batch" else LayerNorm()
+
+
 class ResNet18(nn.Module):
     # x is (N,C,H,W) -> logits (N,K); torchvision's resnet18 with a C-channel
-    # stem, K outputs and a LayerNorm on the logits; 11,175,370 parameters for
-    # C = 1, K = 10. Initialised as torchvision does (kaiming-normal fan_out
-    # convs, BatchNorm gamma 1 / beta 0, default Linear).
-    def __init__(self, shape, classes):
+    # stem, K outputs and a LayerNorm on the logits. norm="layer" is zimt's
+    # configs/models/resnet18.json: every BatchNorm replaced by the
+    # parameter-free LayerNorm, 11,165,770 parameters for C = 1, K = 10;
+    # norm="batch" is the paper's (BatchNorm gamma 1 / beta 0), 11,175,370.
+    # Initialised as torchvision does (kaiming-normal fan_out convs, default
+    # Linear).
+    def __init__(self, shape, classes, norm="layer"):
         super().__init__()
         self.conv1 = nn.Conv2d(shape[0], 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.bn1 = _norm(norm, 64)
         blocks, cin = [], 64
         for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-            blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+            blocks += [BasicBlock(cin, cout, stride, norm), BasicBlock(cout, cout, 1, norm)]
             cin = cout
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(512, classes)
@@ -91,7 +106,11 @@ class ResNet18(nn.Module):
         return layer_norm(self.fc(x))
 
 
-MODELS = {"mnist_cnn": MnistCnn, "resnet18": ResNet18, "mlp": Mlp}
+def resnet18_bn(shape, classes):
+    return ResNet18(shape, classes, norm="batch")
+
+
+MODELS = {"mnist_cnn": MnistCnn, "resnet18": ResNet18, "resnet18_bn": resnet18_bn, "mlp": Mlp}
 
 
 def build(name, shape, classes):

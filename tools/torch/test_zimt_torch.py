@@ -144,8 +144,9 @@ class IntegerStartTest(unittest.TestCase):
 
     def test_parameter_counts_match_zim_md(self):
         counts = {name: sum(p.numel() for p in models.build(name, (1, 28, 28), 10).parameters())
-                  for name in ("mnist_cnn", "mlp", "resnet18")}
-        self.assertEqual(counts, {"mnist_cnn": 421642, "mlp": 101770, "resnet18": 11175370})
+                  for name in ("mnist_cnn", "mlp", "resnet18", "resnet18_bn")}
+        self.assertEqual(counts, {"mnist_cnn": 421642, "mlp": 101770, "resnet18": 11165770,
+                                  "resnet18_bn": 11175370})
 
 
 class RunTest(unittest.TestCase):

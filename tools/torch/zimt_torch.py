@@ -23,7 +23,7 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--train", required=True, help="training set (.zds), zimt's /data/train")
     p.add_argument("--test", required=True, help="test set (.zds), zimt's /data/test")
-    p.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "resnet18", "mlp"])
+    p.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "resnet18", "resnet18_bn", "mlp"])
     p.add_argument("--mean", type=float, default=0.1307, help="/data/normalize/mean")
     p.add_argument("--std", type=float, default=0.3081, help="/data/normalize/std")
     p.add_argument("--no-shuffle", action="store_true", help="train in file order (/data/shuffle false)")
