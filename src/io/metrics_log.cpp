@@ -13,7 +13,12 @@ using nlohmann::json;
 const std::vector<std::string>& metrics_columns() {
   static const std::vector<std::string> columns = {
       "step",   "epoch",     "train_loss", "test_loss", "test_acc",  "eval_samples",
-      "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "elapsed_s"};
+      "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "train_s", "eval_s", "elapsed_s"};
+  return columns;
+}
+
+const std::vector<std::string>& metrics_timing_columns() {
+  static const std::vector<std::string> columns = {"images_per_s", "train_s", "eval_s", "elapsed_s"};
   return columns;
 }
 

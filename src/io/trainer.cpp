@@ -108,6 +108,18 @@ void accumulate(json& totals, const StepOutcome& out) {
   totals["max_abs_w"] = out.update.max_abs_w;  // after the latest step
 }
 
+// Training images per second of training over all rows (so over resumes
+// too): evaluation and checkpoint time excluded, as the PyTorch peer counts.
+double training_images_per_s(const std::vector<json>& rows) {
+  double images = 0, seconds = 0;
+  for (const json& row : rows) {
+    const double s = row.value("train_s", 0.0);
+    images += row.value("images_per_s", 0.0) * s;
+    seconds += s;
+  }
+  return seconds > 0 ? images / seconds : 0.0;
+}
+
 struct Clock {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   double seconds() const {
@@ -169,7 +181,7 @@ int train(const json& resolved, const TrainOptions& options) {
   const double elapsed_before = state.elapsed_s;
   const uint64_t start_step = state.step;
   uint64_t images_since_eval = 0;
-  double eval_clock = clock.seconds();
+  double train_s_since_eval = 0;  // seconds inside train_batch since the previous row
 
   auto save = [&]() {
     Checkpoint ckpt{state, resolved, engine.params()};
@@ -180,6 +192,7 @@ int train(const json& resolved, const TrainOptions& options) {
   const std::vector<uint32_t> all_test = eval_subset(test_data.size(), test_data.size());
   const std::vector<uint32_t> test_subset = eval_subset(test_data.size(), c.eval_samples);
   auto evaluate_now = [&](bool full) {
+    const double eval_start = clock.seconds();
     const uint64_t count = full || c.eval_samples == 0 ? test_data.size() : std::min(c.eval_samples, test_data.size());
     const EvalResult e = engine.evaluate(test_data, count == test_data.size() ? all_test : test_subset, c.batch_size);
     const double now = clock.seconds();
@@ -191,7 +204,9 @@ int train(const json& resolved, const TrainOptions& options) {
                 {"test_loss", e.mean_loss},
                 {"test_acc", acc},
                 {"eval_samples", count},
-                {"images_per_s", images_since_eval / std::max(now - eval_clock, 1e-9)},
+                {"images_per_s", static_cast<double>(images_since_eval) / std::max(train_s_since_eval, 1e-9)},
+                {"train_s", train_s_since_eval},
+                {"eval_s", now - eval_start},
                 {"elapsed_s", elapsed_before + now}};
     for (auto it = state.optimizer_totals.begin(); it != state.optimizer_totals.end(); ++it) row[it.key()] = it.value();
     row["train_acc"] = state.loss_count ? row["train_correct"].get<double>() / static_cast<double>(state.loss_count) : 0.0;
@@ -203,7 +218,7 @@ int train(const json& resolved, const TrainOptions& options) {
     state.loss_count = 0;
     state.optimizer_totals = empty_totals();
     images_since_eval = 0;
-    eval_clock = clock.seconds();
+    train_s_since_eval = 0;
     return row;
   };
 
@@ -216,7 +231,9 @@ int train(const json& resolved, const TrainOptions& options) {
     }
     const uint64_t begin = state.epoch_position;
     const uint64_t count = std::min<uint64_t>(c.batch_size, train_data.size() - begin);
+    const double step_start = clock.seconds();
     const StepOutcome out = engine.train_batch(train_data, std::span(order).subspan(begin, count), state.step);
+    train_s_since_eval += clock.seconds() - step_start;
     state.loss_sum += out.loss_sum_q16;
     state.loss_count += count;
     accumulate(state.optimizer_totals, out);
@@ -269,7 +286,7 @@ int train(const json& resolved, const TrainOptions& options) {
                                                                     static_cast<double>(train_data.size())},
                   {"best_test_acc", state.best_test_acc},
                   {"wall_s", wall},
-                  {"images_per_s", static_cast<double>(state.step * c.batch_size) / std::max(wall, 1e-9)}};
+                  {"images_per_s", training_images_per_s(rows)}};
   if (!rows.empty()) {
     summary["final_test_acc"] = rows.back()["test_acc"];
     summary["final_test_loss"] = rows.back()["test_loss"];

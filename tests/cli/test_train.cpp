@@ -54,8 +54,7 @@ fs::path write_config(const fs::path& dir, const std::string& run, const json& e
 std::string metrics_without_timing(const fs::path& run) {
   std::string out;
   for (auto row : zimt::io::read_metrics(run / "metrics.jsonl")) {
-    row.erase("images_per_s");
-    row.erase("elapsed_s");
+    for (const std::string& timing : zimt::io::metrics_timing_columns()) row.erase(timing);
     out += row.dump() + "\n";
   }
   return out;
@@ -79,10 +78,14 @@ TEST_CASE("a tiny run learns, writes its run directory, and evaluates") {
   CHECK(rows.back()["step"] == 126);
   CHECK(rows.back()["eval_samples"] == 500);
   for (const char* key : {"epoch", "train_loss", "test_loss", "test_acc", "images_per_s", "saturated", "u_l1",
-                          "changed", "max_abs_w", "elapsed_s"})
+                          "changed", "max_abs_w", "train_s", "eval_s", "elapsed_s"})
     CHECK_MESSAGE(rows.back().contains(key), key);
   const json summary = json::parse(read_text(run / "summary.json"));
   CHECK(summary["status"] == "finished");
+  // Throughput counts training time only (evaluation has its own column).
+  CHECK(rows.back()["train_s"].get<double>() > 0);
+  CHECK(rows.back()["eval_s"].get<double>() > 0);
+  CHECK(summary["images_per_s"].get<double>() > 0);
   // Chance is 25 %; the task is easy for the tiny CNN.
   CHECK(summary["final_test_acc"].get<double>() > 0.6);
   CHECK(rows.back()["train_loss"].get<double>() < rows.front()["train_loss"].get<double>());

@@ -3,7 +3,7 @@
 // rows, for spreadsheets), appended as a run goes. Opening for a resumed run
 // keeps the first `keep_lines` rows, the ones the checkpoint had seen, so a
 // resumed run's files end up identical to an uninterrupted run's (but for
-// the timing fields: images_per_s, elapsed_s).
+// the timing fields, metrics_timing_columns()).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -15,6 +15,13 @@ namespace zimt::io {
 
 // The columns of a metrics row, in CSV order. Rows may carry more keys.
 const std::vector<std::string>& metrics_columns();
+
+// The columns that measure time (they differ between otherwise identical
+// runs): images_per_s (training images per second of training, evaluation
+// and checkpoints excluded), train_s and eval_s (seconds spent training
+// since the previous row, and evaluating for this one), elapsed_s (wall
+// seconds since the run's start, summed over resumes).
+const std::vector<std::string>& metrics_timing_columns();
 
 class MetricsLog {
  public:
