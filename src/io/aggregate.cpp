@@ -5,6 +5,7 @@
 #include "zimt/io/progress.hpp"
 #include "zimt/io/sweep.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -203,6 +204,35 @@ std::string summary_markdown(const SweepAggregate& agg) {
     out += "\nNot aggregated (not finished):\n\n";
     for (const RunRecord& r : agg.unfinished)
       out += "- " + r.name + ": " + r.status + (r.last_log.empty() ? "" : " — `" + r.last_log + "`") + "\n";
+  }
+  return out;
+}
+
+std::string epoch_table_markdown(const SweepAggregate& agg, const std::vector<double>& epochs) {
+  std::string out = "| group | runs |", rule = "|---|---|";
+  for (double e : epochs) {
+    out += " epoch " + fmt(e, "%g") + " |";
+    rule += "---|";
+  }
+  out += "\n" + rule + "\n";
+  const auto samples = [](const StepStats& s) {
+    const auto it = s.metrics.find("eval_samples");
+    return it == s.metrics.end() ? 0.0 : it->second.mean;
+  };
+  for (const GroupStats& g : agg.groups) {
+    double full = 0;  // the group's largest test set
+    for (const StepStats& s : g.steps) full = std::max(full, samples(s));
+    out += "| " + g.name + " | " + std::to_string(g.finished) + " |";
+    for (double e : epochs) {
+      std::string cell = "–";
+      for (const StepStats& s : g.steps) {
+        const auto epoch = s.metrics.find("epoch");
+        if (epoch != s.metrics.end() && std::fabs(epoch->second.mean - e) < 1e-9 && samples(s) == full)
+          cell = percent(s.metrics, "test_acc");
+      }
+      out += " " + cell + " |";
+    }
+    out += "\n";
   }
   return out;
 }

@@ -143,7 +143,11 @@ Comparison write_comparison(const std::vector<CompareGroup>& groups, const Compa
     if (any_finished && std::find(agg.metric_names.begin(), agg.metric_names.end(), m) == agg.metric_names.end())
       throw std::runtime_error("--metric " + m + ": no finished run logs it (metrics.jsonl has: " + joined(agg.metric_names) + ")");
 
-  out.markdown = summary_markdown(agg) + "\nRuns aggregated:\n\n";
+  out.markdown = summary_markdown(agg);
+  if (!options.at_epochs.empty())
+    out.markdown += "\nTest accuracy (%) on the full test set at epoch ends:\n\n" +
+                    epoch_table_markdown(agg, options.at_epochs);
+  out.markdown += "\nRuns aggregated:\n\n";
   for (const GroupStats& g : agg.groups)
     out.markdown += "- " + g.name + ": " + (g.members.empty() ? "none" : joined(g.members)) + "\n";
   std::string skipped;

@@ -177,6 +177,34 @@ TEST_CASE("compare: runs evaluated only at epoch ends, plotted against epoch, an
   CHECK(contains(text, "class=\"errorbar\""));
 }
 
+TEST_CASE("compare --at-epochs: accuracy on the full test set at epoch ends; subset evaluations are skipped") {
+  zimt::test::ScratchDir dir("compare_at_epochs");
+  const auto evaluated = [](int step, double epoch, double acc, int samples) {
+    json r = row(step, epoch, acc, 1.0);
+    r["eval_samples"] = samples;
+    return r;
+  };
+  // Group z: a 100-image subset at epoch 0.5, the full 1,000 images at epoch ends 1 and 2.
+  for (int seed : {1, 2})
+    make_run(dir.path / ("z-s" + std::to_string(seed)),
+             {evaluated(10, 0.5, 0.2 + 0.2 * seed, 100), evaluated(20, 1, 0.5 + 0.2 * seed, 1000), evaluated(40, 2, 0.8, 1000)},
+             finished(0.8, 1, 1), "config.resolved.json", {{"train", {{"seed", seed}}}});
+  // Group p: the peer's layout without eval_samples, one epoch.
+  make_run(dir.path / "p-s1", {row(20, 1, 0.75, 1.0)}, finished(0.75, 1, 1), "config.json", {{"args", {{"seed", 1}}}});
+  const auto r = run_zimt("compare -o out --at-epochs 0.5,1,2 'z=z-s*' p=p-s1", dir.path);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.output, "| group | runs | epoch 0.5 | epoch 1 | epoch 2 |\n|---|---|---|---|---|\n"));
+  CHECK(contains(r.output, "| z | 2 | – | 80.00 ± 14.14 | 80.00 ± 0.00 |\n"));
+  CHECK(contains(r.output, "| p | 1 | – | 75.00 | – |\n"));
+  CHECK(contains(read_text(dir.path / "out/summary.md"), "| z | 2 | – | 80.00 ± 14.14 | 80.00 ± 0.00 |"));
+
+  const auto bad = run_zimt("compare -o out2 --at-epochs 0 p=p-s1", dir.path);
+  CHECK(bad.exit_code != 0);
+  CHECK(contains(bad.output, "--at-epochs"));
+  CHECK_FALSE(fs::exists(dir.path / "out2"));
+}
+
 TEST_CASE("compare: missing, empty and unmatched paths are errors naming the path") {
   zimt::test::ScratchDir dir("compare_bad");
   make_run(dir.path / "ok", {row(10, 1, 0.5, 1)}, finished(0.5, 1, 1), "config.json", json::object());

@@ -21,6 +21,7 @@ void add_compare(CLI::App& app) {
     std::string x = "step";
     std::vector<std::string> metrics;  // charted after test_acc and test_loss
     std::string title = "zimt compare";
+    std::vector<double> at_epochs;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("groups", opts->groups,
@@ -35,6 +36,11 @@ void add_compare(CLI::App& app) {
       ->allow_extra_args(false)
       ->delimiter(',');
   cmd->add_option("--title", opts->title, "Chart title prefix")->capture_default_str();
+  cmd->add_option("--at-epochs", opts->at_epochs,
+                  "Also tabulate each group's test accuracy on the full test set at these epochs, e.g. 1,2,5,10")
+      ->allow_extra_args(false)
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   cmd->footer(
       "Runs in one group are aggregated over seeds like a sweep group: mean and ±1 sample std at the\n"
       "evaluation steps every finished run of the group logged; unfinished runs are listed, not aggregated.\n"
@@ -42,7 +48,7 @@ void add_compare(CLI::App& app) {
       "the summary table.\n"
       "\n"
       "Example (integer ZIM from a sweep against the PyTorch peer's float SGD, three seeds each):\n"
-      "  zimt compare -o runs/compare/cnn --title 'MNIST CNN' \\\n"
+      "  zimt compare -o runs/compare/cnn --title 'MNIST CNN' --x epoch --at-epochs 1,10 \\\n"
       "      'zim=runs/sweeps/cnn/zim-dense-s*' 'float sgd=runs/torch/cnn-sgd-s1,runs/torch/cnn-sgd-s2,runs/torch/cnn-sgd-s3'");
   cmd->callback([opts]() {
     io::CompareOptions options;
@@ -50,6 +56,7 @@ void add_compare(CLI::App& app) {
     options.x = opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step;
     options.metrics.insert(options.metrics.end(), opts->metrics.begin(), opts->metrics.end());
     options.title = opts->title;
+    options.at_epochs = opts->at_epochs;
     std::vector<io::CompareGroup> groups;
     for (const std::string& arg : opts->groups) groups.push_back(io::resolve_group(arg));
     const io::Comparison result = io::write_comparison(groups, options);

@@ -83,5 +83,10 @@ std::string aggregate_csv(const SweepAggregate& agg);
 // summary.md: one table row per group, then the unfinished runs.
 std::string summary_markdown(const SweepAggregate& agg);
 nlohmann::json summary_json(const SweepAggregate& agg);
+// One table row per group: test accuracy (mean ± std over its aggregated
+// runs, in percent) at each of `epochs`, from the evaluation logged exactly
+// at that epoch on the group's largest test set (the full test set at epoch
+// ends; subset evaluations are skipped); "–" where there is none.
+std::string epoch_table_markdown(const SweepAggregate& agg, const std::vector<double>& epochs);
 
 }  // namespace zimt::io

@@ -35,11 +35,13 @@ struct CompareOptions {
   PlotX x = PlotX::step;
   std::vector<std::string> metrics = {"test_acc", "test_loss"};  // one SVG each (repeats are drawn once)
   std::string title = "zimt compare";
+  std::vector<double> at_epochs;  // when set: a table of full-test accuracy at these epochs (epoch_table_markdown)
 };
 
 struct Comparison {
   SweepAggregate agg;
-  std::string markdown;                     // summary.md: the summary table, unfinished runs, the runs of each group
+  std::string markdown;                     // summary.md: the summary table, the epoch table (at_epochs),
+                                            // unfinished runs, the runs of each group
   std::vector<std::string> files;           // the file names written into out_dir
 };
 
