@@ -11,6 +11,7 @@
 
 #include "float_ref.hpp"
 #include "zimt/layers/conv2d.hpp"
+#include "zimt/quant.hpp"
 
 using namespace zimt;
 using ref::Vec;
@@ -151,6 +152,58 @@ TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
     CHECK(results[i].dx.exp == results[0].dx.exp);
     CHECK(results[i].g == results[0].g);
     CHECK(results[i].g_exp == results[0].g_exp);
+  }
+}
+
+namespace {
+
+// The weight gradient of c's whole batch against the per-sample gradients
+// (each sample alone: its own exponent, nothing shifted) joined as
+// align_batch says (quant.hpp): sum_n apply_shift(g_n, e_n - g_exp). Exact
+// equality: the batch is contracted in runs of samples sharing a shift
+// (conv2d.cpp), which must change nothing.
+template <class X>
+void check_batch_is_joined_samples(CaseT<X>& c) {
+  const size_t w = c.spec.weight;
+  const int64_t count = static_cast<int64_t>(c.params.tensors[w].numel);
+  conv2d_backward(nullptr, c.dy.view(), c.x.view(), c.params, c.spec);
+  const std::vector<int64_t> batch(c.params.grads(w), c.params.grads(w) + count);
+  const int32_t batch_exp = c.params.tensors[w].g_exp;
+  std::vector<int64_t> joined(static_cast<size_t>(count), 0);
+  const int64_t xs = c.x.view().sample_numel(), ys = c.dy.view().sample_numel();
+  for (int64_t n = 0; n < c.x.shape[0]; ++n) {
+    ref::Owned<X> x1(Shape{1, c.x.shape[1], c.x.shape[2], c.x.shape[3]});
+    ref::Owned<int16_t> dy1(Shape{1, c.dy.shape[1], c.dy.shape[2], c.dy.shape[3]});
+    std::copy_n(c.x.data.begin() + n * xs, xs, x1.data.begin());
+    std::copy_n(c.dy.data.begin() + n * ys, ys, dy1.data.begin());
+    x1.exp[0] = c.x.exp[static_cast<size_t>(n)];
+    dy1.exp[0] = c.dy.exp[static_cast<size_t>(n)];
+    conv2d_backward(nullptr, dy1.view(), x1.view(), c.params, c.spec);
+    const int32_t shift = c.params.tensors[w].g_exp - batch_exp;
+    for (int64_t i = 0; i < count; ++i) joined[static_cast<size_t>(i)] += apply_shift(c.params.grads(w)[i], shift);
+  }
+  CHECK(batch == joined);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: a batch's weight gradient is its samples' gradients joined exactly, whatever their exponents") {
+  // 20 samples on two exponents (runs of equal shift longer than the 8 a run
+  // may hold); then one sample `up` binades higher: past align_batch's
+  // largest shift (20 for int16 inputs, 28 for int8 here) the others' shifts
+  // turn negative and must be rounded one by one (rounding a run's sum would
+  // differ). int8 and int16 inputs.
+  for (int32_t up = 0; up <= 36; up = up == 0 ? 16 : up + 1) {
+    CAPTURE(up);
+    Case c(Geo{20, 3, 6, 6, 4, 3, 1, 1}, false, 31);
+    WideCase wide(Geo{20, 3, 6, 6, 4, 3, 1, 1}, false, 32);
+    for (size_t n = 0; n < 20; ++n) {
+      c.dy.exp[n] = wide.dy.exp[n] = -14 - static_cast<int32_t>(n % 2);
+      c.x.exp[n] = wide.x.exp[n] = -7;
+    }
+    c.dy.exp[5] = wide.dy.exp[5] = -14 + up;
+    check_batch_is_joined_samples(c);
+    check_batch_is_joined_samples(wide);
   }
 }
 
