@@ -75,30 +75,54 @@ std::vector<SampleRun> shift_runs(const std::vector<int32_t>& shift, int64_t P, 
   return runs;
 }
 
+// Samples per GEMM in the forward and input-error passes: a layer with few
+// output positions P (ResNet-18's deep layers: 1..16) contracts a group of
+// samples in one GEMM over their concatenated positions instead of one thin
+// GEMM each; every output element is the same exact dot product either way.
+int64_t group_samples(int64_t P, int64_t K) {
+  constexpr int64_t kTargetColumns = 128, kMaxSamples = 16, kMaxElements = int64_t{1} << 22;
+  const int64_t g = std::clamp<int64_t>((kTargetColumns + P - 1) / P, 1, kMaxSamples);
+  return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
+}
+
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
 // (input): int8_t or int16_t.
 template <class T, class X>
 void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
   const Geometry g = geometry(in.shape, spec);
   assert(out.shape == conv2d_out_shape(in.shape, spec));
-  const int64_t K = g.K(), P = g.P();
+  const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<X> col_t(static_cast<size_t>(P * K));        // (P,K): one patch per row
-    std::vector<int64_t> acc(static_cast<size_t>(g.O * P));  // (O,P)
-    for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const X* x = in.sample(n);
-      std::fill(col_t.begin(), col_t.end(), X{0});
-      for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col_t[static_cast<size_t>(p * K + kidx)] = x[xi]; });
-      kernels::gemm_nt(acc.data(), P, w, K, col_t.data(), K, g.O, P, K);
-      int32_t e = in.exp[n] + w_exp;
-      if (spec.has_bias)
-        e = detail::join_bias(acc.data(), g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-      if constexpr (sizeof(T) == 1)
-        out.exp[n] = requantize_i8(acc.data(), g.O * P, e, out.sample(n));
-      else
-        out.exp[n] = requantize_i16(acc.data(), g.O * P, e, out.sample(n));
+  const int64_t groups = (batch + G - 1) / G;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
+    std::vector<X> col_t(static_cast<size_t>(G * P * K));        // (L,K): one patch per row, L = samples·P
+    std::vector<int64_t> acc(static_cast<size_t>(g.O * G * P));  // (O,L)
+    std::vector<int64_t> sample_acc(static_cast<size_t>(G > 1 ? g.O * P : 0));  // (O,P): one sample's columns
+    for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
+      const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
+      std::fill(col_t.begin(), col_t.begin() + L * K, X{0});
+      for (int64_t j = 0; j < count; ++j) {
+        const X* x = in.sample(n0 + j);
+        X* rows = col_t.data() + j * P * K;
+        for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { rows[p * K + kidx] = x[xi]; });
+      }
+      kernels::gemm_nt(acc.data(), L, w, K, col_t.data(), K, g.O, L, K);
+      for (int64_t j = 0; j < count; ++j) {
+        const int64_t n = n0 + j;
+        int64_t* a = acc.data();
+        if (count > 1) {
+          for (int64_t o = 0; o < g.O; ++o)
+            std::copy_n(acc.data() + o * L + j * P, P, sample_acc.data() + o * P);
+          a = sample_acc.data();
+        }
+        int32_t e = in.exp[n] + w_exp;
+        if (spec.has_bias) e = detail::join_bias(a, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+        if constexpr (sizeof(T) == 1)
+          out.exp[n] = requantize_i8(a, g.O * P, e, out.sample(n));
+        else
+          out.exp[n] = requantize_i16(a, g.O * P, e, out.sample(n));
+      }
     }
   });
 }
@@ -118,20 +142,27 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     std::vector<int16_t> wt(static_cast<size_t>(K * O));  // Wᵀ (K,O)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t kk = 0; kk < K; ++kk) wt[static_cast<size_t>(kk * O + o)] = w[o * K + kk];
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
-      std::vector<int16_t> dout_t(static_cast<size_t>(P * O));  // (P,O)
-      std::vector<int64_t> dcol_t(static_cast<size_t>(P * K));  // (P,K)
+    const int64_t G = group_samples(P, K), groups = (batch + G - 1) / G;
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
+      std::vector<int16_t> dout_t(static_cast<size_t>(G * P * O));  // (L,O), L = samples·P
+      std::vector<int64_t> dcol_t(static_cast<size_t>(G * P * K));  // (L,K)
       std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
-      for (int64_t n = r.begin(); n < r.end(); ++n) {
-        const int16_t* dy = dout.sample(n);
-        for (int64_t o = 0; o < O; ++o)
-          for (int64_t p = 0; p < P; ++p) dout_t[static_cast<size_t>(p * O + o)] = dy[o * P + p];
-        kernels::gemm_nt(dcol_t.data(), K, dout_t.data(), O, wt.data(), O, P, K, O);
-        std::fill(acc.begin(), acc.end(), int64_t{0});
-        for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) {
-          acc[static_cast<size_t>(xi)] += dcol_t[static_cast<size_t>(p * K + kidx)];
-        });
-        din->exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+      for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
+        const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
+        for (int64_t j = 0; j < count; ++j) {
+          const int16_t* dy = dout.sample(n0 + j);
+          int16_t* rows = dout_t.data() + j * P * O;
+          for (int64_t o = 0; o < O; ++o)
+            for (int64_t p = 0; p < P; ++p) rows[p * O + o] = dy[o * P + p];
+        }
+        kernels::gemm_nt(dcol_t.data(), K, dout_t.data(), O, wt.data(), O, L, K, O);
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t n = n0 + j;
+          const int64_t* rows = dcol_t.data() + j * P * K;
+          std::fill(acc.begin(), acc.end(), int64_t{0});
+          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[static_cast<size_t>(xi)] += rows[p * K + kidx]; });
+          din->exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+        }
       }
     });
   }
