@@ -13,6 +13,10 @@
 // Backward: din = col2im(Wᵀ·dout), exact int64, requantised per sample to
 // int16; dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
 // align_batch (quant.hpp).
+// GEMM shapes: a layer with few output positions P (ResNet-18's deep layers,
+// P = 1..16) runs the forward and input-error GEMMs on groups of samples
+// (their positions concatenated), and dW on runs of samples that share an
+// align_batch shift; the integer results are the per-sample ones exactly.
 #include <cstddef>
 #include <cstdint>
 
