@@ -188,22 +188,25 @@ void check_batch_is_joined_samples(CaseT<X>& c) {
 }  // namespace
 
 TEST_CASE("conv2d: a batch's weight gradient is its samples' gradients joined exactly, whatever their exponents") {
-  // 20 samples on two exponents (runs of equal shift longer than the 8 a run
-  // may hold); then one sample `up` binades higher: past align_batch's
-  // largest shift (20 for int16 inputs, 28 for int8 here) the others' shifts
-  // turn negative and must be rounded one by one (rounding a run's sum would
-  // differ). int8 and int16 inputs.
-  for (int32_t up = 0; up <= 36; up = up == 0 ? 16 : up + 1) {
-    CAPTURE(up);
-    Case c(Geo{20, 3, 6, 6, 4, 3, 1, 1}, false, 31);
-    WideCase wide(Geo{20, 3, 6, 6, 4, 3, 1, 1}, false, 32);
-    for (size_t n = 0; n < 20; ++n) {
-      c.dy.exp[n] = wide.dy.exp[n] = -14 - static_cast<int32_t>(n % 2);
-      c.x.exp[n] = wide.x.exp[n] = -7;
+  // 20 samples on two exponents, then one sample `up` binades higher: past
+  // align_batch's largest shift (quant.hpp: 62 - term bits - log2 batch;
+  // 20..34 here) the others' shifts turn negative and must be rounded one by
+  // one (rounding a run's sum would differ). Output positions 36 (runs of at
+  // most 8 samples: 10 share each shift) and 1 (a deep ResNet layer's: runs
+  // of up to 256); int8 and int16 inputs.
+  for (const Geo& geo : {Geo{20, 3, 6, 6, 4, 3, 1, 1}, Geo{20, 5, 3, 3, 4, 3, 1, 0}}) {
+    for (int32_t up = 0; up <= 40; up = up == 0 ? 16 : up + 1) {
+      CAPTURE(up);
+      Case c(geo, false, 31);
+      WideCase wide(geo, false, 32);
+      for (size_t n = 0; n < 20; ++n) {
+        c.dy.exp[n] = wide.dy.exp[n] = -14 - static_cast<int32_t>(n % 2);
+        c.x.exp[n] = wide.x.exp[n] = -7;
+      }
+      c.dy.exp[5] = wide.dy.exp[5] = -14 + up;
+      check_batch_is_joined_samples(c);
+      check_batch_is_joined_samples(wide);
     }
-    c.dy.exp[5] = wide.dy.exp[5] = -14 + up;
-    check_batch_is_joined_samples(c);
-    check_batch_is_joined_samples(wide);
   }
 }
 

@@ -51,17 +51,20 @@ void for_each_tap(const Geometry& g, F&& f) {
 
 // Samples of a batch grouped for the weight gradient: each run's samples
 // share one shift >= 0 (or it is one sample with a negative shift), at most
-// kRunSamples of them and at most kRunElements patch values (K·L), so a
-// batch gives several runs to share among threads and the buffers stay small.
+// max(kRunSamples, kRunColumns / P) of them and at most kRunElements patch
+// values (K·L). Each run costs one pass over the (O,K) partial, which for
+// few positions P costs more than the GEMM itself (P = 1: O·K·L MACs against
+// O·K int64 reads and writes), so runs grow as P shrinks; where P is large
+// the 8-sample cap leaves several runs to share among threads.
 struct SampleRun {
   int32_t shift = 0;
   std::vector<int64_t> samples;  // increasing
 };
 
 std::vector<SampleRun> shift_runs(const std::vector<int32_t>& shift, int64_t P, int64_t K) {
-  constexpr size_t kRunSamples = 8;
-  constexpr int64_t kRunElements = int64_t{1} << 22;
-  const size_t cap = static_cast<size_t>(std::clamp<int64_t>(kRunElements / std::max<int64_t>(P * K, 1), 1, kRunSamples));
+  constexpr int64_t kRunSamples = 8, kRunColumns = 256, kRunElements = int64_t{1} << 22;
+  const int64_t most = std::max(kRunSamples, kRunColumns / std::max<int64_t>(P, 1));
+  const size_t cap = static_cast<size_t>(std::clamp<int64_t>(kRunElements / std::max<int64_t>(P * K, 1), 1, most));
   std::vector<int64_t> order(shift.size());
   for (size_t n = 0; n < order.size(); ++n) order[n] = static_cast<int64_t>(n);
   std::stable_sort(order.begin(), order.end(),
