@@ -24,7 +24,7 @@ import zim_rule  # noqa: E402
 import zimt_torch  # noqa: E402
 
 ZIMT_METRICS = {"step", "epoch", "train_loss", "test_loss", "test_acc", "eval_samples",
-                "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "elapsed_s"}
+                "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "train_s", "eval_s", "elapsed_s"}
 ZIMT_SUMMARY = {"status", "steps", "epochs", "final_test_acc", "best_test_acc",
                 "final_test_loss", "wall_s", "images_per_s"}
 
@@ -147,6 +147,36 @@ class IntegerStartTest(unittest.TestCase):
                   for name in ("mnist_cnn", "mlp", "resnet18", "resnet18_bn")}
         self.assertEqual(counts, {"mnist_cnn": 421642, "mlp": 101770, "resnet18": 11165770,
                                   "resnet18_bn": 11175370})
+
+
+class ArchitectureTest(unittest.TestCase):
+    def test_resnet18_is_zimts_layernorm_variant_and_resnet18_bn_the_papers(self):
+        def norms(name):
+            m = models.build(name, (1, 28, 28), 10)
+            return (sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules()),
+                    sum(isinstance(x, models.LayerNorm) for x in m.modules()))
+        # stem + 2 per block x 8 blocks + 3 projections = 20 normalisations
+        self.assertEqual(norms("resnet18"), (0, 20))
+        self.assertEqual(norms("resnet18_bn"), (20, 0))
+
+    def test_layernorm_normalises_each_sample_over_all_its_dimensions(self):
+        x = torch.randn(3, 4, 5, 5) * torch.tensor([1.0, 10.0, 100.0]).view(3, 1, 1, 1)
+        y = models.LayerNorm()(x)
+        self.assertTrue(torch.allclose(y.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5))
+        self.assertTrue(torch.allclose(y.var(dim=(1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3))
+
+    def test_bench_step_times_the_same_model(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+        import io
+        from contextlib import redirect_stdout
+        import torch_step
+        out = io.StringIO()
+        with redirect_stdout(out):
+            torch_step.main(["torch_step.py", "mlp", "4", "1", "1"])
+        lines = out.getvalue().splitlines()
+        self.assertIn("mlp (PyTorch", lines[0])
+        self.assertIn("101770 parameters, batch 4", lines[0])
+        self.assertRegex(lines[1], r"threads 1: forward\+backward [0-9.]+ ms \(median of 1, min [0-9.]+\), [0-9]+ images/s")
 
 
 class RunTest(unittest.TestCase):

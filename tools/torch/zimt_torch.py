@@ -181,7 +181,7 @@ def main(argv):
             "step": step, "epoch": images_seen / len(train_y),
             "train_loss": interval_loss / interval_steps, "train_acc": interval_correct / interval_images,
             "test_loss": test_loss, "test_acc": test_acc, "eval_samples": n,
-            "images_per_s": interval_images / train_s if train_s > 0 else 0.0,
+            "images_per_s": interval_images / train_s if train_s > 0 else 0.0, "train_s": train_s,
             "saturated": interval.saturated, "u_l1": interval.u_l1, "changed": interval.changed,
             "max_abs_w": interval.max_abs_w, "elapsed_s": time.perf_counter() - start,
             "nonzero_grad": interval.nonzero_grad, "g_l1": interval.g_l1, "fallbacks": interval.fallback,
