@@ -68,8 +68,13 @@ BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bi
 // term with the smaller exponent is rounded half-even by apply_shift).
 int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b);
 
-// p * 2^shift (shift >= 0 exact; shift < 0 rounded half-even).
-int64_t apply_shift(int64_t p, int32_t shift);
+// p * 2^shift (shift >= 0 exact; shift < 0 rounded half-even). Inline: the
+// layers call it per element in loops whose shift is fixed, which the
+// compiler then splits on the shift's sign and vectorises.
+inline int64_t apply_shift(int64_t p, int32_t shift) {
+  if (shift >= 0) return p * (int64_t{1} << shift);  // callers bound |p| * 2^shift < 2^62
+  return shift_round_even(p, -shift);
+}
 
 // ceil(log2(x)) for x >= 1.
 int ceil_log2(uint64_t x);

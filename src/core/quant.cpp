@@ -73,11 +73,6 @@ BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bi
   return a;
 }
 
-int64_t apply_shift(int64_t p, int32_t shift) {
-  if (shift >= 0) return p * (int64_t{1} << shift);  // callers bound |p| * 2^shift < 2^62
-  return shift_round_even(p, -shift);
-}
-
 int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b) {
   int32_t e = std::min(e_a, e_b);
   e = std::max(e, e_a + bits_a - 61);

@@ -209,12 +209,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy.begin() + o * L + offset);
       }
       kernels::gemm_nt(partial.data(), K, dy.data(), L, col.data(), L, O, K, L);
-      if (run.shift >= 0) {  // exact: apply_shift's left shift, as one vectorisable loop
-        const int64_t scale = int64_t{1} << run.shift;
-        for (size_t e = 0; e < partial.size(); ++e) gw[e] += partial[e] * scale;
-      } else {
-        for (size_t e = 0; e < partial.size(); ++e) gw[e] += apply_shift(partial[e], run.shift);
-      }
+      for (size_t e = 0; e < partial.size(); ++e) gw[e] += apply_shift(partial[e], run.shift);
     }
   });
   int64_t* gw = params.grads(spec.weight);
