@@ -16,12 +16,19 @@
 //   layernorm                               shape unchanged; no parameters, normalises
 //                                           each sample over all of (C,H,W)
 //   basic_block   out, stride [1]           ResNet basic block, see layers/residual.hpp
-// Model-level option:
+// Model-level options (which layers they make int16: model.hpp):
 //   block_activations  "int8" ["int8"] | "int16": the precision of the
 //                      activations the convolutions of the residual blocks
 //                      READ (block input, mid-block ReLU output, block
 //                      output); see layers/residual.hpp for what each
 //                      costs and buys. No effect on a model without blocks.
+//   norm_activations   "int8" ["int8"] | "int16": the precision of the
+//                      activations around each LayerNorm: the conv2d /
+//                      linear output that reaches it (through relu /
+//                      maxpool) and the LayerNorm's output that a conv2d /
+//                      linear reads (through flatten). int16 costs no GEMM
+//                      time (the kernels multiply int16 either way), only
+//                      memory traffic; why the MLP needs it: model.hpp.
 // Every layer may carry a `name` that prefixes its parameter names
 // ("conv1" -> "conv1.weight"); unnamed layers are named by kind and position
 // (see default_layer_names).
@@ -54,17 +61,19 @@ struct Shape3 {
   bool operator==(const Shape3&) const = default;
 };
 
-enum class BlockActivations : uint8_t { int8, int16 };
+// Storage width of a group of activations (the options above).
+enum class ActivationWidth : uint8_t { int8, int16 };
 
 // "int8", "int16" (the JSON spelling).
-const char* block_activations_name(BlockActivations a);
+const char* activation_width_name(ActivationWidth a);
 
 struct ModelSpec {
   std::string name;
   Shape3 input;
   int64_t classes = 0;
   std::vector<LayerSpec> layers;
-  BlockActivations block_activations = BlockActivations::int8;
+  ActivationWidth block_activations = ActivationWidth::int8;
+  ActivationWidth norm_activations = ActivationWidth::int8;
 };
 
 // Upper bound on every shape number (channels, sizes, kernel, ...), so that

@@ -35,6 +35,13 @@ namespace zimt {
 //                  mask is the sign of the exact value before rounding.
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
+// The one of the two that matches the output type (layers with both outputs).
+inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+  return requantize_i8(acc, count, acc_exp, out);
+}
+inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
+  return requantize_i16(acc, count, acc_exp, out);
+}
 
 // x / 2^s rounded half-even, except that nonzero x never becomes 0 (it
 // becomes ±1): the rounding of both requantisations above (s >= 0).

@@ -66,7 +66,7 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
       case LayerKind::maxpool: l.pool = {ls.kernel, ls.stride, ls.padding}; break;
       case LayerKind::basic_block:
         l.block = add_basic_block(p, l.name, shape.c, ls.out, ls.stride,
-                                  spec.block_activations == BlockActivations::int16);
+                                  spec.block_activations == ActivationWidth::int16);
         break;
       case LayerKind::relu:
       case LayerKind::global_avgpool:
@@ -79,21 +79,38 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     shape = l.out;
     model.layers.push_back(std::move(l));
   }
-  // int16 outputs (model.hpp): a conv2d before a layernorm; with int16
-  // block activations every block, and the relu / maxpool / layernorm layers
-  // between an int16 output and the first block (the stem).
-  const bool wide_blocks = spec.block_activations == BlockActivations::int16;
-  std::vector<bool> feeds_block(model.layers.size() + 1, false);  // only elementwise/pool layers until a block
-  for (size_t i = model.layers.size(); i-- > 0;) {
-    const LayerKind k = model.layers[i].kind;
+  // int16 outputs (model.hpp). With int16 norm activations: a conv2d or
+  // linear whose output reaches a layernorm through relu / maxpool layers
+  // only, those layers, and a layernorm (with an int16 input) whose output a
+  // conv2d or linear reads, directly or through a flatten. With int16 block
+  // activations: every block, and the relu / maxpool / layernorm layers
+  // between an int16 output and the first block (the stem). Always: a conv2d
+  // directly followed by a layernorm.
+  const bool wide_blocks = spec.block_activations == ActivationWidth::int16;
+  const bool wide_norms = spec.norm_activations == ActivationWidth::int16;
+  const size_t L = model.layers.size();
+  const auto kind = [&](size_t i) { return i < L ? model.layers[i].kind : LayerKind::flatten; };
+  const auto is_gemm = [&](size_t i) { return i < L && (kind(i) == LayerKind::conv2d || kind(i) == LayerKind::linear); };
+  std::vector<bool> feeds_block(L + 1, false);  // only elementwise/pool layers until a block
+  std::vector<bool> feeds_norm(L + 1, false);   // only relu/maxpool layers until a layernorm
+  for (size_t i = L; i-- > 0;) {
+    const LayerKind k = kind(i), next = kind(i + 1);
     const bool passes = k == LayerKind::relu || k == LayerKind::maxpool || k == LayerKind::layernorm;
     feeds_block[i] = wide_blocks && (k == LayerKind::basic_block || (passes && feeds_block[i + 1]));
+    feeds_norm[i] = i + 1 < L && (next == LayerKind::layernorm ||
+                                  ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]));
   }
-  for (size_t i = 0; i < model.layers.size(); ++i) {
+  for (size_t i = 0; i < L; ++i) {
     ModelLayer& l = model.layers[i];
-    const bool before_norm = i + 1 < model.layers.size() && model.layers[i + 1].kind == LayerKind::layernorm;
     const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
-    l.wide_out = (l.kind == LayerKind::conv2d && before_norm) || (l.kind == LayerKind::basic_block && wide_blocks) ||
+    const bool gemm_after = is_gemm(i + 1) || (kind(i + 1) == LayerKind::flatten && is_gemm(i + 2));
+    const bool around_norm =
+        wide_norms && ((is_gemm(i) && feeds_norm[i]) ||
+                       ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
+                       (l.kind == LayerKind::layernorm && wide_in && gemm_after) ||
+                       (l.kind == LayerKind::flatten && wide_in));
+    l.wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm && i + 1 < L) ||
+                 (l.kind == LayerKind::basic_block && wide_blocks) ||
                  (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
   }
   return model;
@@ -139,7 +156,19 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
     if (l.wide_out) {
       Tensor<int16_t>& y = acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
       switch (l.kind) {
-        case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;  // x: never int16 here
+        case LayerKind::conv2d:
+          if (xw != nullptr)
+            conv2d_forward(y, *xw, model.params, l.conv);
+          else
+            conv2d_forward(y, *x, model.params, l.conv);
+          break;
+        case LayerKind::flatten: flatten_forward(y, *xw); break;  // int16 only after an int16 layer
+        case LayerKind::linear:
+          if (xw != nullptr)
+            linear_forward(y, *xw, model.params, l.linear);
+          else
+            linear_forward(y, *x, model.params, l.linear);
+          break;
         case LayerKind::layernorm: layernorm_forward(y, *xw); break;
         case LayerKind::relu: relu_forward(y, *xw); break;
         case LayerKind::maxpool: maxpool_forward(y, *xw, l.pool); break;
@@ -156,11 +185,22 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
       continue;
     }
     // check_model_spec / build_model: only these read an int16 input into an int8 output.
-    assert(xw == nullptr || l.kind == LayerKind::layernorm || l.kind == LayerKind::global_avgpool);
+    assert(xw == nullptr || l.kind == LayerKind::layernorm || l.kind == LayerKind::global_avgpool ||
+           l.kind == LayerKind::linear || l.kind == LayerKind::conv2d);
     Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
     switch (l.kind) {
-      case LayerKind::conv2d: conv2d_forward(y, *x, model.params, l.conv); break;
-      case LayerKind::linear: linear_forward(y, *x, model.params, l.linear); break;
+      case LayerKind::conv2d:
+        if (xw != nullptr)
+          conv2d_forward(y, *xw, model.params, l.conv);
+        else
+          conv2d_forward(y, *x, model.params, l.conv);
+        break;
+      case LayerKind::linear:
+        if (xw != nullptr)
+          linear_forward(y, *xw, model.params, l.linear);
+        else
+          linear_forward(y, *x, model.params, l.linear);
+        break;
       case LayerKind::relu: relu_forward(y, *x); break;
       case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
       case LayerKind::global_avgpool:
@@ -196,8 +236,18 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     const bool need_din = i > first;
     Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? xw.shape : x.shape) : Err{};
     switch (l.kind) {
-      case LayerKind::conv2d: conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv); break;
-      case LayerKind::linear: linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear); break;
+      case LayerKind::conv2d:
+        if (wide_in)
+          conv2d_backward(need_din ? &dx : nullptr, dy, xw, model.params, l.conv);
+        else
+          conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv);
+        break;
+      case LayerKind::linear:
+        if (wide_in)
+          linear_backward(need_din ? &dx : nullptr, dy, xw, model.params, l.linear);
+        else
+          linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear);
+        break;
       case LayerKind::relu:
         if (l.wide_out)
           relu_backward(dx, dy, acts.wide[i]);

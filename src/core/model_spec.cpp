@@ -16,10 +16,10 @@ const char* layer_kind_name(LayerKind kind) {
   return "?";
 }
 
-const char* block_activations_name(BlockActivations a) {
+const char* activation_width_name(ActivationWidth a) {
   switch (a) {
-    case BlockActivations::int8: return "int8";
-    case BlockActivations::int16: return "int16";
+    case ActivationWidth::int8: return "int8";
+    case ActivationWidth::int16: return "int16";
   }
   return "?";
 }
@@ -120,7 +120,7 @@ std::vector<std::pair<int, std::string>> check_model_spec(const ModelSpec& spec)
     shape = out;
   }
   // An int16 block output (residual.hpp) is read only by a block or a global_avgpool.
-  if (spec.block_activations == BlockActivations::int16) {
+  if (spec.block_activations == ActivationWidth::int16) {
     for (size_t i = 0; i < spec.layers.size(); ++i) {
       if (spec.layers[i].kind != LayerKind::basic_block) continue;
       const bool last = i + 1 == spec.layers.size();

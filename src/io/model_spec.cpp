@@ -36,6 +36,16 @@ std::string type_name(const json& j) {
   return j.type_name();
 }
 
+// "int8" or "int16"; appends an error otherwise.
+void read_width(const json& j, const std::string& ptr, ActivationWidth& out, ConfigErrors& errors) {
+  if (j == "int8")
+    out = ActivationWidth::int8;
+  else if (j == "int16")
+    out = ActivationWidth::int16;
+  else
+    errors.push_back({ptr, "must be \"int8\" or \"int16\", got " + j.dump()});
+}
+
 // An integer in [lo, max_shape_value]; appends an error otherwise.
 bool read_int(const json& j, const std::string& ptr, int64_t lo, int64_t& out, ConfigErrors& errors) {
   if (!j.is_number_integer()) {
@@ -151,12 +161,9 @@ ModelSpec parse_model_spec(const json& j, const std::string& prefix, ConfigError
     } else if (key == "classes") {
       read_int(value, p, 2, spec.classes, errors);
     } else if (key == "block_activations") {
-      if (value == "int8")
-        spec.block_activations = BlockActivations::int8;
-      else if (value == "int16")
-        spec.block_activations = BlockActivations::int16;
-      else
-        errors.push_back({p, "must be \"int8\" or \"int16\", got " + value.dump()});
+      read_width(value, p, spec.block_activations, errors);
+    } else if (key == "norm_activations") {
+      read_width(value, p, spec.norm_activations, errors);
     } else if (is_comment(key)) {
       continue;
     } else if (key == "layers") {
@@ -167,7 +174,7 @@ ModelSpec parse_model_spec(const json& j, const std::string& prefix, ConfigError
       for (size_t i = 0; i < value.size(); ++i)
         spec.layers.push_back(parse_layer(value[i], p + "/" + std::to_string(i), errors));
     } else {
-      errors.push_back({p, "unknown key '" + key + "' (allowed: name, input, classes, layers, block_activations, //...)"});
+      errors.push_back({p, "unknown key '" + key + "' (allowed: name, input, classes, layers, block_activations, norm_activations, //...)"});
     }
   }
   // Shapes are checked only on a well-formed description, so every shape

@@ -18,10 +18,13 @@ using ref::Vec;
 
 namespace {
 
+// X: the input's element type (int8 activations, or int16 ones after an
+// int16 LayerNorm, model.hpp).
+template <class X = int8_t>
 struct Case {
   ParamSet params;
   LinearSpec spec;
-  ref::Owned<int8_t> x;
+  ref::Owned<X> x;
   ref::Owned<int16_t> dy;
   Case(int64_t N, int64_t I, int64_t O, bool bias, uint64_t seed, WeightStorage storage = WeightStorage::int8,
        int w_exp = 0, int b_exp = 0)
@@ -35,20 +38,26 @@ struct Case {
     if (bias) spec.bias = params.add("fc.bias", {O}, ParamKind::bias, b_exp);
     ref::random_weights(params, spec.weight, rng, weight_limit(storage));
     if (bias) ref::random_weights(params, spec.bias, rng, weight_limit(storage));
-    x = ref::random_act(Shape{N, I}, rng);
+    if constexpr (sizeof(X) == 1)
+      x = ref::random_act(Shape{N, I}, rng);
+    else
+      x = ref::random_err(Shape{N, I}, rng, -14, -8);
     dy = ref::random_err(Shape{N, O}, rng);
   }
 };
 
+// Y: the output's element type (int16 before a ReLU and a LayerNorm).
+template <class Y = int8_t>
 struct Result {
-  ref::Owned<int8_t> y;
+  ref::Owned<Y> y;
   ref::Owned<int16_t> dx;
   std::vector<int64_t> g;
   std::vector<int32_t> g_exp;
 };
 
-Result run(Case& c) {
-  Result r{ref::Owned<int8_t>(linear_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
+template <class Y = int8_t, class X>
+Result<Y> run(Case<X>& c) {
+  Result<Y> r{ref::Owned<Y>(linear_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
   auto y = r.y.view();
   auto dx = r.dx.view();
   linear_forward(y, c.x.view(), c.params, c.spec);
@@ -59,14 +68,15 @@ Result run(Case& c) {
 }
 
 // Checks one case against the reference; returns the max errors in steps.
-std::pair<double, double> check_against_ref(Case& c) {
-  const Result r = run(c);
+template <class Y = int8_t, class X>
+std::pair<double, double> check_against_ref(Case<X>& c) {
+  const Result<Y> r = run<Y>(c);
   const int64_t N = c.x.shape[0], I = c.spec.in_features, O = c.spec.out_features;
   const Vec x = ref::real(c.x.view()), w = ref::real_weights(c.params, c.spec.weight);
   const Vec b = c.spec.has_bias ? ref::real_weights(c.params, c.spec.bias) : Vec{};
   const Vec y_ref = ref::linear_forward(x, w, b, N, I, O);
   const double fwd = ref::max_error_in_steps(ref::real(r.y.view()), y_ref, ref::steps(r.y.view()));
-  // One requantize_i8 (quant.hpp): half a step, or up to one step for a
+  // One requantisation (quant.hpp): half a step, or up to one step for a
   // value below half a step kept at ±1 instead of rounded to 0.
   CHECK(ref::max_ratio(ref::real(r.y.view()), y_ref, ref::error_signal_bounds(y_ref, ref::steps(r.y.view()))) <=
         1 + 1e-9);
@@ -96,7 +106,7 @@ TEST_CASE("linear: forward and backward within half a step of the float referenc
   for (const auto& [N, I, O] : {std::tuple{1, 1, 1}, std::tuple{1, 17, 5}, std::tuple{4, 33, 10}, std::tuple{7, 128, 10},
                                 std::tuple{3, 300, 31}}) {
     for (bool bias : {false, true}) {
-      Case c(N, I, O, bias, ++seed);
+      Case<> c(N, I, O, bias, ++seed);
       const auto [f, b] = check_against_ref(c);
       worst_fwd = std::max(worst_fwd, f), worst_bwd = std::max(worst_bwd, b);
     }
@@ -104,44 +114,73 @@ TEST_CASE("linear: forward and backward within half a step of the float referenc
   MESSAGE("linear: max |int - ref| forward " << worst_fwd << " steps, input error " << worst_bwd << " steps");
 }
 
+// The int16 variants (model.hpp, "norm_activations": "int16"): the same
+// exact accumulation and one requantisation, 2^8 times finer on either side.
+template <class X, class Y>
+void check_wide_variant(WeightStorage storage) {
+  uint64_t seed = 300;
+  for (const auto& [N, I, O] : {std::tuple{1, 1, 1}, std::tuple{4, 33, 10}, std::tuple{7, 128, 10}}) {
+    Case<X> c(N, I, O, true, ++seed, storage);
+    check_against_ref<Y>(c);
+  }
+  // Extremes: every operand at its limit (I = 3136: |Σ x·w| ~ 2^41 with
+  // int16 x and w, |dout·x| < 2^30 per weight-gradient term).
+  Case<X> c(2, 3136, 16, true, 9, storage);
+  const int16_t lim = static_cast<int16_t>(weight_limit(storage));
+  const X xmax = sizeof(X) == 1 ? 127 : 32767;
+  for (auto& w : c.params.w) w = lim;
+  for (auto& v : c.x.data) v = xmax;
+  for (auto& v : c.dy.data) v = 32767;
+  c.x.data[0] = static_cast<X>(-xmax);
+  check_against_ref<Y>(c);
+}
+
+TEST_CASE("linear: int16 inputs and outputs within half a step of the float reference") {
+  for (WeightStorage s : {WeightStorage::int8, WeightStorage::int16}) {
+    check_wide_variant<int8_t, int16_t>(s);
+    check_wide_variant<int16_t, int8_t>(s);
+    check_wide_variant<int16_t, int16_t>(s);
+  }
+}
+
 TEST_CASE("linear: weight and bias exponents other than 0 join exactly") {
-  Case c(3, 20, 6, true, 7, WeightStorage::int8, -3, 4);
+  Case<> c(3, 20, 6, true, 7, WeightStorage::int8, -3, 4);
   check_against_ref(c);
-  Case d(3, 20, 6, true, 8, WeightStorage::int8, 2, -9);
+  Case<> d(3, 20, 6, true, 8, WeightStorage::int8, 2, -9);
   check_against_ref(d);
 }
 
 TEST_CASE("linear: adversarial extremes rescale without overflow (int8 and int16 weights)") {
   for (WeightStorage s : {WeightStorage::int8, WeightStorage::int16}) {
-    Case c(2, 3136, 16, true, 9, s);
+    Case<> c(2, 3136, 16, true, 9, s);
     const int16_t lim = static_cast<int16_t>(weight_limit(s));
     for (auto& w : c.params.w) w = lim;
     for (auto& v : c.x.data) v = 127;
     for (auto& v : c.dy.data) v = 32767;
     c.x.data[0] = -127;
     check_against_ref(c);
-    const Result r = run(c);
+    const Result<> r = run(c);
     CHECK(r.y.data[1] >= 64);  // rescaled by the smallest shift: the maximum lands in [64, 127]
     CHECK(r.y.exp[0] > 0);     // 3136 · 127 · lim does not fit int8
   }
 }
 
 TEST_CASE("linear: all-zero input and error give exact zeros") {
-  Case c(3, 10, 4, false, 10);
+  Case<> c(3, 10, 4, false, 10);
   for (auto& v : c.x.data) v = 0;
   for (auto& v : c.dy.data) v = 0;
-  const Result r = run(c);
+  const Result<> r = run(c);
   for (auto v : r.y.data) CHECK(v == 0);
   for (auto v : r.dx.data) CHECK(v == 0);
   for (auto v : r.g) CHECK(v == 0);
 }
 
 TEST_CASE("linear: bit-identical at 1, 2 and 4 threads") {
-  std::vector<Result> results;
+  std::vector<Result<int16_t>> results;
   for (int threads : {1, 2, 4}) {
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-    Case c(9, 70, 12, true, 11);
-    results.push_back(run(c));
+    Case<int16_t> c(9, 70, 12, true, 11);
+    results.push_back(run<int16_t>(c));
   }
   for (size_t i = 1; i < results.size(); ++i) {
     CHECK(results[i].y.data == results[0].y.data);

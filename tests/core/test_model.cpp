@@ -75,10 +75,10 @@ TEST_CASE("impossible models are refused when built") {
 }
 
 TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated with JSON pointers") {
-  CHECK(io::load_named_model_spec("small_resnet", models_dir).block_activations == BlockActivations::int8);
-  CHECK(io::load_named_model_spec("mnist_cnn", models_dir).block_activations == BlockActivations::int8);
+  CHECK(io::load_named_model_spec("small_resnet", models_dir).block_activations == ActivationWidth::int8);
+  CHECK(io::load_named_model_spec("mnist_cnn", models_dir).block_activations == ActivationWidth::int8);
   const Model resnet = load("resnet18");
-  CHECK(resnet.spec.block_activations == BlockActivations::int16);
+  CHECK(resnet.spec.block_activations == ActivationWidth::int16);
   // int16 from the stem's conv1 through the last block (model.hpp); global_avgpool, fc and the logits' LN are int8.
   for (size_t i = 0; i < resnet.layers.size(); ++i) {
     CAPTURE(i);
@@ -101,12 +101,12 @@ TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated wit
   {
     const auto [spec, errors] = with("\"int16\"", "");
     CHECK(errors.empty());
-    CHECK(spec.block_activations == BlockActivations::int16);
+    CHECK(spec.block_activations == ActivationWidth::int16);
   }
   {
     const auto [spec, errors] = with("\"int8\"", "");
     CHECK(errors.empty());
-    CHECK(spec.block_activations == BlockActivations::int8);
+    CHECK(spec.block_activations == ActivationWidth::int8);
   }
   for (const char* bad : {"\"int4\"", "16", "null"}) {
     CAPTURE(bad);
@@ -122,5 +122,44 @@ TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated wit
     CHECK(errors[0].message.find("not a relu") != std::string::npos);
     const auto [spec8, errors8] = with("\"int8\"", "{\"kind\": \"relu\"},");
     CHECK(errors8.empty());
+  }
+}
+
+TEST_CASE("norm_activations: int16 around every LayerNorm, int8 elsewhere, validated with JSON pointers") {
+  const Model mlp = load("mlp");  // shipped with int16 (configs/models/mlp.json)
+  CHECK(mlp.spec.norm_activations == ActivationWidth::int16);
+  // flatten, fc1, relu, LN, fc2, LN: fc1 -> relu -> LN and LN -> fc2 -> LN are int16; the logits' LN is int8.
+  const std::vector<bool> mlp_wide{false, true, true, true, true, false};
+  for (size_t i = 0; i < mlp.layers.size(); ++i) {
+    CAPTURE(i);
+    CHECK(mlp.layers[i].wide_out == mlp_wide[i]);
+  }
+  ModelSpec cnn = io::load_named_model_spec("mnist_cnn", models_dir);
+  CHECK(cnn.norm_activations == ActivationWidth::int8);
+  for (const auto& l : build_model(cnn).layers) CHECK_FALSE(l.wide_out);
+  cnn.norm_activations = ActivationWidth::int16;
+  // conv1 relu pool LN conv2 relu pool LN flatten fc1 relu LN fc2 LN: every layer but the logits' LN
+  // (each LN's input comes from a GEMM through relu/pool, each output feeds one, through flatten for fc1).
+  const Model wide = build_model(cnn);
+  for (size_t i = 0; i < wide.layers.size(); ++i) {
+    CAPTURE(i);
+    CHECK(wide.layers[i].wide_out == (i + 1 < wide.layers.size()));
+  }
+
+  const auto parse = [](const std::string& value) {
+    const std::string text = R"({"name": "m", "input": [1, 2, 2], "classes": 2, "norm_activations": )" + value +
+                             R"(, "layers": [{"kind": "flatten"}, {"kind": "linear", "out": 2}, {"kind": "layernorm"}]})";
+    io::ConfigErrors errors;
+    const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
+    return std::make_pair(spec, errors);
+  };
+  CHECK(parse("\"int16\"").first.norm_activations == ActivationWidth::int16);
+  CHECK(parse("\"int8\"").first.norm_activations == ActivationWidth::int8);
+  for (const char* bad : {"\"int32\"", "8", "true"}) {
+    CAPTURE(bad);
+    const auto [spec, errors] = parse(bad);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].pointer == "/norm_activations");
+    CHECK(errors[0].message.find("\"int8\" or \"int16\"") != std::string::npos);
   }
 }

@@ -12,6 +12,9 @@
 
 #include "float_model.hpp"
 #include "zimt/io/model_spec.hpp"
+#include "zimt/io/synth.hpp"
+#include "zimt/optim/init.hpp"
+#include "zimt/optim/zim_optimizer.hpp"
 #include "zimt/train_step.hpp"
 
 using namespace zimt;
@@ -29,7 +32,7 @@ ModelSpec load(const char* name) { return io::load_named_model_spec(name, models
 // Runs the comparison and prints the table; asserts the targets if `assert_targets`.
 void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool assert_targets = true) {
   Model model = build_model(spec);
-  const std::string name = spec.name + " (block_activations " + block_activations_name(spec.block_activations) + ")";
+  const std::string name = spec.name + " (block_activations " + activation_width_name(spec.block_activations) + ")";
   ref::dense_integer_start(model.params, seed);
   const ref::Batch batch = ref::synthetic_batch(model, N, seed);
 
@@ -104,6 +107,84 @@ TEST_CASE("resnet18 gradients agree with the float reference") { check_agreement
 // sign-keeping rounding removes it.
 TEST_CASE("resnet18 with int8 block activations: agreement measured, not asserted") {
   ModelSpec spec = load("resnet18");
-  spec.block_activations = BlockActivations::int8;
+  spec.block_activations = ActivationWidth::int8;
   check_agreement(spec, 2, 4, /*assert_targets=*/false);
+}
+
+namespace {
+
+// A synthetic MNIST-shaped 10-class set (30 % of the pixels noise): batch
+// `index` of size N.
+ref::Batch noisy_batch(const Model& model, int64_t N, uint64_t index) {
+  io::SynthSpec spec;
+  spec.samples = static_cast<uint64_t>(N);
+  spec.classes = static_cast<uint32_t>(model.spec.classes);
+  spec.shape = {static_cast<uint32_t>(model.spec.input.c), static_cast<uint32_t>(model.spec.input.h),
+                static_cast<uint32_t>(model.spec.input.w)};
+  spec.seed = 3;
+  spec.first = index * static_cast<uint64_t>(N);
+  spec.noise_q16 = 65536 * 3 / 10;
+  io::Samples s = io::synthesize(spec);
+  return {std::move(s.images), std::move(s.labels)};
+}
+
+// Fraction of the float-nonzero gradient entries of `model` (after a
+// train_step on `b`) whose sign the integer gradient gets wrong, per tensor.
+std::vector<double> wrong_signs(Model& model, const ref::Batch& b, int64_t N) {
+  Arena arena;
+  train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+  ref::Owned<int8_t> x(model_input_shape(model, N));
+  auto xv = x.view();
+  normalize_input(xv, b.images.data(), mnist_norm);
+  const std::vector<int32_t> labels(b.labels.begin(), b.labels.end());
+  const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
+  std::vector<double> wrong;
+  for (const auto& r : ref::gradient_agreement(model.params, fp)) wrong.push_back(1 - r.signs.agree);
+  return wrong;
+}
+
+}  // namespace
+
+// The MLP's dense-start shortfall (README): agreement at the start is not
+// enough. After training, fc2's rows are large and nearly orthogonal to the
+// hidden LayerNorm's output h, so the logits are small projections: an int8
+// h (rounding ~2 % of its norm) put ~10 % errors into the logits on MNIST
+// after 10 epochs, and fc1's gradient signs agreed with float on only 77 %
+// of the entries (99 % with int16 norm activations, mlp.json). Here: 1,200
+// steps of the authors' rule from the dense start on noisy synthetic data,
+// then the same weights run with int8 and with int16 norm activations.
+// Measured: wrong signs with int8 fc1 4.1 %, fc2 6.4 %; with int16 0.3 %,
+// 0.5 %. (Without the int16 LayerNorm output, a mutation: 4.8 %, 4.6 %.)
+TEST_CASE("mlp after training: int16 norm activations keep the gradient signs int8 ones lose") {
+  const int64_t N = 64;
+  Model model = build_model(load("mlp"), WeightStorage::int16);
+  REQUIRE(model.spec.norm_activations == ActivationWidth::int16);
+  optim::initialize(model.params, optim::InitKind::dense, 1);
+  optim::ZimOptimizer zim(optim::ZimParams{});  // the authors' rule, n = d, c = 1
+  Arena arena;
+  for (uint64_t step = 0; step < 1200; ++step) {
+    const ref::Batch b = noisy_batch(model, N, step);
+    train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    zim.step(model.params, 1, step);
+  }
+  ModelSpec narrow_spec = model.spec;
+  narrow_spec.norm_activations = ActivationWidth::int8;
+  Model narrow = build_model(narrow_spec, WeightStorage::int16);
+  narrow.params.w = model.params.w;
+
+  std::vector<double> wide_wrong(model.params.tensors.size()), narrow_wrong(wide_wrong.size());
+  const int batches = 4;
+  for (int k = 0; k < batches; ++k) {
+    const ref::Batch b = noisy_batch(model, N, 100000 + static_cast<uint64_t>(k));
+    const auto w16 = wrong_signs(model, b, N), w8 = wrong_signs(narrow, b, N);
+    for (size_t t = 0; t < w16.size(); ++t) wide_wrong[t] += w16[t] / batches, narrow_wrong[t] += w8[t] / batches;
+  }
+  for (size_t t = 0; t < wide_wrong.size(); ++t) {
+    CAPTURE(model.params.tensors[t].name);
+    MESSAGE(model.params.tensors[t].name << ": wrong gradient signs, int16 norm activations " << 100 * wide_wrong[t]
+                                         << " %, int8 " << 100 * narrow_wrong[t] << " %");
+    CHECK(wide_wrong[t] <= 0.015);
+  }
+  // The weight tensors: int16 at least 3x fewer wrong signs than int8.
+  for (size_t t : {size_t{0}, size_t{2}}) CHECK(3 * wide_wrong[t] <= narrow_wrong[t]);
 }

@@ -65,7 +65,15 @@ TEST_CASE("small_resnet is bit-identical at 1, 2 and 4 threads") { check_threads
 // resnet18.json has int16 block activations; small_resnet is checked with both.
 TEST_CASE("small_resnet with int16 block activations is bit-identical at 1, 2 and 4 threads") {
   ModelSpec spec = load("small_resnet");
-  spec.block_activations = BlockActivations::int16;
+  spec.block_activations = ActivationWidth::int16;
   check_threads(spec, 16);
 }
+TEST_CASE("mlp (int16 norm activations) is bit-identical at 1, 2 and 4 threads") { check_threads(load("mlp"), 16); }
+
+TEST_CASE("mnist_cnn with int16 norm activations is bit-identical at 1, 2 and 4 threads") {
+  ModelSpec spec = load("mnist_cnn");
+  spec.norm_activations = ActivationWidth::int16;
+  check_threads(spec, 16);
+}
+
 TEST_CASE("resnet18 is bit-identical at 1, 2 and 4 threads") { check_threads(load("resnet18"), 3); }

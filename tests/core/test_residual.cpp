@@ -56,7 +56,7 @@ namespace {
 // A model of an identity block (reading the int8 input) and a projection
 // block, then global_avgpool and fc; the blocks' own numbers are what the
 // float reference checks.
-Model blocks_model(BlockActivations acts) {
+Model blocks_model(ActivationWidth acts) {
   ModelSpec spec;
   spec.name = "blocks";
   spec.input = {2, 6, 6};
@@ -97,7 +97,7 @@ struct BlockRun {
   std::vector<int32_t> g_exp;
 };
 
-BlockRun run_blocks(BlockActivations a, const ref::Owned<int8_t>& x, const std::vector<int32_t>& labels,
+BlockRun run_blocks(ActivationWidth a, const ref::Owned<int8_t>& x, const std::vector<int32_t>& labels,
                     const ref::FloatPass* fp) {
   Model model = blocks_model(a);
   Arena arena;
@@ -121,14 +121,14 @@ TEST_CASE("basic block forward/backward match the float reference (identity and 
   std::mt19937_64 rng(4);
   const Owned<int8_t> x = ref::random_act(Shape{N, 2, 6, 6}, rng, -5, -5);
   const std::vector<int32_t> labels{0, 1, 2, 1};
-  const Model model = blocks_model(BlockActivations::int8);
+  const Model model = blocks_model(ActivationWidth::int8);
   REQUIRE(model.layers[0].block.has_projection == false);
   REQUIRE(model.layers[1].block.has_projection == true);
   const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
   // Forward: every block output within a few int8 steps of the float one
   // (each block rounds conv, LN and sum outputs: errors compound, so compare
   // by cosine rather than by steps).
-  const BlockRun r = run_blocks(BlockActivations::int8, x, labels, &fp);
+  const BlockRun r = run_blocks(ActivationWidth::int8, x, labels, &fp);
   for (size_t i = 0; i < 2; ++i) CHECK(ref::cosine(r.block_out[i], fp.layer_out[i]) > 0.995);
   MESSAGE("int8 block activations\n" << ref::format_agreement(r.rows));
   for (const auto& row : r.rows) {
@@ -150,12 +150,12 @@ TEST_CASE("basic block with int16 activations matches the float reference; threa
   std::mt19937_64 rng(4);
   const Owned<int8_t> x = ref::random_act(Shape{N, 2, 6, 6}, rng, -5, -5);
   const std::vector<int32_t> labels{0, 1, 2, 1};
-  const Model model = blocks_model(BlockActivations::int16);
+  const Model model = blocks_model(ActivationWidth::int16);
   REQUIRE(model.layers[0].wide_out);
   REQUIRE(model.layers[1].wide_out);
   REQUIRE(!model.layers[2].wide_out);
   const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
-  const BlockRun r = run_blocks(BlockActivations::int16, x, labels, &fp);
+  const BlockRun r = run_blocks(ActivationWidth::int16, x, labels, &fp);
   for (size_t i = 0; i < 2; ++i) {
     MESSAGE("block " << i << " forward cosine - 1: " << ref::cosine(r.block_out[i], fp.layer_out[i]) - 1);
     CHECK(ref::cosine(r.block_out[i], fp.layer_out[i]) >= 1 - 1e-6);
@@ -172,7 +172,7 @@ TEST_CASE("basic block with int16 activations matches the float reference; threa
   for (int threads : {1, 2, 4}) {
     CAPTURE(threads);
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-    const BlockRun t = run_blocks(BlockActivations::int16, x, labels, &fp);
+    const BlockRun t = run_blocks(ActivationWidth::int16, x, labels, &fp);
     CHECK(t.block_out == r.block_out);
     CHECK(t.g == r.g);
     CHECK(t.g_exp == r.g_exp);
@@ -181,7 +181,7 @@ TEST_CASE("basic block with int16 activations matches the float reference; threa
   // All-zero weights (dead blocks, as the sparse start makes them): every
   // conv output is 0, LayerNorm gives exact zeros (its epsilon), the
   // identity block passes relu(x) on, nothing is undefined.
-  Model dead = blocks_model(BlockActivations::int16);
+  Model dead = blocks_model(ActivationWidth::int16);
   for (auto& w : dead.params.w) w = 0;
   Arena arena;
   ModelActs acts;

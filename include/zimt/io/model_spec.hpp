@@ -5,7 +5,8 @@
 //    "layers": [{"kind": "conv2d", "out": 32, "kernel": 3, "padding": 1},
 //               {"kind": "relu"}, {"kind": "maxpool", "kernel": 2}, ...]}
 //
-// Optional: "block_activations": "int8" | "int16" (model_spec.hpp), and
+// Optional: "block_activations" and "norm_activations": "int8" | "int16"
+// (model_spec.hpp), and
 // comment keys starting with "//" in the model and in any layer.
 //
 // Strict: unknown keys, wrong types, missing required keys, values out of

@@ -1,9 +1,9 @@
 #pragma once
 // Fully connected layer: y = x·Wᵀ + b.
-//   in (N,I) int8, out (N,O) int8, W (O,I) and b (O) in ParamSet.
+//   in (N,I) int8, out (N,O) int8 or int16, W (O,I) and b (O) in ParamSet.
 // Forward: exact int64 accumulation, bias joined on common_exponent
-// (quant.hpp), requantised per sample to int8 (quant.hpp: smallest shift,
-// round-half-even).
+// (quant.hpp), requantised per sample to the output type (quant.hpp:
+// smallest shift, round-half-even keeping signs).
 // Backward: din = dout·W exact in int64, requantised per sample to int16;
 // dW = Σ_n dout_nᵀ x_n and db = Σ_n dout_n, exact int64, samples aligned with
 // align_batch (quant.hpp) to one per-tensor g_exp.
@@ -25,7 +25,14 @@ struct LinearSpec {
 
 Shape linear_out_shape(const Shape& in, const LinearSpec& spec);
 void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec);
+// The same requantised to int16 (the model's choice before a ReLU and a
+// LayerNorm, model.hpp).
+void linear_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const LinearSpec& spec);
+// int16 inputs (model.hpp: a LayerNorm's int16 output).
+void linear_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec);
+void linear_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
 void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec);
+void linear_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const LinearSpec& spec);
 
 }  // namespace zimt

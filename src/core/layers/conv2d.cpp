@@ -121,10 +121,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
         }
         int32_t e = in.exp[n] + w_exp;
         if (spec.has_bias) e = detail::join_bias(a, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-        if constexpr (sizeof(T) == 1)
-          out.exp[n] = requantize_i8(a, g.O * P, e, out.sample(n));
-        else
-          out.exp[n] = requantize_i16(a, g.O * P, e, out.sample(n));
+        out.exp[n] = requantize(a, g.O * P, e, out.sample(n));
       }
     }
   });
@@ -253,6 +250,10 @@ void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params,
 }
 
 void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void conv2d_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec) {
   forward(out, in, params, spec);
 }
 

@@ -18,6 +18,8 @@ void copy_tensor(Tensor<T>& dst, const Tensor<T>& src) {
 
 // in (N,C,H,W) -> out (N,C·H·W)
 void flatten_forward(Act& out, const Act& in) { copy_tensor(out, in); }
+
+void flatten_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) { copy_tensor(out, in); }
 // dout (N,C·H·W) -> din (N,C,H,W)
 void flatten_backward(Err& din, const Err& dout) { copy_tensor(din, dout); }
 

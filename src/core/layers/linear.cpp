@@ -17,8 +17,11 @@ Shape linear_out_shape(const Shape& in, const LinearSpec& spec) {
   return Shape{in[0], spec.out_features};
 }
 
-// in (N,I), W (O,I), b (O) -> out (N,O)
-void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
+namespace {
+
+// in (N,I), W (O,I), b (O) -> out (N,O) of element type T (int8 or int16)
+template <class T, class X>
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const LinearSpec& spec) {
   const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
   assert(in.shape == (Shape{batch, I}) && out.shape == (Shape{batch, O}));
   const int16_t* w = params.weights(spec.weight);
@@ -33,13 +36,14 @@ void linear_forward(Act& out, const Act& in, const ParamSet& params, const Linea
       int32_t e = in.exp[n] + w_exp;
       if (spec.has_bias)
         e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-      out.exp[n] = requantize_i8(a, O, e, out.sample(n));
+      out.exp[n] = requantize(a, O, e, out.sample(n));
     }
   });
 }
 
 // dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
-void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec) {
+template <class X>
+void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec) {
   const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
   assert(dout.shape == (Shape{batch, O}) && in.shape == (Shape{batch, I}));
   const int16_t* w = params.weights(spec.weight);
@@ -60,10 +64,11 @@ void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
     });
   }
 
-  // dW[o,i] = Σ_n dout[n,o]·in[n,i]·2^(e_dout[n] + e_in[n]); |dout·in| < 2^23.
+  // dW[o,i] = Σ_n dout[n,o]·in[n,i]·2^(e_dout[n] + e_in[n]); |dout·in| < 2^15·2^(8·sizeof(X) - 1).
+  constexpr int term_bits = 15 + 8 * static_cast<int>(sizeof(X)) - 1;
   std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 23);
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch, term_bits);
   int64_t* gw = params.grads(spec.weight);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, O), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t o = r.begin(); o < r.end(); ++o) {
@@ -72,7 +77,7 @@ void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
       for (int64_t n = 0; n < batch; ++n) {
         const int64_t d = dout.sample(n)[o];
         if (d == 0) continue;
-        const int8_t* x = in.sample(n);
+        const X* x = in.sample(n);
         const int32_t s = wa.shift[static_cast<size_t>(n)];
         if (s >= 0) {
           const int64_t ds = apply_shift(d, s);
@@ -96,6 +101,32 @@ void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
     }
     params.tensors[spec.bias].g_exp = ba.exp;
   }
+}
+
+}  // namespace
+
+void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void linear_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void linear_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void linear_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec) {
+  forward(out, in, params, spec);
+}
+
+void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec) {
+  backward(din, dout, in, params, spec);
+}
+
+void linear_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const LinearSpec& spec) {
+  backward(din, dout, in, params, spec);
 }
 
 }  // namespace zimt
