@@ -157,6 +157,9 @@ json load_config_file(const fs::path& path) {
 
 json resolve_config(json config, const std::vector<std::string>& overrides, const std::string& source) {
   config.erase("base");
+  // A named model is expanded first, so that an override can reach into it
+  // (--set /model/norm_activations=int16); one naming a model is expanded below.
+  if (config.contains("model")) expand_model(config, source);
   ConfigErrors errors;
   for (const auto& text : overrides) {
     try {

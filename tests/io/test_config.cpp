@@ -141,6 +141,13 @@ TEST_CASE("a named model is expanded into the resolved config, and model problem
   const json resolved = zimt::io::resolve_config({{"model", "mnist_cnn"}}, {}, "t");
   CHECK(resolved["/model/name"_json_pointer] == "mnist_cnn");
   CHECK(resolved["/model/layers"_json_pointer].size() > 5);
+  // Overrides reach into a named model, and are validated with it.
+  const json wide = zimt::io::resolve_config({{"model", "mnist_cnn"}}, {"/model/norm_activations=int16"}, "t");
+  CHECK(wide["/model/norm_activations"_json_pointer] == "int16");
+  CHECK(has_problem(problems({{"model", "mnist_cnn"}}, {"/model/norm_activations=int4"}),
+                    "/model/norm_activations: must be \"int8\" or \"int16\""));
+  // An override naming another model replaces it.
+  CHECK(zimt::io::resolve_config({{"model", "mnist_cnn"}}, {"/model=mlp"}, "t")["/model/name"_json_pointer] == "mlp");
   json bad = kInlineModel;
   bad["layers"][1]["out"] = -3;
   const auto all = problems({{"model", bad}});
