@@ -153,31 +153,26 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   const Tensor<int16_t>* xw = nullptr;  // the input instead of x when the previous layer's output is int16
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
+    // Calls f with this layer's input: *xw after an int16 layer, else *x.
+    const auto on_input = [&](const auto& f) {
+      if (xw != nullptr)
+        f(*xw);
+      else
+        f(*x);
+    };
     if (l.wide_out) {
       Tensor<int16_t>& y = acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
       switch (l.kind) {
-        case LayerKind::conv2d:
-          if (xw != nullptr)
-            conv2d_forward(y, *xw, model.params, l.conv);
-          else
-            conv2d_forward(y, *x, model.params, l.conv);
+        case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_forward(y, in, model.params, l.conv); }); break;
+        case LayerKind::linear: on_input([&](const auto& in) { linear_forward(y, in, model.params, l.linear); }); break;
+        case LayerKind::basic_block:
+          on_input([&](const auto& in) { basic_block_forward(y, acts.block[i], in, model.params, l.block, arena); });
           break;
-        case LayerKind::flatten: flatten_forward(y, *xw); break;  // int16 only after an int16 layer
-        case LayerKind::linear:
-          if (xw != nullptr)
-            linear_forward(y, *xw, model.params, l.linear);
-          else
-            linear_forward(y, *x, model.params, l.linear);
-          break;
+        // int16 input only (build_model: these are int16 only after an int16 layer)
+        case LayerKind::flatten: flatten_forward(y, *xw); break;
         case LayerKind::layernorm: layernorm_forward(y, *xw); break;
         case LayerKind::relu: relu_forward(y, *xw); break;
         case LayerKind::maxpool: maxpool_forward(y, *xw, l.pool); break;
-        case LayerKind::basic_block:
-          if (xw != nullptr)
-            basic_block_forward(y, acts.block[i], *xw, model.params, l.block, arena);
-          else
-            basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
-          break;
         default: assert(false && "no int16 output for this kind (build_model)");
       }
       x = nullptr;
@@ -189,30 +184,16 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
            l.kind == LayerKind::linear || l.kind == LayerKind::conv2d);
     Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
     switch (l.kind) {
-      case LayerKind::conv2d:
-        if (xw != nullptr)
-          conv2d_forward(y, *xw, model.params, l.conv);
-        else
-          conv2d_forward(y, *x, model.params, l.conv);
+      case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_forward(y, in, model.params, l.conv); }); break;
+      case LayerKind::linear: on_input([&](const auto& in) { linear_forward(y, in, model.params, l.linear); }); break;
+      case LayerKind::global_avgpool: on_input([&](const auto& in) { global_avgpool_forward(y, in); }); break;
+      case LayerKind::layernorm:
+        on_input([&](const auto& in) { acts.saturated += layernorm_forward(y, in, l.norm); });
         break;
-      case LayerKind::linear:
-        if (xw != nullptr)
-          linear_forward(y, *xw, model.params, l.linear);
-        else
-          linear_forward(y, *x, model.params, l.linear);
-        break;
+      // int8 input only
       case LayerKind::relu: relu_forward(y, *x); break;
       case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
-      case LayerKind::global_avgpool:
-        if (xw != nullptr)
-          global_avgpool_forward(y, *xw);
-        else
-          global_avgpool_forward(y, *x);
-        break;
       case LayerKind::flatten: flatten_forward(y, *x); break;
-      case LayerKind::layernorm:
-        acts.saturated += xw != nullptr ? layernorm_forward(y, *xw, l.norm) : layernorm_forward(y, *x, l.norm);
-        break;
       case LayerKind::basic_block:
         basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
         break;
@@ -235,44 +216,29 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     const Tensor<int16_t> xw = wide_in ? acts.wide[i - 1] : Tensor<int16_t>{};
     const bool need_din = i > first;
     Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? xw.shape : x.shape) : Err{};
+    Err* din = need_din ? &dx : nullptr;
+    // Calls f with this layer's input: xw after an int16 layer, else x.
+    const auto on_input = [&](const auto& f) {
+      if (wide_in)
+        f(xw);
+      else
+        f(x);
+    };
     switch (l.kind) {
-      case LayerKind::conv2d:
-        if (wide_in)
-          conv2d_backward(need_din ? &dx : nullptr, dy, xw, model.params, l.conv);
-        else
-          conv2d_backward(need_din ? &dx : nullptr, dy, x, model.params, l.conv);
-        break;
-      case LayerKind::linear:
-        if (wide_in)
-          linear_backward(need_din ? &dx : nullptr, dy, xw, model.params, l.linear);
-        else
-          linear_backward(need_din ? &dx : nullptr, dy, x, model.params, l.linear);
-        break;
+      case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_backward(din, dy, in, model.params, l.conv); }); break;
+      case LayerKind::linear: on_input([&](const auto& in) { linear_backward(din, dy, in, model.params, l.linear); }); break;
       case LayerKind::relu:
         if (l.wide_out)
           relu_backward(dx, dy, acts.wide[i]);
         else
           relu_backward(dx, dy, y);
         break;
-      case LayerKind::maxpool:
-        if (wide_in)
-          maxpool_backward(dx, dy, xw, l.pool);
-        else
-          maxpool_backward(dx, dy, x, l.pool);
-        break;
+      case LayerKind::maxpool: on_input([&](const auto& in) { maxpool_backward(dx, dy, in, l.pool); }); break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
-      case LayerKind::layernorm:
-        if (wide_in)
-          layernorm_backward(dx, dy, xw);
-        else
-          layernorm_backward(dx, dy, x);
-        break;
+      case LayerKind::layernorm: on_input([&](const auto& in) { layernorm_backward(dx, dy, in); }); break;
       case LayerKind::basic_block:
-        if (wide_in)
-          basic_block_backward(need_din ? &dx : nullptr, dy, xw, acts.block[i], model.params, l.block, arena);
-        else
-          basic_block_backward(need_din ? &dx : nullptr, dy, x, acts.block[i], model.params, l.block, arena);
+        on_input([&](const auto& in) { basic_block_backward(din, dy, in, acts.block[i], model.params, l.block, arena); });
         break;
     }
     dy = dx;
