@@ -32,7 +32,8 @@ ModelSpec load(const char* name) { return io::load_named_model_spec(name, models
 // Runs the comparison and prints the table; asserts the targets if `assert_targets`.
 void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool assert_targets = true) {
   Model model = build_model(spec);
-  const std::string name = spec.name + " (block_activations " + activation_width_name(spec.block_activations) + ")";
+  const std::string name = spec.name + " (block_activations " + activation_width_name(spec.block_activations) +
+                           ", norm_activations " + activation_width_name(spec.norm_activations) + ")";
   ref::dense_integer_start(model.params, seed);
   const ref::Batch batch = ref::synthetic_batch(model, N, seed);
 
