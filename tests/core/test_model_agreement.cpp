@@ -12,7 +12,6 @@
 
 #include "float_model.hpp"
 #include "zimt/io/model_spec.hpp"
-#include "zimt/io/synth.hpp"
 #include "zimt/optim/init.hpp"
 #include "zimt/optim/zim_optimizer.hpp"
 #include "zimt/train_step.hpp"
@@ -29,25 +28,35 @@ const InputNorm mnist_norm{static_cast<int64_t>(0.1307 * 4294967296.0 + 0.5),
 
 ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
 
+// One train_step on `batch` and the float reference on the same weights and
+// the same (dequantised int8) input: the integer step's result, the float
+// pass, and the per-tensor gradient agreement.
+struct Measured {
+  StepResult step;
+  ref::FloatPass fp;
+  std::vector<ref::GradAgreement> rows;
+};
+
+Measured measure(Model& model, const ref::Batch& batch, int64_t N) {
+  Measured m;
+  Arena arena;
+  m.step = train_step(model, batch.images.data(), batch.labels.data(), N, mnist_norm, arena);
+  ref::Owned<int8_t> x(model_input_shape(model, N));
+  auto xv = x.view();
+  normalize_input(xv, batch.images.data(), mnist_norm);
+  const std::vector<int32_t> labels(batch.labels.begin(), batch.labels.end());
+  m.fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
+  m.rows = ref::gradient_agreement(model.params, m.fp);
+  return m;
+}
+
 // Runs the comparison and prints the table; asserts the targets if `assert_targets`.
 void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool assert_targets = true) {
   Model model = build_model(spec);
   const std::string name = spec.name + " (block_activations " + activation_width_name(spec.block_activations) +
                            ", norm_activations " + activation_width_name(spec.norm_activations) + ")";
   ref::dense_integer_start(model.params, seed);
-  const ref::Batch batch = ref::synthetic_batch(model, N, seed);
-
-  Arena arena;
-  const StepResult step = train_step(model, batch.images.data(), batch.labels.data(), N, mnist_norm, arena);
-
-  // The float model sees the same (dequantised int8) input.
-  ref::Owned<int8_t> x(model_input_shape(model, N));
-  auto xv = x.view();
-  normalize_input(xv, batch.images.data(), mnist_norm);
-  std::vector<int32_t> labels(batch.labels.begin(), batch.labels.end());
-  const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
-
-  const auto rows = ref::gradient_agreement(model.params, fp);
+  const auto [step, fp, rows] = measure(model, ref::synthetic_batch(model, N, seed), N);
   MESSAGE(name << ", batch " << N << ", dense integer start (seed " << seed << "): loss int "
                << double(step.loss_sum_q16) / 65536.0 / double(N) << " float " << fp.loss << ", LN saturated "
                << step.saturated << "\n"
@@ -117,30 +126,14 @@ namespace {
 // A synthetic MNIST-shaped 10-class set (30 % of the pixels noise): batch
 // `index` of size N.
 ref::Batch noisy_batch(const Model& model, int64_t N, uint64_t index) {
-  io::SynthSpec spec;
-  spec.samples = static_cast<uint64_t>(N);
-  spec.classes = static_cast<uint32_t>(model.spec.classes);
-  spec.shape = {static_cast<uint32_t>(model.spec.input.c), static_cast<uint32_t>(model.spec.input.h),
-                static_cast<uint32_t>(model.spec.input.w)};
-  spec.seed = 3;
-  spec.first = index * static_cast<uint64_t>(N);
-  spec.noise_q16 = 65536 * 3 / 10;
-  io::Samples s = io::synthesize(spec);
-  return {std::move(s.images), std::move(s.labels)};
+  return ref::synthetic_batch(model, N, 3, index * static_cast<uint64_t>(N), 65536 * 3 / 10);
 }
 
 // Fraction of the float-nonzero gradient entries of `model` (after a
 // train_step on `b`) whose sign the integer gradient gets wrong, per tensor.
 std::vector<double> wrong_signs(Model& model, const ref::Batch& b, int64_t N) {
-  Arena arena;
-  train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
-  ref::Owned<int8_t> x(model_input_shape(model, N));
-  auto xv = x.view();
-  normalize_input(xv, b.images.data(), mnist_norm);
-  const std::vector<int32_t> labels(b.labels.begin(), b.labels.end());
-  const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
   std::vector<double> wrong;
-  for (const auto& r : ref::gradient_agreement(model.params, fp)) wrong.push_back(1 - r.signs.agree);
+  for (const auto& r : measure(model, b, N).rows) wrong.push_back(1 - r.signs.agree);
   return wrong;
 }
 

@@ -183,14 +183,15 @@ void dense_integer_start(ParamSet& params, uint64_t seed) {
   }
 }
 
-Batch synthetic_batch(const Model& model, int64_t N, uint64_t seed) {
+Batch synthetic_batch(const Model& model, int64_t N, uint64_t seed, uint64_t first, uint32_t noise_q16) {
   io::SynthSpec spec;
   spec.samples = static_cast<uint64_t>(N);
   spec.classes = static_cast<uint32_t>(model.spec.classes);
   spec.shape = {static_cast<uint32_t>(model.spec.input.c), static_cast<uint32_t>(model.spec.input.h),
                 static_cast<uint32_t>(model.spec.input.w)};
   spec.seed = seed;
-  spec.noise_q16 = 65536 / 20;  // 5 % of the pixels replaced by noise
+  spec.first = first;
+  spec.noise_q16 = noise_q16;
   io::Samples s = io::synthesize(spec);
   return {std::move(s.images), std::move(s.labels)};
 }
