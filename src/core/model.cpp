@@ -89,16 +89,17 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
   const bool wide_blocks = spec.block_activations == ActivationWidth::int16;
   const bool wide_norms = spec.norm_activations == ActivationWidth::int16;
   const size_t L = model.layers.size();
+  // Past the last layer: flatten, which is neither a GEMM, a pass-through nor a layernorm.
   const auto kind = [&](size_t i) { return i < L ? model.layers[i].kind : LayerKind::flatten; };
-  const auto is_gemm = [&](size_t i) { return i < L && (kind(i) == LayerKind::conv2d || kind(i) == LayerKind::linear); };
+  const auto is_gemm = [&](size_t i) { return kind(i) == LayerKind::conv2d || kind(i) == LayerKind::linear; };
   std::vector<bool> feeds_block(L + 1, false);  // only elementwise/pool layers until a block
   std::vector<bool> feeds_norm(L + 1, false);   // only relu/maxpool layers until a layernorm
   for (size_t i = L; i-- > 0;) {
     const LayerKind k = kind(i), next = kind(i + 1);
     const bool passes = k == LayerKind::relu || k == LayerKind::maxpool || k == LayerKind::layernorm;
     feeds_block[i] = wide_blocks && (k == LayerKind::basic_block || (passes && feeds_block[i + 1]));
-    feeds_norm[i] = i + 1 < L && (next == LayerKind::layernorm ||
-                                  ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]));
+    feeds_norm[i] = next == LayerKind::layernorm ||
+                    ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]);
   }
   for (size_t i = 0; i < L; ++i) {
     ModelLayer& l = model.layers[i];
@@ -109,7 +110,7 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
                        ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
                        (l.kind == LayerKind::layernorm && wide_in && gemm_after) ||
                        (l.kind == LayerKind::flatten && wide_in));
-    l.wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm && i + 1 < L) ||
+    l.wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm) ||
                  (l.kind == LayerKind::basic_block && wide_blocks) ||
                  (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
   }
