@@ -34,12 +34,8 @@ inline int64_t shift_round_stochastic(int64_t x, int s, uint64_t random) {
   return q + ((random & mask) < rem ? 1 : 0);
 }
 
-inline int8_t saturate_i8(int64_t x) {
-  return static_cast<int8_t>(x > 127 ? 127 : (x < -127 ? -127 : x));
-}
-inline int16_t saturate_i16(int64_t x) {
-  return static_cast<int16_t>(x > 32767 ? 32767 : (x < -32767 ? -32767 : x));
-}
+inline int8_t saturate_i8(int64_t x) { return static_cast<int8_t>(x > 127 ? 127 : (x < -127 ? -127 : x)); }
+inline int16_t saturate_i16(int64_t x) { return static_cast<int16_t>(x > 32767 ? 32767 : (x < -32767 ? -32767 : x)); }
 inline int32_t saturate_i32(int64_t x) {
   constexpr int64_t hi = std::numeric_limits<int32_t>::max();
   return static_cast<int32_t>(x > hi ? hi : (x < -hi ? -hi : x));

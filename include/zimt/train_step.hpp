@@ -22,7 +22,7 @@
 namespace zimt {
 
 struct InputNorm {
-  int64_t mean_q32 = 0;             // mean of pixel/255, Q32.32
+  int64_t mean_q32 = 0;                // mean of pixel/255, Q32.32
   int64_t std_q32 = int64_t{1} << 32;  // std of pixel/255, Q32.32, > 0
 };
 
@@ -38,8 +38,8 @@ struct StepResult {
 // Forward + backward on one batch: writes every gradient of model.params
 // (ParamSet::g, g_exp: dL/dw of the batch-mean loss). labels[n] < classes.
 // Uses `arena` for activations; it is reset first.
-StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                      const InputNorm& norm, Arena& arena);
+StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch, const InputNorm& norm,
+                      Arena& arena);
 
 // Forward only. pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
 // (may be nullptr) the per-sample loss in Q16.

@@ -65,8 +65,8 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
         break;
       case LayerKind::maxpool: l.pool = {ls.kernel, ls.stride, ls.padding}; break;
       case LayerKind::basic_block:
-        l.block = add_basic_block(p, l.name, shape.c, ls.out, ls.stride,
-                                  spec.block_activations == ActivationWidth::int16);
+        l.block =
+            add_basic_block(p, l.name, shape.c, ls.out, ls.stride, spec.block_activations == ActivationWidth::int16);
         break;
       case LayerKind::relu:
       case LayerKind::global_avgpool:
@@ -98,18 +98,18 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     const LayerKind k = kind(i), next = kind(i + 1);
     const bool passes = k == LayerKind::relu || k == LayerKind::maxpool || k == LayerKind::layernorm;
     feeds_block[i] = wide_blocks && (k == LayerKind::basic_block || (passes && feeds_block[i + 1]));
-    feeds_norm[i] = next == LayerKind::layernorm ||
-                    ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]);
+    feeds_norm[i] =
+        next == LayerKind::layernorm || ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]);
   }
   for (size_t i = 0; i < L; ++i) {
     ModelLayer& l = model.layers[i];
     const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
     const bool gemm_after = is_gemm(i + 1) || (kind(i + 1) == LayerKind::flatten && is_gemm(i + 2));
     const bool around_norm =
-        wide_norms && ((is_gemm(i) && feeds_norm[i]) ||
-                       ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
-                       (l.kind == LayerKind::layernorm && wide_in && gemm_after) ||
-                       (l.kind == LayerKind::flatten && wide_in));
+        wide_norms &&
+        ((is_gemm(i) && feeds_norm[i]) ||
+         ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
+         (l.kind == LayerKind::layernorm && wide_in && gemm_after) || (l.kind == LayerKind::flatten && wide_in));
     l.wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm) ||
                  (l.kind == LayerKind::basic_block && wide_blocks) ||
                  (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
@@ -195,9 +195,7 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
       case LayerKind::relu: relu_forward(y, *x); break;
       case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
       case LayerKind::flatten: flatten_forward(y, *x); break;
-      case LayerKind::basic_block:
-        basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena);
-        break;
+      case LayerKind::basic_block: basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena); break;
     }
     x = &y;
     xw = nullptr;
@@ -226,8 +224,12 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
         f(x);
     };
     switch (l.kind) {
-      case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_backward(din, dy, in, model.params, l.conv); }); break;
-      case LayerKind::linear: on_input([&](const auto& in) { linear_backward(din, dy, in, model.params, l.linear); }); break;
+      case LayerKind::conv2d:
+        on_input([&](const auto& in) { conv2d_backward(din, dy, in, model.params, l.conv); });
+        break;
+      case LayerKind::linear:
+        on_input([&](const auto& in) { linear_backward(din, dy, in, model.params, l.linear); });
+        break;
       case LayerKind::relu:
         if (l.wide_out)
           relu_backward(dx, dy, acts.wide[i]);
@@ -239,7 +241,8 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
       case LayerKind::flatten: flatten_backward(dx, dy); break;
       case LayerKind::layernorm: on_input([&](const auto& in) { layernorm_backward(dx, dy, in); }); break;
       case LayerKind::basic_block:
-        on_input([&](const auto& in) { basic_block_backward(din, dy, in, acts.block[i], model.params, l.block, arena); });
+        on_input(
+            [&](const auto& in) { basic_block_backward(din, dy, in, acts.block[i], model.params, l.block, arena); });
         break;
     }
     dy = dx;

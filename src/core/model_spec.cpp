@@ -87,8 +87,7 @@ std::string layer_output_shape(const LayerSpec& layer, const Shape3& in, Shape3&
 
 int64_t layer_param_count(const LayerSpec& layer, const Shape3& in) {
   switch (layer.kind) {
-    case LayerKind::conv2d:
-      return layer.out * in.c * layer.kernel * layer.kernel + (layer.bias ? layer.out : 0);
+    case LayerKind::conv2d: return layer.out * in.c * layer.kernel * layer.kernel + (layer.bias ? layer.out : 0);
     case LayerKind::linear: return layer.out * in.c + (layer.bias ? layer.out : 0);
     case LayerKind::basic_block: {
       const bool projection = layer.stride != 1 || layer.out != in.c;
@@ -126,16 +125,16 @@ std::vector<std::pair<int, std::string>> check_model_spec(const ModelSpec& spec)
       const bool last = i + 1 == spec.layers.size();
       const LayerKind next = last ? LayerKind::basic_block : spec.layers[i + 1].kind;
       if (last || (next != LayerKind::basic_block && next != LayerKind::global_avgpool))
-        problems.push_back({static_cast<int>(last ? i : i + 1),
-                            std::string("with block_activations int16 a basic_block's output is int16, which only a "
-                                        "basic_block or a global_avgpool reads") +
-                                (last ? " (the block is the last layer)" : std::string(", not a ") + layer_kind_name(next))});
+        problems.push_back(
+            {static_cast<int>(last ? i : i + 1),
+             std::string("with block_activations int16 a basic_block's output is int16, which only a "
+                         "basic_block or a global_avgpool reads") +
+                 (last ? " (the block is the last layer)" : std::string(", not a ") + layer_kind_name(next))});
     }
   }
   if (spec.classes >= 1 && !(shape == Shape3{spec.classes, 1, 1}))
     problems.push_back({-1, "the last layer outputs " + dims(shape) + ", but classes is " +
-                                std::to_string(spec.classes) + " (expected " + std::to_string(spec.classes) +
-                                "x1x1)"});
+                                std::to_string(spec.classes) + " (expected " + std::to_string(spec.classes) + "x1x1)"});
   return problems;
 }
 

@@ -38,9 +38,8 @@ std::array<int64_t, 256> input_table(const InputNorm& norm) {
   const i128 den = static_cast<i128>(255) * norm.std_q32;  // < 2^72
   for (int p = 0; p < 256; ++p) {
     // |p·2^32 - 255·mean| < 2^40 + 2^71; times 2^24: < 2^96.
-    const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) -
-                          static_cast<i128>(255) * norm.mean_q32) *
-                         (static_cast<i128>(1) << kInputFracBits);
+    const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) - static_cast<i128>(255) * norm.mean_q32) *
+                     (static_cast<i128>(1) << kInputFracBits);
     i128 v = div_round_even_128(num, den);
     if (v > kInputLimit) v = kInputLimit;
     if (v < -kInputLimit) v = -kInputLimit;
@@ -83,8 +82,8 @@ void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
   });
 }
 
-StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                      const InputNorm& norm, Arena& arena) {
+StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch, const InputNorm& norm,
+                      Arena& arena) {
   arena.reset();
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
   ModelActs acts;

@@ -1,9 +1,9 @@
 // Seed aggregation of sweep runs (see zimt/io/aggregate.hpp).
 #include "zimt/io/aggregate.hpp"
 
-#include "zimt/io/sweep_files.hpp"
 #include "zimt/io/progress.hpp"
 #include "zimt/io/sweep.hpp"
+#include "zimt/io/sweep_files.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -71,7 +71,8 @@ RunRecord read_run_dir(const std::filesystem::path& run_dir) {
   rec.last_log = sweep_files::last_line(run_dir / "console.log");  // a sweep child's stderr: errors land here
   if (rec.last_log.empty()) rec.last_log = sweep_files::last_line(run_dir / "train.log");
   // zimt writes config.resolved.json (/train/seed), the PyTorch peer config.json (/args/seed).
-  for (const auto& [file, pointer] : {std::pair{"config.resolved.json", "/train/seed"}, std::pair{"config.json", "/args/seed"}}) {
+  for (const auto& [file, pointer] :
+       {std::pair{"config.resolved.json", "/train/seed"}, std::pair{"config.json", "/args/seed"}}) {
     const json config = json::parse(sweep_files::read_all(run_dir / file), nullptr, false);
     const json::json_pointer ptr(pointer);
     if (config.is_object() && config.contains(ptr) && config[ptr].is_number_integer()) {
@@ -99,9 +100,8 @@ std::vector<RunRecord> read_sweep_runs(const std::filesystem::path& dir) {
     rec.name = r.value("name", "");
     rec.group = r.value("group", "");
     rec.seed = r.value("seed", std::int64_t{0});
-    if (rec.status == "finished" &&
-        config_hash(json::parse(sweep_files::read_all(run_dir / "config.resolved.json"), nullptr, false)) !=
-            r.value("hash", ""))
+    if (rec.status == "finished" && config_hash(json::parse(sweep_files::read_all(run_dir / "config.resolved.json"),
+                                                            nullptr, false)) != r.value("hash", ""))
       rec.status = "stale (config differs from the plan)";
     runs.push_back(std::move(rec));
   }
@@ -173,8 +173,8 @@ std::string aggregate_csv(const SweepAggregate& agg) {
   for (const GroupStats& group : agg.groups)
     for (const StepStats& s : group.steps) {
       const auto epoch = s.metrics.find("epoch");
-      out += group.name + "," + std::to_string(s.step) + "," + (epoch != s.metrics.end() ? fmt(epoch->second.mean) : "") +
-             "," + std::to_string(s.n);
+      out += group.name + "," + std::to_string(s.step) + "," +
+             (epoch != s.metrics.end() ? fmt(epoch->second.mean) : "") + "," + std::to_string(s.n);
       for (const std::string& m : agg.metric_names) {
         const auto it = s.metrics.find(m);
         out += ',';
@@ -245,7 +245,8 @@ json summary_json(const SweepAggregate& agg) {
     out["groups"].push_back(std::move(jg));
   }
   for (const RunRecord& r : agg.unfinished)
-    out["unfinished"].push_back({{"run", r.name}, {"group", r.group}, {"seed", r.seed}, {"status", r.status}, {"last_log", r.last_log}});
+    out["unfinished"].push_back(
+        {{"run", r.name}, {"group", r.group}, {"seed", r.seed}, {"status", r.status}, {"last_log", r.last_log}});
   return out;
 }
 

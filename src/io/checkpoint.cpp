@@ -58,9 +58,15 @@ class Reader {
 };
 
 json state_to_json(const TrainState& s) {
-  return {{"step", s.step},           {"epoch", s.epoch},         {"epoch_position", s.epoch_position},
-          {"seed", s.seed},           {"metrics_lines", s.metrics_lines}, {"loss_sum", s.loss_sum},
-          {"loss_count", s.loss_count}, {"best_test_acc", s.best_test_acc}, {"elapsed_s", s.elapsed_s},
+  return {{"step", s.step},
+          {"epoch", s.epoch},
+          {"epoch_position", s.epoch_position},
+          {"seed", s.seed},
+          {"metrics_lines", s.metrics_lines},
+          {"loss_sum", s.loss_sum},
+          {"loss_count", s.loss_count},
+          {"best_test_acc", s.best_test_acc},
+          {"elapsed_s", s.elapsed_s},
           {"optimizer_totals", s.optimizer_totals}};
 }
 

@@ -14,8 +14,9 @@ Samples read(const std::vector<std::string>& paths) {
     const auto bytes = read_file_bytes(path);
     if (bytes.empty()) throw std::runtime_error(path + ": empty file");
     if (bytes.size() % kRecordBytes != 0) {
-      throw std::runtime_error(path + ": size " + std::to_string(bytes.size()) +
-                               " is not a multiple of 3073 (1 label + 3072 pixel bytes per record): truncated or not CIFAR-10");
+      throw std::runtime_error(
+          path + ": size " + std::to_string(bytes.size()) +
+          " is not a multiple of 3073 (1 label + 3072 pixel bytes per record): truncated or not CIFAR-10");
     }
     for (size_t at = 0; at < bytes.size(); at += kRecordBytes) {
       s.labels.push_back(bytes[at]);

@@ -128,7 +128,8 @@ json load_chain(const fs::path& path, std::vector<fs::path>& seen) {
   json config = read_json_file(path);
   if (!config.is_object()) throw std::runtime_error(path.string() + ": a config must be a JSON object");
   if (!config.contains("base")) return config;
-  if (!config["base"].is_string()) throw std::runtime_error(path.string() + ": /base: must be a string (a config path)");
+  if (!config["base"].is_string())
+    throw std::runtime_error(path.string() + ": /base: must be a string (a config path)");
   json merged = load_chain(find_base(path, config["base"].get<std::string>()), seen);
   config.erase("base");
   merge_into(merged, config);

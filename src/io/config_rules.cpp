@@ -25,8 +25,11 @@ std::string show(const json& v) {
 std::string type_name(const json& v) {
   if (v.is_number_integer()) return "an integer";
   if (v.is_number()) return "a number";
-  return std::string(v.is_object() ? "an object" : v.is_array() ? "an array" : v.is_string() ? "a string"
-                     : v.is_boolean() ? "a boolean" : "null");
+  return std::string(v.is_object()    ? "an object"
+                     : v.is_array()   ? "an array"
+                     : v.is_string()  ? "a string"
+                     : v.is_boolean() ? "a boolean"
+                                      : "null");
 }
 
 // One leaf rule: checks the value at its pointer and reports what is wrong.
@@ -56,8 +59,8 @@ Check number(double lo, double hi, bool lo_open = false) {
     if (!v.is_number()) return "must be a number, got " + type_name(v) + " " + show(v);
     const double x = v.get<double>();
     if (!std::isfinite(x)) return "must be finite, got " + show(v);
-    if (lo_open ? x <= lo : x < lo) return std::string("must be ") + (lo_open ? "> " : ">= ") + show(json(lo)) +
-                                               ", got " + show(v);
+    if (lo_open ? x <= lo : x < lo)
+      return std::string("must be ") + (lo_open ? "> " : ">= ") + show(json(lo)) + ", got " + show(v);
     if (x > hi) return "must be <= " + show(json(hi)) + ", got " + show(v);
     return "";
   };
@@ -93,8 +96,7 @@ Check trial_count() {
   return [](const json& v) -> std::string {
     if (v.is_number_integer()) return v.get<int64_t>() >= 0 ? "" : "must be >= 0, got " + show(v);
     if (v.is_object()) {
-      if (v.size() != 1 || !v.contains("fraction"))
-        return "must be an integer or {\"fraction\": f}, got " + show(v);
+      if (v.size() != 1 || !v.contains("fraction")) return "must be an integer or {\"fraction\": f}, got " + show(v);
       return number(0.0, 1e6)(v["fraction"]);
     }
     return "must be an integer or {\"fraction\": f}, got " + type_name(v) + " " + show(v);

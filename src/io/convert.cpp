@@ -42,7 +42,8 @@ std::vector<Part> read_idx_inputs(const std::vector<std::string>& files) {
 std::vector<Part> read_parts(const ConvertOptions& o) {
   const int sources = !o.inputs.empty() + (!o.images.empty() || !o.labels.empty()) + !o.cifar.empty() + !o.csv.empty();
   if (sources == 0) throw std::runtime_error("no input: give --images/--labels, --cifar, --csv or input files");
-  if (sources > 1) throw std::runtime_error("give only one kind of input (input files, --images/--labels, --cifar or --csv)");
+  if (sources > 1)
+    throw std::runtime_error("give only one kind of input (input files, --images/--labels, --cifar or --csv)");
   if (!o.images.empty() || !o.labels.empty()) {
     if (o.images.empty()) throw std::runtime_error("--labels needs --images");
     if (o.labels.empty()) throw std::runtime_error("--images needs --labels");
@@ -55,8 +56,7 @@ std::vector<Part> read_parts(const ConvertOptions& o) {
   if (format == InputFormat::detect) format = detect_format(files.front());
   std::vector<Part> parts;
   switch (format) {
-    case InputFormat::idx:
-      return read_idx_inputs(files);
+    case InputFormat::idx: return read_idx_inputs(files);
     case InputFormat::cifar:
       for (const auto& f : files) parts.push_back({f, cifar::read({f})});
       return parts;
@@ -67,8 +67,7 @@ std::vector<Part> read_parts(const ConvertOptions& o) {
         if (p.samples.shape != parts.front().samples.shape) throw std::runtime_error(p.label_file + ": shape differs");
       }
       return parts;
-    case InputFormat::detect:
-      break;
+    case InputFormat::detect: break;
   }
   throw std::logic_error("unreachable input format");
 }
@@ -89,8 +88,9 @@ InputFormat detect_format(const std::string& path) {
   const uint32_t magic = idx::magic_of(bytes);
   if (magic == idx::kImagesMagic || magic == idx::kLabelsMagic) return InputFormat::idx;
   const size_t head = std::min<size_t>(bytes.size(), 4096);
-  const bool text = std::all_of(bytes.begin(), bytes.begin() + head,
-                                [](uint8_t c) { return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c < 0x7f); });
+  const bool text = std::all_of(bytes.begin(), bytes.begin() + head, [](uint8_t c) {
+    return c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c < 0x7f);
+  });
   if (text) return InputFormat::csv;
   if (bytes.size() % cifar::kRecordBytes == 0) return InputFormat::cifar;
   throw std::runtime_error(path + ": cannot tell the format (not IDX, CIFAR-10 or CSV); pass --format");
@@ -100,7 +100,8 @@ ConvertResult convert(const ConvertOptions& o) {
   if (o.output.empty()) throw std::runtime_error("-o/--output: required");
   const Overwrite mode = o.force ? Overwrite::replace : Overwrite::refuse;
   const bool splitting = !o.split.empty();
-  if (splitting && o.split_out.empty()) throw std::runtime_error("--split needs --split-out FILE for the held-out part");
+  if (splitting && o.split_out.empty())
+    throw std::runtime_error("--split needs --split-out FILE for the held-out part");
   if (!splitting && !o.split_out.empty()) throw std::runtime_error("--split-out needs --split");
   if (splitting && o.split_out == o.output) throw std::runtime_error("--split-out must differ from -o");
   // Fail before the (possibly long) read when an output exists.

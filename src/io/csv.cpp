@@ -52,7 +52,8 @@ Samples read(const std::string& path, Shape shape) {
       if (fields > fields_per_row) continue;  // counted, reported below
       int v = -1;
       const auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
-      if (field.empty() || p != field.data() + field.size() || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+      if (field.empty() || p != field.data() + field.size() ||
+          (ec != std::errc() && ec != std::errc::result_out_of_range)) {
         throw std::runtime_error(where() + "field " + std::to_string(fields) + " '" + std::string(field) +
                                  "' is not an integer");
       }
@@ -63,8 +64,9 @@ Samples read(const std::string& path, Shape shape) {
       (fields == 1 ? s.labels : s.images).push_back(static_cast<uint8_t>(v));
     }
     if (fields != fields_per_row) {
-      throw std::runtime_error(where() + std::to_string(fields) + " fields, expected " + std::to_string(fields_per_row) +
-                               " (label + " + std::to_string(shape.size()) + " pixels for shape " + shape.str() + ")");
+      throw std::runtime_error(where() + std::to_string(fields) + " fields, expected " +
+                               std::to_string(fields_per_row) + " (label + " + std::to_string(shape.size()) +
+                               " pixels for shape " + shape.str() + ")");
     }
   }
   if (s.count() == 0) throw std::runtime_error(path + ": no samples");

@@ -101,7 +101,8 @@ void write_zds(AtomicFile& f, const Samples& s, uint32_t classes) {
   const std::string& path = f.path();
   auto fail = [&](const std::string& what) { return std::runtime_error(path + ": " + what); };
   if (s.count() == 0) throw fail("no samples to write");
-  if (classes < 1 || classes > zds::kMaxClasses) throw fail("class count " + std::to_string(classes) + " outside 1..256");
+  if (classes < 1 || classes > zds::kMaxClasses)
+    throw fail("class count " + std::to_string(classes) + " outside 1..256");
   if (s.images.size() != s.count() * s.shape.size()) throw fail("image bytes do not match count and shape");
   for (uint64_t i = 0; i < s.count(); ++i) {
     if (s.labels[i] >= classes) {

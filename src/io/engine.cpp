@@ -45,8 +45,8 @@ void Engine::gather(const Dataset& data, std::span<const uint32_t> indices) {
 
 StepOutcome Engine::train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
   gather(data, indices);
-  const StepResult r = train_step(model_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_,
-                                  arena_);
+  const StepResult r =
+      train_step(model_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_, arena_);
   StepOutcome out;
   out.loss_sum_q16 = r.loss_sum_q16;
   out.correct = r.correct;
@@ -74,8 +74,8 @@ EvalResult Engine::evaluate(const Dataset& data, std::span<const uint32_t> all, 
     const uint64_t n = std::min(batch, count - begin);
     gather(data, all.subspan(begin, n));
     pred.resize(n);
-    const StepResult r = eval_batch(model_, images_.data(), labels_.data(), static_cast<int64_t>(n), norm_, arena_,
-                                    pred.data());
+    const StepResult r =
+        eval_batch(model_, images_.data(), labels_.data(), static_cast<int64_t>(n), norm_, arena_, pred.data());
     loss_q16 += r.loss_sum_q16;
     e.correct += static_cast<uint64_t>(r.correct);
     for (uint64_t i = 0; i < n; ++i)

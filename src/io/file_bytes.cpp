@@ -56,7 +56,8 @@ std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::str
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   auto bytes = read_raw(path);
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
-    if (bytes.size() >= (uint64_t{1} << 32)) throw std::runtime_error(path + ": gzip files of 4 GiB or more are not supported");
+    if (bytes.size() >= (uint64_t{1} << 32))
+      throw std::runtime_error(path + ": gzip files of 4 GiB or more are not supported");
     return inflate_gzip(bytes, path);
   }
   return bytes;

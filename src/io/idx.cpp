@@ -23,8 +23,9 @@ std::vector<uint32_t> parse_dims(const std::vector<uint8_t>& b, const std::strin
                                  const char* what) {
   if (b.empty()) throw std::runtime_error(path + ": empty file");
   if (b.size() < 4 || be32(b, 0) != magic) {
-    throw std::runtime_error(path + ": wrong magic " + (b.size() < 4 ? std::string("(file too short)") : hex(be32(b, 0))) +
-                             ", expected " + hex(magic) + " (IDX " + what + ")");
+    throw std::runtime_error(path + ": wrong magic " +
+                             (b.size() < 4 ? std::string("(file too short)") : hex(be32(b, 0))) + ", expected " +
+                             hex(magic) + " (IDX " + what + ")");
   }
   const size_t ndims = magic & 0xff;
   const size_t header = 4 + 4 * ndims;

@@ -12,8 +12,8 @@ using nlohmann::json;
 
 const std::vector<std::string>& metrics_columns() {
   static const std::vector<std::string> columns = {
-      "step",   "epoch",     "train_loss", "test_loss", "test_acc",  "eval_samples",
-      "images_per_s", "saturated", "u_l1", "changed", "max_abs_w", "train_s", "eval_s", "elapsed_s"};
+      "step",      "epoch", "train_loss", "test_loss", "test_acc", "eval_samples", "images_per_s",
+      "saturated", "u_l1",  "changed",    "max_abs_w", "train_s",  "eval_s",       "elapsed_s"};
   return columns;
 }
 

@@ -174,7 +174,9 @@ ModelSpec parse_model_spec(const json& j, const std::string& prefix, ConfigError
       for (size_t i = 0; i < value.size(); ++i)
         spec.layers.push_back(parse_layer(value[i], p + "/" + std::to_string(i), errors));
     } else {
-      errors.push_back({p, "unknown key '" + key + "' (allowed: name, input, classes, layers, block_activations, norm_activations, //...)"});
+      errors.push_back(
+          {p, "unknown key '" + key +
+                  "' (allowed: name, input, classes, layers, block_activations, norm_activations, //...)"});
     }
   }
   // Shapes are checked only on a well-formed description, so every shape
@@ -200,9 +202,10 @@ ModelSpec load_model_spec_file(const std::filesystem::path& path) {
 ModelSpec load_named_model_spec(const std::string& name, const std::filesystem::path& models_dir) {
   bool plain = !name.empty();
   for (char ch : name)
-    plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '_' || ch == '-');
-  if (!plain) throw ConfigInvalid("model '" + name + "'", {{"", "a model name may hold only letters, digits, _ and -"}});
+    plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                      ch == '-');
+  if (!plain)
+    throw ConfigInvalid("model '" + name + "'", {{"", "a model name may hold only letters, digits, _ and -"}});
   const auto path = models_dir / (name + ".json");
   if (!std::filesystem::exists(path)) {
     std::set<std::string> names;  // sorted, so the message does not depend on directory order

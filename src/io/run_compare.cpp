@@ -65,15 +65,18 @@ std::vector<fs::path> resolve_path(const std::string& path, const std::string& l
     for (const fs::path& match : glob_matches(path))
       if (fs::is_directory(match, ec))
         for (fs::path& run : runs_in(match)) runs.push_back(std::move(run));
-    if (runs.empty()) throw std::runtime_error(path + ": matches no run directory (none holds metrics.jsonl or a config)");
+    if (runs.empty())
+      throw std::runtime_error(path + ": matches no run directory (none holds metrics.jsonl or a config)");
     return runs;
   }
   if (!fs::exists(path, ec)) throw std::runtime_error(path + ": no such directory");
   if (!fs::is_directory(path, ec))
-    throw std::runtime_error(path + ": not a directory (give a run directory, which holds metrics.jsonl, or a directory of them)");
+    throw std::runtime_error(
+        path + ": not a directory (give a run directory, which holds metrics.jsonl, or a directory of them)");
   std::vector<fs::path> runs = runs_in(path);
   if (runs.empty())
-    throw std::runtime_error(path + ": not a run directory (no metrics.jsonl or config), and no subdirectory of it is one");
+    throw std::runtime_error(path +
+                             ": not a run directory (no metrics.jsonl or config), and no subdirectory of it is one");
   return runs;
 }
 
@@ -138,28 +141,31 @@ Comparison write_comparison(const std::vector<CompareGroup>& groups, const Compa
   std::vector<std::string> metrics;
   for (const std::string& m : options.metrics)
     if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) metrics.push_back(m);
-  const bool any_finished = std::any_of(agg.groups.begin(), agg.groups.end(), [](const GroupStats& g) { return g.finished > 0; });
+  const bool any_finished =
+      std::any_of(agg.groups.begin(), agg.groups.end(), [](const GroupStats& g) { return g.finished > 0; });
   for (const std::string& m : metrics)
     if (any_finished && std::find(agg.metric_names.begin(), agg.metric_names.end(), m) == agg.metric_names.end())
-      throw std::runtime_error("--metric " + m + ": no finished run logs it (metrics.jsonl has: " + joined(agg.metric_names) + ")");
+      throw std::runtime_error("--metric " + m +
+                               ": no finished run logs it (metrics.jsonl has: " + joined(agg.metric_names) + ")");
 
   out.markdown = summary_markdown(agg);
   if (!options.at_epochs.empty())
-    out.markdown += "\nTest accuracy (%) on the full test set at epoch ends:\n\n" +
-                    epoch_table_markdown(agg, options.at_epochs);
+    out.markdown +=
+        "\nTest accuracy (%) on the full test set at epoch ends:\n\n" + epoch_table_markdown(agg, options.at_epochs);
   out.markdown += "\nRuns aggregated:\n\n";
   for (const GroupStats& g : agg.groups)
     out.markdown += "- " + g.name + ": " + (g.members.empty() ? "none" : joined(g.members)) + "\n";
   std::string skipped;
   for (const GroupStats& g : agg.groups)
     if (g.skipped_steps > 0)
-      skipped += "- " + g.name + ": " + std::to_string(g.skipped_steps) + " left out, " + std::to_string(g.steps.size()) +
-                 " aggregated\n";
+      skipped += "- " + g.name + ": " + std::to_string(g.skipped_steps) + " left out, " +
+                 std::to_string(g.steps.size()) + " aggregated\n";
   if (!skipped.empty())
     out.markdown += "\nEvaluation steps not logged by every run of a group are left out:\n\n" + skipped;
 
   json summary = summary_json(agg);
-  for (std::size_t i = 0; i < agg.groups.size(); ++i) summary["groups"][i]["skipped_steps"] = agg.groups[i].skipped_steps;
+  for (std::size_t i = 0; i < agg.groups.size(); ++i)
+    summary["groups"][i]["skipped_steps"] = agg.groups[i].skipped_steps;
   summary["x"] = options.x == PlotX::step ? "step" : "epoch";
   summary["metrics"] = metrics;
 

@@ -20,7 +20,7 @@ namespace {
 optim::Schedule schedule_from(const json& s, uint64_t total_steps) {
   optim::Schedule out;
   const std::string kind = s.at("kind");
-  out.kind = kind == "step" ? optim::ScheduleKind::step
+  out.kind = kind == "step"     ? optim::ScheduleKind::step
              : kind == "cosine" ? optim::ScheduleKind::cosine
                                 : optim::ScheduleKind::constant;
   out.every = s.at("every").get<int64_t>();
@@ -46,11 +46,11 @@ RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& 
 
   const json& o = r.at("optimizer");
   const std::string type = o.at("type");
-  c.optimizer.type = type == "int_sgd" ? optim::OptimizerType::int_sgd
+  c.optimizer.type = type == "int_sgd"    ? optim::OptimizerType::int_sgd
                      : type == "sign_sgd" ? optim::OptimizerType::sign_sgd
                                           : optim::OptimizerType::zim;
   const std::string init = o.at("init");
-  c.init = init == "dense" ? optim::InitKind::dense
+  c.init = init == "dense"   ? optim::InitKind::dense
            : init == "float" ? optim::InitKind::float_quantized
                              : optim::InitKind::authors;
   auto& zim = c.optimizer.zim;

@@ -36,7 +36,8 @@ std::string escape(const std::string& s) {
 // A tick label with as many decimals as the tick step needs.
 std::string tick_label(double v, double step) {
   int decimals = 0;
-  while (decimals < 6 && std::fabs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6)
+  while (decimals < 6 &&
+         std::fabs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6)
     ++decimals;
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, std::fabs(v) < step * 1e-9 ? 0.0 : v);
@@ -124,21 +125,27 @@ std::string render_svg(const LineChart& chart) {
 
   // Grid and tick labels.
   svg += "<g stroke=\"#e6e6e6\" stroke-width=\"1\">\n";
-  for (double t : xt) svg += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(px(t)) + "\" y2=\"" + num(top + ph) + "\"/>\n";
-  for (double t : yt) svg += "<line x1=\"" + num(left) + "\" y1=\"" + num(py(t)) + "\" x2=\"" + num(left + pw) + "\" y2=\"" + num(py(t)) + "\"/>\n";
+  for (double t : xt)
+    svg += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(px(t)) + "\" y2=\"" + num(top + ph) +
+           "\"/>\n";
+  for (double t : yt)
+    svg += "<line x1=\"" + num(left) + "\" y1=\"" + num(py(t)) + "\" x2=\"" + num(left + pw) + "\" y2=\"" + num(py(t)) +
+           "\"/>\n";
   svg += "</g>\n<g font-size=\"12\" fill=\"#333\">\n";
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
   for (double t : xt)
-    svg += "<text x=\"" + num(px(t)) + "\" y=\"" + num(top + ph + 18) + "\" text-anchor=\"middle\">" + tick_label(t, xstep) + "</text>\n";
+    svg += "<text x=\"" + num(px(t)) + "\" y=\"" + num(top + ph + 18) + "\" text-anchor=\"middle\">" +
+           tick_label(t, xstep) + "</text>\n";
   for (double t : yt)
-    svg += "<text x=\"" + num(left - 8) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" + tick_label(t, ystep) + "</text>\n";
+    svg += "<text x=\"" + num(left - 8) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" +
+           tick_label(t, ystep) + "</text>\n";
   svg += "</g>\n";
   svg += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) + "\" height=\"" + num(ph) +
          "\" fill=\"none\" stroke=\"#444\" stroke-width=\"1\"/>\n";
-  svg += "<text x=\"" + num(left + pw / 2) + "\" y=\"" + num(H - 14) + "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">" +
-         escape(chart.x_label) + "</text>\n";
-  svg += "<text transform=\"translate(20 " + num(top + ph / 2) + ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">" +
-         escape(chart.y_label) + "</text>\n";
+  svg += "<text x=\"" + num(left + pw / 2) + "\" y=\"" + num(H - 14) +
+         "\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">" + escape(chart.x_label) + "</text>\n";
+  svg += "<text transform=\"translate(20 " + num(top + ph / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">" + escape(chart.y_label) + "</text>\n";
 
   auto colour = [&](std::size_t k) {
     const int c = chart.series[k].colour;
@@ -159,7 +166,8 @@ std::string render_svg(const LineChart& chart) {
     std::string d;
     for (std::size_t i = 0; i < s.x.size(); ++i) d += (i == 0 ? "M" : " L") + num(px(s.x[i])) + " " + num(py(s.y[i]));
     svg += "<path class=\"series\" d=\"" + d + "\" fill=\"none\" stroke=\"" + colour(k) +
-           "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + escape(s.name) + "</title></path>\n";
+           "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>" + escape(s.name) +
+           "</title></path>\n";
   }
   svg += "</g>\n";
   // Dots and error bars outside the clip: a point on the plot's edge stays
@@ -168,11 +176,12 @@ std::string render_svg(const LineChart& chart) {
     const PlotSeries& s = chart.series[k];
     if (s.x.size() == 1 && !s.lo.empty())
       svg += "<line class=\"errorbar\" x1=\"" + num(px(s.x[0])) + "\" y1=\"" + num(py(s.lo[0])) + "\" x2=\"" +
-             num(px(s.x[0])) + "\" y2=\"" + num(py(s.hi[0])) + "\" stroke=\"" + colour(k) + "\" stroke-width=\"1.5\"/>\n";
+             num(px(s.x[0])) + "\" y2=\"" + num(py(s.hi[0])) + "\" stroke=\"" + colour(k) +
+             "\" stroke-width=\"1.5\"/>\n";
     if (s.x.size() <= kMarkedPoints)
       for (std::size_t i = 0; i < s.x.size(); ++i)
-        svg += "<circle class=\"marker\" cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"3\" fill=\"" +
-               colour(k) + "\"/>\n";
+        svg += "<circle class=\"marker\" cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) +
+               "\" r=\"3\" fill=\"" + colour(k) + "\"/>\n";
   }
 
   // Legend: the corner of the plot area that covers the fewest points.
@@ -192,7 +201,8 @@ std::string render_svg(const LineChart& chart) {
       for (const PlotSeries& s : chart.series)
         for (std::size_t i = 0; i < s.x.size(); ++i) {
           const double X = px(s.x[i]), Y = py(s.y[i]);
-          hidden += X >= corners[c][0] - 4 && X <= corners[c][0] + lw + 4 && Y >= corners[c][1] - 4 && Y <= corners[c][1] + lh + 4;
+          hidden += X >= corners[c][0] - 4 && X <= corners[c][0] + lw + 4 && Y >= corners[c][1] - 4 &&
+                    Y <= corners[c][1] + lh + 4;
         }
       if (hidden < best_hidden) {
         best_hidden = hidden;
@@ -207,8 +217,8 @@ std::string render_svg(const LineChart& chart) {
       const double y = ly + 5 + row * (static_cast<double>(k) + 0.5);
       svg += "<rect x=\"" + num(lx + 8) + "\" y=\"" + num(y - 6) + "\" width=\"24\" height=\"12\" fill=\"" + colour(k) +
              "\" fill-opacity=\"0.2\"/>\n";
-      svg += "<line x1=\"" + num(lx + 8) + "\" y1=\"" + num(y) + "\" x2=\"" + num(lx + 32) + "\" y2=\"" + num(y) + "\" stroke=\"" +
-             colour(k) + "\" stroke-width=\"2\"/>\n";
+      svg += "<line x1=\"" + num(lx + 8) + "\" y1=\"" + num(y) + "\" x2=\"" + num(lx + 32) + "\" y2=\"" + num(y) +
+             "\" stroke=\"" + colour(k) + "\" stroke-width=\"2\"/>\n";
       svg += "<text x=\"" + num(lx + 38) + "\" y=\"" + num(y + 4) + "\">" + escape(chart.series[k].name) + "</text>\n";
     }
     svg += "</g>\n";

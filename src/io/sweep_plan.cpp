@@ -14,9 +14,12 @@ using nlohmann::json;
 std::string escape_pointer_token(const std::string& token) {
   std::string out;
   for (char ch : token) {
-    if (ch == '~') out += "~0";
-    else if (ch == '/') out += "~1";
-    else out += ch;
+    if (ch == '~')
+      out += "~0";
+    else if (ch == '/')
+      out += "~1";
+    else
+      out += ch;
   }
   return out;
 }
@@ -24,7 +27,8 @@ std::string escape_pointer_token(const std::string& token) {
 // Checks that `pointer` is well-formed and names a key of `resolved`; returns
 // the problem or "".
 std::string pointer_problem(const std::string& pointer, const json& resolved) {
-  if (pointer.empty() || pointer[0] != '/') return "axis key \"" + pointer + "\" is not a JSON pointer (must start with '/')";
+  if (pointer.empty() || pointer[0] != '/')
+    return "axis key \"" + pointer + "\" is not a JSON pointer (must start with '/')";
   try {
     json::json_pointer p(pointer);
     if (!resolved.contains(p)) return "axis key \"" + pointer + "\" names no key of the resolved base config";
@@ -37,7 +41,8 @@ std::string pointer_problem(const std::string& pointer, const json& resolved) {
 }
 
 // Reads { pointer: [values...] } at `where` into axes, appending problems.
-std::vector<SweepAxis> parse_axes(const json& obj, const std::string& where, const json& resolved, ConfigErrors& errors) {
+std::vector<SweepAxis> parse_axes(const json& obj, const std::string& where, const json& resolved,
+                                  ConfigErrors& errors) {
   std::vector<SweepAxis> axes;
   if (!obj.is_object()) {
     errors.push_back({where, "must be an object of JSON pointer -> list of values"});
@@ -74,7 +79,8 @@ std::vector<std::int64_t> parse_seeds(const json& seeds, ConfigErrors& errors) {
     }
     const std::int64_t s = seeds[i].get<std::int64_t>();
     for (std::int64_t seen : out)
-      if (seen == s) errors.push_back({"/seeds/" + std::to_string(i), "seed " + std::to_string(s) + " is listed twice"});
+      if (seen == s)
+        errors.push_back({"/seeds/" + std::to_string(i), "seed " + std::to_string(s) + " is listed twice"});
     out.push_back(s);
   }
   return out;
@@ -156,7 +162,9 @@ void disambiguate_groups(std::vector<PlannedRun>& runs) {
     const std::string suffix = "-s" + std::to_string(runs[i].seed) + "-" + runs[i].hash.substr(0, 8);
     runs[i].group += "-" + ids[i];
     runs[i].name = runs[i].group + suffix;
-    runs[i].config["output"]["dir"] = (std::filesystem::path(runs[i].config["output"]["dir"].get<std::string>()).parent_path() / runs[i].name).string();
+    runs[i].config["output"]["dir"] =
+        (std::filesystem::path(runs[i].config["output"]["dir"].get<std::string>()).parent_path() / runs[i].name)
+            .string();
   }
 }
 
@@ -190,8 +198,11 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
   spec.source = source;
   if (!doc.is_object()) throw ConfigInvalid(source.string(), {{"", "a sweep file must be a JSON object"}});
   for (const auto& [key, value] : doc.items())
-    if (key != "base" && key != "axes" && key != "zip" && key != "seeds" && key != "output" && key != "label" && key != "//")
-      errors.push_back({"/" + escape_pointer_token(key), "unknown key '" + key + "' (expected base, axes, zip, seeds, output, label, or a \"//\" comment)"});
+    if (key != "base" && key != "axes" && key != "zip" && key != "seeds" && key != "output" && key != "label" &&
+        key != "//")
+      errors.push_back(
+          {"/" + escape_pointer_token(key),
+           "unknown key '" + key + "' (expected base, axes, zip, seeds, output, label, or a \"//\" comment)"});
 
   // The base config, resolved, is what axis pointers must name.
   const std::filesystem::path dir = source.parent_path();
@@ -233,8 +244,9 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
       for (const SweepAxis& axis : group)
         if (axis.values.size() != group.front().values.size())
           errors.push_back({at + "/" + escape_pointer_token(axis.pointer),
-                            "zipped lists must have equal lengths: " + std::to_string(axis.values.size()) + " values here, " +
-                                std::to_string(group.front().values.size()) + " for \"" + group.front().pointer + "\""});
+                            "zipped lists must have equal lengths: " + std::to_string(axis.values.size()) +
+                                " values here, " + std::to_string(group.front().values.size()) + " for \"" +
+                                group.front().pointer + "\""});
       if (!group.empty()) spec.zips.push_back(std::move(group));
     }
   }
@@ -244,19 +256,24 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
     for (const SweepAxis& axis : spec.zips[g]) {
       const std::string at = "/zip/" + std::to_string(g);
       if (auto it = seen.find(axis.pointer); it != seen.end())
-        errors.push_back({at + "/" + escape_pointer_token(axis.pointer), "\"" + axis.pointer + "\" is already an axis in " + it->second});
+        errors.push_back({at + "/" + escape_pointer_token(axis.pointer),
+                          "\"" + axis.pointer + "\" is already an axis in " + it->second});
       seen[axis.pointer] = at;
     }
 
-  if (!doc.contains("seeds")) errors.push_back({"/seeds", "missing: a seed count or a list of seeds"});
-  else spec.seeds = parse_seeds(doc["seeds"], errors);
+  if (!doc.contains("seeds"))
+    errors.push_back({"/seeds", "missing: a seed count or a list of seeds"});
+  else
+    spec.seeds = parse_seeds(doc["seeds"], errors);
 
   if (!doc.contains("output") || !doc["output"].is_string() || doc["output"].get<std::string>().empty())
     errors.push_back({"/output", "must be the sweep's output directory (a non-empty string)"});
-  else spec.output = std::filesystem::absolute(doc["output"].get<std::string>()).lexically_normal();
+  else
+    spec.output = std::filesystem::absolute(doc["output"].get<std::string>()).lexically_normal();
 
   if (doc.contains("label")) {
-    if (!doc["label"].is_string()) errors.push_back({"/label", "must be a string template such as \"{/optimizer/type}\""});
+    if (!doc["label"].is_string())
+      errors.push_back({"/label", "must be a string template such as \"{/optimizer/type}\""});
     else {
       spec.label_template = doc["label"].get<std::string>();
       if (can_check) check_template(spec.label_template, resolved, errors);
@@ -298,7 +315,8 @@ std::vector<PlannedRun> expand_sweep(const SweepSpec& spec, const ConfigResolver
   std::vector<PlannedRun> runs;
   for (const Assignment& point : points) {
     std::string group;
-    for (const auto& [pointer, value] : point) group += (group.empty() ? "" : "_") + last_token(pointer) + "=" + label_value(value);
+    for (const auto& [pointer, value] : point)
+      group += (group.empty() ? "" : "_") + last_token(pointer) + "=" + label_value(value);
     for (std::int64_t seed : spec.seeds) {
       PlannedRun run;
       run.seed = seed;

@@ -59,9 +59,10 @@ SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x) {
   const std::string name = abs.filename().string();
   for (const std::string metric : {"test_acc", "test_loss"}) {
     const MetricAxis axis = metric_axis(metric);
-    sweep_files::write_atomic(dir / (metric + ".svg"),
-                              render_svg(metric_chart(agg, metric, axis.scale, x,
-                                                      name + ": " + axis.what + " (mean ± 1 std over seeds)", axis.y_label)));
+    sweep_files::write_atomic(
+        dir / (metric + ".svg"),
+        render_svg(metric_chart(agg, metric, axis.scale, x, name + ": " + axis.what + " (mean ± 1 std over seeds)",
+                                axis.y_label)));
   }
   return agg;
 }

@@ -46,9 +46,12 @@ RunState run_state(const PlannedRun& run, const std::filesystem::path& run_dir) 
 ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t pending) {
   cores = std::max(cores, 1);
   ThreadBudget b;
-  if (jobs > 0 && threads_per_job > 0) b = {jobs, threads_per_job};
-  else if (jobs > 0) b = {jobs, std::max(1, cores / jobs)};
-  else if (threads_per_job > 0) b = {std::max(1, cores / threads_per_job), threads_per_job};
+  if (jobs > 0 && threads_per_job > 0)
+    b = {jobs, threads_per_job};
+  else if (jobs > 0)
+    b = {jobs, std::max(1, cores / jobs)};
+  else if (threads_per_job > 0)
+    b = {std::max(1, cores / threads_per_job), threads_per_job};
   else {
     const int j = static_cast<int>(std::clamp<std::size_t>(pending, 1, static_cast<std::size_t>(cores)));
     b = {j, std::max(1, cores / j)};
@@ -96,7 +99,9 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     const double left = static_cast<double>(total - finished);
     double work = finished_seconds / static_cast<double>(finished) * left;
     for (const auto& t : started)
-      if (t) work -= std::min(std::chrono::duration<double>(now - *t).count(), finished_seconds / static_cast<double>(finished));
+      if (t)
+        work -=
+            std::min(std::chrono::duration<double>(now - *t).count(), finished_seconds / static_cast<double>(finished));
     return std::max(0.0, work) / std::min(left, static_cast<double>(options.budget.jobs));
   };
   char counter[32];
@@ -105,8 +110,7 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     const PlannedRun& run = runs[todo[j]];
     started[j] = std::chrono::steady_clock::now();
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", j + 1, total);
-    log << counter << " start " << run.name << " ("
-        << to_string(run_state(run, spec.output / run.name)) << ")\n"
+    log << counter << " start " << run.name << " (" << to_string(run_state(run, spec.output / run.name)) << ")\n"
         << std::flush;
   };
   events.on_finish = [&](std::size_t j, const ProcessOutcome& out) {
@@ -118,13 +122,15 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     std::snprintf(counter, sizeof counter, "[%zu/%zu]", finished, total);
     const bool stopped = !out.ok() && pool_stop_signal() != 0;  // we asked it to stop; --resume continues it
-    log << counter << (out.ok() ? " done   " : stopped ? " stopped " : " FAILED ") << run.name << " in "
-        << format_duration(out.seconds);
+    log << counter
+        << (out.ok()  ? " done   "
+            : stopped ? " stopped "
+                      : " FAILED ")
+        << run.name << " in " << format_duration(out.seconds);
     if (!out.ok())
       log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "console.log") << ")";
     log << " | elapsed " << format_duration(elapsed);
-    if (finished < total)
-      log << ", ETA " << format_duration(eta(now));
+    if (finished < total) log << ", ETA " << format_duration(eta(now));
     log << "\n" << std::flush;
     if (!stopped) (out.ok() ? report.succeeded : report.failed) += 1;
   };

@@ -40,9 +40,11 @@ std::vector<uint8_t> prototypes(const SynthSpec& spec, uint32_t gh, uint32_t gw)
 Samples synthesize(const SynthSpec& spec) {
   const Shape& sh = spec.shape;
   if (spec.samples < 1) throw std::invalid_argument("synth: samples must be >= 1");
-  if (spec.first + spec.samples > (uint64_t{1} << 56)) throw std::invalid_argument("synth: sample indices must stay below 2^56");
+  if (spec.first + spec.samples > (uint64_t{1} << 56))
+    throw std::invalid_argument("synth: sample indices must stay below 2^56");
   if (spec.classes < 2 || spec.classes > 256) throw std::invalid_argument("synth: classes must be in 2..256");
-  if (sh.channels < 1 || sh.height < 1 || sh.width < 1) throw std::invalid_argument("synth: shape dimensions must be >= 1");
+  if (sh.channels < 1 || sh.height < 1 || sh.width < 1)
+    throw std::invalid_argument("synth: shape dimensions must be >= 1");
   if (spec.noise_q16 > 65536) throw std::invalid_argument("synth: noise must be in 0..1");
   const uint32_t gh = std::min(4u, sh.height), gw = std::min(4u, sh.width);
   const int64_t max_dy = sh.height / gh / 3, max_dx = sh.width / gw / 3;  // a third of a cell
@@ -65,7 +67,8 @@ Samples synthesize(const SynthSpec& spec) {
 
     const uint8_t* a = proto.data() + label * sh.size();
     const uint8_t* b = proto.data() + other * sh.size();
-    for (uint64_t j = 0; j < sh.size(); ++j) blend[j] = static_cast<uint8_t>(((256 - weight) * a[j] + weight * b[j]) >> 8);
+    for (uint64_t j = 0; j < sh.size(); ++j)
+      blend[j] = static_cast<uint8_t>(((256 - weight) * a[j] + weight * b[j]) >> 8);
 
     uint8_t* out = s.images.data() + n * sh.size();
     for (uint32_t c = 0; c < sh.channels; ++c) {

@@ -92,8 +92,8 @@ void check_resumable(const json& saved, const json& now, const std::string& sour
 
 // Counters between two evaluations, written into each metrics row.
 json empty_totals() {
-  return {{"saturated", 0}, {"u_l1", 0}, {"changed", 0}, {"max_abs_w", 0}, {"trials", 0},
-          {"fallbacks", 0}, {"act_saturated", 0}, {"train_correct", 0}};
+  return {{"saturated", 0}, {"u_l1", 0},      {"changed", 0},       {"max_abs_w", 0},
+          {"trials", 0},    {"fallbacks", 0}, {"act_saturated", 0}, {"train_correct", 0}};
 }
 
 void accumulate(json& totals, const StepOutcome& out) {
@@ -122,9 +122,7 @@ double training_images_per_s(const std::vector<json>& rows) {
 
 struct Clock {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
 };
 
 }  // namespace
@@ -151,7 +149,8 @@ int train(const json& resolved, const TrainOptions& options) {
   const auto existing = list_checkpoints(ckpt_dir);
   const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
   if (has_run && !options.resume && !options.overwrite)
-    throw std::runtime_error(dir.string() + ": already holds a run; pass --resume to continue it or --overwrite to "
+    throw std::runtime_error(dir.string() +
+                             ": already holds a run; pass --resume to continue it or --overwrite to "
                              "start again");
   if (options.overwrite) fs::remove_all(dir);
   fs::create_directories(dir);
@@ -197,19 +196,21 @@ int train(const json& resolved, const TrainOptions& options) {
     const EvalResult e = engine.evaluate(test_data, count == test_data.size() ? all_test : test_subset, c.batch_size);
     const double now = clock.seconds();
     const double acc = static_cast<double>(e.correct) / static_cast<double>(count);
-    json row = {{"step", state.step},
-                {"epoch", static_cast<double>(state.epoch) +
-                              static_cast<double>(state.epoch_position) / static_cast<double>(train_data.size())},
-                {"train_loss", state.loss_count ? from_q16(state.loss_sum) / static_cast<double>(state.loss_count) : 0.0},
-                {"test_loss", e.mean_loss},
-                {"test_acc", acc},
-                {"eval_samples", count},
-                {"images_per_s", static_cast<double>(images_since_eval) / std::max(train_s_since_eval, 1e-9)},
-                {"train_s", train_s_since_eval},
-                {"eval_s", now - eval_start},
-                {"elapsed_s", elapsed_before + now}};
+    json row = {
+        {"step", state.step},
+        {"epoch", static_cast<double>(state.epoch) +
+                      static_cast<double>(state.epoch_position) / static_cast<double>(train_data.size())},
+        {"train_loss", state.loss_count ? from_q16(state.loss_sum) / static_cast<double>(state.loss_count) : 0.0},
+        {"test_loss", e.mean_loss},
+        {"test_acc", acc},
+        {"eval_samples", count},
+        {"images_per_s", static_cast<double>(images_since_eval) / std::max(train_s_since_eval, 1e-9)},
+        {"train_s", train_s_since_eval},
+        {"eval_s", now - eval_start},
+        {"elapsed_s", elapsed_before + now}};
     for (auto it = state.optimizer_totals.begin(); it != state.optimizer_totals.end(); ++it) row[it.key()] = it.value();
-    row["train_acc"] = state.loss_count ? row["train_correct"].get<double>() / static_cast<double>(state.loss_count) : 0.0;
+    row["train_acc"] =
+        state.loss_count ? row["train_correct"].get<double>() / static_cast<double>(state.loss_count) : 0.0;
     row.erase("train_correct");
     metrics.append(row);
     state.metrics_lines = metrics.lines();
@@ -282,8 +283,8 @@ int train(const json& resolved, const TrainOptions& options) {
   json summary = {{"status", interrupted ? "running" : "finished"},
                   {"zimt_version", version()},
                   {"steps", state.step},
-                  {"epochs", static_cast<double>(state.epoch) + static_cast<double>(state.epoch_position) /
-                                                                    static_cast<double>(train_data.size())},
+                  {"epochs", static_cast<double>(state.epoch) +
+                                 static_cast<double>(state.epoch_position) / static_cast<double>(train_data.size())},
                   {"best_test_acc", state.best_test_acc},
                   {"wall_s", wall},
                   {"images_per_s", training_images_per_s(rows)}};

@@ -70,8 +70,10 @@ Header decode_header(std::span<const uint8_t> b, const std::string& path) {
   for (uint32_t d : {h.channels, h.height, h.width}) {
     if (d < 1 || d > 65535) throw fail("image dimension " + std::to_string(d) + " outside 1..65535");
   }
-  if (h.classes < 1 || h.classes > kMaxClasses) throw fail("class count " + std::to_string(h.classes) + " outside 1..256");
-  if (h.count > (uint64_t{1} << 62) / h.image_bytes()) throw fail("sample count " + std::to_string(h.count) + " too large");
+  if (h.classes < 1 || h.classes > kMaxClasses)
+    throw fail("class count " + std::to_string(h.classes) + " outside 1..256");
+  if (h.count > (uint64_t{1} << 62) / h.image_bytes())
+    throw fail("sample count " + std::to_string(h.count) + " too large");
   if (get64(b, 48) != h.labels_offset()) throw fail("labels offset inconsistent with count and shape");
   return h;
 }

@@ -50,8 +50,11 @@ json zimt_row(int step, double epoch, double acc, double loss, int saturated) {
 }
 
 json finished(double final_acc, double wall_s, double images_per_s) {
-  return {{"status", "finished"}, {"final_test_acc", final_acc}, {"best_test_acc", final_acc},
-          {"wall_s", wall_s}, {"images_per_s", images_per_s}};
+  return {{"status", "finished"},
+          {"final_test_acc", final_acc},
+          {"best_test_acc", final_acc},
+          {"wall_s", wall_s},
+          {"images_per_s", images_per_s}};
 }
 
 // Group "int": <dir>/int/{s1,s2} in zimt's layout; s2 also evaluated at step
@@ -67,7 +70,8 @@ void make_fixture(const fs::path& dir) {
            {{"args", {{"seed", 1}}}});
   make_run(dir / "torch/sgd-s2", {row(10, 0.5, 0.8, 0.7), row(20, 1, 0.9, 0.3)}, finished(0.9, 50, 3000), "config.json",
            {{"args", {{"seed", 2}}}});
-  make_run(dir / "torch/sgd-s3", {row(10, 0.5, 0.1, 2.0)}, {{"status", "running"}}, "config.json", {{"args", {{"seed", 3}}}});
+  make_run(dir / "torch/sgd-s3", {row(10, 0.5, 0.1, 2.0)}, {{"status", "running"}}, "config.json",
+           {{"args", {{"seed", 3}}}});
 }
 
 // Number of class="series" elements of an SVG file, after parsing it as XML
@@ -78,7 +82,9 @@ int svg_series(const fs::path& svg) {
     MESSAGE("python3 missing: " << svg << " counted, not parsed as XML");
     const std::string text = read_text(svg);
     int n = 0;
-    for (std::size_t at = text.find("class=\"series\""); at != std::string::npos; at = text.find("class=\"series\"", at + 1)) ++n;
+    for (std::size_t at = text.find("class=\"series\""); at != std::string::npos;
+         at = text.find("class=\"series\"", at + 1))
+      ++n;
     return n;
   }
   const std::string cmd =
@@ -118,7 +124,8 @@ TEST_CASE("compare: two hand-made groups, zimt's and the peer's layout, against 
   CHECK(contains(r.output, "| float | 2/3 | 85.00 ± 7.07 | 85.00 ± 7.07 | 40s | 2000 |"));
   CHECK(contains(r.output, "- " + (dir.path / "torch/sgd-s3").string() + ": running"));
   CHECK(contains(r.output, "- int: 1 left out, 2 aggregated"));  // s2's step 15
-  CHECK(read_text(out / "summary.md") + "\nwrote out/{aggregate.csv, summary.md, summary.json, test_acc.svg, test_loss.svg, saturated.svg}\n" ==
+  CHECK(read_text(out / "summary.md") +
+            "\nwrote out/{aggregate.csv, summary.md, summary.json, test_acc.svg, test_loss.svg, saturated.svg}\n" ==
         r.output);
 
   // Means and sample stds (n - 1): at step 10 the int accuracies 0.5, 0.7 give
@@ -126,7 +133,8 @@ TEST_CASE("compare: two hand-made groups, zimt's and the peer's layout, against 
   // 0.85 ± 0.05 sqrt(2). The peer logs no `saturated`: its columns stay empty.
   const auto csv = lines(read_text(out / "aggregate.csv"));
   REQUIRE(csv.size() == 5);
-  CHECK(csv[0] == "group,step,epoch,n,saturated_mean,saturated_std,test_acc_mean,test_acc_std,test_loss_mean,test_loss_std");
+  CHECK(csv[0] ==
+        "group,step,epoch,n,saturated_mean,saturated_std,test_acc_mean,test_acc_std,test_loss_mean,test_loss_std");
   CHECK(csv[1] == "int,10,0.5,2,5,1.41421356,0.6,0.141421356,0.9,0.141421356");
   CHECK(csv[2] == "int,20,1,2,2,0,0.8,0.141421356,0.5,0.141421356");
   CHECK(csv[3] == "float,10,0.5,2,,,0.7,0.141421356,0.8,0.141421356");
@@ -155,24 +163,26 @@ TEST_CASE("compare: two hand-made groups, zimt's and the peer's layout, against 
 TEST_CASE("compare: runs evaluated only at epoch ends, plotted against epoch, and a run not started listed") {
   zimt::test::ScratchDir dir("compare_epoch");
   for (int seed : {1, 2})
-    make_run(dir.path / ("a-s" + std::to_string(seed)), {row(63, 1.0, 0.5 + 0.1 * seed, 1.0)}, finished(0.5 + 0.1 * seed, 1, 1),
-             "config.json", {{"args", {{"seed", seed}}}});
-  make_run(dir.path / "b/s1", {row(63, 1.0, 0.9, 0.2), row(126, 2.0, 0.95, 0.1)}, finished(0.95, 1, 1), "config.resolved.json",
-           json::object());
+    make_run(dir.path / ("a-s" + std::to_string(seed)), {row(63, 1.0, 0.5 + 0.1 * seed, 1.0)},
+             finished(0.5 + 0.1 * seed, 1, 1), "config.json", {{"args", {{"seed", seed}}}});
+  make_run(dir.path / "b/s1", {row(63, 1.0, 0.9, 0.2), row(126, 2.0, 0.95, 0.1)}, finished(0.95, 1, 1),
+           "config.resolved.json", json::object());
   write(dir.path / "a-s3/config.json", "{}");  // queued by a sweep, not started
   const auto r = run_zimt("compare --x epoch a=a-s1,a-s2,a-s3 b", dir.path);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.output, "| a | 2/3 | 65.00 ± 7.07 |"));
   CHECK(contains(r.output, "- a-s3: missing"));
-  CHECK(contains(r.output, "| b | 1/1 | 95.00 |"));  // a bare PATH: labelled by its name
+  CHECK(contains(r.output, "| b | 1/1 | 95.00 |"));        // a bare PATH: labelled by its name
   const fs::path svg = dir.path / "compare/test_acc.svg";  // the default output directory
   CHECK(svg_series(svg) == 2);
   const std::string text = read_text(svg);
   CHECK(contains(text, ">epoch</text>"));
   // One point has no line or band to show: a dot and an error bar do.
   std::size_t markers = 0;
-  for (std::size_t at = text.find("class=\"marker\""); at != std::string::npos; at = text.find("class=\"marker\"", at + 1)) ++markers;
+  for (std::size_t at = text.find("class=\"marker\""); at != std::string::npos;
+       at = text.find("class=\"marker\"", at + 1))
+    ++markers;
   CHECK(markers == 3);
   CHECK(contains(text, "class=\"errorbar\""));
 }
@@ -187,7 +197,8 @@ TEST_CASE("compare --at-epochs: accuracy on the full test set at epoch ends; sub
   // Group z: a 100-image subset at epoch 0.5, the full 1,000 images at epoch ends 1 and 2.
   for (int seed : {1, 2})
     make_run(dir.path / ("z-s" + std::to_string(seed)),
-             {evaluated(10, 0.5, 0.2 + 0.2 * seed, 100), evaluated(20, 1, 0.5 + 0.2 * seed, 1000), evaluated(40, 2, 0.8, 1000)},
+             {evaluated(10, 0.5, 0.2 + 0.2 * seed, 100), evaluated(20, 1, 0.5 + 0.2 * seed, 1000),
+              evaluated(40, 2, 0.8, 1000)},
              finished(0.8, 1, 1), "config.resolved.json", {{"train", {{"seed", seed}}}});
   // Group p: the peer's layout without eval_samples, one epoch.
   make_run(dir.path / "p-s1", {row(20, 1, 0.75, 1.0)}, finished(0.75, 1, 1), "config.json", {{"args", {{"seed", 1}}}});
@@ -239,9 +250,10 @@ TEST_CASE("compare: real `zimt train` runs of configs/tiny.json, two optimizers 
   const std::string config = std::string(ZIMT_SOURCE_DIR) + "/configs/tiny.json";
   for (const std::string optimizer : {"zim", "int_sgd"})
     for (const std::string seed : {"1", "2"}) {
-      const auto r = run_zimt("train " + config + " --quiet --set /train/epochs=1 --set /train/seed=" + seed +
-                                  " --set /optimizer/type=" + optimizer + " --set /output/dir=runs/" + optimizer + "-s" + seed,
-                              dir.path);
+      const auto r =
+          run_zimt("train " + config + " --quiet --set /train/epochs=1 --set /train/seed=" + seed +
+                       " --set /optimizer/type=" + optimizer + " --set /output/dir=runs/" + optimizer + "-s" + seed,
+                   dir.path);
       INFO(r.output);
       REQUIRE(r.exit_code == 0);
     }

@@ -40,9 +40,10 @@ const fs::path& workdir() {
     fs::remove_all(d);
     fs::create_directories(d / "data/tiny");
     const std::string cli = ZIMT_CLI;
-    const std::string cmd = "cd '" + d.string() + "' && '" + cli +
-                            "' synth -o data/tiny/train.zds --samples 2000 --classes 4 --shape 1,12,12 --seed 1 >/dev/null && '" +
-                            cli + "' synth -o data/tiny/test.zds --samples 500 --classes 4 --shape 1,12,12 --seed 2 >/dev/null";
+    const std::string cmd =
+        "cd '" + d.string() + "' && '" + cli +
+        "' synth -o data/tiny/train.zds --samples 2000 --classes 4 --shape 1,12,12 --seed 1 >/dev/null && '" + cli +
+        "' synth -o data/tiny/test.zds --samples 500 --classes 4 --shape 1,12,12 --seed 2 >/dev/null";
     cleanup.dir = d;
     REQUIRE(std::system(cmd.c_str()) == 0);
     return d;
@@ -53,7 +54,8 @@ const fs::path& workdir() {
 // Runs zimt with `args` in the work directory; returns the exit code, output in `out`.
 int run_zimt(const std::string& args, std::string* out = nullptr) {
   const fs::path log = workdir() / "last_output.txt";
-  const std::string cmd = "cd '" + workdir().string() + "' && '" + ZIMT_CLI + "' " + args + " > '" + log.string() + "' 2>&1";
+  const std::string cmd =
+      "cd '" + workdir().string() + "' && '" + ZIMT_CLI + "' " + args + " > '" + log.string() + "' 2>&1";
   const int status = std::system(cmd.c_str());
   if (out) *out = read_all(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -106,7 +108,9 @@ TEST_CASE("sweep cli: the smoke sweep runs, reports, and a re-run skips everythi
   CHECK(md.find("| int_sgd-float | 3/3 |") != std::string::npos);
   const std::string svg = read_all(dir / "test_acc.svg");
   std::size_t series = 0;
-  for (std::size_t at = svg.find("class=\"series\""); at != std::string::npos; at = svg.find("class=\"series\"", at + 1)) ++series;
+  for (std::size_t at = svg.find("class=\"series\""); at != std::string::npos;
+       at = svg.find("class=\"series\"", at + 1))
+    ++series;
   CHECK(series == 2);
   std::string csv_header;
   std::getline(std::ifstream(dir / "aggregate.csv") >> std::ws, csv_header);
@@ -171,11 +175,12 @@ TEST_CASE("sweep cli: killed mid-way and resumed equals the uninterrupted sweep"
 
 TEST_CASE("sweep cli: a run with an impossible value fails, is reported, and the others finish") {
   const fs::path sweep = workdir() / "bad_axis.json";
-  std::ofstream(sweep) << json({{"base", {{"base", std::string(ZIMT_SOURCE_DIR) + "/configs/tiny.json"}, {"train", {{"epochs", 1}}}}},
-                                {"axes", {{"/train/batch_size", {32, -5}}}},
-                                {"seeds", {1}},
-                                {"output", "bad_axis"}})
-                              .dump();
+  std::ofstream(sweep)
+      << json({{"base", {{"base", std::string(ZIMT_SOURCE_DIR) + "/configs/tiny.json"}, {"train", {{"epochs", 1}}}}},
+               {"axes", {{"/train/batch_size", {32, -5}}}},
+               {"seeds", {1}},
+               {"output", "bad_axis"}})
+             .dump();
   std::string out;
   CHECK(run_zimt("sweep bad_axis.json --dry-run", &out) == 0);
   CHECK(out.find("invalid config") != std::string::npos);

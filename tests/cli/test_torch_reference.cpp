@@ -4,13 +4,13 @@
 // large): then the Python tests are skipped with a MESSAGE, not failed.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -35,9 +35,7 @@ Result run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
-bool python_has_torch() {
-  return fs::exists(kPython) && run(kPython + " -c 'import torch, numpy'").exit_code == 0;
-}
+bool python_has_torch() { return fs::exists(kPython) && run(kPython + " -c 'import torch, numpy'").exit_code == 0; }
 
 }  // namespace
 

@@ -7,8 +7,8 @@
 
 #include <doctest/doctest.h>
 
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -39,8 +39,10 @@ void make_tiny_data(const fs::path& dir) {
 // A config for the tiny model on that data, run directory `run`.
 fs::path write_config(const fs::path& dir, const std::string& run, const json& extra = json::object()) {
   json config = {{"model", "tiny"},
-                 {"data", {{"train", (dir / "train.zds").string()}, {"test", (dir / "test.zds").string()},
-                           {"normalize", {{"mean", 0.5}, {"std", 0.25}}}}},
+                 {"data",
+                  {{"train", (dir / "train.zds").string()},
+                   {"test", (dir / "test.zds").string()},
+                   {"normalize", {{"mean", 0.5}, {"std", 0.25}}}}},
                  {"optimizer", {{"type", "zim"}, {"rule", "authors"}, {"init", "dense"}}},
                  {"train", {{"epochs", 2}, {"batch_size", 32}, {"seed", 3}, {"eval_every", 25}, {"eval_samples", 200}}},
                  {"output", {{"dir", (dir / run).string()}, {"checkpoint_every", 20}}}};
@@ -112,9 +114,9 @@ TEST_CASE("a run stopped and resumed ends byte-identical to one that never stopp
   // Kill -9 the run as soon as its step-40 checkpoint exists, then resume to the end.
   const auto part = write_config(dir.path, "part");
   const std::string ckpt40 = (dir.path / "part/checkpoints/step-0000000040.zck").string();
-  const std::string kill_script = "sh -c '\"" ZIMT_CLI "\" train " + part.string() +
-                                  " --quiet & pid=$!; while [ ! -e " + ckpt40 +
-                                  " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; kill -9 $pid; wait $pid' 2>/dev/null";
+  const std::string kill_script =
+      "sh -c '\"" ZIMT_CLI "\" train " + part.string() + " --quiet & pid=$!; while [ ! -e " + ckpt40 +
+      " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; kill -9 $pid; wait $pid' 2>/dev/null";
   std::system(kill_script.c_str());
   REQUIRE(fs::exists(ckpt40));
   const auto before = zimt::io::read_metrics(dir.path / "part/metrics.jsonl");

@@ -27,7 +27,8 @@ TEST_CASE("every element lands in every position equally often (chi-square)") {
   std::vector<int> count(n * n, 0);
   for (int e = 0; e < R; ++e) {
     const auto order = zimt::epoch_order(n, 11, static_cast<uint64_t>(e), true);
-    for (int pos = 0; pos < n; ++pos) ++count[static_cast<size_t>(pos * n + static_cast<int>(order[static_cast<size_t>(pos)]))];
+    for (int pos = 0; pos < n; ++pos)
+      ++count[static_cast<size_t>(pos * n + static_cast<int>(order[static_cast<size_t>(pos)]))];
   }
   // Each row is multinomial(R, uniform over 4); sum of 4 row statistics has
   // 4 * 3 = 12 degrees of freedom. P(chi2_12 > 40) ~ 7e-5.

@@ -60,7 +60,7 @@ TEST_CASE("weights at ±127 and inputs at 0 and 255: saturated or rescaled, no o
     const int64_t N = 4, M = model.spec.input.numel();
     std::vector<uint8_t> images(static_cast<size_t>(N * M));
     for (int64_t i = 0; i < N * M; ++i) images[static_cast<size_t>(i)] = (i / 7) % 2 == 0 ? 255 : 0;
-    std::fill(images.begin(), images.begin() + M, uint8_t{255});  // one all-white sample
+    std::fill(images.begin(), images.begin() + M, uint8_t{255});        // one all-white sample
     std::fill(images.begin() + M, images.begin() + 2 * M, uint8_t{0});  // one all-black sample
     std::vector<uint8_t> labels{0, 1, 2, 3};
     Arena arena;

@@ -48,7 +48,8 @@ TEST_CASE("float reference: linear backward matches finite differences") {
 
 TEST_CASE("float reference: conv2d backward matches finite differences (stride, padding, odd sizes)") {
   std::mt19937_64 rng(2);
-  for (const auto& [stride, pad, k] : {std::tuple{1, 1, 3}, std::tuple{2, 1, 3}, std::tuple{2, 0, 1}, std::tuple{2, 3, 7}}) {
+  for (const auto& [stride, pad, k] :
+       {std::tuple{1, 1, 3}, std::tuple{2, 1, 3}, std::tuple{2, 0, 1}, std::tuple{2, 3, 7}}) {
     const Shape in{2, 3, 9, 7};
     Conv2dSpec s;
     s.in_channels = 3, s.out_channels = 4, s.kernel = k, s.stride = stride, s.padding = pad;

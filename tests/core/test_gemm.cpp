@@ -22,13 +22,14 @@ std::vector<T> random_vec(int64_t n, std::mt19937_64& rng, int lo, int hi) {
 
 // The definition, independent of every implementation.
 template <class TA, class TB>
-std::vector<int64_t> expected(const std::vector<TA>& a, int64_t lda, const std::vector<TB>& b, int64_t ldb,
-                              int64_t m, int64_t n, int64_t k, int64_t ldc) {
+std::vector<int64_t> expected(const std::vector<TA>& a, int64_t lda, const std::vector<TB>& b, int64_t ldb, int64_t m,
+                              int64_t n, int64_t k, int64_t ldc) {
   std::vector<int64_t> c(static_cast<size_t>(m * ldc), -7);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       int64_t s = 0;
-      for (int64_t t = 0; t < k; ++t) s += int64_t{a[static_cast<size_t>(i * lda + t)]} * b[static_cast<size_t>(j * ldb + t)];
+      for (int64_t t = 0; t < k; ++t)
+        s += int64_t{a[static_cast<size_t>(i * lda + t)]} * b[static_cast<size_t>(j * ldb + t)];
       c[static_cast<size_t>(i * ldc + j)] = s;
     }
   return c;
@@ -67,8 +68,8 @@ void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int h
 }
 
 const std::vector<Shape> kShapes = {
-    {1, 1, 1},    {1, 1, 0},     {3, 5, 0},     {1, 7, 33},   {1, 130, 3136}, {2, 9, 64},    {3, 17, 31},
-    {4, 1, 1},    {4, 16, 32},   {5, 3, 37},    {6, 64, 2},   {7, 65, 33},    {13, 15, 17},  {32, 9, 784},
+    {1, 1, 1},    {1, 1, 0},      {3, 5, 0},      {1, 7, 33},     {1, 130, 3136},  {2, 9, 64},   {3, 17, 31},
+    {4, 1, 1},    {4, 16, 32},    {5, 3, 37},     {6, 64, 2},     {7, 65, 33},     {13, 15, 17}, {32, 9, 784},
     {32, 784, 9}, {64, 196, 288}, {196, 288, 64}, {64, 288, 196}, {12, 100, 1000}, {9, 47, 5},
 };
 

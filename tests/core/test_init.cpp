@@ -95,7 +95,7 @@ TEST_CASE("float init: int8 with a per-tensor power-of-two scale, PyTorch's boun
   initialize(p, InitKind::float_quantized, 4);
   // conv1: b = 1/3 -> w_exp = -8 (127/256 >= 1/3 > 127/512), |w| <= round(256/3) = 85
   CHECK(p.tensors[0].w_exp == -8);
-  CHECK(p.tensors[1].w_exp == -8);  // its bias shares the fan-in
+  CHECK(p.tensors[1].w_exp == -8);   // its bias shares the fan-in
   CHECK(p.tensors[4].w_exp == -12);  // fc1: b = 1/56
   CHECK(p.tensors[8].w_exp == -6);
   for (size_t i = 0; i < 64; ++i) CHECK(p.weights(8)[i] == 64);

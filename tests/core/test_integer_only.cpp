@@ -25,9 +25,9 @@ std::string run(const std::string& command) {
 
 TEST_CASE("the scanner recognises float instructions and lets integer ones pass") {
   using zimt::test::is_float_mnemonic;
-  for (const char* m : {"addss", "vaddps", "mulsd", "vfmadd231ps", "vfnmadd213sd", "cvtsi2sd", "cvttsd2si",
-                        "vcvtdq2ps", "fld", "fstp", "fistp", "vsqrtps", "ucomiss", "vcmpltps", "divpd", "vmaxss",
-                        "vroundps", "vdpps"})
+  for (const char* m :
+       {"addss", "vaddps", "mulsd", "vfmadd231ps", "vfnmadd213sd", "cvtsi2sd", "cvttsd2si", "vcvtdq2ps", "fld", "fstp",
+        "fistp", "vsqrtps", "ucomiss", "vcmpltps", "divpd", "vmaxss", "vroundps", "vdpps"})
     CHECK_MESSAGE(is_float_mnemonic(m), m);
   for (const char* m : {"movss", "vmovaps", "vpxor", "xorps", "vpdpbusd", "vpmaddubsw", "vpaddd", "imul", "add",
                         "vpshufb", "vbroadcastss", "vpmovsxbd", "vpsrad", "cmp", "shufps", "movsd", "vpcmpeqd"})

@@ -77,8 +77,8 @@ TEST_CASE("layernorm float reference agrees with finite differences") {
 
 TEST_CASE("layernorm forward and backward match the float reference") {
   std::mt19937_64 rng(11);
-  for (Shape s : {Shape{1, 1, 1, 1}, Shape{1, 3, 5, 7}, Shape{4, 8, 6, 6}, Shape{3, 10}, Shape{2, 128},
-                  Shape{5, 32, 14, 14}}) {
+  for (Shape s :
+       {Shape{1, 1, 1, 1}, Shape{1, 3, 5, 7}, Shape{4, 8, 6, 6}, Shape{3, 10}, Shape{2, 128}, Shape{5, 32, 14, 14}}) {
     CAPTURE(s[0]);
     CAPTURE(s.sample_numel());
     if (s.sample_numel() == 1) continue;  // one value: LN is identically 0 (tested below)
@@ -198,8 +198,10 @@ TEST_CASE("outlier case of ZIM.md §5: exponent rules measured") {
     Owned<int8_t> y(s);
     auto yv = y.view();
     const int64_t sat = layernorm_forward(yv, x.view(), LayerNormSpec{cap});
-    measure(cap == 100 ? "per-sample, no cap" : cap == -2 ? "cap step<=1/4" : cap == -3 ? "cap step<=1/8 (default)"
-                                                                                         : "cap step<=1/16",
+    measure(cap == 100  ? "per-sample, no cap"
+            : cap == -2 ? "cap step<=1/4"
+            : cap == -3 ? "cap step<=1/8 (default)"
+                        : "cap step<=1/16",
             y, sat);
   }
   // Per-tensor exponent from the batch maximum (what the float simulation of

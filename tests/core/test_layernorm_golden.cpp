@@ -81,8 +81,7 @@ void fill_sample(T* x, int64_t m, Kind kind, int64_t lim, Rng& rng) {
       for (int64_t i = 0; i < m; ++i) x[i] = static_cast<T>(-lim);
       x[rng.uniform(0, m - 1)] = static_cast<T>(lim);
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -153,8 +152,8 @@ void hash_all(const std::vector<Case>& cases, int64_t lim, uint64_t seed, Fnv& f
   }
 }
 
-const std::vector<Case> kCases = {{1, 1},  {3, 1},  {7, 1},   {1, 2},    {2, 3},    {5, 7},   {4, 10},  {6, 64},
-                                  {3, 100}, {2, 147}, {7, 196}, {1, 784},  {4, 1000}, {2, 3136}, {3, 6272}, {1, 65536}};
+const std::vector<Case> kCases = {{1, 1},   {3, 1},   {7, 1},   {1, 2},   {2, 3},    {5, 7},    {4, 10},   {6, 64},
+                                  {3, 100}, {2, 147}, {7, 196}, {1, 784}, {4, 1000}, {2, 3136}, {3, 6272}, {1, 65536}};
 
 }  // namespace
 
@@ -212,7 +211,8 @@ void hash_ties(int64_t lim, uint64_t seed, Fnv& fwd, Fnv& bwd) {
       for (int64_t s = 0; s < n; ++s) {
         const int64_t a = rng.uniform(-lim, lim), gap = int64_t{1} << rng.uniform(0, sizeof(T) == 1 ? 6 : 14);
         for (int64_t i = 0; i < m; ++i)
-          x[static_cast<size_t>(s * m + i)] = static_cast<T>(s % 2 == 0 || i % 2 == 0 ? a : (a > 0 ? a - gap : a + gap));
+          x[static_cast<size_t>(s * m + i)] =
+              static_cast<T>(s % 2 == 0 || i % 2 == 0 ? a : (a > 0 ? a - gap : a + gap));
       }
       const Tensor<T> in{x.data(), xe.data(), shape};
       std::vector<int8_t> y(x.size());

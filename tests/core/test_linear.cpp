@@ -103,8 +103,8 @@ std::pair<double, double> check_against_ref(Case<X>& c) {
 TEST_CASE("linear: forward and backward within half a step of the float reference") {
   double worst_fwd = 0, worst_bwd = 0;
   uint64_t seed = 100;
-  for (const auto& [N, I, O] : {std::tuple{1, 1, 1}, std::tuple{1, 17, 5}, std::tuple{4, 33, 10}, std::tuple{7, 128, 10},
-                                std::tuple{3, 300, 31}}) {
+  for (const auto& [N, I, O] : {std::tuple{1, 1, 1}, std::tuple{1, 17, 5}, std::tuple{4, 33, 10},
+                                std::tuple{7, 128, 10}, std::tuple{3, 300, 31}}) {
     for (bool bias : {false, true}) {
       Case<> c(N, I, O, bias, ++seed);
       const auto [f, b] = check_against_ref(c);

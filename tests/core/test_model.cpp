@@ -91,9 +91,10 @@ TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated wit
   // A block model with the given block_activations value (JSON text) and
   // `extra` layers between the block and the pool; "//" keys are comments.
   const auto with = [](const std::string& value, const std::string& extra) {
-    const std::string text = R"({"name": "b", "input": [1, 4, 4], "classes": 2, "block_activations": )" + value +
-                             R"(, "//": "a comment", "layers": [{"kind": "basic_block", "out": 2, "//": "a layer comment"}, )" +
-                             extra + R"({"kind": "global_avgpool"}, {"kind": "linear", "out": 2}]})";
+    const std::string text =
+        R"({"name": "b", "input": [1, 4, 4], "classes": 2, "block_activations": )" + value +
+        R"(, "//": "a comment", "layers": [{"kind": "basic_block", "out": 2, "//": "a layer comment"}, )" + extra +
+        R"({"kind": "global_avgpool"}, {"kind": "linear", "out": 2}]})";
     io::ConfigErrors errors;
     const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
     return std::make_pair(spec, errors);
@@ -148,8 +149,9 @@ TEST_CASE("norm_activations: int16 around every LayerNorm, int8 elsewhere, valid
   }
 
   const auto parse = [](const std::string& value) {
-    const std::string text = R"({"name": "m", "input": [1, 2, 2], "classes": 2, "norm_activations": )" + value +
-                             R"(, "layers": [{"kind": "flatten"}, {"kind": "linear", "out": 2}, {"kind": "layernorm"}]})";
+    const std::string text =
+        R"({"name": "m", "input": [1, 2, 2], "classes": 2, "norm_activations": )" + value +
+        R"(, "layers": [{"kind": "flatten"}, {"kind": "linear", "out": 2}, {"kind": "layernorm"}]})";
     io::ConfigErrors errors;
     const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
     return std::make_pair(spec, errors);

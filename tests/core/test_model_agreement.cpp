@@ -88,9 +88,7 @@ TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreemen
 // rounding turned small positive pre-activations into dead units (small_resnet
 // stem: 692 of 22,894 positive LayerNorm outputs, sign agreement 85 %); with
 // sign-keeping requantisation (quant.hpp) the stem agrees to 96 %.
-TEST_CASE("small_resnet gradients agree with the float reference") {
-  check_agreement(load("small_resnet"), 32, 2);
-}
+TEST_CASE("small_resnet gradients agree with the float reference") { check_agreement(load("small_resnet"), 32, 2); }
 
 TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load("mlp"), 32, 3); }
 

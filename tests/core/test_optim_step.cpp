@@ -33,8 +33,8 @@ int sign_of(int64_t x) { return (x > 0) - (x < 0); }
 }  // namespace
 
 TEST_CASE("Q32.32 helpers round half to even and saturate") {
-  CHECK(scale_count(10, q32_one / 4) == 2);       // 2.5 -> 2
-  CHECK(scale_count(14, q32_one / 4) == 4);       // 3.5 -> 4
+  CHECK(scale_count(10, q32_one / 4) == 2);  // 2.5 -> 2
+  CHECK(scale_count(14, q32_one / 4) == 4);  // 3.5 -> 4
   CHECK(scale_count(421642, q32_one) == 421642);
   CHECK(scale_count(INT64_MAX, q32_one * 4) == INT64_MAX);
   CHECK(q32_mul(q32_one / 2, q32_one / 2) == q32_one / 4);
@@ -138,7 +138,7 @@ TEST_CASE("zero-inflated step reports the fallback and applies the schedule to a
   params.schedule.gamma = q32_one / 1024;
   params.schedule_target = ScheduleTarget::alpha;
   ZimOptimizer opt(params);
-  CHECK(opt.step(p, 1, 0).fallback);  // alpha 1000
+  CHECK(opt.step(p, 1, 0).fallback);   // alpha 1000
   CHECK(!opt.step(p, 1, 3).fallback);  // alpha 1000 / 2^30
 }
 

@@ -79,8 +79,8 @@ TEST_CASE("align_batch: exact left shifts normally, bounded when exponents sprea
   CHECK(w.exp == 63);
   CHECK(w.shift == std::vector<int32_t>{-63, 37, -13});
   CHECK(apply_shift((int64_t{1} << 22) - 1, 37) == ((int64_t{1} << 22) - 1) * (int64_t{1} << 37));
-  CHECK(apply_shift(3, -1) == 2);   // 1.5 -> 2 (even)
-  CHECK(apply_shift(-5, -1) == -2); // -2.5 -> -2 (even)
+  CHECK(apply_shift(3, -1) == 2);    // 1.5 -> 2 (even)
+  CHECK(apply_shift(-5, -1) == -2);  // -2.5 -> -2 (even)
 }
 
 TEST_CASE("div_round_even and ceil_log2") {

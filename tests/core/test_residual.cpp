@@ -15,8 +15,8 @@
 
 using namespace zimt;
 
-using zimt::test::layer;
 using ref::Owned;
+using zimt::test::layer;
 
 TEST_CASE("add_i16: exact when the sum fits, per-sample exponents joined") {
   // int16 + int8 (the identity shortcut's sum n2 + x).
@@ -62,10 +62,8 @@ Model blocks_model(ActivationWidth acts) {
   spec.input = {2, 6, 6};
   spec.classes = 3;
   spec.block_activations = acts;
-  spec.layers = {layer(LayerKind::basic_block, 2),
-                 layer(LayerKind::basic_block, 4, 2),
-                 layer(LayerKind::global_avgpool),
-                 layer(LayerKind::linear, 3)};
+  spec.layers = {layer(LayerKind::basic_block, 2), layer(LayerKind::basic_block, 4, 2),
+                 layer(LayerKind::global_avgpool), layer(LayerKind::linear, 3)};
   Model model = build_model(spec);
   ref::dense_integer_start(model.params, 9);
   return model;

@@ -47,7 +47,8 @@ TEST_CASE("train_step and eval_batch agree with each other and with the float mo
   const StepResult t = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
   std::vector<int32_t> pred(static_cast<size_t>(N));
   std::vector<int64_t> loss(static_cast<size_t>(N));
-  const StepResult e = eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, arena, pred.data(), loss.data());
+  const StepResult e =
+      eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, arena, pred.data(), loss.data());
   CHECK(t.loss_sum_q16 == e.loss_sum_q16);
   CHECK(t.correct == e.correct);
   int64_t sum = 0, correct = 0;
@@ -77,8 +78,8 @@ TEST_CASE("sign descent with train_step's gradients lowers the loss of the tiny 
     }
     last = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
   }
-  MESSAGE("tiny: loss " << first.loss_sum_q16 / 65536.0 / N << " -> " << last.loss_sum_q16 / 65536.0 / N
-                        << ", correct " << first.correct << " -> " << last.correct << " of " << N);
+  MESSAGE("tiny: loss " << first.loss_sum_q16 / 65536.0 / N << " -> " << last.loss_sum_q16 / 65536.0 / N << ", correct "
+                        << first.correct << " -> " << last.correct << " of " << N);
   CHECK(last.loss_sum_q16 < first.loss_sum_q16);
   CHECK(last.correct >= first.correct);
 }

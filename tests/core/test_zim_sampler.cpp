@@ -37,8 +37,10 @@ std::vector<double> probabilities(const std::vector<int64_t>& g, int g_exp, cons
   const auto n = static_cast<double>(rule.n);
   for (size_t i = 0; i < g.size(); ++i) {
     const double a = std::ldexp(std::fabs(static_cast<double>(g[i])), g_exp);
-    if (rule.rule == ZimRule::authors) q[i] = (a + c) / (l1 + static_cast<double>(g.size()) * c);
-    else q[i] = alpha * l1 > n ? a / l1 : alpha * a / n;
+    if (rule.rule == ZimRule::authors)
+      q[i] = (a + c) / (l1 + static_cast<double>(g.size()) * c);
+    else
+      q[i] = alpha * l1 > n ? a / l1 : alpha * a / n;
   }
   return q;
 }
@@ -60,7 +62,9 @@ Draws draw_many(const std::vector<int64_t>& g, int g_exp, const ZimRuleParams& r
   return out;
 }
 
-double mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+double mean_of(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
 double var_of(const std::vector<double>& v) {
   const double m = mean_of(v);
   double s = 0;
@@ -121,8 +125,10 @@ void check_moments(const std::vector<int64_t>& g, int g_exp, const ZimRuleParams
   // Sum of counts: exactly n without a zero category.
   for (const auto& x : d.x) {
     const int64_t sum = std::accumulate(x.begin(), x.end(), int64_t{0});
-    if (rule.rule == ZimRule::authors || q1 > 1 - 1e-12) CHECK(sum == rule.n);
-    else CHECK(sum <= rule.n);
+    if (rule.rule == ZimRule::authors || q1 > 1 - 1e-12)
+      CHECK(sum == rule.n);
+    else
+      CHECK(sum <= rule.n);
   }
 }
 
@@ -190,8 +196,10 @@ TEST_CASE("scale_gradients rounds half to even at every shift, as the exact refe
       const u128 a = abs_u64(g[i]);
       const int64_t shift = exp - out.scale_exp;
       u128 expected = a;
-      if (shift >= 0) expected = a << shift;
-      else if (-shift >= 128) expected = 0;
+      if (shift >= 0)
+        expected = a << shift;
+      else if (-shift >= 128)
+        expected = 0;
       else {
         const int r = static_cast<int>(-shift);
         const u128 q = a >> r, rem = a - (q << r), h = static_cast<u128>(1) << (r - 1);
@@ -213,7 +221,7 @@ TEST_CASE("authors' rule: moments of Multinomial(n, (|g| + c) / (||g||_1 + d c))
 }
 
 TEST_CASE("zero-inflated rule: moments of ZIMultinomial(n, alpha |g| / n) and E[U] = alpha g") {
-  const std::vector<int64_t> g{3, -5, 0, 8, -1, 2};  // real = g / 2, ||g||_1 = 9.5
+  const std::vector<int64_t> g{3, -5, 0, 8, -1, 2};                            // real = g / 2, ||g||_1 = 9.5
   const ZimRuleParams rule{ZimRule::zero_inflated, 30, q32_one, q32_one * 2};  // alpha ||g||_1 = 19 <= 30
   check_moments(g, -1, rule, 4000);
   // E[U_i] = alpha g_i, U_i = sign(g_i) X_i with Var U_i = n q_i (1 - q_i).
@@ -225,8 +233,10 @@ TEST_CASE("zero-inflated rule: moments of ZIMultinomial(n, alpha |g| / n) and E[
     mean /= static_cast<double>(d.x.size());
     const double expected = 2.0 * static_cast<double>(g[i]) / 2;
     const double se = std::sqrt(30 * q[i] * (1 - q[i]) / static_cast<double>(d.x.size()));
-    if (se == 0) CHECK(mean == expected);
-    else CHECK_MESSAGE(std::fabs(mean - expected) / se < z_bound, "E[U_" << i << "] " << mean << " vs " << expected);
+    if (se == 0)
+      CHECK(mean == expected);
+    else
+      CHECK_MESSAGE(std::fabs(mean - expected) / se < z_bound, "E[U_" << i << "] " << mean << " vs " << expected);
   }
 }
 

@@ -5,8 +5,8 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <unistd.h>
+#include <fstream>
 
 using nlohmann::json;
 using namespace zimt::io;
@@ -31,7 +31,8 @@ fs::path make_fixture() {
     plan["runs"].push_back({{"name", name}, {"group", group}, {"seed", seed}, {"hash", "x"}});
     write(dir / name / "metrics.jsonl", metrics);
     write(dir / name / "summary.json",
-          json({{"status", status}, {"final_test_acc", final_acc}, {"best_test_acc", final_acc}, {"wall_s", wall}}).dump());
+          json({{"status", status}, {"final_test_acc", final_acc}, {"best_test_acc", final_acc}, {"wall_s", wall}})
+              .dump());
     write(dir / name / "train.log", "starting\nepoch 1 done\n");
   };
   run("A-s1", "A", 1, "finished",
@@ -96,7 +97,8 @@ TEST_CASE("aggregate: groups over seeds, per step, finished runs only") {
   // Step 20: seeds 1 and 2 only.
   CHECK(a.steps[2].n == 2);
   CHECK(a.steps[2].metrics.at("test_acc").mean == doctest::Approx(0.85).epsilon(1e-12));
-  CHECK(*a.steps[2].metrics.at("test_acc").std == doctest::Approx(0.0707106781186548).epsilon(1e-12));  // 0.05 * sqrt(2)
+  CHECK(*a.steps[2].metrics.at("test_acc").std ==
+        doctest::Approx(0.0707106781186548).epsilon(1e-12));  // 0.05 * sqrt(2)
   CHECK(a.steps[2].metrics.at("test_loss").mean == 0.375);
   CHECK(a.summary.at("wall_s").mean == 20.0);
   CHECK(*a.summary.at("wall_s").std == 10.0);

@@ -87,7 +87,8 @@ TEST_CASE("objects where values belong, and values where objects belong, are err
 TEST_CASE("n is a trial count or a fraction of d") {
   CHECK(problems(with_model({{"optimizer", {{"n", 1000}}}})).empty());
   CHECK(problems(with_model({{"optimizer", {{"n", {{"fraction", 0.5}}}}}})).empty());
-  CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fractio", 0.5}}}}}})), "/optimizer/n: must be an integer or"));
+  CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fractio", 0.5}}}}}})),
+                    "/optimizer/n: must be an integer or"));
   CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fraction", -1}}}}}})), "must be >= 0"));
 }
 
@@ -111,7 +112,8 @@ TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated li
 
 TEST_CASE("a config inherits from its base and overrides parts of it") {
   TempDir dir;
-  dir.write("parent.json", with_model({{"train", {{"epochs", 10}, {"batch_size", 32}}}, {"optimizer", {{"type", "int_sgd"}}}}));
+  dir.write("parent.json",
+            with_model({{"train", {{"epochs", 10}, {"batch_size", 32}}}, {"optimizer", {{"type", "int_sgd"}}}}));
   const auto child = dir.write("child.json", {{"base", "parent.json"}, {"train", {{"epochs", 2}}}});
   const json resolved = zimt::io::load_resolved_config(child, {});
   CHECK(resolved["/train/epochs"_json_pointer] == 2);

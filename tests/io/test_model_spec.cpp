@@ -99,8 +99,8 @@ TEST_CASE("bad model descriptions are reported with their JSON pointers") {
     CHECK(has_error(e, "/model/layerz", "unknown key"));
   }
   SUBCASE("wrong types") {
-    const auto e = errors_of(std::string(R"({"name": 3, "input": [1, 4.5, "4"], "classes": 4.0, )") + good_layers +
-                             "}");
+    const auto e =
+        errors_of(std::string(R"({"name": 3, "input": [1, 4.5, "4"], "classes": 4.0, )") + good_layers + "}");
     CHECK(has_error(e, "/model/name", "non-empty string"));
     CHECK(has_error(e, "/model/input/1", "must be an integer"));
     CHECK(has_error(e, "/model/input/2", "must be an integer"));
@@ -151,14 +151,12 @@ TEST_CASE("bad model descriptions are reported with their JSON pointers") {
 }
 
 TEST_CASE("model files: missing, malformed and unsafe names are clear errors") {
-  CHECK_THROWS_WITH_AS(zimt::io::load_named_model_spec("no_such_model", models_dir),
-                       doctest::Contains("no such model"), zimt::io::ConfigInvalid);
+  CHECK_THROWS_WITH_AS(zimt::io::load_named_model_spec("no_such_model", models_dir), doctest::Contains("no such model"),
+                       zimt::io::ConfigInvalid);
   CHECK_THROWS_WITH_AS(zimt::io::load_named_model_spec("../etc/passwd", models_dir),
                        doctest::Contains("letters, digits"), zimt::io::ConfigInvalid);
   const auto bad = std::filesystem::temp_directory_path() / "zimt_test_model_spec_bad.json";
-  {
-    std::ofstream(bad) << "{\"name\": \"m\", ";
-  }
+  { std::ofstream(bad) << "{\"name\": \"m\", "; }
   CHECK_THROWS_WITH_AS(zimt::io::load_model_spec_file(bad), doctest::Contains("not valid JSON"),
                        zimt::io::ConfigInvalid);
   std::filesystem::remove(bad);

@@ -86,7 +86,8 @@ TEST_CASE("sweep: zipped lists advance together and multiply with the axes") {
   std::set<std::pair<std::string, std::string>> rule_init;
   for (const auto& r : runs) {
     CHECK(r.seed == 7);
-    rule_init.insert({r.config["optimizer"]["rule"].get<std::string>(), r.config["optimizer"]["init"].get<std::string>()});
+    rule_init.insert(
+        {r.config["optimizer"]["rule"].get<std::string>(), r.config["optimizer"]["init"].get<std::string>()});
   }
   // Three zipped pairs, never the cross product (zero_inflated+authors absent).
   CHECK(rule_init == std::set<std::pair<std::string, std::string>>{
@@ -96,11 +97,12 @@ TEST_CASE("sweep: zipped lists advance together and multiply with the axes") {
 }
 
 TEST_CASE("sweep: every problem is reported with its pointer") {
-  const json doc = {{"base", kBase},
-                    {"axes", {{"/optimizer/typo", {"zim"}}, {"optimizer/type", {"zim"}}, {"/optimizer/n", json::array()}}},
-                    {"zip", json::parse(R"([{"/optimizer/rule": ["authors", "zero_inflated"], "/optimizer/init": ["authors"]}])")},
-                    {"seeds", {1, 1}},
-                    {"colour", "red"}};
+  const json doc = {
+      {"base", kBase},
+      {"axes", {{"/optimizer/typo", {"zim"}}, {"optimizer/type", {"zim"}}, {"/optimizer/n", json::array()}}},
+      {"zip", json::parse(R"([{"/optimizer/rule": ["authors", "zero_inflated"], "/optimizer/init": ["authors"]}])")},
+      {"seeds", {1, 1}},
+      {"colour", "red"}};
   const auto ps = problems(doc);
   CHECK(has_problem_at(ps, "/axes/~1optimizer~1typo"));
   CHECK(has_problem_at(ps, "/axes/optimizer~1type"));
@@ -111,7 +113,8 @@ TEST_CASE("sweep: every problem is reported with its pointer") {
   CHECK(has_problem_at(ps, "/output"));
   CHECK(ps.size() == 7);
   // The message names the bad pointer itself, readable.
-  CHECK(std::any_of(ps.begin(), ps.end(), [](const std::string& p) { return p.find("\"/optimizer/typo\"") != std::string::npos; }));
+  CHECK(std::any_of(ps.begin(), ps.end(),
+                    [](const std::string& p) { return p.find("\"/optimizer/typo\"") != std::string::npos; }));
 }
 
 TEST_CASE("sweep: an axis given twice, seeds and output keys are rejected as axes") {

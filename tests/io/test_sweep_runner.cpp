@@ -1,16 +1,16 @@
 // The sweep runner with a stand-in for `zimt train` (a shell script): failed
 // runs are reported while the others finish, finished runs are skipped on a
 // re-run, and SIGTERM reaches the children and stops the pool.
-#include "zimt/io/sweep_runner.hpp"
 #include "zimt/io/sweep_files.hpp"
+#include "zimt/io/sweep_runner.hpp"
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 using nlohmann::json;
 using namespace zimt::io;
@@ -67,10 +67,11 @@ TEST_CASE("sweep runner: a failing run is reported while the others finish, and 
   const fs::path fake = dir / "fake_zimt";
   std::ofstream(fake) << kFakeTrain;
   fs::permissions(fake, fs::perms::owner_all);
-  const json doc = {{"base", {{"optimizer", {{"n", 4}}}, {"train", {{"seed", 0}, {"threads", 1}}}, {"output", {{"dir", ""}}}}},
-                    {"axes", {{"/optimizer/n", {4, -1, 8}}}},
-                    {"seeds", 2},
-                    {"output", (dir / "out").string()}};
+  const json doc = {
+      {"base", {{"optimizer", {{"n", 4}}}, {"train", {{"seed", 0}, {"threads", 1}}}, {"output", {{"dir", ""}}}}},
+      {"axes", {{"/optimizer/n", {4, -1, 8}}}},
+      {"seeds", 2},
+      {"output", (dir / "out").string()}};
   const SweepSpec spec = parse_sweep(doc, dir / "sweep.json", no_file, identity);
   const auto runs = expand_sweep(spec, identity);
   REQUIRE(runs.size() == 6);
@@ -96,15 +97,16 @@ TEST_CASE("sweep runner: a failing run is reported while the others finish, and 
   }
   // The child got the documented command line.
   CHECK(sweep_files::read_all(spec.output / runs[0].name / "console.log")
-            .find("args: train " + (spec.output / runs[0].name / "config.json").string() + " --resume --quiet --set /train/threads=1") !=
-        std::string::npos);
+            .find("args: train " + (spec.output / runs[0].name / "config.json").string() +
+                  " --resume --quiet --set /train/threads=1") != std::string::npos);
 
   // Re-running skips the four finished runs and retries the failed two.
   std::ostringstream log2;
   const SweepRunReport second = run_sweep(spec, runs, options, log2);
   CHECK(second.skipped == 4);
   CHECK(second.failed == 2);
-  for (const auto& r : runs) CHECK(count_lines(spec.output / r.name / "calls") == (r.config["optimizer"]["n"] == -1 ? 2 : 1));
+  for (const auto& r : runs)
+    CHECK(count_lines(spec.output / r.name / "calls") == (r.config["optimizer"]["n"] == -1 ? 2 : 1));
   fs::remove_all(dir);
 }
 
@@ -133,8 +135,10 @@ TEST_CASE("process pool: SIGTERM is forwarded to the children and no new job sta
 
 TEST_CASE("process pool: exit codes and a program that cannot run") {
   const fs::path dir = temp_dir("process_pool_exit");
-  const PoolResult r = run_processes({{{"/bin/sh", "-c", "exit 3"}, dir / "a"}, {{"/nonexistent/zimt"}, dir / "b"},
-                                      {{"/bin/sh", "-c", "kill -9 $$"}, dir / "c"}, {{"/bin/true"}, dir / "d"}},
+  const PoolResult r = run_processes({{{"/bin/sh", "-c", "exit 3"}, dir / "a"},
+                                      {{"/nonexistent/zimt"}, dir / "b"},
+                                      {{"/bin/sh", "-c", "kill -9 $$"}, dir / "c"},
+                                      {{"/bin/true"}, dir / "d"}},
                                      3, {});
   CHECK(r.outcomes[0].describe() == "exit 3");
   CHECK(r.outcomes[1].exit_code == 127);

@@ -19,9 +19,9 @@ Vec layernorm_backward(const Vec& dy, const Vec& x, int64_t N, int64_t M, double
 
 // The whole model in double on the real values of its integer weights.
 struct FloatPass {
-  Vec logits;               // (N, classes)
-  double loss = 0;          // batch mean cross-entropy
-  std::vector<Vec> grads;   // grads[t]: dL/dw of params.tensors[t]
+  Vec logits;                  // (N, classes)
+  double loss = 0;             // batch mean cross-entropy
+  std::vector<Vec> grads;      // grads[t]: dL/dw of params.tensors[t]
   std::vector<Vec> layer_out;  // output of every layer (N, ...)
 };
 FloatPass float_model_pass(const Model& model, const Vec& input, const std::vector<int32_t>& labels, int64_t N);

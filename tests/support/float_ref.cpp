@@ -102,8 +102,16 @@ struct Geo {
   int64_t N, C, H, W, O, k, s, p, OH, OW;
 };
 Geo geo(const Shape& in, const Conv2dSpec& s) {
-  return {in[0],    in[1],     in[2],   in[3], s.out_channels, s.kernel, s.stride, s.padding,
-          (in[2] + 2 * s.padding - s.kernel) / s.stride + 1, (in[3] + 2 * s.padding - s.kernel) / s.stride + 1};
+  return {in[0],
+          in[1],
+          in[2],
+          in[3],
+          s.out_channels,
+          s.kernel,
+          s.stride,
+          s.padding,
+          (in[2] + 2 * s.padding - s.kernel) / s.stride + 1,
+          (in[3] + 2 * s.padding - s.kernel) / s.stride + 1};
 }
 // f(y index, x index, w index) for every valid tap.
 template <class F>

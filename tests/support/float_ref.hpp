@@ -29,10 +29,11 @@ struct Owned {
   std::vector<T> data;
   std::vector<int32_t> exp;
   Shape shape;
-  explicit Owned(Shape s)
-      : data(static_cast<size_t>(s.numel())), exp(static_cast<size_t>(s[0])), shape(s) {}
+  explicit Owned(Shape s) : data(static_cast<size_t>(s.numel())), exp(static_cast<size_t>(s[0])), shape(s) {}
   Tensor<T> view() { return Tensor<T>{data.data(), exp.data(), shape}; }
-  const Tensor<T> view() const { return Tensor<T>{const_cast<T*>(data.data()), const_cast<int32_t*>(exp.data()), shape}; }
+  const Tensor<T> view() const {
+    return Tensor<T>{const_cast<T*>(data.data()), const_cast<int32_t*>(exp.data()), shape};
+  }
 };
 
 // Mantissas uniform in [-max_abs, max_abs], exponents uniform in [exp_lo, exp_hi].
@@ -110,9 +111,9 @@ double gradient_check(const std::function<double(const Vec&)>& f, Vec x, const V
 // Comparisons of two gradients (integer engine vs float).
 double cosine(const Vec& a, const Vec& b);
 struct SignStats {
-  double agree = 0;            // fraction of ref-nonzero entries with equal sign
-  double flushed = 0;          // fraction of ref-nonzero entries where a == 0
-  int64_t spurious = 0;        // entries with ref == 0 and a != 0
+  double agree = 0;      // fraction of ref-nonzero entries with equal sign
+  double flushed = 0;    // fraction of ref-nonzero entries where a == 0
+  int64_t spurious = 0;  // entries with ref == 0 and a != 0
 };
 SignStats sign_stats(const Vec& a, const Vec& ref);
 

@@ -24,9 +24,9 @@ struct Case {
 
 // The call sites in src/core/layers (conv2d.cpp, linear.cpp) for mnist_cnn.
 const Case kCases[] = {
-    {"conv1_fwd", 32, 784, 9, Types::i16_i8},        {"conv1_bwd_w", 32, 9, 784, Types::i16_i8},
-    {"conv2_fwd", 64, 196, 288, Types::i16_i8},      {"conv2_bwd_in", 196, 288, 64, Types::i16_i16},
-    {"conv2_bwd_w", 64, 288, 196, Types::i16_i8},    {"linear1_fwd_m1", 1, 128, 3136, Types::i8_i16},
+    {"conv1_fwd", 32, 784, 9, Types::i16_i8},          {"conv1_bwd_w", 32, 9, 784, Types::i16_i8},
+    {"conv2_fwd", 64, 196, 288, Types::i16_i8},        {"conv2_bwd_in", 196, 288, 64, Types::i16_i16},
+    {"conv2_bwd_w", 64, 288, 196, Types::i16_i8},      {"linear1_fwd_m1", 1, 128, 3136, Types::i8_i16},
     {"linear1_fwd_m32", 32, 128, 3136, Types::i8_i16}, {"linear1_bwd_in_m32", 32, 3136, 128, Types::i16_i16},
 };
 
@@ -48,15 +48,9 @@ void run(benchmark::State& state, const Implementation& impl, const Case& cs) {
   std::vector<int64_t> c(static_cast<size_t>(cs.m * cs.n));
   for (auto _ : state) {
     switch (cs.types) {
-      case Types::i8_i16:
-        impl.i8_i16(c.data(), cs.n, a8.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k);
-        break;
-      case Types::i16_i8:
-        impl.i16_i8(c.data(), cs.n, a16.data(), cs.k, b8.data(), cs.k, cs.m, cs.n, cs.k);
-        break;
-      case Types::i16_i16:
-        impl.i16_i16(c.data(), cs.n, a16.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k);
-        break;
+      case Types::i8_i16: impl.i8_i16(c.data(), cs.n, a8.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k); break;
+      case Types::i16_i8: impl.i16_i8(c.data(), cs.n, a16.data(), cs.k, b8.data(), cs.k, cs.m, cs.n, cs.k); break;
+      case Types::i16_i16: impl.i16_i16(c.data(), cs.n, a16.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k); break;
     }
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();

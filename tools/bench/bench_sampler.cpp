@@ -52,7 +52,8 @@ void BM_zim_sample(benchmark::State& state) {
     ZimWorkspace probe;
     std::vector<int32_t> unused(static_cast<size_t>(d));
     zim_sample(g, g_exp, rule, {}, unused, probe);
-    const double g_l1 = std::ldexp(static_cast<double>(probe.scaled.magnitude_sum), static_cast<int>(probe.scaled.scale_exp));
+    const double g_l1 =
+        std::ldexp(static_cast<double>(probe.scaled.magnitude_sum), static_cast<int>(probe.scaled.scale_exp));
     rule.n = d;
     rule.alpha = static_cast<q32>(std::ldexp(static_cast<double>(d) / (2 * g_l1), 32));
   }
@@ -63,7 +64,8 @@ void BM_zim_sample(benchmark::State& state) {
     zim_sample(g, g_exp, rule, {1, step++, 0, Stream::sample}, counts, ws);
     benchmark::DoNotOptimize(counts.data());
   }
-  state.counters["trials/s"] = benchmark::Counter(static_cast<double>(rule.n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["trials/s"] =
+      benchmark::Counter(static_cast<double>(rule.n), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // A whole ZIM step on a ParamSet (scale, sample, apply with saturation and
@@ -78,7 +80,8 @@ void BM_zim_step(benchmark::State& state) {
   ZimOptimizer opt({});
   uint64_t step = 0;
   for (auto _ : state) benchmark::DoNotOptimize(opt.step(p, 1, step++));
-  state.counters["trials/s"] = benchmark::Counter(static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["trials/s"] =
+      benchmark::Counter(static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace

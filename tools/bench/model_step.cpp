@@ -31,8 +31,8 @@ int run(int argc, char** argv) {
     for (std::string t; std::getline(ss, t, ',');) threads.push_back(std::stoi(t));
   }
   const auto dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
-  zimt::ModelSpec spec = name.ends_with(".json") ? zimt::io::load_model_spec_file(name)
-                                                 : zimt::io::load_named_model_spec(name, dir);
+  zimt::ModelSpec spec =
+      name.ends_with(".json") ? zimt::io::load_model_spec_file(name) : zimt::io::load_named_model_spec(name, dir);
   if (argc > 5) {
     const std::string width = argv[5];
     if (width != "int8" && width != "int16") throw std::invalid_argument("norm_activations must be int8 or int16");
@@ -48,7 +48,8 @@ int run(int argc, char** argv) {
   }
   const int64_t m = model.spec.input.numel();
   std::vector<uint8_t> images(static_cast<size_t>(batch * m)), labels(static_cast<size_t>(batch));
-  for (size_t i = 0; i < images.size(); ++i) images[i] = static_cast<uint8_t>(zimt::philox(1, zimt::Stream::test_data, 1, i)[0]);
+  for (size_t i = 0; i < images.size(); ++i)
+    images[i] = static_cast<uint8_t>(zimt::philox(1, zimt::Stream::test_data, 1, i)[0]);
   for (size_t n = 0; n < labels.size(); ++n)
     labels[n] = static_cast<uint8_t>(n % static_cast<size_t>(model.spec.classes));
   const zimt::InputNorm norm{561352226, 1323279424};  // 0.1307, 0.3081 in Q32.32

@@ -14,7 +14,8 @@ namespace zimt::cli {
 
 void add_compare(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "compare", "Aggregate labelled groups of any run directories (zimt's, the PyTorch peer's): CSV, summary, SVG charts");
+      "compare",
+      "Aggregate labelled groups of any run directories (zimt's, the PyTorch peer's): CSV, summary, SVG charts");
   struct Options {
     std::vector<std::string> groups;
     std::string out = "compare";
@@ -29,7 +30,9 @@ void add_compare(CLI::App& app) {
                   "metrics.jsonl or a config), a directory of run directories, or a glob pattern of either")
       ->required();
   cmd->add_option("-o,--out", opts->out, "Output directory (created)")->capture_default_str();
-  cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
+  cmd->add_option("--x", opts->x, "Plot against step or epoch")
+      ->check(CLI::IsMember({"step", "epoch"}))
+      ->capture_default_str();
   cmd->add_option("--metric", opts->metrics,
                   "Another metric of metrics.jsonl to chart, e.g. train_acc (repeatable or a,b; test_acc and test_loss "
                   "always are)")
@@ -49,7 +52,8 @@ void add_compare(CLI::App& app) {
       "\n"
       "Example (integer ZIM from a sweep against the PyTorch peer's float SGD, three seeds each):\n"
       "  zimt compare -o runs/compare/cnn --title 'MNIST CNN' --x epoch --at-epochs 1,10 \\\n"
-      "      'zim=runs/sweeps/cnn/zim-dense-s*' 'float sgd=runs/torch/cnn-sgd-s1,runs/torch/cnn-sgd-s2,runs/torch/cnn-sgd-s3'");
+      "      'zim=runs/sweeps/cnn/zim-dense-s*' 'float "
+      "sgd=runs/torch/cnn-sgd-s1,runs/torch/cnn-sgd-s2,runs/torch/cnn-sgd-s3'");
   cmd->callback([opts]() {
     io::CompareOptions options;
     options.out_dir = opts->out;

@@ -29,7 +29,8 @@ void add_convert(CLI::App& app) {
   cmd->add_option("--labels", args->o.labels, "IDX labels file (idx1 u8, raw or .gz)");
   cmd->add_option("--cifar", args->o.cifar, "CIFAR-10 binary batch files, concatenated in order");
   cmd->add_option("--csv", args->o.csv, "CSV file: label,p0,p1,... per line (header line optional)");
-  cmd->add_option("--format", args->format, "Format of the input files: idx, cifar, csv or auto")->capture_default_str();
+  cmd->add_option("--format", args->format, "Format of the input files: idx, cifar, csv or auto")
+      ->capture_default_str();
   cmd->add_option("--shape", args->shape, "Image shape C,H,W (CSV input)");
   cmd->add_option("--classes", args->classes, "Class count (default: largest label + 1)");
   cmd->add_option("--limit", args->limit, "Keep only the first N samples");

@@ -28,7 +28,8 @@ void print_table(const io::EvalResult& e, const std::string& data) {
       std::printf("%7llu", static_cast<unsigned long long>(e.confusion[i * e.classes + j]));
     }
     if (row)
-      std::printf("   %5.1f %%\n", 100.0 * static_cast<double>(e.confusion[i * e.classes + i]) / static_cast<double>(row));
+      std::printf("   %5.1f %%\n",
+                  100.0 * static_cast<double>(e.confusion[i * e.classes + i]) / static_cast<double>(row));
     else
       std::printf("       -\n");
   }
@@ -48,8 +49,13 @@ void add_eval(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", opts->data, "Dataset (.zds); default: the run config's /data/test");
-  cmd->add_option("--batch-size", opts->batch, "Samples per forward pass")->capture_default_str()->check(CLI::Range(1, 65536));
-  cmd->add_option("--limit", opts->limit, "Evaluate N samples only (0 = all): the same fixed pseudo-random subset train's /train/eval_samples uses")->capture_default_str();
+  cmd->add_option("--batch-size", opts->batch, "Samples per forward pass")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option(
+         "--limit", opts->limit,
+         "Evaluate N samples only (0 = all): the same fixed pseudo-random subset train's /train/eval_samples uses")
+      ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print one JSON object instead of a table");
   cmd->callback([opts]() {
@@ -66,10 +72,10 @@ void add_eval(CLI::App& app) {
     if (opts->json) {
       nlohmann::json confusion = nlohmann::json::array();
       for (uint32_t i = 0; i < e.classes; ++i)
-        confusion.push_back(std::vector<uint64_t>(e.confusion.begin() + i * e.classes,
-                                                  e.confusion.begin() + (i + 1) * e.classes));
-      std::cout << nlohmann::json{{"checkpoint", opts->checkpoint}, {"data", data_path}, {"samples", e.samples},
-                                  {"step", ckpt.state.step}, {"accuracy", e.accuracy()}, {"loss", e.mean_loss},
+        confusion.push_back(
+            std::vector<uint64_t>(e.confusion.begin() + i * e.classes, e.confusion.begin() + (i + 1) * e.classes));
+      std::cout << nlohmann::json{{"checkpoint", opts->checkpoint}, {"data", data_path},        {"samples", e.samples},
+                                  {"step", ckpt.state.step},        {"accuracy", e.accuracy()}, {"loss", e.mean_loss},
                                   {"confusion", confusion}}
                        .dump()
                 << '\n';

@@ -63,11 +63,11 @@ void add_inspect(CLI::App& app) {
     const auto d = io::Dataset::open(args->path);
     const auto hist = histogram(d);
     if (args->json) {
-      const nlohmann::json j = {{"file", args->path},        {"version", io::zds::kVersion},
-                                {"samples", d.size()},       {"channels", d.channels()},
-                                {"height", d.height()},      {"width", d.width()},
-                                {"classes", d.classes()},    {"element_type", "u8"},
-                                {"payload_crc32", d.payload_crc32()}, {"histogram", hist}};
+      const nlohmann::json j = {
+          {"file", args->path},       {"version", io::zds::kVersion}, {"samples", d.size()},
+          {"channels", d.channels()}, {"height", d.height()},         {"width", d.width()},
+          {"classes", d.classes()},   {"element_type", "u8"},         {"payload_crc32", d.payload_crc32()},
+          {"histogram", hist}};
       std::printf("%s\n", j.dump().c_str());
       return;
     }

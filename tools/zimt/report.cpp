@@ -15,8 +15,12 @@ void add_report(CLI::App& app) {
     std::string x = "step";
   };
   auto opts = std::make_shared<Options>();
-  cmd->add_option("dir", opts->dir, "Sweep output directory (holds plan.json)")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
+  cmd->add_option("dir", opts->dir, "Sweep output directory (holds plan.json)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--x", opts->x, "Plot against step or epoch")
+      ->check(CLI::IsMember({"step", "epoch"}))
+      ->capture_default_str();
   cmd->callback([opts]() {
     const io::SweepAggregate agg =
         io::write_sweep_report(opts->dir, opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step);

@@ -16,7 +16,6 @@
 namespace zimt::cli {
 namespace {
 
-
 // This very executable, so children run the same zimt.
 std::string self_path() {
   std::error_code ec;
@@ -40,14 +39,17 @@ void add_sweep(CLI::App& app) {
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("sweep", opts->path, "Sweep file (JSON)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-j,--jobs", opts->jobs, "Runs trained at once (default: fill the cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("-j,--jobs", opts->jobs, "Runs trained at once (default: fill the cores)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads-per-job", opts->threads_per_job, "Threads per run (default: cores / jobs)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", opts->output, "Sweep directory (default: the sweep file's \"output\")");
   cmd->add_option("--set", opts->overrides,
                   "Override a value of every run, /train/epochs=3 (repeatable; applied over the axes)");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "List the runs and their state (new / resume / done) without training");
-  cmd->add_option("--x", opts->x, "Plot against step or epoch")->check(CLI::IsMember({"step", "epoch"}))->capture_default_str();
+  cmd->add_option("--x", opts->x, "Plot against step or epoch")
+      ->check(CLI::IsMember({"step", "epoch"}))
+      ->capture_default_str();
   cmd->callback([opts]() {
     const io::ConfigResolver resolve = [opts](const nlohmann::json& config, const std::string& source) {
       return io::resolve_config(config, opts->overrides, source);
@@ -60,8 +62,8 @@ void add_sweep(CLI::App& app) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const io::ThreadBudget budget = io::thread_budget(opts->jobs, opts->threads_per_job, cores, pending);
     if (opts->dry_run) {
-      std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, " << pending
-                << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
+      std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, "
+                << pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
       for (const auto& run : runs) {
         std::printf("  %-6s %s\n", io::to_string(io::run_state(run, spec.output / run.name)), run.name.c_str());
         if (!run.config_error.empty()) std::cout << "         invalid config: " << run.config_error << '\n';
@@ -75,7 +77,8 @@ void add_sweep(CLI::App& app) {
     }
     const io::SweepAggregate agg =
         io::write_sweep_report(spec.output, opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step);
-    std::cout << '\n' << io::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
+    std::cout << '\n'
+              << io::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
               << ", summary.md, summary.json, test_acc.svg, test_loss.svg\n";
     if (report.failed > 0) {
       std::cout << report.failed << " run(s) failed; see console.log and train.log in their directories\n";

@@ -31,32 +31,32 @@ MeanStd mean_std(const std::vector<double>& xs);
 
 struct StepStats {
   std::int64_t step = 0;
-  int n = 0;                              // runs that reached this step
-  std::map<std::string, MeanStd> metrics; // "test_acc" -> stats; includes "epoch"
+  int n = 0;                               // runs that reached this step
+  std::map<std::string, MeanStd> metrics;  // "test_acc" -> stats; includes "epoch"
 };
 
 struct RunRecord {
   std::string name;
   std::string group;
   std::int64_t seed = 0;  // the plan's, else the run's config (/train/seed, or the peer's /args/seed), else 0
-  std::string status;    // summary.json status, or "missing"
-  std::string last_log;  // last line of console.log (else train.log), for failed runs
+  std::string status;     // summary.json status, or "missing"
+  std::string last_log;   // last line of console.log (else train.log), for failed runs
   nlohmann::json summary;
   std::vector<nlohmann::json> metrics;  // metrics.jsonl, one object per line
 };
 
 struct GroupStats {
   std::string name;
-  int runs = 0;      // planned
-  int finished = 0;  // aggregated
-  std::vector<std::string> members;              // names of the aggregated runs, in run order
-  std::vector<StepStats> steps;                  // increasing step
-  int skipped_steps = 0;                         // StepSet::shared: steps not logged by every aggregated run
-  std::map<std::string, MeanStd> summary;        // final_test_acc, best_test_acc, wall_s, images_per_s, ...
+  int runs = 0;                            // planned
+  int finished = 0;                        // aggregated
+  std::vector<std::string> members;        // names of the aggregated runs, in run order
+  std::vector<StepStats> steps;            // increasing step
+  int skipped_steps = 0;                   // StepSet::shared: steps not logged by every aggregated run
+  std::map<std::string, MeanStd> summary;  // final_test_acc, best_test_acc, wall_s, images_per_s, ...
 };
 
 struct SweepAggregate {
-  std::vector<GroupStats> groups;   // in plan order
+  std::vector<GroupStats> groups;  // in plan order
   std::vector<RunRecord> unfinished;
   std::vector<std::string> metric_names;  // every numeric metric seen, sorted, without step/epoch
 };

@@ -33,16 +33,16 @@ struct ConvertOptions {
   std::optional<uint64_t> limit;    // keep the first N samples
   std::string split;                // "" = no split; see parse_split
   uint64_t split_seed = 1;
-  std::string split_out;            // validation file, required with split
+  std::string split_out;  // validation file, required with split
   std::string output;
-  bool force = false;               // replace existing outputs
+  bool force = false;  // replace existing outputs
 };
 
 struct ConvertResult {
   Shape shape;
   uint32_t classes = 0;
-  uint64_t written = 0;    // samples in `output`
-  uint64_t held_out = 0;   // samples in `split_out`
+  uint64_t written = 0;   // samples in `output`
+  uint64_t held_out = 0;  // samples in `split_out`
 };
 
 // Reads the inputs named by `o` (exactly one of: inputs, images+labels, cifar,

@@ -33,8 +33,8 @@ class Dataset {
   uint32_t payload_crc32() const { return payload_crc_; }
   const std::string& path() const { return path_; }
 
-  const uint8_t* images() const { return base_ + zds::kHeaderSize; }  // (N,C,H,W)
-  const uint8_t* labels() const { return base_ + header_.labels_offset(); }  // (N)
+  const uint8_t* images() const { return base_ + zds::kHeaderSize; }              // (N,C,H,W)
+  const uint8_t* labels() const { return base_ + header_.labels_offset(); }       // (N)
   const uint8_t* image(uint64_t i) const { return images() + i * image_size(); }  // (C,H,W)
   uint8_t label(uint64_t i) const { return labels()[i]; }
 

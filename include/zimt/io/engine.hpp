@@ -18,17 +18,17 @@
 namespace zimt::io {
 
 struct StepOutcome {
-  int64_t loss_sum_q16 = 0;      // Σ per-sample training loss of the batch, Q16
-  int64_t correct = 0;           // training samples classified right (before the update)
-  int64_t act_saturated = 0;     // activations saturated at ±127 in the forward pass
-  optim::StepStats update;       // what the optimizer did
+  int64_t loss_sum_q16 = 0;   // Σ per-sample training loss of the batch, Q16
+  int64_t correct = 0;        // training samples classified right (before the update)
+  int64_t act_saturated = 0;  // activations saturated at ±127 in the forward pass
+  optim::StepStats update;    // what the optimizer did
 };
 
 struct EvalResult {
   uint64_t samples = 0;
   uint64_t correct = 0;
-  double mean_loss = 0;                // mean cross-entropy (nats)
-  std::vector<uint64_t> confusion;     // classes x classes, row = true label, column = prediction
+  double mean_loss = 0;             // mean cross-entropy (nats)
+  std::vector<uint64_t> confusion;  // classes x classes, row = true label, column = prediction
   uint32_t classes = 0;
   double accuracy() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
 };

@@ -11,8 +11,8 @@ namespace zimt::io {
 struct ProgressState {
   uint64_t step = 0, total_steps = 0;
   uint64_t epoch = 0, epochs = 0;
-  double train_loss = 0;   // running mean since the last evaluation
-  double last_acc = -1;    // last test accuracy, < 0 before the first evaluation
+  double train_loss = 0;  // running mean since the last evaluation
+  double last_acc = -1;   // last test accuracy, < 0 before the first evaluation
   double images_per_s = 0;
   double eta_s = 0;
 };

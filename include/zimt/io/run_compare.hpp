@@ -40,9 +40,9 @@ struct CompareOptions {
 
 struct Comparison {
   SweepAggregate agg;
-  std::string markdown;                     // summary.md: the summary table, the epoch table (at_epochs),
-                                            // unfinished runs, the runs of each group
-  std::vector<std::string> files;           // the file names written into out_dir
+  std::string markdown;            // summary.md: the summary table, the epoch table (at_epochs),
+                                   // unfinished runs, the runs of each group
+  std::vector<std::string> files;  // the file names written into out_dir
 };
 
 // Reads the groups' runs and writes aggregate.csv, summary.md, summary.json

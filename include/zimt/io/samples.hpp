@@ -12,7 +12,7 @@ struct Shape {
   uint32_t height = 0;
   uint32_t width = 0;
   uint64_t size() const { return uint64_t{channels} * height * width; }  // bytes per image
-  std::string str() const;                                              // "1x28x28"
+  std::string str() const;                                               // "1x28x28"
   bool operator==(const Shape&) const = default;
 };
 

@@ -47,33 +47,33 @@ using ConfigResolver = std::function<nlohmann::json(const nlohmann::json& config
 using ConfigLoader = std::function<nlohmann::json(const std::filesystem::path& path)>;
 
 struct SweepAxis {
-  std::string pointer;                // "/optimizer/type"
+  std::string pointer;  // "/optimizer/type"
   std::vector<nlohmann::json> values;
 };
 
 struct SweepSpec {
-  std::filesystem::path source;       // the sweep file, for messages
-  nlohmann::json base_resolved;       // resolved base config
-  std::vector<SweepAxis> axes;        // cartesian axes, sorted by pointer
+  std::filesystem::path source;              // the sweep file, for messages
+  nlohmann::json base_resolved;              // resolved base config
+  std::vector<SweepAxis> axes;               // cartesian axes, sorted by pointer
   std::vector<std::vector<SweepAxis>> zips;  // each group advances together
   std::vector<std::int64_t> seeds;
   std::filesystem::path output;
-  std::string label_template;         // "" = default label from axis values
-  std::string base_name;              // group name when there are no axes
+  std::string label_template;  // "" = default label from axis values
+  std::string base_name;       // group name when there are no axes
 };
 
 struct PlannedRun {
-  std::string name;                   // directory name: <group>-s<seed>-<hash8>
-  std::string group;                  // readable label of the axis values
+  std::string name;   // directory name: <group>-s<seed>-<hash8>
+  std::string group;  // readable label of the axis values
   std::int64_t seed = 0;
-  std::string hash;                   // config_hash() of config, 16 hex digits
-  nlohmann::json config;              // full config to train (resolved when valid)
-  std::string config_error;           // non-empty when config did not resolve
+  std::string hash;          // config_hash() of config, 16 hex digits
+  nlohmann::json config;     // full config to train (resolved when valid)
+  std::string config_error;  // non-empty when config did not resolve
 };
 
 // Parses and validates a sweep document. `sweep_dir` anchors a base path.
-SweepSpec parse_sweep(const nlohmann::json& doc, const std::filesystem::path& source,
-                      const ConfigLoader& load, const ConfigResolver& resolve);
+SweepSpec parse_sweep(const nlohmann::json& doc, const std::filesystem::path& source, const ConfigLoader& load,
+                      const ConfigResolver& resolve);
 
 // Reads a sweep file (JSON errors become ConfigInvalid naming the file).
 SweepSpec load_sweep_file(const std::filesystem::path& path, const ConfigLoader& load, const ConfigResolver& resolve);

@@ -40,7 +40,7 @@ struct SweepRunOptions {
 };
 
 struct SweepRunReport {
-  int skipped = 0;    // already finished
+  int skipped = 0;  // already finished
   int succeeded = 0;
   int failed = 0;       // not counting runs stopped by a forwarded signal
   int stop_signal = 0;  // the sweep was interrupted by this signal

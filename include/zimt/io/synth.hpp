@@ -20,9 +20,9 @@
 namespace zimt::io {
 
 struct SynthSpec {
-  uint64_t samples = 0;   // >= 1
-  uint32_t classes = 0;   // 2..256
-  Shape shape;            // each dimension >= 1
+  uint64_t samples = 0;  // >= 1
+  uint32_t classes = 0;  // 2..256
+  Shape shape;           // each dimension >= 1
   uint64_t seed = 0;
   uint64_t first = 0;      // index of the first sample generated
   uint32_t noise_q16 = 0;  // per-pixel replacement probability * 65536, 0..65536

@@ -25,10 +25,10 @@ int64_t dot(const int16_t* a, const int16_t* b, int64_t k);
 // c[i*ldc + j] = sum_t a[i*lda + t] * b[j*ldb + t]   for i < m, j < n.
 // a is (m,k) with row stride lda, b is (n,k) with row stride ldb, c is (m,n)
 // with row stride ldc. k = 0 gives zeros.
-void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
-             int64_t n, int64_t k);
-void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
-             int64_t n, int64_t k);
+void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k);
+void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k);
 void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k);
 

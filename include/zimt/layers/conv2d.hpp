@@ -43,7 +43,6 @@ void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const Param
 void conv2d_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
 void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec);
-void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params,
-                     const Conv2dSpec& spec);
+void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const Conv2dSpec& spec);
 
 }  // namespace zimt

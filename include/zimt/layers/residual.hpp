@@ -68,15 +68,15 @@ struct BasicBlockSpec {
   Conv2dSpec conv1;  // in -> out channels, 3x3, stride s, pad 1
   Conv2dSpec conv2;  // out -> out, 3x3, stride 1, pad 1
   bool has_projection = false;
-  Conv2dSpec projection;  // in -> out, 1x1, stride s (if has_projection)
+  Conv2dSpec projection;           // in -> out, 1x1, stride s (if has_projection)
   bool int16_activations = false;  // a1 and the output int16 (see above), else int8
 };
 
 // Adds the block's weight tensors to `params` as "<name>.conv1.weight",
 // "<name>.conv2.weight" and "<name>.downsample.0.weight" (torchvision's
 // names); a projection is used when the width changes or stride != 1.
-BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
-                               int64_t out_channels, int64_t stride, bool int16_activations = false);
+BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels, int64_t out_channels,
+                               int64_t stride, bool int16_activations = false);
 
 // The block's intermediate activations, kept from forward for backward
 // (hp, np only with a projection; a1 with int8 activations, a1_wide with int16).
@@ -97,13 +97,13 @@ void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const Pa
                          const BasicBlockSpec& spec, Arena& arena);
 void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
                          const BasicBlockSpec& spec, Arena& arena);
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in,
-                         const ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in, const ParamSet& params,
+                         const BasicBlockSpec& spec, Arena& arena);
 
 // din may be nullptr. Overwrites the gradients of the block's tensors.
 // Scratch error tensors come from `arena`. `in` as given to forward.
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts,
-                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
+void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts, ParamSet& params,
+                          const BasicBlockSpec& spec, Arena& arena);
 void basic_block_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, const BasicBlockActs& acts,
                           ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 

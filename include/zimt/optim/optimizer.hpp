@@ -27,12 +27,9 @@ class Optimizer {
   // (p, seed, step) and the parameters.
   StepStats step(ParamSet& p, uint64_t seed, uint64_t step) {
     switch (type_) {
-      case OptimizerType::zim:
-        return zim_.step(p, seed, step);
-      case OptimizerType::int_sgd:
-        return int_sgd_step(p, int_sgd_, seed, step);
-      case OptimizerType::sign_sgd:
-        return sign_sgd_step(p);
+      case OptimizerType::zim: return zim_.step(p, seed, step);
+      case OptimizerType::int_sgd: return int_sgd_step(p, int_sgd_, seed, step);
+      case OptimizerType::sign_sgd: return sign_sgd_step(p);
     }
     return {};
   }

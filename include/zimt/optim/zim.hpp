@@ -51,9 +51,9 @@ enum class ZimRule : uint8_t { authors, zero_inflated };
 
 struct ZimRuleParams {
   ZimRule rule = ZimRule::authors;
-  int64_t n = 0;         // trials (0 <= n <= INT32_MAX)
-  q32 c = q32_one;       // authors: smoothing in real gradient units (default 1)
-  q32 alpha = q32_one;   // zero_inflated: E[U] = alpha g
+  int64_t n = 0;        // trials (0 <= n <= INT32_MAX)
+  q32 c = q32_one;      // authors: smoothing in real gradient units (default 1)
+  q32 alpha = q32_one;  // zero_inflated: E[U] = alpha g
 };
 
 // Which random numbers a draw uses: WordStream(seed, stream, step, first_trial + j).
@@ -119,8 +119,8 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
                    std::span<int32_t> counts, ZimWorkspace& ws);
 
 // Convenience for one vector with one exponent.
-inline ZimDraw zim_sample(std::span<const int64_t> g, int64_t g_exp, const ZimRuleParams& rule,
-                          const SampleKey& key, std::span<int32_t> counts, ZimWorkspace& ws) {
+inline ZimDraw zim_sample(std::span<const int64_t> g, int64_t g_exp, const ZimRuleParams& rule, const SampleKey& key,
+                          std::span<int32_t> counts, ZimWorkspace& ws) {
   const GradientSlice slice{g.data(), g.size(), g_exp};
   return zim_sample(std::span<const GradientSlice>(&slice, 1), rule, key, counts, ws);
 }

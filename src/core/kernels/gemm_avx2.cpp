@@ -46,9 +46,7 @@ ZIMT_AVX2 inline __m256i load16(const int16_t* p, int64_t valid) {
 }
 
 // Running max |x| over int16 lanes, unsigned (|-32768| = 32768 fits).
-ZIMT_AVX2 inline __m256i max_abs(__m256i running, __m256i x) {
-  return _mm256_max_epu16(running, _mm256_abs_epi16(x));
-}
+ZIMT_AVX2 inline __m256i max_abs(__m256i running, __m256i x) { return _mm256_max_epu16(running, _mm256_abs_epi16(x)); }
 ZIMT_AVX2 inline uint32_t reduce_max_abs(__m256i running) {
   alignas(32) uint16_t v[16];
   _mm256_store_si256(reinterpret_cast<__m256i*>(v), running);
@@ -152,33 +150,33 @@ ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp,
                           int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m256i acc[kMR][NV];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_si256();
   for (int64_t p = 0; p < steps; ++p) {
     __m256i bv[NV];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + (p * NV + v) * 8));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < kMR; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
       const __m256i av = _mm256_set1_epi32(pair);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(av, bv[v]));
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
     if (r < rows)
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, shift);
 }
 
-using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                           bool, int);
+using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
+                           int);
 constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>};
 
 ZIMT_AVX2 inline int64_t hsum_epi32_as_64(__m256i acc) {
@@ -273,7 +271,9 @@ struct Isa {
     return ::zimt::kernels::detail::pack_b(packed, b, ldb, n, k);
   }
   static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
-  static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) { ::zimt::kernels::detail::split_bytes(lo, hi, words); }
+  static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
+    ::zimt::kernels::detail::split_bytes(lo, hi, words);
+  }
   static void micro_tile(int nv, int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                          int64_t rows, int64_t cols, bool first, int shift) {
     kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);

@@ -28,8 +28,8 @@ namespace zimt::kernels::detail {
 
 namespace {
 
-constexpr int kMR = 6;        // rows of A per micro-tile
-constexpr int kMaxNV = 4;     // zmm per micro-tile row: up to 64 columns of B
+constexpr int kMR = 6;          // rows of A per micro-tile
+constexpr int kMaxNV = 4;       // zmm per micro-tile row: up to 64 columns of B
 constexpr int64_t kSmallM = 4;  // fewer rows than this: dot products, no packing
 
 bool available() {
@@ -121,8 +121,7 @@ ZIMT_AVX512 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n,
         if constexpr (sizeof(T) == 2) bmax = max_abs(bmax, r[i]);
       }
       transpose16(r);
-      for (int64_t p = p0; p < std::min(pairs, p0 + 16); ++p)
-        _mm512_store_si512(panel + (p * nv + jv) * 16, r[p - p0]);
+      for (int64_t p = p0; p < std::min(pairs, p0 + 16); ++p) _mm512_store_si512(panel + (p * nv + jv) * 16, r[p - p0]);
     }
   }
   if constexpr (sizeof(T) == 2) return reduce_max_abs(bmax);
@@ -156,35 +155,34 @@ ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t k
                             int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m512i acc[kMR][NV];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   for (int64_t p = 0; p < steps; ++p) {
     __m512i bv[NV];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_si512(b + (p * NV + v) * 16);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < kMR; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * kp + 2 * p, sizeof pair);
       const __m512i av = _mm512_set1_epi32(pair);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpwssd_epi32(acc[r][v], av, bv[v]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int r = 0; r < kMR; ++r)
     if (r < rows)
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, shift);
 }
 
-using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                           bool, int);
-constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>, &micro_tile<3>,
-                                              &micro_tile<4>};
+using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
+                           int);
+constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>, &micro_tile<3>, &micro_tile<4>};
 
 // sum[q] += sum_t a[t]·bq[q][t] over 32-element blocks [s0, s1) of k, in
 // int32 lanes (the caller keeps s1 - s0 within the flush bound). Split: B in
@@ -275,7 +273,9 @@ struct Isa {
     return ::zimt::kernels::detail::pack_b(packed, b, ldb, n, k);
   }
   static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
-  static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) { ::zimt::kernels::detail::split_bytes(lo, hi, words); }
+  static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
+    ::zimt::kernels::detail::split_bytes(lo, hi, words);
+  }
   static void micro_tile(int nv, int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                          int64_t rows, int64_t cols, bool first, int shift) {
     kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);

@@ -7,8 +7,7 @@
 
 namespace zimt::detail {
 
-int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
-                  int32_t b_exp) {
+int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b, int32_t b_exp) {
   uint64_t max_acc = 0;
   uint64_t max_b = 0;
   for (int64_t i = 0; i < channels * positions; ++i) max_acc = std::max(max_acc, abs_u64(acc[i]));

@@ -7,7 +7,6 @@ namespace zimt::detail {
 // acc is (channels, positions) on exponent acc_exp; adds b[c] * 2^b_exp to
 // every position of channel c, on the common_exponent of the two (quant.hpp;
 // exact unless the scales are > 2^40 apart). Returns the new exponent.
-int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
-                  int32_t b_exp);
+int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b, int32_t b_exp);
 
 }  // namespace zimt::detail

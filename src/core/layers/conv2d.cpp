@@ -115,12 +115,12 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
         const int64_t n = n0 + j;
         int64_t* a = acc.data();
         if (count > 1) {
-          for (int64_t o = 0; o < g.O; ++o)
-            std::copy_n(acc.data() + o * L + j * P, P, sample_acc.data() + o * P);
+          for (int64_t o = 0; o < g.O; ++o) std::copy_n(acc.data() + o * L + j * P, P, sample_acc.data() + o * P);
           a = sample_acc.data();
         }
         int32_t e = in.exp[n] + w_exp;
-        if (spec.has_bias) e = detail::join_bias(a, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+        if (spec.has_bias)
+          e = detail::join_bias(a, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
         out.exp[n] = requantize(a, g.O * P, e, out.sample(n));
       }
     }
@@ -160,7 +160,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           const int64_t n = n0 + j;
           const int64_t* rows = dcol_t.data() + j * P * K;
           std::fill(acc.begin(), acc.end(), int64_t{0});
-          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[static_cast<size_t>(xi)] += rows[p * K + kidx]; });
+          for_each_tap(
+              g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[static_cast<size_t>(xi)] += rows[p * K + kidx]; });
           din->exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
         }
       }
@@ -199,9 +200,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       for (size_t j = 0; j < run.samples.size(); ++j) {
         const int64_t n = run.samples[j], offset = static_cast<int64_t>(j) * P;
         const X* x = in.sample(n);
-        for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) {
-          col[static_cast<size_t>(kidx * L + offset + p)] = x[xi];
-        });
+        for_each_tap(
+            g, [&](int64_t p, int64_t kidx, int64_t xi) { col[static_cast<size_t>(kidx * L + offset + p)] = x[xi]; });
         const int16_t* d = dout.sample(n);
         for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy.begin() + o * L + offset);
       }
@@ -261,8 +261,7 @@ void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params,
   backward(din, dout, in, params, spec);
 }
 
-void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params,
-                     const Conv2dSpec& spec) {
+void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const Conv2dSpec& spec) {
   backward(din, dout, in, params, spec);
 }
 

@@ -18,8 +18,8 @@ namespace {
 __extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
 __extension__ using u128 = unsigned __int128;
 
-constexpr int kQ = 20;                 // ŷ is kept as Q20 integers
-constexpr int32_t kFinerSteps = 2;     // exponents below the max rule tried by the MSE rule
+constexpr int kQ = 20;                  // ŷ is kept as Q20 integers
+constexpr int32_t kFinerSteps = 2;      // exponents below the max rule tried by the MSE rule
 constexpr uint64_t kEpsQ40 = 10995116;  // round(1e-5 * 2^40)
 
 // One sample's statistics: ŷ_i = (M·x_i - s1) · r · 2^(t-62).
@@ -57,7 +57,7 @@ u128 abs_u128(i128 v) { return v < 0 ? static_cast<u128>(-v) : static_cast<u128>
 // term passes 2^126 and D (< 2^70) is shifted away, < 2^-56 of D'.
 u128 variance_plus_eps(u128 d, int64_t m, int32_t e, int& k) {
   const u128 base = static_cast<u128>(static_cast<uint64_t>(m * m)) * kEpsQ40;  // in [1, 2^64)
-  const int64_t down = 40 + 2 * static_cast<int64_t>(e);  // eps term = base / 2^down
+  const int64_t down = 40 + 2 * static_cast<int64_t>(e);                        // eps term = base / 2^down
   if (down > 0) {
     // Scale by 4^q so the eps term becomes base·2^(2q-down), 2q - down in {0, 1}.
     int64_t q = (down + 1) / 2;
@@ -131,7 +131,7 @@ int64_t yhat_exact(int64_t centred, const SampleStats& st) {
 // (the value static_cast<int8_t>(b)); M <= 2^20 fits the counts.
 struct Int8Sample {
   std::array<uint32_t, 256> count{};
-  std::array<int64_t, 256> yhat{};  // ŷ (Q20) of each value present
+  std::array<int64_t, 256> yhat{};     // ŷ (Q20) of each value present
   std::array<uint8_t, 256> present{};  // the bit patterns with count > 0, ascending
   int n_present = 0;
   SampleStats st;
@@ -338,8 +338,7 @@ int64_t forward_i8(Act& out, const Tensor<T>& in, const LayerNormSpec& spec) {
   std::vector<int64_t> saturated(static_cast<size_t>(in.batch()), 0);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n)
-      saturated[static_cast<size_t>(n)] =
-          normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
+      saturated[static_cast<size_t>(n)] = normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
   });
   int64_t total = 0;
   for (int64_t s : saturated) total += s;
@@ -391,7 +390,8 @@ void backward_int8(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int6
     const uint8_t key = h.present[static_cast<size_t>(p)];
     term[key] = h.yhat[key] * gr;
   }
-  backward_sample(d, m, a, h.st.r, [&](int64_t i) { return term[b[i]]; }, acc, down);
+  backward_sample(
+      d, m, a, h.st.r, [&](int64_t i) { return term[b[i]]; }, acc, down);
   t = h.st.t;
 }
 
@@ -406,7 +406,8 @@ void backward_int16(const int16_t* x, const int16_t* d, int64_t m, int32_t e, in
     g += d[i] * y[i];
   }
   const i128 gr = static_cast<i128>(g) * st.r;
-  backward_sample(d, m, a, st.r, [&](int64_t i) { return y[i] * gr; }, acc, down);
+  backward_sample(
+      d, m, a, st.r, [&](int64_t i) { return y[i] * gr; }, acc, down);
   t = st.t;
 }
 

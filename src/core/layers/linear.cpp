@@ -34,8 +34,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       int64_t* a = acc.data() + (n - r.begin()) * O;
       int32_t e = in.exp[n] + w_exp;
-      if (spec.has_bias)
-        e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+      if (spec.has_bias) e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
       out.exp[n] = requantize(a, O, e, out.sample(n));
     }
   });

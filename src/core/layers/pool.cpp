@@ -30,8 +30,7 @@ PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
 // Index (within the sample) of the first maximum of window (c, oh, ow);
 // X: int8_t or int16_t.
 template <class X>
-int64_t argmax_in_window(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh,
-                         int64_t ow) {
+int64_t argmax_in_window(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh, int64_t ow) {
   int64_t best = -1;
   int32_t best_v = -100000;  // below any int8/int16: padded positions are never chosen
   for (int64_t kh = 0; kh < s.kernel; ++kh) {

@@ -100,14 +100,15 @@ void mask_errors(Err& din, const Err& dout, const Tensor<int16_t>& pre) {
 
 }  // namespace
 
-BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels,
-                               int64_t out_channels, int64_t stride, bool int16_activations) {
+BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_t in_channels, int64_t out_channels,
+                               int64_t stride, bool int16_activations) {
   BasicBlockSpec s;
   s.int16_activations = int16_activations;
   s.conv1 = conv(params, name + ".conv1.weight", in_channels, out_channels, 3, stride, 1);
   s.conv2 = conv(params, name + ".conv2.weight", out_channels, out_channels, 3, 1, 1);
   s.has_projection = stride != 1 || in_channels != out_channels;
-  if (s.has_projection) s.projection = conv(params, name + ".downsample.0.weight", in_channels, out_channels, 1, stride, 0);
+  if (s.has_projection)
+    s.projection = conv(params, name + ".downsample.0.weight", in_channels, out_channels, 1, stride, 0);
   return s;
 }
 
@@ -195,8 +196,8 @@ void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& 
   block_forward(out, acts, in, params, spec, arena);
 }
 
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in,
-                         const ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
+void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in, const ParamSet& params,
+                         const BasicBlockSpec& spec, Arena& arena) {
   block_forward(out, acts, in, params, spec, arena);
 }
 

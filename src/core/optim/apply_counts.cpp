@@ -53,8 +53,10 @@ void apply_generic(int16_t* w, const int32_t* x, const int8_t* sign, size_t size
 
 void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) apply_avx2(w, x, sign, size, limit, s);
-  else apply_generic(w, x, sign, size, limit, s);
+  if (avx2)
+    apply_avx2(w, x, sign, size, limit, s);
+  else
+    apply_generic(w, x, sign, size, limit, s);
 }
 
 }  // namespace zimt::optim

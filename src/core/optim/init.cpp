@@ -83,8 +83,7 @@ void initialize(ParamSet& p, InitKind kind, uint64_t seed) {
     } else if (info.kind == ParamKind::norm_scale) {
       b = uint64_t{1} << 32;
       std::fill(v.begin(), v.end(), int64_t{1} << 32);
-    } else if (kind == InitKind::float_quantized && info.name.size() > 5 &&
-               info.name.ends_with(".bias")) {
+    } else if (kind == InitKind::float_quantized && info.name.size() > 5 && info.name.ends_with(".bias")) {
       if (const ParamInfo* weight = find_tensor(p, info.name.substr(0, info.name.size() - 5) + ".weight")) {
         b = bound_q32(fan_in(weight->shape));
         standard_init(v, b, seed, t);
@@ -104,8 +103,9 @@ void initialize(ParamSet& p, InitKind kind, uint64_t seed) {
       std::fill(w, w + info.numel, int16_t{0});
       continue;
     }
-    const int64_t n = kind == InitKind::dense ? static_cast<int64_t>(info.numel)
-                                              : authors_init_trials(static_cast<int64_t>(info.numel), info.shape.size());
+    const int64_t n = kind == InitKind::dense
+                          ? static_cast<int64_t>(info.numel)
+                          : authors_init_trials(static_cast<int64_t>(info.numel), info.shape.size());
     counts.assign(info.numel, 0);
     zim_sample(v, -32, {ZimRule::authors, n, int64_t{1} << 32, 0}, {seed, 2 * t + 1, 0, Stream::init}, counts, ws);
     for (size_t i = 0; i < info.numel; ++i)

@@ -8,7 +8,7 @@ namespace {
 
 // 32 x 32 -> 64-bit products of eight lanes: high and low halves per lane.
 __attribute__((target("avx2"))) void mulhilo8(__m256i x, __m256i multiplier, __m256i& hi, __m256i& lo) {
-  const __m256i even = _mm256_mul_epu32(x, multiplier);                         // lanes 0, 2, 4, 6
+  const __m256i even = _mm256_mul_epu32(x, multiplier);                        // lanes 0, 2, 4, 6
   const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), multiplier);  // lanes 1, 3, 5, 7
   hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
   lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);

@@ -127,8 +127,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     const u128 m = static_cast<u128>(first_word) * total;
     uint64_t u = static_cast<uint64_t>(m >> 64);
     TrialWords words{first_word, WordStream(key.seed, key.stream, key.step, extra_words_bit | t)};
-    if (static_cast<uint64_t>(m) < total) u = uniform_below(total, words);
-    else words.first_used = true;
+    if (static_cast<uint64_t>(m) < total)
+      u = uniform_below(total, words);
+    else
+      words.first_used = true;
     if (u < uniform_total) return by_smoothing(u);
     u -= uniform_total;
     if (u >= magnitude_sum) return d;
@@ -210,8 +212,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // Counts beyond the second-level caches: deferred, prefetched increments.
   constexpr size_t deferred_from = size_t{1} << 20;
   auto run = [&](uint64_t begin, uint64_t end, int32_t* into) {
-    if (d >= deferred_from) run_with(begin, end, into, std::true_type{});
-    else run_with(begin, end, into, std::false_type{});
+    if (d >= deferred_from)
+      run_with(begin, end, into, std::true_type{});
+    else
+      run_with(begin, end, into, std::false_type{});
   };
 
   const auto trials = static_cast<uint64_t>(n);

@@ -26,13 +26,14 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step) {
   const q32 factor = schedule_factor(params_.schedule, step);
   int64_t n = params_.n.resolve(d);
   ZimRuleParams rule{params_.rule, 0, params_.c, params_.alpha};
-  if (params_.schedule_target == ScheduleTarget::n) n = scale_count(n, factor);
-  else rule.alpha = q32_mul(rule.alpha, factor);
+  if (params_.schedule_target == ScheduleTarget::n)
+    n = scale_count(n, factor);
+  else
+    rule.alpha = q32_mul(rule.alpha, factor);
   n = std::min<int64_t>(n, INT32_MAX);
 
   slices_.clear();
-  for (const auto& t : p.tensors)
-    slices_.push_back({p.g.data() + t.offset, t.numel, int64_t{t.g_exp} + t.w_exp});
+  for (const auto& t : p.tensors) slices_.push_back({p.g.data() + t.offset, t.numel, int64_t{t.g_exp} + t.w_exp});
   counts_.resize(p.size());
   const int32_t limit = weight_limit(p.storage);
 

@@ -20,8 +20,7 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
     scale_gradients(slices, rule.alpha, rule.n * q32_one, ws.scaled);
     const uint64_t n_scaled = ws.scaled.constant;
     draw.fallback = ws.scaled.magnitude_sum > n_scaled;
-    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, 0,
-           draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
+    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, 0, draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
   }
   ws.sampler.sample(cat, rule.n, key, counts);
   return draw;
