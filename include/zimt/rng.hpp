@@ -20,7 +20,7 @@ enum class Stream : uint32_t {
   init = 1,              // integer weight initialisation
   shuffle = 2,           // data order per epoch
   sample = 3,            // ZIM multinomial trials
-  stochastic_round = 4,  // stochastic rounding of requantised tensors
+  stochastic_round = 4,  // reserved: no requantisation rounds stochastically (docs/design.md, Rounding)
   sgd_round = 5,         // integer SGD's stochastic rounding of updates
   split = 6,             // dataset train/validation split
   test_data = 7,         // generated data in tests and `zimt convert --synthetic`

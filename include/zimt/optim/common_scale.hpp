@@ -1,6 +1,6 @@
 #pragma once
 // Gradients of several tensors brought onto one common fixed-point scale, as
-// the ZIM rules need (ZIM.md §2, §3, §6).
+// the ZIM rules need (docs/design.md, Update rules and Rounding).
 //
 // Input: slices of int64 gradient mantissas, slice t holding real values
 // g * 2^exp_t, where exp_t = g_exp + w_exp is the exponent of the gradient

@@ -1,5 +1,5 @@
 #pragma once
-// Weight initialisation (ZIM.md §3), integer only, a pure function of
+// Weight initialisation (docs/design.md, Update rules), integer only, a pure function of
 // (tensor shapes, kind, seed).
 //
 // Standard random init (PyTorch's default for conv/linear): v ~ U(-b, b) with

@@ -3,7 +3,7 @@
 // step) -> exact integer trial counts X, with the update U = X ⊙ sign(g).
 // Independent of any model, so it can be tested and benchmarked alone.
 //
-// Rules (ZIM.md §2, §3), real-valued parameters in Q32.32 (q32.hpp):
+// Rules (docs/design.md, Update rules), real-valued parameters in Q32.32 (q32.hpp):
 //   authors       : p_i = (|g_i| + c) / (||g||_1 + d c), X ~ Multinomial(n, p)
 //   zero_inflated : q_i = alpha |g_i| / n plus a zero category 1 - sum q,
 //                   X ~ ZIMultinomial(n, q), so E[U] = alpha g. If
@@ -11,7 +11,7 @@
 //                   the draw falls back to X ~ Multinomial(n, |g| / ||g||_1)
 //                   and reports fallback = true.
 //
-// Sampling (ZIM.md §6), exact in integers: all category weights live on one
+// Sampling (docs/design.md, Update rules), exact in integers: all category weights live on one
 // scale (common_scale.hpp): smoothing C per category, magnitudes M_i, zero
 // weight M_0, total T = d C + sum M + M_0 < 2^55. Absolute trial t =
 // first_trial + j (j = 0..n-1) reads 64-bit words: first the low (t even) or

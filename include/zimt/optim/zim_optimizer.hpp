@@ -1,5 +1,5 @@
 #pragma once
-// The ZIM update on a model's parameters (ZIM.md §2, §3):
+// The ZIM update on a model's parameters (docs/design.md, Update rules):
 //   gradients of all tensors (ParamSet::g with g_exp, relative to the integer
 //   weight: exponent g_exp + w_exp) -> X ~ rule (zim.hpp) -> w <- w - X ⊙ sign(g),
 //   saturated at the WeightStorage limit and counted.

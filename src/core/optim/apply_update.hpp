@@ -19,8 +19,6 @@ inline constexpr int64_t max_update = int64_t{1} << 36;
 
 inline int64_t clip_update(int64_t u) { return std::clamp(u, -max_update, max_update); }
 
-// w is (size), delta(i) the update of w[i]. Returns changed, saturated, u_l1
-// and max_abs_w over this range (the other fields are left 0).
 // Adds the counters of one range to the step's totals.
 inline void accumulate(StepStats& total, const StepStats& part) {
   total.changed += part.changed;
@@ -29,6 +27,8 @@ inline void accumulate(StepStats& total, const StepStats& part) {
   total.max_abs_w = std::max(total.max_abs_w, part.max_abs_w);
 }
 
+// w is (size), delta(i) the update of w[i]. Returns changed, saturated, u_l1
+// and max_abs_w over this range (the other fields are left 0).
 template <class Delta>
 StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delta) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
