@@ -261,7 +261,7 @@ TEST_CASE("conv2d on int16 inputs: extremes rescale without overflow, zeros stay
 // A small chain conv2d -> relu -> maxpool -> flatten -> linear -> softmax_ce,
 // integer engine vs float on the same integer weights and the same int8
 // input: how much the int8 forward requantisations and the int16 error
-// signals change the weight gradients (the whole-model targets of issue 4).
+// signals change the weight gradients (whole models: test_model_agreement.cpp).
 #include "zimt/layers/flatten.hpp"
 #include "zimt/layers/pool.hpp"
 #include "zimt/layers/relu.hpp"

@@ -1,4 +1,4 @@
-// Weight initialisations (init.hpp, ZIM.md §3) on the MNIST CNN's shapes.
+// Weight initialisations (init.hpp; docs/design.md, Update rules) on the MNIST CNN's shapes.
 #include "zimt/optim/init.hpp"
 
 #include <doctest/doctest.h>

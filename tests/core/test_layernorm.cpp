@@ -1,6 +1,7 @@
 // Parameter-free LayerNorm: integer forward/backward vs the float reference,
 // the float reference vs finite differences, zero variance, thread
-// equality, and the outlier case of ZIM.md §5 (exponent rules measured).
+// equality, and a peaked sample (docs/design.md, Rounding; exponent rules
+// measured).
 #include "zimt/layers/layernorm.hpp"
 
 #include <doctest/doctest.h>
@@ -150,7 +151,7 @@ TEST_CASE("layernorm is bit-identical at 1, 2 and 4 threads") {
   CHECK(exps[0] == exps[2]);
 }
 
-TEST_CASE("outlier case of ZIM.md §5: exponent rules measured") {
+TEST_CASE("peaked sample: exponent rules measured") {
   // Samples like the second LayerNorm's input under the sparse start: 93 %
   // zeros, a few small values and six large ones per sample (64x7x7), so the
   // LN output has max ≈ 23 and a bulk at ≈ -0.07..-0.09.
@@ -204,8 +205,8 @@ TEST_CASE("outlier case of ZIM.md §5: exponent rules measured") {
                         : "cap step<=1/16",
             y, sat);
   }
-  // Per-tensor exponent from the batch maximum (what the float simulation of
-  // ZIM.md §5 used): the per-sample max-rule output re-rounded to the
+  // Per-tensor exponent from the batch maximum (what a float simulation
+  // with per-tensor scales uses): the per-sample max-rule output re-rounded to the
   // largest exponent of the batch.
   {
     Owned<int8_t> y(s);

@@ -68,7 +68,7 @@ void fill_sample(T* x, int64_t m, Kind kind, int64_t lim, Rng& rng) {
         x[i] = static_cast<T>(r == 0 ? lim : r == 1 ? -lim : 0);
       }
       break;
-    case kPeaked:  // the outlier case of ZIM.md §5: zeros, small values, a few at lim
+    case kPeaked:  // a peaked sample (docs/design.md, Rounding): zeros, small values, a few at lim
       for (int64_t i = 0; i < m; ++i) {
         const int64_t r = rng.uniform(0, 999);
         x[i] = static_cast<T>(r < 930 ? 0 : r < 997 ? rng.uniform(1, 6) : lim);

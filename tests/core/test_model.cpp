@@ -1,4 +1,4 @@
-// The model factory: layer list, parameter names and counts (ZIM.md §4),
+// The model factory: layer list, parameter names and counts (the paper's models),
 // shapes, describe(), and rejection of impossible descriptions.
 #include "layer_spec.hpp"
 #include "zimt/model.hpp"

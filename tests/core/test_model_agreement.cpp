@@ -1,4 +1,4 @@
-// Whole-model gradient agreement (issue 4, the heart of the engine): the
+// Whole-model gradient agreement (the heart of the engine): the
 // integer engine against the float reference model on the same integer
 // weights (a dense integer start) and the same input, per weight tensor:
 //   cosine similarity >= 0.95,
@@ -22,7 +22,7 @@ namespace {
 
 const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
 
-// MNIST's normalisation (ZIM.md §4) in Q32.32.
+// MNIST's normalisation (mean 0.1307, std 0.3081) in Q32.32.
 const InputNorm mnist_norm{static_cast<int64_t>(0.1307 * 4294967296.0 + 0.5),
                            static_cast<int64_t>(0.3081 * 4294967296.0 + 0.5)};
 
@@ -137,7 +137,8 @@ std::vector<double> wrong_signs(Model& model, const ref::Batch& b, int64_t N) {
 
 }  // namespace
 
-// The MLP's dense-start shortfall (README): agreement at the start is not
+// Why the MLP needs int16 norm activations (docs/design.md, Precision
+// policy): agreement at the start is not
 // enough. After training, fc2's rows are large and nearly orthogonal to the
 // hidden LayerNorm's output h, so the logits are small projections: an int8
 // h (rounding ~2 % of its norm) put ~10 % errors into the logits on MNIST

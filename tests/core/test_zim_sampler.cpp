@@ -1,5 +1,5 @@
 // The ZIM sampler (zim.hpp) against the moments of the (zero-inflated)
-// multinomial, ZIM.md §2 (Prop. 10, 11), with bounds from the distribution.
+// multinomial (docs/design.md, Update rules; the paper's Props. 10 and 11), with bounds from the distribution.
 //
 // Each moment check is a z-score against the true standard error of its
 // estimator over R independent draws (steps 0..R-1); |z| < 5 fails by chance

@@ -1,5 +1,5 @@
 // Model descriptions: the shipped models parse, their parameter counts match
-// ZIM.md §4, and every kind of bad description is an error naming its JSON
+// the paper's models, and every kind of bad description is an error naming its JSON
 // pointer.
 #include "zimt/io/model_spec.hpp"
 
@@ -51,7 +51,7 @@ const char* good_layers = R"("layers": [{"kind": "flatten"}, {"kind": "linear", 
 }  // namespace
 
 TEST_CASE("shipped model descriptions parse and have the paper's parameter counts") {
-  // ZIM.md §4: CNN 421,642; MLP 784*128+128 + 128*10+10 = 101,770; ResNet-18
+  // The paper's models: CNN 421,642; MLP 784*128+128 + 128*10+10 = 101,770; ResNet-18
   // without BatchNorm's 9,600 gamma/beta (parameter-free LayerNorm in their
   // place): 11,165,770 (torchvision's 11,689,512 for 3 channels and 1000
   // classes, minus 6,272 for the 1-channel stem, minus 507,870 for the

@@ -1,4 +1,4 @@
-"""The float twins of configs/models/{mnist_cnn,resnet18,mlp}.json (ZIM.md section 4).
+"""The float twins of configs/models/{mnist_cnn,resnet18,mlp}.json.
 
 Every LayerNorm has no learned parameters and normalises each sample over all
 its non-batch dimensions ((C,H,W) after a conv block, features after a linear

@@ -4,7 +4,7 @@ integer starts, and a short run's directory. Run: /usr/bin/python3 -m
 unittest discover -s tools/torch (tests/cli/test_torch_reference.cpp does).
 
 Statistical checks use 5 standard deviations of the estimate, from the
-multinomial moments of ZIM.md section 2: a correct sampler fails one of them
+multinomial moments (docs/design.md, Update rules): a correct sampler fails one of them
 with probability below 1e-5.
 """
 import json

@@ -1,4 +1,4 @@
-"""Float replica of the ZIM discrete updates (ZIM.md sections 2-3).
+"""Float replica of the ZIM discrete updates (docs/design.md, Update rules).
 
 The weights are float tensors holding integers; a step subtracts an integer
 vector U = X * sign(g), where X are multinomial counts over all d parameters
@@ -99,7 +99,7 @@ def step(params, rule, n, c, alpha, saturate, gen):
 
 
 def integer_start(model, init, c, saturate, gen):
-    """Replaces the default float initialisation by integers (ZIM.md section 3).
+    """Replaces the default float initialisation by integers (docs/design.md, Update rules).
 
     Every parameter tensor that is not a bias (conv/linear weights, BatchNorm
     gamma) is passed once through the authors' rule with its default float

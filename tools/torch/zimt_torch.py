@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""zimt_torch: the float PyTorch peer of `zimt train` (issue 6).
+"""zimt_torch: the float PyTorch peer of `zimt train`.
 
-Trains the models of ZIM.md section 4 on zimt's .zds files with float SGD or a
+Trains the paper's models on zimt's .zds files with float SGD or a
 float replica of the ZIM rules, and writes a run directory in zimt's format
 (config.json, metrics.jsonl, summary.json) so both can go on one plot.
 See tools/torch/README.md.
