@@ -36,8 +36,8 @@ struct TrainState {
   uint64_t epoch_position = 0;  // samples of this epoch already consumed
   uint64_t seed = 0;
   uint64_t metrics_lines = 0;  // lines of metrics.jsonl written up to this state
-  int64_t loss_sum = 0;        // fixed-point training loss accumulated since the last evaluation
-  uint64_t loss_count = 0;     // batches in loss_sum
+  int64_t loss_sum = 0;        // Q16 sum of the per-sample training losses since the last evaluation
+  uint64_t loss_count = 0;     // training samples in loss_sum
   double best_test_acc = 0;
   double elapsed_s = 0;                                        // training wall time before this state
   nlohmann::json optimizer_totals = nlohmann::json::object();  // counters for the next metrics line
