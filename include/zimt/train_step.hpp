@@ -1,10 +1,11 @@
 #pragma once
 // One training step and one evaluation batch, as functions of their
-// arguments only: (model parameters, batch of u8 images + labels, input
-// normalisation) -> loss, correct count, and for training the gradients in
-// model.params.g. Every rounding inside is round-half-even (no randomness),
-// so a step is the same for any thread count and after a resume; the
-// optimizer's update (optim/) is a separate call on the gradients.
+// arguments only: (model parameters, optimizer, batch of u8 images + labels,
+// input normalisation, seed, step index) -> the updated weights and the
+// step's counters. Every rounding inside the forward and backward passes is
+// round-half-even (no randomness), and the optimizer's randomness is a
+// function of (seed, step), so a step is the same for any thread count and
+// after a resume.
 //
 // Input normalisation, x = (pixel/255 - mean) / std as PyTorch's
 // ToTensor + Normalize, with mean and std in Q32.32 (optim/q32.hpp, the io
@@ -17,6 +18,8 @@
 
 #include "zimt/arena.hpp"
 #include "zimt/model.hpp"
+#include "zimt/optim/optimizer.hpp"
+#include "zimt/optim/step_stats.hpp"
 #include "zimt/tensor.hpp"
 
 namespace zimt {
@@ -29,21 +32,33 @@ struct InputNorm {
 // images (N, C·H·W) u8 -> x (N,C,H,W) int8 with per-sample exponents.
 void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm);
 
-struct StepResult {
-  int64_t loss_sum_q16 = 0;  // Σ over the batch of the per-sample loss, Q16 (softmax_ce.hpp)
-  int64_t correct = 0;       // samples whose argmax equals the label
-  int64_t saturated = 0;     // LayerNorm outputs saturated at ±127 (layernorm.hpp)
+// What the forward pass measured on one batch.
+struct BatchCounters {
+  int64_t loss_sum_q16 = 0;   // Σ over the batch of the per-sample loss, Q16 (softmax_ce.hpp)
+  int64_t correct = 0;        // samples whose argmax equals the label
+  int64_t act_saturated = 0;  // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };
 
-// Forward + backward on one batch: writes every gradient of model.params
-// (ParamSet::g, g_exp: dL/dw of the batch-mean loss). labels[n] < classes.
-// Uses `arena` for activations; it is reset first.
-StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch, const InputNorm& norm,
-                      Arena& arena);
+// What one training step did: the batch's counters (before the update) and
+// the optimizer's.
+struct StepCounters : BatchCounters {
+  optim::StepStats update;
+};
+
+// The training step: forward, loss, backward, update. images (N, C·H·W) u8,
+// labels[n] < classes; `step` the 0-based step index the optimizer's
+// randomness is drawn for. Uses `arena` for activations; it is reset first.
+StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
+                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena);
+
+// The step without the update: forward, loss, backward. Overwrites every
+// gradient of model.params (ParamSet::g, g_exp: dL/dw of the batch-mean loss).
+BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                                const InputNorm& norm, Arena& arena);
 
 // Forward only. pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
 // (may be nullptr) the per-sample loss in Q16.
-StepResult eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                      const InputNorm& norm, Arena& arena, int32_t* pred = nullptr, int64_t* loss_q16 = nullptr);
+BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                         const InputNorm& norm, Arena& arena, int32_t* pred = nullptr, int64_t* loss_q16 = nullptr);
 
 }  // namespace zimt

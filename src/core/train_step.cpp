@@ -3,6 +3,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <vector>
@@ -66,6 +67,16 @@ void forward(ModelActs& acts, const Model& model, const uint8_t* images, int64_t
   model_forward(acts, model, x, arena);
 }
 
+// The batch's loss sum and correct count; pred gets the argmax classes,
+// loss_q16 (may be nullptr) the per-sample losses.
+BatchCounters loss_counters(const Act& logits, const std::vector<int32_t>& y, std::vector<int32_t>& pred,
+                            int64_t* loss_q16) {
+  BatchCounters counters;
+  counters.loss_sum_q16 = softmax_ce_forward(logits, y.data(), loss_q16, pred.data());
+  for (size_t n = 0; n < y.size(); ++n) counters.correct += pred[n] == y[n];
+  return counters;
+}
+
 }  // namespace
 
 // images (N, C·H·W) u8 -> x (N,C,H,W)
@@ -82,39 +93,45 @@ void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
   });
 }
 
-StepResult train_step(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch, const InputNorm& norm,
-                      Arena& arena) {
+BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                                const InputNorm& norm, Arena& arena) {
   arena.reset();
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
   ModelActs acts;
+  std::vector<int32_t> pred(static_cast<size_t>(batch));
+  // forward
   forward(acts, model, images, batch, norm, arena);
   const Act& logits = acts.out.back();
-  std::vector<int32_t> pred(static_cast<size_t>(batch));
-  StepResult result;
-  result.loss_sum_q16 = softmax_ce_forward(logits, y.data(), nullptr, pred.data());
-  for (int64_t n = 0; n < batch; ++n) result.correct += pred[static_cast<size_t>(n)] == y[static_cast<size_t>(n)];
-  result.saturated = acts.saturated;
+  // loss
+  BatchCounters counters = loss_counters(logits, y, pred, nullptr);
+  counters.act_saturated = acts.saturated;
+  // backward
   Err dlogits = make_tensor<int16_t>(arena, logits.shape);
   softmax_ce_backward(dlogits, logits, y.data());
   model_backward(model, acts, dlogits, arena);
-  return result;
+  return counters;
 }
 
-StepResult eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                      const InputNorm& norm, Arena& arena, int32_t* pred, int64_t* loss_q16) {
+StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
+                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena) {
+  StepCounters counters;
+  static_cast<BatchCounters&>(counters) = compute_gradients(model, images, labels, batch, norm, arena);
+  // update
+  counters.update = optimizer.step(model.params, seed, step);
+  return counters;
+}
+
+BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
+                         const InputNorm& norm, Arena& arena, int32_t* pred, int64_t* loss_q16) {
   arena.reset();
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
   ModelActs acts;
-  forward(acts, model, images, batch, norm, arena);
   std::vector<int32_t> p(static_cast<size_t>(batch));
-  StepResult result;
-  result.loss_sum_q16 = softmax_ce_forward(acts.out.back(), y.data(), loss_q16, p.data());
-  for (int64_t n = 0; n < batch; ++n) {
-    result.correct += p[static_cast<size_t>(n)] == y[static_cast<size_t>(n)];
-    if (pred) pred[n] = p[static_cast<size_t>(n)];
-  }
-  result.saturated = acts.saturated;
-  return result;
+  forward(acts, model, images, batch, norm, arena);
+  BatchCounters counters = loss_counters(acts.out.back(), y, p, loss_q16);
+  counters.act_saturated = acts.saturated;
+  if (pred) std::copy(p.begin(), p.end(), pred);
+  return counters;
 }
 
 }  // namespace zimt

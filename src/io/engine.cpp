@@ -43,16 +43,10 @@ void Engine::gather(const Dataset& data, std::span<const uint32_t> indices) {
   }
 }
 
-StepOutcome Engine::train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
+StepCounters Engine::train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
   gather(data, indices);
-  const StepResult r =
-      train_step(model_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_, arena_);
-  StepOutcome out;
-  out.loss_sum_q16 = r.loss_sum_q16;
-  out.correct = r.correct;
-  out.act_saturated = r.saturated;
-  out.update = optimizer_.step(model_.params, seed_, step);
-  return out;
+  return train_step(model_, optimizer_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_,
+                    seed_, step, arena_);
 }
 
 std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count) {
@@ -74,7 +68,7 @@ EvalResult Engine::evaluate(const Dataset& data, std::span<const uint32_t> all, 
     const uint64_t n = std::min(batch, count - begin);
     gather(data, all.subspan(begin, n));
     pred.resize(n);
-    const StepResult r =
+    const BatchCounters r =
         eval_batch(model_, images_.data(), labels_.data(), static_cast<int64_t>(n), norm_, arena_, pred.data());
     loss_q16 += r.loss_sum_q16;
     e.correct += static_cast<uint64_t>(r.correct);

@@ -96,7 +96,7 @@ json empty_totals() {
           {"trials", 0},    {"fallbacks", 0}, {"act_saturated", 0}, {"train_correct", 0}};
 }
 
-void accumulate(json& totals, const StepOutcome& out) {
+void accumulate(json& totals, const StepCounters& out) {
   const auto add = [&](const char* key, int64_t v) { totals[key] = totals[key].get<int64_t>() + v; };
   add("saturated", out.update.saturated);
   add("u_l1", out.update.u_l1);
@@ -233,7 +233,7 @@ int train(const json& resolved, const TrainOptions& options) {
     const uint64_t begin = state.epoch_position;
     const uint64_t count = std::min<uint64_t>(c.batch_size, train_data.size() - begin);
     const double step_start = clock.seconds();
-    const StepOutcome out = engine.train_batch(train_data, std::span(order).subspan(begin, count), state.step);
+    const StepCounters out = engine.train_batch(train_data, std::span(order).subspan(begin, count), state.step);
     train_s_since_eval += clock.seconds() - step_start;
     state.loss_sum += out.loss_sum_q16;
     state.loss_count += count;

@@ -38,7 +38,7 @@ TEST_CASE("all-zero weights: zero-variance LayerNorms give zero outputs and zero
     const int64_t N = 4;
     const ref::Batch b = ref::synthetic_batch(model, N, 1);
     Arena arena;
-    const StepResult r = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    const BatchCounters r = compute_gradients(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
     // loss = ln(K) per sample in Q16.
     const double expected = std::log(double(model.spec.classes));
     CHECK(std::abs(double(r.loss_sum_q16) / 65536.0 / double(N) - expected) < 1e-3);
@@ -64,7 +64,7 @@ TEST_CASE("weights at ±127 and inputs at 0 and 255: saturated or rescaled, no o
     std::fill(images.begin() + M, images.begin() + 2 * M, uint8_t{0});  // one all-black sample
     std::vector<uint8_t> labels{0, 1, 2, 3};
     Arena arena;
-    const StepResult r = train_step(model, images.data(), labels.data(), N, mnist_norm, arena);
+    const BatchCounters r = compute_gradients(model, images.data(), labels.data(), N, mnist_norm, arena);
     CHECK(r.loss_sum_q16 > 0);
     // Constant samples normalise to a constant input; every exponent is defined.
     ref::Owned<int8_t> x(model_input_shape(model, N));
@@ -88,7 +88,7 @@ TEST_CASE("extreme input normalisation: huge and tiny std saturate instead of ov
   for (const InputNorm& norm : {InputNorm{0, 1}, InputNorm{int64_t{1} << 62, 1}, InputNorm{-(int64_t{1} << 62), 1},
                                 InputNorm{0, int64_t{1} << 62}}) {
     Arena arena;
-    const StepResult r = train_step(model, images.data(), labels.data(), 2, norm, arena);
+    const BatchCounters r = compute_gradients(model, images.data(), labels.data(), 2, norm, arena);
     CHECK(r.loss_sum_q16 >= 0);
   }
 }

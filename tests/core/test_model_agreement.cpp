@@ -28,11 +28,11 @@ const InputNorm mnist_norm{static_cast<int64_t>(0.1307 * 4294967296.0 + 0.5),
 
 ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
 
-// One train_step on `batch` and the float reference on the same weights and
+// One compute_gradients on `batch` and the float reference on the same weights and
 // the same (dequantised int8) input: the integer step's result, the float
 // pass, and the per-tensor gradient agreement.
 struct Measured {
-  StepResult step;
+  BatchCounters step;
   ref::FloatPass fp;
   std::vector<ref::GradAgreement> rows;
 };
@@ -40,7 +40,7 @@ struct Measured {
 Measured measure(Model& model, const ref::Batch& batch, int64_t N) {
   Measured m;
   Arena arena;
-  m.step = train_step(model, batch.images.data(), batch.labels.data(), N, mnist_norm, arena);
+  m.step = compute_gradients(model, batch.images.data(), batch.labels.data(), N, mnist_norm, arena);
   ref::Owned<int8_t> x(model_input_shape(model, N));
   auto xv = x.view();
   normalize_input(xv, batch.images.data(), mnist_norm);
@@ -59,7 +59,7 @@ void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool asser
   const auto [step, fp, rows] = measure(model, ref::synthetic_batch(model, N, seed), N);
   MESSAGE(name << ", batch " << N << ", dense integer start (seed " << seed << "): loss int "
                << double(step.loss_sum_q16) / 65536.0 / double(N) << " float " << fp.loss << ", LN saturated "
-               << step.saturated << "\n"
+               << step.act_saturated << "\n"
                << ref::format_agreement(rows));
   if (!assert_targets) return;
   // Loss: the logits are LayerNorm outputs rounded to a step <= 2^-5 (|ŷ| <= 3
@@ -128,7 +128,7 @@ ref::Batch noisy_batch(const Model& model, int64_t N, uint64_t index) {
 }
 
 // Fraction of the float-nonzero gradient entries of `model` (after a
-// train_step on `b`) whose sign the integer gradient gets wrong, per tensor.
+// compute_gradients on `b`) whose sign the integer gradient gets wrong, per tensor.
 std::vector<double> wrong_signs(Model& model, const ref::Batch& b, int64_t N) {
   std::vector<double> wrong;
   for (const auto& r : measure(model, b, N).rows) wrong.push_back(1 - r.signs.agree);
@@ -157,7 +157,7 @@ TEST_CASE("mlp after training: int16 norm activations keep the gradient signs in
   Arena arena;
   for (uint64_t step = 0; step < 1200; ++step) {
     const ref::Batch b = noisy_batch(model, N, step);
-    train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    compute_gradients(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
     zim.step(model.params, 1, step);
   }
   ModelSpec narrow_spec = model.spec;

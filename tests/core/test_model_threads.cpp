@@ -17,7 +17,7 @@ namespace {
 const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
 
 struct Outcome {
-  StepResult step;
+  BatchCounters step;
   std::vector<int64_t> g;
   std::vector<int32_t> g_exp;
   std::vector<int32_t> pred;
@@ -32,7 +32,7 @@ Outcome run(const ModelSpec& spec, int64_t N, int threads) {
   const InputNorm norm{561352226, 1323279424};  // 0.1307, 0.3081 in Q32.32
   Arena arena;
   Outcome o;
-  o.step = train_step(model, b.images.data(), b.labels.data(), N, norm, arena);
+  o.step = compute_gradients(model, b.images.data(), b.labels.data(), N, norm, arena);
   o.g = model.params.g;
   for (const auto& t : model.params.tensors) o.g_exp.push_back(t.g_exp);
   o.pred.resize(static_cast<size_t>(N));
@@ -48,7 +48,7 @@ void check_threads(const ModelSpec& spec, int64_t N) {
     const Outcome o = run(spec, N, threads);
     CHECK(o.step.loss_sum_q16 == one.step.loss_sum_q16);
     CHECK(o.step.correct == one.step.correct);
-    CHECK(o.step.saturated == one.step.saturated);
+    CHECK(o.step.act_saturated == one.step.act_saturated);
     CHECK(o.g == one.g);
     CHECK(o.g_exp == one.g_exp);
     CHECK(o.pred == one.pred);

@@ -1,10 +1,12 @@
 // The training step: input normalisation in fixed point against its float
-// formula, train_step's loss/correct against eval_batch and the float model,
-// and a few steps of sign descent on the tiny model lowering the loss.
+// formula, compute_gradients' loss/correct against eval_batch, and a few
+// training steps (train_step with sign descent) on the tiny model lowering
+// the loss.
 #include "zimt/train_step.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -38,16 +40,16 @@ TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 st
   CHECK(x.data[static_cast<size_t>(M)] == -109);
 }
 
-TEST_CASE("train_step and eval_batch agree with each other and with the float model") {
+TEST_CASE("compute_gradients and eval_batch agree on the loss and the predictions") {
   Model model = build_model(io::load_named_model_spec("mnist_cnn", models_dir));
   ref::dense_integer_start(model.params, 3);
   const int64_t N = 16;
   const ref::Batch b = ref::synthetic_batch(model, N, 3);
   Arena arena;
-  const StepResult t = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+  const BatchCounters t = compute_gradients(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
   std::vector<int32_t> pred(static_cast<size_t>(N));
   std::vector<int64_t> loss(static_cast<size_t>(N));
-  const StepResult e =
+  const BatchCounters e =
       eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, arena, pred.data(), loss.data());
   CHECK(t.loss_sum_q16 == e.loss_sum_q16);
   CHECK(t.correct == e.correct);
@@ -60,23 +62,34 @@ TEST_CASE("train_step and eval_batch agree with each other and with the float mo
   CHECK(correct == e.correct);
 }
 
-TEST_CASE("sign descent with train_step's gradients lowers the loss of the tiny model") {
+TEST_CASE("train_step: sign descent lowers the loss of the tiny model, as compute_gradients + the update") {
   // Unit steps against the gradient's sign (sign(0) = 0), weights saturated
   // at ±127: the loss on a fixed batch must go down within a few steps.
   Model model = build_model(io::load_named_model_spec("tiny", models_dir));
   ref::dense_integer_start(model.params, 1);
+  Model twin = model;
+  optim::OptimizerParams sign;
+  sign.type = optim::OptimizerType::sign_sgd;
+  optim::Optimizer optimizer(sign);
   const int64_t N = 32;
   const ref::Batch b = ref::synthetic_batch(model, N, 1);
   Arena arena;
-  const StepResult first = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
-  StepResult last = first;
-  for (int step = 0; step < 30; ++step) {
-    for (size_t i = 0; i < model.params.size(); ++i) {
-      const int64_t g = model.params.g[i];
-      const int w = model.params.w[i] - (g > 0) + (g < 0);
-      model.params.w[i] = static_cast<int16_t>(std::clamp(w, -127, 127));
+  StepCounters first, last;
+  for (uint64_t step = 0; step < 31; ++step) {
+    last = train_step(model, optimizer, b.images.data(), b.labels.data(), N, mnist_norm, 7, step, arena);
+    if (step == 0) first = last;
+    // The same step by hand: the gradients, then w <- clamp(w - sign(g), ±127).
+    const BatchCounters by_hand = compute_gradients(twin, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    CHECK(by_hand.loss_sum_q16 == last.loss_sum_q16);
+    int64_t changed = 0;
+    for (size_t i = 0; i < twin.params.size(); ++i) {
+      const int64_t g = twin.params.g[i];
+      const int w = std::clamp(twin.params.w[i] - (g > 0) + (g < 0), -127, 127);
+      changed += w != twin.params.w[i];
+      twin.params.w[i] = static_cast<int16_t>(w);
     }
-    last = train_step(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    CHECK(last.update.changed == changed);
+    CHECK(twin.params.w == model.params.w);
   }
   MESSAGE("tiny: loss " << first.loss_sum_q16 / 65536.0 / N << " -> " << last.loss_sum_q16 / 65536.0 / N << ", correct "
                         << first.correct << " -> " << last.correct << " of " << N);

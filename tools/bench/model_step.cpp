@@ -1,4 +1,4 @@
-// Forward + backward time of one batch (train_step) for a model, at several
+// Forward + backward time of one batch (compute_gradients) for a model, at several
 // thread counts. Plain std::chrono, median of --reps runs after one warm-up.
 //   bench_model_step [model=mnist_cnn] [batch=64] [reps=5] [threads=1,2] [norm_activations]
 // model: a name in configs/models/ or a model .json file; norm_activations:
@@ -59,11 +59,11 @@ int run(int argc, char** argv) {
   for (int t : threads) {
     tbb::global_control c(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(t));
     zimt::Arena arena;
-    zimt::train_step(model, images.data(), labels.data(), batch, norm, arena);  // warm-up
+    zimt::compute_gradients(model, images.data(), labels.data(), batch, norm, arena);  // warm-up
     std::vector<double> ms;
     for (int r = 0; r < reps; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
-      zimt::train_step(model, images.data(), labels.data(), batch, norm, arena);
+      zimt::compute_gradients(model, images.data(), labels.data(), batch, norm, arena);
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());

@@ -8,7 +8,6 @@
 #include "zimt/io/run_config.hpp"
 #include "zimt/model.hpp"
 #include "zimt/optim/optimizer.hpp"
-#include "zimt/optim/step_stats.hpp"
 #include "zimt/train_step.hpp"
 
 #include <cstdint>
@@ -16,13 +15,6 @@
 #include <vector>
 
 namespace zimt::io {
-
-struct StepOutcome {
-  int64_t loss_sum_q16 = 0;   // Σ per-sample training loss of the batch, Q16
-  int64_t correct = 0;        // training samples classified right (before the update)
-  int64_t act_saturated = 0;  // activations saturated at ±127 in the forward pass
-  optim::StepStats update;    // what the optimizer did
-};
 
 struct EvalResult {
   uint64_t samples = 0;
@@ -44,8 +36,8 @@ class Engine {
   const ParamSet& params() const { return model_.params; }
   const Model& model() const { return model_; }
 
-  // Forward + backward on the samples `indices` of `data`, then the optimizer's step.
-  StepOutcome train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step);
+  // The training step (train_step.hpp) on the samples `indices` of `data`.
+  StepCounters train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step);
 
   // The samples `indices` of `data`, in batches of `batch`.
   EvalResult evaluate(const Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
