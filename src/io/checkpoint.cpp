@@ -214,4 +214,31 @@ void prune_checkpoints(const fs::path& dir, size_t keep) {
   for (size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
 }
 
+std::optional<ResumePoint> load_newest_valid_checkpoint(const fs::path& dir,
+                                                        const std::function<void(const std::string&)>& warn) {
+  const auto all = list_checkpoints(dir);
+  std::vector<std::pair<fs::path, std::string>> bad;  // newer than the first valid one
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    std::optional<ResumePoint> found;
+    try {
+      found = ResumePoint{*it, load_checkpoint(*it)};
+    } catch (const std::runtime_error& e) {
+      bad.emplace_back(*it, e.what());
+      continue;
+    }
+    for (const auto& [path, problem] : bad) {
+      fs::path aside = path;
+      aside += ".bad";
+      fs::rename(path, aside);
+      warn(problem + "; set aside as " + aside.filename().string() + ", resuming from " +
+           found->path.filename().string());
+    }
+    return found;
+  }
+  if (bad.empty()) return std::nullopt;
+  std::string message = dir.string() + ": no valid checkpoint to resume from:";
+  for (const auto& [path, problem] : bad) message += "\n  " + problem;
+  throw std::runtime_error(message + "\nstart the run again with --overwrite");
+}
+
 }  // namespace zimt::io

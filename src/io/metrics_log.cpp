@@ -2,6 +2,12 @@
 
 #include "zimt/io/atomic_file.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -70,15 +76,44 @@ MetricsLog::MetricsLog(const fs::path& dir, uint64_t keep_lines)
   write_file_atomic(jsonl_path_.string(), jsonl_text);
   write_file_atomic(csv_path_.string(), csv_text);
   lines_ = keep_lines;
-  jsonl_.open(jsonl_path_, std::ios::app);
-  csv_.open(csv_path_, std::ios::app);
-  if (!jsonl_ || !csv_) throw std::runtime_error(dir.string() + ": cannot open the metrics files for writing");
+  jsonl_fd_ = ::open(jsonl_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  csv_fd_ = ::open(csv_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (jsonl_fd_ < 0 || csv_fd_ < 0)
+    throw std::runtime_error(dir.string() + ": cannot open the metrics files for writing: " + std::strerror(errno));
 }
 
+MetricsLog::~MetricsLog() {
+  if (jsonl_fd_ >= 0) ::close(jsonl_fd_);
+  if (csv_fd_ >= 0) ::close(csv_fd_);
+}
+
+namespace {
+
+// Appends all of `text` unbuffered; false (errno set) when a write fails.
+bool append_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
 void MetricsLog::append(const json& row) {
-  jsonl_ << row.dump() << '\n' << std::flush;
-  csv_ << csv_row(row) << std::flush;
-  if (!jsonl_ || !csv_) throw std::runtime_error(jsonl_path_.string() + ": write failed");
+  const auto jsonl_size = fs::file_size(jsonl_path_), csv_size = fs::file_size(csv_path_);
+  const bool jsonl_ok = append_all(jsonl_fd_, row.dump() + '\n');
+  if (!jsonl_ok || !append_all(csv_fd_, csv_row(row))) {
+    const int err = errno;
+    // A write cut short (disk full, file size limit) is cut back to the rows
+    // before it, so neither file ends in a partial row.
+    [[maybe_unused]] const int cut_jsonl = ::ftruncate(jsonl_fd_, static_cast<off_t>(jsonl_size));
+    [[maybe_unused]] const int cut_csv = ::ftruncate(csv_fd_, static_cast<off_t>(csv_size));
+    throw std::runtime_error((jsonl_ok ? csv_path_ : jsonl_path_).string() + ": write failed: " + std::strerror(err) +
+                             " (the rows before it are kept)");
+  }
   ++lines_;
 }
 

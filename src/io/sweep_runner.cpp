@@ -1,6 +1,7 @@
 // Sweep execution: run directories, skip/resume, progress (see zimt/io/sweep_runner.hpp).
 #include "zimt/io/sweep_runner.hpp"
 
+#include "zimt/io/dir_lock.hpp"
 #include "zimt/io/progress.hpp"
 #include "zimt/io/sweep_files.hpp"
 
@@ -61,7 +62,7 @@ ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t
 
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log) {
-  std::filesystem::create_directories(spec.output);
+  const DirLock lock(spec.output, "zimt sweep");  // a second sweep on this output is refused
   sweep_files::write_atomic(spec.output / "plan.json", plan_to_json(spec, runs).dump(2) + "\n");
 
   SweepRunReport report;

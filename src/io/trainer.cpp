@@ -5,6 +5,7 @@
 #include "zimt/io/checkpoint.hpp"
 #include "zimt/io/config_error.hpp"
 #include "zimt/io/dataset.hpp"
+#include "zimt/io/dir_lock.hpp"
 #include "zimt/io/engine.hpp"
 #include "zimt/io/metrics_log.hpp"
 #include "zimt/io/progress.hpp"
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -145,6 +147,7 @@ int train(const json& resolved, const TrainOptions& options) {
   if (c.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, c.threads);
 
   const fs::path dir = c.output_dir.empty() ? default_run_dir(resolved) : c.output_dir;
+  const DirLock lock(dir, "zimt train");  // a second process on this run directory is refused
   const fs::path ckpt_dir = dir / "checkpoints";
   const auto existing = list_checkpoints(ckpt_dir);
   const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
@@ -152,15 +155,21 @@ int train(const json& resolved, const TrainOptions& options) {
     throw std::runtime_error(dir.string() +
                              ": already holds a run; pass --resume to continue it or --overwrite to "
                              "start again");
-  if (options.overwrite) fs::remove_all(dir);
-  fs::create_directories(dir);
+  if (options.overwrite)
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path() != lock.path()) fs::remove_all(entry.path());
 
   Engine engine(c);
   TrainState state;
   state.seed = c.seed;
   state.optimizer_totals = empty_totals();
-  if (options.resume && !existing.empty()) {
-    Checkpoint ckpt = load_checkpoint(existing.back());
+  const auto resume_point =
+      options.resume
+          ? load_newest_valid_checkpoint(
+                ckpt_dir, [](const std::string& warning) { std::fprintf(stderr, "zimt: %s\n", warning.c_str()); })
+          : std::nullopt;
+  if (resume_point) {
+    const Checkpoint& ckpt = resume_point->checkpoint;
     check_resumable(ckpt.config, resolved, source);
     engine.load(ckpt.params);
     state = ckpt.state;

@@ -25,6 +25,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,5 +63,18 @@ Checkpoint load_checkpoint(const std::filesystem::path& path);
 std::filesystem::path checkpoint_path(const std::filesystem::path& dir, uint64_t step);
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& dir);
 void prune_checkpoints(const std::filesystem::path& dir, size_t keep);
+
+// What --resume continues from: the newest checkpoint of `dir` that reads
+// back whole. Each newer one that does not (truncated, corrupt) is renamed to
+// <name>.bad, out of the listing, and `warn` receives
+//   "<path>: <what is wrong>; set aside as <name>.bad, resuming from <older name>".
+// nullopt when `dir` holds no checkpoint; throws std::runtime_error listing
+// every problem when it holds some but none is valid (nothing is renamed then).
+struct ResumePoint {
+  std::filesystem::path path;
+  Checkpoint checkpoint;
+};
+std::optional<ResumePoint> load_newest_valid_checkpoint(const std::filesystem::path& dir,
+                                                        const std::function<void(const std::string&)>& warn);
 
 }  // namespace zimt::io

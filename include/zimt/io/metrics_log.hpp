@@ -8,7 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <string>
 #include <vector>
 
 namespace zimt::io {
@@ -26,12 +26,17 @@ const std::vector<std::string>& metrics_timing_columns();
 class MetricsLog {
  public:
   MetricsLog(const std::filesystem::path& dir, uint64_t keep_lines);
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  ~MetricsLog();
+  // Appends one row to both files, unbuffered. A failed write (a full disk)
+  // throws, leaving both files at the rows before it.
   void append(const nlohmann::json& row);
   uint64_t lines() const { return lines_; }
 
  private:
   std::filesystem::path jsonl_path_, csv_path_;
-  std::ofstream jsonl_, csv_;
+  int jsonl_fd_ = -1, csv_fd_ = -1;
   uint64_t lines_ = 0;
 };
 
