@@ -69,8 +69,8 @@ std::vector<int16_t> newest_weights(const fs::path& run) {
 // `zimt <args>` under a file size limit of `kib` KiB with SIGXFSZ ignored, so
 // a write past it fails with EFBIG as on a full disk.
 CliResult run_zimt_size_limited(int kib, const std::string& args) {
-  const std::string command = "bash -c 'trap \"\" XFSZ; ulimit -f " + std::to_string(kib) + "; exec \"" ZIMT_CLI
-                              "\" " + args + "' 2>&1";
+  const std::string command =
+      "bash -c 'trap \"\" XFSZ; ulimit -f " + std::to_string(kib) + "; exec \"" ZIMT_CLI "\" " + args + "' 2>&1";
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -142,7 +142,8 @@ TEST_CASE("a second sweep on the same output directory is refused") {
   CHECK(r.output.find("/sweep: in use by zimt sweep (pid " + std::to_string(::getpid())) != std::string::npos);
 }
 
-TEST_CASE("--resume sets a corrupt or truncated newest checkpoint aside and continues bit-exactly from the one before") {
+TEST_CASE(
+    "--resume sets a corrupt or truncated newest checkpoint aside and continues bit-exactly from the one before") {
   zimt::test::ScratchDir dir("fallback");
   make_tiny_data(dir.path);
   const auto whole = write_config(dir.path, "whole");
@@ -222,7 +223,8 @@ TEST_CASE("a full disk while writing a checkpoint: a clear error, older checkpoi
 TEST_CASE("a full disk while appending metrics: a clear error and no partial row") {
   zimt::test::ScratchDir dir("disk_full_metrics");
   make_tiny_data(dir.path);
-  const auto config = write_config(dir.path, "run", {{"train", {{"eval_every", 2}}}, {"output", {{"checkpoint_every", 0}}}});
+  const auto config =
+      write_config(dir.path, "run", {{"train", {{"eval_every", 2}}}, {"output", {{"checkpoint_every", 0}}}});
   const auto r = run_zimt_size_limited(2, "train " + config.string() + " --quiet");
   INFO(r.output);
   CHECK(r.exit_code == 1);
