@@ -94,6 +94,18 @@ void AtomicFile::commit() {
   fsync_directory(directory_of(path_));
 }
 
+size_t remove_stale_temporaries(const std::string& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto tag = name.rfind(".tmp.");
+    if (name.starts_with(".") && tag != std::string::npos && name.size() == tag + 5 + 6 && entry.is_regular_file())
+      removed += std::filesystem::remove(entry.path(), ec);
+  }
+  return removed;
+}
+
 void write_file_atomic(const std::string& path, std::string_view bytes, Overwrite mode) {
   AtomicFile f(path, mode);
   f.write(bytes);

@@ -149,6 +149,7 @@ int train(const json& resolved, const TrainOptions& options) {
   const fs::path dir = c.output_dir.empty() ? default_run_dir(resolved) : c.output_dir;
   const DirLock lock(dir, "zimt train");  // a second process on this run directory is refused
   const fs::path ckpt_dir = dir / "checkpoints";
+  for (const fs::path& d : {dir, ckpt_dir}) remove_stale_temporaries(d.string());  // of a killed run
   const auto existing = list_checkpoints(ckpt_dir);
   const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
   if (has_run && !options.resume && !options.overwrite)

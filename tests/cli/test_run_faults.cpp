@@ -162,9 +162,16 @@ TEST_CASE(
       f.seekp(100);
       f.put('\x5a');
     }
+    // What a write killed mid-way leaves; the resumed run (holding the lock) removes it.
+    const fs::path stale = dir.path / "part/checkpoints/.step-0000000070.zck.tmp.a1B2c3";
+    const fs::path not_ours = dir.path / "part/checkpoints/.notes.tmp";
+    std::ofstream(stale) << "partial";
+    std::ofstream(not_ours) << "kept";
     const auto r = run_zimt("train " + part.string() + " --quiet --resume");
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
+    CHECK_FALSE(fs::exists(stale));
+    CHECK(fs::exists(not_ours));
     CHECK(r.output.find("step-0000000063.zck: " + std::string(truncate ? "truncated" : "checksum mismatch")) !=
           std::string::npos);
     CHECK(r.output.find("set aside as step-0000000063.zck.bad, resuming from step-0000000060.zck") !=

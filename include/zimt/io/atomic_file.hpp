@@ -3,6 +3,7 @@
 // destination's directory, which is flushed to disk (fsync) and then renamed
 // over the destination. A reader never sees a half-written file, and a failed
 // or interrupted write leaves no file behind.
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -39,6 +40,12 @@ class AtomicFile {
 };
 
 // Writes `bytes` to `path` atomically.
+// Removes the temporary files of atomic writes in `dir` (not recursively)
+// that a killed process left behind (".<name>.tmp.XXXXXX"); returns how many.
+// Only for a directory the caller has locked (dir_lock.hpp), where no other
+// process can be writing.
+size_t remove_stale_temporaries(const std::string& dir);
+
 void write_file_atomic(const std::string& path, std::string_view bytes, Overwrite mode = Overwrite::replace);
 
 }  // namespace zimt::io
