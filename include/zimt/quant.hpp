@@ -1,10 +1,11 @@
 #pragma once
 // Requantisation and exponent alignment: the only places where precision is
-// given up, each with its rounding rule stated.
+// given up, each with its rounding rule (zimt/numerics.hpp) stated
+// (docs/design.md, "Rounding" and "Bounds").
 #include <cstdint>
 #include <vector>
 
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 
 namespace zimt {
 
@@ -21,7 +22,8 @@ namespace zimt {
 // exact zeros stay exact. Cost: those entries are off by up to one step
 // instead of half a step, |q·2^e - acc| <= max(2^e/2, 2^e - |acc|).
 // requantize_i16 : ERROR SIGNALS. A flushed error freezes every weight it
-//                  feeds under the authors' rule (ZIM.md §3); the bias is
+//                  feeds under the optimizer's rule (docs/design.md,
+//                  "Update rules"); the bias is
 //                  below 2^-15 of the sample's largest error.
 // requantize_i8  : ACTIVATIONS. The sign of an activation decides the ReLU
 //                  mask of the backward pass (relu_backward reads out > 0)
@@ -43,13 +45,15 @@ inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, in
   return requantize_i16(acc, count, acc_exp, out);
 }
 
-// x / 2^s rounded half-even, except that nonzero x never becomes 0 (it
-// becomes ±1): the rounding of both requantisations above (s >= 0).
-inline int64_t round_keep_sign(int64_t x, int s) {
-  const int64_t q = shift_round_even(x, s);
-  if (q == 0 && x != 0) return x > 0 ? 1 : -1;
-  return q;
-}
+// The same max rule rounded half-even to the NEAREST int8 (shift_round_even):
+// a nonzero value below half a step becomes 0. For means (average pooling),
+// whose small values carry no sign decision. Returns the exponent.
+int32_t requantize_i8_nearest(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
+
+// The max rule's shift: the smallest s >= 0 with shift_round_even(max_abs,
+// s) <= limit, for max_abs < 2^63 (rounding is monotone in |x|, so the
+// largest magnitude decides for the whole sample).
+int shift_to_fit(uint64_t max_abs, int64_t limit);
 
 // Aligning per-sample contributions to one sum over the batch (weight and
 // bias gradients). Sample n's partial sum p_n has exponent sample_exp[n] and
@@ -82,11 +86,5 @@ inline int64_t apply_shift(int64_t p, int32_t shift) {
   if (shift >= 0) return p * (int64_t{1} << shift);  // callers bound |p| * 2^shift < 2^62
   return shift_round_even(p, -shift);
 }
-
-// ceil(log2(x)) for x >= 1.
-int ceil_log2(uint64_t x);
-
-// Round-half-even of num / den (den > 0), exact for any int64 num.
-int64_t div_round_even(int64_t num, int64_t den);
 
 }  // namespace zimt

@@ -14,6 +14,8 @@
 #include <array>
 #include <cstdint>
 
+#include "zimt/numerics.hpp"
+
 namespace zimt {
 
 enum class Stream : uint32_t {
@@ -48,7 +50,6 @@ inline uint64_t hi64(const Block& b) { return uint64_t{b[2]} | uint64_t{b[3]} <<
 // which happens with probability < bound / 2^64. bound must be > 0.
 template <class Next>
 inline uint64_t uniform_below(uint64_t bound, Next&& next) {
-  __extension__ using u128 = unsigned __int128;  // __extension__: no -Wpedantic warning
   u128 m = static_cast<u128>(next()) * bound;
   uint64_t low = static_cast<uint64_t>(m);
   if (low < bound) {

@@ -2,36 +2,17 @@
 
 #include <algorithm>
 
-#include "zimt/fixed.hpp"
-
 namespace zimt {
 
 namespace {
 
-// Smallest s >= 0 with round_half_even(max_abs / 2^s) <= limit. Rounding is
-// monotone in |x|, so checking the largest magnitude suffices.
-int shift_to_fit(uint64_t max_abs, int64_t limit) {
-  int s = 0;
-  const int bits = max_abs == 0 ? 0 : 64 - __builtin_clzll(max_abs);
-  const int limit_bits = 64 - __builtin_clzll(static_cast<uint64_t>(limit));
-  if (bits > limit_bits) s = bits - limit_bits;
-  // max_abs < 2^63 here (accumulators are bounded), so the signed cast is exact.
-  while (shift_round_even(static_cast<int64_t>(max_abs), s) > limit) ++s;
-  return s;
-}
-
 // out[i] = round_keep_sign(acc[i], s) for |acc[i]| < 2^62, 0 < s < 62, as
-// straight-line code the compiler vectorises. With x = q0·2^s + rem,
-// (x + 2^(s-1) - 1 + (q0 & 1)) >> s is q0 + 1 exactly when rem > 2^(s-1), or
-// rem == 2^(s-1) and q0 is odd: round-half-even. No overflow below 2^62.
+// straight-line code the compiler vectorises (shift_round_even_branchless
+// has no overflow below 2^62).
 template <class T>
 void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
-  const int64_t half_minus_one = (int64_t{1} << (s - 1)) - 1;
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t x = acc[i];
-    const int64_t q = (x + half_minus_one + ((x >> s) & 1)) >> s;
-    out[i] = static_cast<T>(q != 0 ? q : (x > 0) - (x < 0));
-  }
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = static_cast<T>(keep_sign(shift_round_even_branchless(acc[i], s), acc[i]));
 }
 
 template <class T>
@@ -59,7 +40,24 @@ int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16
   return requantize<int16_t>(acc, count, acc_exp, out, 32767);
 }
 
-int ceil_log2(uint64_t x) { return x <= 1 ? 0 : 64 - __builtin_clzll(x - 1); }
+int32_t requantize_i8_nearest(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+  uint64_t max_abs = 0;
+  for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
+  const int s = shift_to_fit(max_abs, 127);
+  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<int8_t>(shift_round_even(acc[i], s));
+  return acc_exp + s;
+}
+
+int shift_to_fit(uint64_t max_abs, int64_t limit) {
+  // Start below the answer: with b = bit_width(max_abs) and l = bit_width(limit),
+  // every s < b - l leaves max_abs / 2^s >= 2^l > limit.
+  const int bits = bit_width_u64(max_abs);
+  const int limit_bits = bit_width_u64(static_cast<uint64_t>(limit));
+  int s = bits > limit_bits ? bits - limit_bits : 0;
+  // max_abs < 2^63 (accumulators are bounded), so the signed cast is exact.
+  while (shift_round_even(static_cast<int64_t>(max_abs), s) > limit) ++s;
+  return s;
+}
 
 BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits) {
   BatchAlignment a;
@@ -78,21 +76,6 @@ int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b) {
   e = std::max(e, e_a + bits_a - 61);
   e = std::max(e, e_b + bits_b - 61);
   return e;
-}
-
-int64_t div_round_even(int64_t num, int64_t den) {
-  // Floor division first (C++ truncates toward zero), then the remainder
-  // decides: rem in [0, den).
-  int64_t q = num / den;
-  int64_t r = num % den;
-  if (r < 0) {
-    q -= 1;
-    r += den;
-  }
-  const uint64_t twice = 2 * static_cast<uint64_t>(r);
-  const uint64_t d = static_cast<uint64_t>(den);
-  if (twice > d || (twice == d && (q & 1))) q += 1;
-  return q;
 }
 
 }  // namespace zimt

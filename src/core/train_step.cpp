@@ -15,22 +15,8 @@ namespace zimt {
 
 namespace {
 
-__extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
-
 constexpr int kInputFracBits = 24;
 constexpr i128 kInputLimit = static_cast<i128>(1) << 62;
-
-// round-half-even(num / den) for den > 0 in i128 (|num| < 2^100 here).
-i128 div_round_even_128(i128 num, i128 den) {
-  i128 q = num / den;
-  i128 r = num % den;
-  if (r < 0) {
-    q -= 1;
-    r += den;
-  }
-  if (2 * r > den || (2 * r == den && (q & 1) != 0)) q += 1;
-  return q;
-}
 
 // x·2^24 for every pixel value (see train_step.hpp).
 std::array<int64_t, 256> input_table(const InputNorm& norm) {
@@ -41,7 +27,7 @@ std::array<int64_t, 256> input_table(const InputNorm& norm) {
     // |p·2^32 - 255·mean| < 2^40 + 2^71; times 2^24: < 2^96.
     const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) - static_cast<i128>(255) * norm.mean_q32) *
                      (static_cast<i128>(1) << kInputFracBits);
-    i128 v = div_round_even_128(num, den);
+    i128 v = div_round_even_i128(num, den);
     if (v > kInputLimit) v = kInputLimit;
     if (v < -kInputLimit) v = -kInputLimit;
     table[static_cast<size_t>(p)] = static_cast<int64_t>(v);

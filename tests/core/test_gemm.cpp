@@ -118,15 +118,18 @@ TEST_CASE("gemm_nt: worst-case extremes (every product at its maximum, same sign
   }
 }
 
-TEST_CASE("gemm_nt and dot dispatch to an available implementation and agree with it") {
+TEST_CASE("gemm_nt dispatches every operand pair to an available implementation and agrees with it") {
   MESSAGE("kernels in use: " << std::string(kernel_name()));
   std::mt19937_64 rng(14);
   const int64_t k = 301;
   const auto a8 = random_vec<int8_t>(k, rng, -128, 127);
   const auto a16 = random_vec<int16_t>(k, rng, -32768, 32767);
   const auto b16 = random_vec<int16_t>(k, rng, -32768, 32767);
-  CHECK(dot(a8.data(), b16.data(), k) == expected(a8, k, b16, k, 1, 1, k, 1)[0]);
-  CHECK(dot(a16.data(), b16.data(), k) == expected(a16, k, b16, k, 1, 1, k, 1)[0]);
+  int64_t c1 = 0;  // one row by one column: the single dot product the layers' small GEMMs reduce to
+  gemm_nt(&c1, 1, a8.data(), k, b16.data(), k, 1, 1, k);
+  CHECK(c1 == expected(a8, k, b16, k, 1, 1, k, 1)[0]);
+  gemm_nt(&c1, 1, a16.data(), k, b16.data(), k, 1, 1, k);
+  CHECK(c1 == expected(a16, k, b16, k, 1, 1, k, 1)[0]);
   const Shape s{9, 70, 45};
   const auto a = random_vec<int16_t>(s.m * s.k, rng, -32768, 32767);
   const auto b = random_vec<int8_t>(s.n * s.k, rng, -128, 127);

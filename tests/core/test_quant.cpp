@@ -8,8 +8,6 @@
 
 using namespace zimt;
 
-__extension__ using i128 = __int128;
-
 TEST_CASE("requantize: smallest shift, round-half-even, exact zeros, no sign change") {
   std::vector<int64_t> acc{0, 255, -255, 1, -1, 128, 384};
   std::vector<int8_t> q(acc.size());
@@ -81,21 +79,6 @@ TEST_CASE("align_batch: exact left shifts normally, bounded when exponents sprea
   CHECK(apply_shift((int64_t{1} << 22) - 1, 37) == ((int64_t{1} << 22) - 1) * (int64_t{1} << 37));
   CHECK(apply_shift(3, -1) == 2);    // 1.5 -> 2 (even)
   CHECK(apply_shift(-5, -1) == -2);  // -2.5 -> -2 (even)
-}
-
-TEST_CASE("div_round_even and ceil_log2") {
-  CHECK(div_round_even(7, 2) == 4);
-  CHECK(div_round_even(5, 2) == 2);
-  CHECK(div_round_even(-5, 2) == -2);
-  CHECK(div_round_even(-7, 2) == -4);
-  CHECK(div_round_even(-10, 3) == -3);
-  CHECK(div_round_even(11, 3) == 4);
-  CHECK(div_round_even(0, 49) == 0);
-  CHECK(ceil_log2(1) == 0);
-  CHECK(ceil_log2(2) == 1);
-  CHECK(ceil_log2(3) == 2);
-  CHECK(ceil_log2(64) == 6);
-  CHECK(ceil_log2(65) == 7);
 }
 
 TEST_CASE("common_exponent: the smaller exponent unless a shift would overflow") {

@@ -6,7 +6,7 @@
 // with probability 5.7e-7 per check (normal tail; R >= 4000 makes the normal
 // approximation of these sums of bounded variables accurate), so the ~100
 // checks here give a false failure rate below 1e-4 per run.
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/zim.hpp"
 
@@ -172,7 +172,6 @@ TEST_CASE("philox_batch_fast (AVX2 when available) matches philox for every lane
 }
 
 TEST_CASE("scale_gradients rounds half to even at every shift, as the exact reference") {
-  __extension__ using u128 = unsigned __int128;  // __extension__: no -Wpedantic warning
   // c = 1 dominates every |g| * 2^exp (< 2^-6), so the scale is fixed by c and
   // the gradient's shift is exp - scale_exp; values probe the rounding ties.
   for (int64_t exp : {-40, -56, -75, -100, -108, -109, -120}) {

@@ -1,8 +1,7 @@
 #pragma once
-// The narrow kernel interface of the engine: exact integer dot products and
-// C = A·Bᵀ. Every result is the exact integer sum in int64 for ANY values of
-// the element types (k < 2^31), so all implementations agree bit for bit by
-// construction (tests/core/test_gemm.cpp checks it on random and extreme data).
+// The narrow kernel interface of the engine: exact integer C = A·Bᵀ. Every result is the exact integer sum in int64 for
+// ANY values of the element types (k < 2^31), so all implementations agree bit for bit by construction
+// (tests/core/test_gemm.cpp checks it on random and extreme data).
 //
 // Implementations, chosen once at start-up (best one the CPU supports):
 //   avx512vnni: packed micro-kernel on vpdpwssd (zmm, 16 int32 lanes)
@@ -18,10 +17,6 @@
 
 namespace zimt::kernels {
 
-// sum_i a[i] * b[i]
-int64_t dot(const int8_t* a, const int16_t* b, int64_t k);
-int64_t dot(const int16_t* a, const int16_t* b, int64_t k);
-
 // c[i*ldc + j] = sum_t a[i*lda + t] * b[j*ldb + t]   for i < m, j < n.
 // a is (m,k) with row stride lda, b is (n,k) with row stride ldb, c is (m,n)
 // with row stride ldc. k = 0 gives zeros.
@@ -32,7 +27,7 @@ void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_
 void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k);
 
-// Name of the implementation dot/gemm_nt use.
+// Name of the implementation gemm_nt uses.
 const char* kernel_name();
 
 // One implementation of gemm_nt for the three operand type pairs.

@@ -33,18 +33,6 @@ const Implementation& chosen() {
 std::span<const Implementation> implementations() { return kAll; }
 const char* kernel_name() { return chosen().name; }
 
-int64_t dot(const int8_t* a, const int16_t* b, int64_t k) {
-  int64_t c = 0;
-  chosen().i8_i16(&c, 1, a, k, b, k, 1, 1, k);
-  return c;
-}
-
-int64_t dot(const int16_t* a, const int16_t* b, int64_t k) {
-  int64_t c = 0;
-  chosen().i16_i16(&c, 1, a, k, b, k, 1, 1, k);
-  return c;
-}
-
 void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
              int64_t k) {
   chosen().i8_i16(c, ldc, a, lda, b, ldb, m, n, k);

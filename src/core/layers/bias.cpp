@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt::detail {

@@ -170,14 +170,18 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   // dW[o,kk] = Σ_n 2^(e_dout[n] + e_in[n]) Σ_p dout[n,o,p]·col[n,kk,p];
   // |dout·x| < 2^15·2^x_bits (x_bits 8 for int8, 16 for int16 inputs), so a
-  // sample's partial sum is < 2^(15 + x_bits + ceil_log2 P).
+  // sample's partial sum is < 2^(15 + x_bits + ceil_log2 P). x_bits is one
+  // bit above the tight magnitude_bits<X>() (|x| <= 127 < 2^7): this bound
+  // sets align_batch's shift limit, so tightening it would change how widely
+  // spread batches round (docs/design.md, "Bounds").
   // Integer sums are exact, so the per-thread partials add up to the same
   // result in any order: bit-identical for any thread count.
   std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
-  constexpr int x_bits = sizeof(X) == 1 ? 8 : 16;
+  constexpr int x_bits = magnitude_bits<X>() + 1;
   const int p_bits = ceil_log2(static_cast<uint64_t>(P));
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch, 15 + x_bits + p_bits);
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch,
+                                        product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)));
   // Samples that join the batch sum with the same left shift are contracted
   // in ONE GEMM over their concatenated positions (a run, L = len·P columns):
   // 2^s·Σ_n Σ_p = Σ_n 2^s·Σ_p exactly, so the result is the per-sample one,

@@ -8,15 +8,12 @@
 #include <cassert>
 #include <vector>
 
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
 
 namespace {
-
-__extension__ using i128 = __int128;  // __extension__: no -Wpedantic warning
-__extension__ using u128 = unsigned __int128;
 
 constexpr int kQ = 20;                  // ŷ is kept as Q20 integers
 constexpr int32_t kFinerSteps = 2;      // exponents below the max rule tried by the MSE rule
@@ -28,27 +25,6 @@ struct SampleStats {
   int64_t r = 0;
   int t = 0;
 };
-
-// x / 2^s rounded half-even (s >= 0) in 128 bits; |x| < 2^126, so s >= 127
-// leaves less than one half: 0.
-i128 shift_round_even_128(i128 x, int s) {
-  if (s <= 0) return x;
-  if (s >= 127) return 0;
-  const i128 unit = static_cast<i128>(1) << s;
-  const i128 q = x >> s;  // floor (arithmetic shift)
-  const i128 rem = x - q * unit;
-  const i128 half = unit / 2;
-  return (rem > half || (rem == half && (q & 1) != 0)) ? q + 1 : q;
-}
-
-int bit_width_u128(u128 v) {
-  const uint64_t hi = static_cast<uint64_t>(v >> 64);
-  if (hi != 0) return 128 - __builtin_clzll(hi);
-  const uint64_t lo = static_cast<uint64_t>(v);
-  return lo == 0 ? 0 : 64 - __builtin_clzll(lo);
-}
-
-u128 abs_u128(i128 v) { return v < 0 ? static_cast<u128>(-v) : static_cast<u128>(v); }
 
 // D' = D + eps·M²·2^(-2e), returned as (v, k) with D' ≈ v·4^k and v < 2^127.
 // Exact when D = 0 (the eps term alone, any e) and whenever the eps term is
@@ -110,15 +86,14 @@ SampleStats stats_from_sums(int64_t s1, int64_t s2, int64_t m, int32_t e) {
 }
 
 // ŷ of one value in Q20 from its centred form c = M·x - s1: c·r·2^(t-62)
-// rounded as round_keep_sign (quant.hpp) in 128 bits, so ŷ has the sign of
+// rounded as round_keep_sign (numerics.hpp) in 128 bits, so ŷ has the sign of
 // c exactly. |c| < 2^36 (int8: 2^28), r <= 2^32: the product is < 2^68,
 // exact. A large down (tiny scales, t < 0) leaves ±1 or 0. down <= 0 needs
 // t >= 42, which only a constant sample at a huge exponent reaches (D = 0,
 // q unbounded in variance_plus_eps), and there every c is 0.
 int64_t yhat_exact(int64_t centred, const SampleStats& st) {
   const i128 v = static_cast<i128>(centred) * st.r;
-  const i128 q = shift_round_even_128(v, 62 - st.t - kQ);
-  return static_cast<int64_t>(q != 0 ? q : (v > 0) - (v < 0));
+  return static_cast<int64_t>(keep_sign(shift_round_even_i128(v, 62 - st.t - kQ), v));  // |v| < 2^68
 }
 
 // ---------------------------------------------------------------- int8 inputs
@@ -218,7 +193,7 @@ int64_t normalise_int8(const int8_t* x, int64_t m, int32_t e, const LayerNormSpe
   int64_t saturated = 0;
   for (int p = 0; p < h.n_present; ++p) {
     const uint8_t key = h.present[static_cast<size_t>(p)];
-    const int64_t v = round_keep_sign(h.yhat[key], shift);  // the sign of ŷ kept (quant.hpp)
+    const int64_t v = round_keep_sign(h.yhat[key], shift);  // the sign of ŷ kept (numerics.hpp)
     saturated += (v > 127 || v < -127) ? int64_t{h.count[key]} : 0;
     table[key] = saturate_i8(v);
   }
@@ -249,18 +224,16 @@ Int16Sums sums_int16(const int16_t* x, int64_t m) {
 // The product (M·x_i - s1)·r is at most max(|M·lo - s1|, |M·hi - s1|)·r;
 // when that is below 2^62 and the rounding shift is in [1, 62], the
 // 128-bit rounding of yhat_exact is done in int64 (same result: the
-// round-half-even identity of quant.cpp's round_keep_sign_all, no overflow
+// identity of shift_round_even_branchless (numerics.hpp), no overflow
 // below 2^62), else per entry in 128 bits.
 void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st, int64_t* y) {
   const int64_t s1 = st.s1, r = st.r;
   const int down = 62 - st.t - kQ;
   const u128 reach = std::max(abs_u128(m * sums.lo - s1), abs_u128(m * sums.hi - s1)) * static_cast<u128>(r);
   if (down >= 1 && down <= 62 && reach < (u128{1} << 62)) {
-    const int64_t half_minus_one = (int64_t{1} << (down - 1)) - 1;
     for (int64_t i = 0; i < m; ++i) {
       const int64_t v = (m * x[i] - s1) * r;  // |v| < 2^62
-      const int64_t q = (v + half_minus_one + ((v >> down) & 1)) >> down;
-      y[i] = q != 0 ? q : (v > 0) - (v < 0);
+      y[i] = keep_sign(shift_round_even_branchless(v, down), v);
     }
   } else {
     for (int64_t i = 0; i < m; ++i) y[i] = yhat_exact(m * x[i] - s1, st);
@@ -314,7 +287,7 @@ int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormS
   const int shift = out_exp + kQ;
   int64_t saturated = 0;
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t v = round_keep_sign(y[i], shift);  // the sign of ŷ kept (quant.hpp)
+    const int64_t v = round_keep_sign(y[i], shift);  // the sign of ŷ kept (numerics.hpp)
     saturated += (v > 127 || v < -127) ? 1 : 0;
     out[i] = saturate_i8(v);
   }
@@ -363,13 +336,8 @@ void backward_sample(const int16_t* d, int64_t m, int64_t a, int64_t r, Term ter
     for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(v_at(i));
     return;
   }
-  // Round-half-even as in quant.cpp: with v = q0·2^s + rem,
-  // (v + 2^(s-1) - 1 + (q0 & 1)) >> s; no overflow since |v| < 2^118.
-  const i128 half_minus_one = (static_cast<i128>(1) << (down - 1)) - 1;
-  for (int64_t i = 0; i < m; ++i) {
-    const i128 v = v_at(i);
-    acc[i] = static_cast<int64_t>((v + half_minus_one + ((v >> down) & 1)) >> down);
-  }
+  // Round-half-even, branch-free: no overflow since |v| < 2^118 and down <= 57.
+  for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(shift_round_even_branchless(v_at(i), down));
 }
 
 // A = Σd (< 2^35); G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M) <= 2^55

@@ -65,9 +65,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   // dW[o,i] = Σ_n dout[n,o]·in[n,i]·2^(e_dout[n] + e_in[n]). Tight term bound:
   // |dout| <= 32767 < 2^15 and |in| <= 127 < 2^7 (int8) or 32767 < 2^15
-  // (int16), so |dout·in| < 2^22 resp. 2^30. (Before session 4 the int8 bound
-  // was stated as 23; the results in README were measured with 22.)
-  constexpr int term_bits = 15 + 8 * static_cast<int>(sizeof(X)) - 1;
+  // (int16), so |dout·in| < 2^22 resp. 2^30 (docs/design.md, "Bounds").
+  constexpr int term_bits = product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1);
   std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
   const BatchAlignment wa = align_batch(sample_exp.data(), batch, term_bits);

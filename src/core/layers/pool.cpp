@@ -7,7 +7,7 @@
 #include <cassert>
 #include <vector>
 
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -151,19 +151,6 @@ Shape global_avgpool_out_shape(const Shape& in) {
 }
 
 namespace {
-
-// One sample's means (real = v[i]·2^e, |v| < 2^62) to int8 on the max
-// rule's exponent (quant.hpp), rounded half-even to the NEAREST int8: a mean
-// below half a step becomes 0 (not ±1 as requantize_i8 keeps it). Returns
-// the exponent.
-int32_t requantize_i8_nearest(const int64_t* v, int64_t count, int32_t e, int8_t* out) {
-  int64_t max = 0;
-  for (int64_t i = 0; i < count; ++i) max = std::max(max, v[i] < 0 ? -v[i] : v[i]);
-  int s = 0;  // smallest shift with round-half-even(max / 2^s) <= 127
-  while (shift_round_even(max, s) > 127) ++s;
-  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<int8_t>(shift_round_even(v[i], s));
-  return e + s;
-}
 
 // in (N,C,H,W) -> out (N,C); X: int8_t or int16_t.
 // Rounding of the means: int8 inputs requantize_i8 (sign kept, quant.hpp);

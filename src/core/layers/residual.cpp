@@ -7,9 +7,9 @@
 #include <cassert>
 #include <vector>
 
-#include "zimt/fixed.hpp"
 #include "zimt/layers/layernorm.hpp"
 #include "zimt/layers/relu.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -60,8 +60,7 @@ void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
       const int16_t* x = in.sample(n);
       int64_t max = 0;
       for (int64_t i = 0; i < m; ++i) max = std::max<int64_t>(max, x[i]);
-      int s = 0;  // smallest shift with round-half-even(max / 2^s) <= 127
-      while (shift_round_even(max, s) > 127) ++s;
+      const int s = shift_to_fit(static_cast<uint64_t>(max), 127);  // max >= 0
       int8_t* y = out.sample(n);
       for (int64_t i = 0; i < m; ++i) y[i] = static_cast<int8_t>(x[i] > 0 ? shift_round_even(x[i], s) : 0);
       out.exp[n] = in.exp[n] + s;

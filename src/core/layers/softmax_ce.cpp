@@ -6,14 +6,12 @@
 #include <cassert>
 #include <vector>
 
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
 
 namespace {
-
-__extension__ using u128 = unsigned __int128;
 
 // 2^(-j/256) in Q30 for j = 0..256, round-to-nearest (generated offline;
 // tests/core/test_softmax_ce.cpp checks every entry against exp2).
@@ -167,9 +165,7 @@ void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels)
       for (int64_t i = 0; i < k; ++i) {
         // p_i in Q48, round-half-even; then (p - onehot) · 2^14 / N on exponent -62.
         const u128 num = static_cast<u128>(s.e[static_cast<size_t>(i)]) << kProbBits;
-        u128 p = num / s.sum;
-        const u128 rem2 = 2 * (num % s.sum);
-        if (rem2 > s.sum || (rem2 == s.sum && (p & 1))) p += 1;
+        const u128 p = div_round_even_u128(num, s.sum);
         const int64_t diff = static_cast<int64_t>(p) - (i == labels[n] ? int64_t{1} << kProbBits : 0);
         g[static_cast<size_t>(i)] = div_round_even(diff * (int64_t{1} << (62 - kProbBits)), batch);
       }

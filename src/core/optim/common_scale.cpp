@@ -1,7 +1,6 @@
 #include "zimt/optim/common_scale.hpp"
 
-#include "wide.hpp"
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

@@ -1,7 +1,6 @@
 #include "zimt/optim/init.hpp"
 
-#include "wide.hpp"
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/optim/zim.hpp"
 #include "zimt/rng.hpp"
 

@@ -1,32 +1,12 @@
 #include "zimt/optim/int_sgd.hpp"
 
 #include "apply_update.hpp"
-#include "wide.hpp"
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/rng.hpp"
 
 #include <algorithm>
 
 namespace zimt::optim {
-
-namespace {
-
-// round_stochastic(m / 2^s) for a magnitude m < 2^127, s >= 0, clipped to max_update.
-int64_t round_stochastic(u128 m, int64_t s, uint64_t random) {
-  if (s > 64) {
-    m = shift_round_even_u128(m, s - 64);
-    s = 64;
-  }
-  u128 q = m >> s;
-  if (s > 0) {
-    const u128 rem = s == 64 ? static_cast<uint64_t>(m) : m & ((u128{1} << s) - 1);
-    const u128 draw = s == 64 ? random : random & ((uint64_t{1} << s) - 1);
-    q += draw < rem ? 1 : 0;
-  }
-  return static_cast<int64_t>(std::min<u128>(q, static_cast<u128>(max_update)));
-}
-
-}  // namespace
 
 StepStats int_sgd_step(ParamSet& p, const IntSgdParams& params, uint64_t seed, uint64_t step) {
   const q32 lr = std::max<q32>(q32_mul(params.lr, schedule_factor(params.schedule, step)), 0);
@@ -42,7 +22,9 @@ StepStats int_sgd_step(ParamSet& p, const IntSgdParams& params, uint64_t seed, u
                  const u128 m = static_cast<u128>(abs_u64(g[i])) * static_cast<uint64_t>(lr);
                  int64_t mag;
                  if (shift >= 0) {
-                   mag = round_stochastic(m, shift, lo64(philox(seed, Stream::sgd_round, step, offset + i)));
+                   const uint64_t random = lo64(philox(seed, Stream::sgd_round, step, offset + i));
+                   mag = static_cast<int64_t>(
+                       std::min<u128>(shift_round_stochastic_u128(m, shift, random), static_cast<u128>(max_update)));
                  } else {
                    // Left shift: saturate once the update is beyond max_update.
                    mag = (-shift >= 64 || m > (static_cast<u128>(max_update) >> -shift))

@@ -1,7 +1,6 @@
 #include "zimt/optim/q32.hpp"
 
-#include "wide.hpp"
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 
 #include <limits>
 

@@ -1,6 +1,6 @@
 #include "zimt/optim/zim.hpp"
 
-#include "wide.hpp"
+#include "zimt/numerics.hpp"
 #include "zimt/optim/philox_batch.hpp"
 
 #include <tbb/blocked_range.h>

@@ -1,6 +1,6 @@
 #include "zimt/optim/schedule.hpp"
 
-#include "wide.hpp"
+#include "zimt/numerics.hpp"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 #include "zimt/optim/zim_optimizer.hpp"
 
 #include "apply_update.hpp"
-#include "wide.hpp"
+#include "zimt/numerics.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -56,7 +56,8 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step) {
   } else {
     for (size_t t = 0; t < p.tensors.size(); ++t) {
       const auto& info = p.tensors[t];
-      const auto n_t = static_cast<int64_t>(div_round_even(static_cast<u128>(n) * info.numel, static_cast<u128>(d)));
+      const auto n_t =
+          static_cast<int64_t>(div_round_even_u128(static_cast<u128>(n) * info.numel, static_cast<u128>(d)));
       draw(std::span<const GradientSlice>(&slices_[t], 1), n_t, uint64_t{t} << per_tensor_trial_bits, info.offset,
            info.numel);
     }

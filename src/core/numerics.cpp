@@ -1,4 +1,4 @@
-#include "zimt/fixed.hpp"
+#include "zimt/numerics.hpp"
 
 namespace zimt {
 
