@@ -75,6 +75,40 @@ std::pair<json::json_pointer, json> parse_override(const std::string& text) {
   return {ptr, parsed};
 }
 
+namespace {
+
+// An override replaces an array element or appends one; an index further out
+// would make nlohmann fill the gap with nulls (`--set /x/1000000000=1` asks
+// for gigabytes), so it is refused before the write. Throws
+// std::invalid_argument naming the override.
+void check_override_indices(const json& config, const json::json_pointer& ptr, const std::string& text) {
+  std::vector<std::string> tokens;
+  for (json::json_pointer p = ptr; !p.empty(); p = p.parent_pointer()) tokens.push_back(p.back());
+  const json* node = &config;  // nullptr once the path leaves the document (created on write)
+  std::string at;
+  for (auto token = tokens.rbegin(); token != tokens.rend(); ++token) {
+    const bool is_index = !token->empty() && token->find_first_not_of("0123456789") == std::string::npos;
+    const bool array_here = node == nullptr || node->is_null() ? is_index : node->is_array();
+    if (array_here && is_index) {
+      const size_t size = node != nullptr && node->is_array() ? node->size() : 0;
+      if (token->size() > 18 || std::stoull(*token) > size) {
+        throw std::invalid_argument("--set '" + text + "': index " + *token + " is past the end of " +
+                                    (at.empty() ? "/" : at) + " (" + std::to_string(size) +
+                                    " elements; an override replaces an element or appends one)");
+      }
+      const size_t index = std::stoull(*token);
+      node = index < size ? &(*node)[index] : nullptr;
+    } else if (node != nullptr && node->is_object() && node->contains(*token)) {
+      node = &(*node)[*token];
+    } else {
+      node = nullptr;
+    }
+    at += "/" + *token;
+  }
+}
+
+}  // namespace
+
 fs::path configs_dir() {
   if (const char* env = std::getenv("ZIMT_CONFIG_DIR"); env && *env) return env;
 #ifdef ZIMT_SOURCE_CONFIGS
@@ -165,6 +199,7 @@ json resolve_config(json config, const std::vector<std::string>& overrides, cons
   for (const auto& text : overrides) {
     try {
       auto [ptr, value] = parse_override(text);
+      check_override_indices(config, ptr, text);
       config[ptr] = value;
     } catch (const std::invalid_argument& e) {
       errors.push_back({"", e.what()});

@@ -110,6 +110,20 @@ TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated li
   CHECK(has_problem(problems(with_model({}), {"/train/epochz=2"}), "/train/epochz: unknown key"));
 }
 
+TEST_CASE("a --set index past the end of an array is refused before the write allocates the gap") {
+  // tests/fuzz/regressions/config/set-index-past-end: the write would have
+  // filled a new array with 10^9 nulls (std::bad_alloc).
+  CHECK(has_problem(problems(with_model({}), {"/foo/1000000000=1"}),
+                    "--set '/foo/1000000000=1': index 1000000000 is past the end of /foo (0 elements"));
+  CHECK(has_problem(problems(with_model({}), {"/model/layers/3={}"}),
+                    "index 3 is past the end of /model/layers (2 elements"));
+  CHECK(has_problem(problems(with_model({}), {"/model/layers/99999999999999999999999=1"}), "is past the end of"));
+  const json appended = zimt::io::resolve_config(with_model({}), {"/model/layers/2={\"kind\": \"relu\"}"}, "t");
+  CHECK(appended["/model/layers/2/kind"_json_pointer] == "relu");
+  const json replaced = zimt::io::resolve_config(with_model({}), {"/model/layers/1/out=2"}, "t");
+  CHECK(replaced["/model/layers/1/out"_json_pointer] == 2);
+}
+
 TEST_CASE("a config inherits from its base and overrides parts of it") {
   TempDir dir;
   dir.write("parent.json",
