@@ -55,6 +55,14 @@ const json& default_config() {
 }
 
 std::pair<json::json_pointer, json> parse_override(const std::string& text) {
+  // A config's keys and strings are UTF-8 (the JSON parser checks a file's);
+  // an override is checked here, or its bytes would fail later, wherever the
+  // value is printed.
+  try {
+    (void)json(text).dump();
+  } catch (const json::type_error&) {
+    throw std::invalid_argument("--set '" + text + "': not valid UTF-8");
+  }
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0)
     throw std::invalid_argument("--set '" + text + "': expected POINTER=VALUE, e.g. /train/epochs=3");
@@ -126,7 +134,7 @@ json read_json_file(const fs::path& path) {
   buffer << in.rdbuf();
   try {
     return json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e400)
     throw std::runtime_error(path.string() + ": not valid JSON: " + e.what());
   }
 }

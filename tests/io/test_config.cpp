@@ -124,6 +124,16 @@ TEST_CASE("a --set index past the end of an array is refused before the write al
   CHECK(replaced["/model/layers/1/out"_json_pointer] == 2);
 }
 
+TEST_CASE("a --set override that is not UTF-8 is refused where it is parsed") {
+  // tests/fuzz/regressions/config/set-not-utf8: the bytes failed later, in
+  // the validator's message, as an escaped nlohmann::json::type_error.
+  CHECK_THROWS_WITH_AS(zimt::io::parse_override("/train/epochs=\xff"), doctest::Contains("not valid UTF-8"),
+                       std::invalid_argument);
+  CHECK(has_problem(problems(with_model({}), {"/train/epochs=\xff"}), "--set '/train/epochs=\xff': not valid UTF-8"));
+  CHECK(has_problem(problems(with_model({}), {"/train/epoch\xc3=1"}), "not valid UTF-8"));
+  CHECK(zimt::io::parse_override("/data/train=d\xc3\xa4ten.zds").second == "d\xc3\xa4ten.zds");
+}
+
 TEST_CASE("a config inherits from its base and overrides parts of it") {
   TempDir dir;
   dir.write("parent.json",
@@ -147,6 +157,13 @@ TEST_CASE("malformed files are reported with their path") {
   std::ofstream(dir.path / "bad.json") << "{\"train\": ";
   CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "bad.json", {}), doctest::Contains("not valid JSON"));
   CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "none.json", {}), doctest::Contains("cannot open"));
+  // A number beyond double is nlohmann's out_of_range, not a parse_error
+  // (tests/fuzz/regressions/sweep/number-beyond-double found it in a sweep file).
+  std::ofstream(dir.path / "huge.json") << "{\"train\": {\"epochs\": 1e400}}";
+  CHECK_THROWS_WITH_AS(
+      zimt::io::load_resolved_config(dir.path / "huge.json", {}),
+      doctest::Contains("huge.json: not valid JSON: [json.exception.out_of_range.406] number overflow"),
+      std::runtime_error);
 }
 
 TEST_CASE("an unknown model name is named at /model") {
