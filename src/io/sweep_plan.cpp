@@ -289,7 +289,7 @@ SweepSpec load_sweep_file(const std::filesystem::path& path, const ConfigLoader&
   json doc;
   try {
     doc = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e400)
     throw ConfigInvalid(path.string(), {{"", std::string("not valid JSON: ") + e.what()}});
   }
   return parse_sweep(doc, path, load, resolve);

@@ -4,7 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 using nlohmann::json;
 using namespace zimt::io;
@@ -173,4 +177,20 @@ TEST_CASE("sweep: config hash is FNV-1a 64 of the canonical dump, without placem
   json c = a;
   c["train"]["seed"] = 4;
   CHECK(config_hash(c) != config_hash(a));
+}
+
+TEST_CASE("sweep: a file that is not JSON, or holds a number beyond double, is named in the error") {
+  // tests/fuzz/regressions/sweep/number-beyond-double: nlohmann reports such
+  // a number as out_of_range, not parse_error, and it escaped the reader.
+  const auto dir = std::filesystem::temp_directory_path() / ("zimt_sweep_plan_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "huge.json") << "{\"seeds\": 1e400}";
+  std::ofstream(dir / "cut.json") << "{\"seeds\": ";
+  for (const char* name : {"huge.json", "cut.json"}) {
+    CAPTURE(name);
+    CHECK_THROWS_WITH_AS(load_sweep_file(dir / name, load_nothing, test_resolve),
+                         doctest::Contains((std::string(name) + ": 1 problem\n  /: not valid JSON: ").c_str()),
+                         ConfigInvalid);
+  }
+  std::filesystem::remove_all(dir);
 }
