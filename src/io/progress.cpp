@@ -35,7 +35,7 @@ void Progress::update(const ProgressState& s) {
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(width, '.');
     std::fprintf(out_, "\r\033[K[%s] epoch %llu/%llu step %llu/%llu loss %.4f acc %s %.0f img/s ETA %s", bar.c_str(),
-                 static_cast<unsigned long long>(s.epoch + 1), static_cast<unsigned long long>(s.epochs),
+                 static_cast<unsigned long long>(s.epoch) + 1, static_cast<unsigned long long>(s.epochs),
                  static_cast<unsigned long long>(s.step), static_cast<unsigned long long>(s.total_steps), s.train_loss,
                  acc, s.images_per_s, format_duration(s.eta_s).c_str());
     bar_drawn_ = true;
@@ -43,7 +43,7 @@ void Progress::update(const ProgressState& s) {
     if (s.step % every_ != 0 && s.step != s.total_steps) return;
     std::fprintf(out_, "step %llu/%llu epoch %llu loss %.4f acc %s %.0f img/s eta %s\n",
                  static_cast<unsigned long long>(s.step), static_cast<unsigned long long>(s.total_steps),
-                 static_cast<unsigned long long>(s.epoch + 1), s.train_loss, acc, s.images_per_s,
+                 static_cast<unsigned long long>(s.epoch) + 1, s.train_loss, acc, s.images_per_s,
                  format_duration(s.eta_s).c_str());
   }
   std::fflush(out_);
