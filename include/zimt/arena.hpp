@@ -52,4 +52,10 @@ Tensor<T> make_tensor(Arena& arena, Shape shape) {
   return t;
 }
 
+// A zero-filled activation of the given width and shape from the arena.
+inline Activation make_activation(Arena& arena, ActivationWidth width, Shape shape) {
+  if (width == ActivationWidth::int8) return make_tensor<int8_t>(arena, shape);
+  return make_tensor<int16_t>(arena, shape);
+}
+
 }  // namespace zimt

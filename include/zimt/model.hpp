@@ -68,7 +68,11 @@ struct ModelLayer {
   std::string name;
   Shape3 in, out;         // one sample's shapes
   bool flat_out = false;  // the output is (N,F) rather than (N,C,H,W)
-  bool wide_out = false;  // an int16 output (in ModelActs::wide; see above for which layers)
+  // Element types of the layer's input and output (assign_activation_widths).
+  ActivationWidth in_width = ActivationWidth::int8;
+  ActivationWidth out_width = ActivationWidth::int8;
+  // The int8 rounding of a global_avgpool's means (the one layer with a choice).
+  Rounding rounding = Rounding::keep_sign;
   // The parameters of this layer's kind (the others stay default).
   Conv2dSpec conv;
   LinearSpec linear;
@@ -84,22 +88,28 @@ struct Model {
   ParamSet params;
 };
 
-// Builds the layer list and allocates the (zero) parameters. Throws
-// std::invalid_argument listing check_model_spec's problems, if any.
+// Builds the layer list, allocates the (zero) parameters and runs
+// assign_activation_widths. Throws std::invalid_argument listing
+// check_model_spec's problems, if any.
 Model build_model(const ModelSpec& spec, WeightStorage storage = WeightStorage::int8);
+
+// The precision policy as one pass over the layers: sets every layer's
+// in_width / out_width (the rules at the top of this file) and the rounding
+// of a global_avgpool (nearest after an int16 input, keep_sign after int8).
+void assign_activation_widths(Model& model);
 
 // Tensor shapes for a batch: the input (N,C,H,W) and layer i's output.
 Shape model_input_shape(const Model& model, int64_t batch);
 Shape layer_output_shape(const ModelLayer& layer, int64_t batch);
 
-// One line per layer: index, name, kind, output shape, parameters; then the
-// total. E.g. "  0 conv1   conv2d     32x28x28      320".
+// One line per layer: index, name, kind, input and output width, output
+// shape, parameters; then the total.
+// E.g. "  0  conv1       conv2d          int8  int16 32x28x28           320".
 std::string describe(const Model& model);
 
 struct ModelActs {
-  Act input;
-  std::vector<Act> out;               // out[i]: output of layer i; out.back() are the logits (N,classes)
-  std::vector<Tensor<int16_t>> wide;  // wide[i]: output of layer i if it is wide_out (out[i] is then empty)
+  Activation input;
+  std::vector<Activation> out;        // out[i]: output of layer i; out.back() are the logits (N,classes), int8
   std::vector<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
   int64_t saturated = 0;              // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };

@@ -37,6 +37,8 @@
 #include <string>
 #include <vector>
 
+#include "zimt/tensor.hpp"
+
 namespace zimt {
 
 enum class LayerKind : uint8_t { conv2d, linear, relu, maxpool, global_avgpool, flatten, layernorm, basic_block };
@@ -60,12 +62,6 @@ struct Shape3 {
   int64_t numel() const { return c * h * w; }
   bool operator==(const Shape3&) const = default;
 };
-
-// Storage width of a group of activations (the options above).
-enum class ActivationWidth : uint8_t { int8, int16 };
-
-// "int8", "int16" (the JSON spelling).
-const char* activation_width_name(ActivationWidth a);
 
 struct ModelSpec {
   std::string name;

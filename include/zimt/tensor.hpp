@@ -26,9 +26,12 @@
 //
 // LAYER CALLING CONVENTION (llm.c style free functions, one file per layer)
 //   <layer>_out_shape(in_shape, params...)            -> Shape of the output
-//   <layer>_forward(Act& out, const Act& in, [const ParamSet&, const Spec&])
-//   <layer>_backward(Err* din, const Err& dout, const Act& in, [const Act& out,]
+//   <layer>_forward(const Activation& out, const Activation& in, [const ParamSet&, const Spec&])
+//   <layer>_backward(Err* din, const Err& dout, const Activation& in, [const Activation& out,]
 //                    [ParamSet& (writes g and g_exp of the layer's tensors), const Spec&])
+//   - One forward and one backward entry per layer: the element type of an
+//     activation (int8 or int16) travels with the Activation view below;
+//     the model's width pass (model.hpp) decides it per layer.
 //   - The CALLER allocates every output (out, din) with the right shape from an
 //     Arena (make_tensor); layers write every element and every exponent of
 //     what they are given and never allocate tensors visible to others
@@ -45,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 
 namespace zimt {
 
@@ -89,6 +93,69 @@ struct Tensor {
 
 using Act = Tensor<int8_t>;
 using Err = Tensor<int16_t>;
+
+// Element type of an activation tensor: int8 (what most GEMMs read) or
+// int16 (where the precision policy asks for it: docs/design.md,
+// "Precision policy"; model.hpp says which layers).
+enum class ActivationWidth : uint8_t { int8, int16 };
+
+// "int8", "int16" (the JSON spelling).
+constexpr const char* activation_width_name(ActivationWidth w) { return w == ActivationWidth::int8 ? "int8" : "int16"; }
+
+template <class T>
+constexpr ActivationWidth width_of() {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2, "activations are int8_t or int16_t");
+  return sizeof(T) == 1 ? ActivationWidth::int8 : ActivationWidth::int16;
+}
+
+// An activation of either width: a Tensor view that carries its element
+// type. Every layer has one forward and one backward entry taking these;
+// kernels inside a layer are templates on the element type, reached through
+// visit(). Converts implicitly from Tensor<int8_t> and Tensor<int16_t>.
+struct Activation {
+  ActivationWidth width = ActivationWidth::int8;
+  void* data = nullptr;
+  int32_t* exp = nullptr;  // shape[0] exponents, one per sample
+  Shape shape;
+
+  Activation() = default;
+  template <class T>
+  Activation(const Tensor<T>& t) : width(width_of<T>()), data(t.data), exp(t.exp), shape(t.shape) {}
+
+  int64_t batch() const { return shape[0]; }
+  // The typed view; T must match `width`.
+  template <class T>
+  Tensor<T> as() const {
+    assert(width == width_of<T>());
+    return Tensor<T>{static_cast<T*>(data), exp, shape};
+  }
+};
+
+// f(Tensor<int8_t>) or f(Tensor<int16_t>), as a.width says.
+template <class F>
+decltype(auto) visit(const Activation& a, F&& f) {
+  if (a.width == ActivationWidth::int8) return f(a.as<int8_t>());
+  return f(a.as<int16_t>());
+}
+
+// f(Tensor<Y>, Tensor<X>) for the widths of out and in.
+template <class F>
+decltype(auto) visit(const Activation& out, const Activation& in, F&& f) {
+  return visit(out, [&](auto y) { return visit(in, [&](auto x) { return f(y, x); }); });
+}
+
+// The element type of a Tensor (for templates reached through visit).
+template <class TensorT>
+using element_of = std::remove_pointer_t<decltype(TensorT::data)>;
+
+// The rounding of a requantisation to int8 where a layer has a choice
+// (docs/design.md, "Rounding"):
+//   keep_sign: round-half-even, but a nonzero value never becomes 0 (it
+//              becomes ±1): a ReLU mask downstream sees the exact sign;
+//   nearest:   round-half-even to the nearest int8 (a value below half a
+//              step becomes 0), where a GEMM rather than a ReLU mask reads
+//              the result.
+enum class Rounding : uint8_t { keep_sign, nearest };
 
 // The same storage seen with another shape of equal numel and the same batch
 // (flatten, reshape): no copy.

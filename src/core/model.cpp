@@ -15,8 +15,9 @@ std::string dims(const Shape3& s, bool flat) {
   return std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
 }
 
+// s padded with spaces to `width`, at least one space after (or before) it.
 std::string pad(std::string s, size_t width, bool right_align = false) {
-  if (s.size() >= width) return s;
+  if (s.size() >= width) return right_align ? " " + s : s + " ";
   return right_align ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
@@ -79,13 +80,19 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     shape = l.out;
     model.layers.push_back(std::move(l));
   }
+  assign_activation_widths(model);
+  return model;
+}
+
+void assign_activation_widths(Model& model) {
   // int16 outputs (model.hpp). With int16 norm activations: a conv2d or
   // linear whose output reaches a layernorm through relu / maxpool layers
   // only, those layers, and a layernorm (with an int16 input) whose output a
   // conv2d or linear reads, directly or through a flatten. With int16 block
   // activations: every block, and the relu / maxpool / layernorm layers
   // between an int16 output and the first block (the stem). Always: a conv2d
-  // directly followed by a layernorm.
+  // directly followed by a layernorm. Every other output is int8.
+  const ModelSpec& spec = model.spec;
   const bool wide_blocks = spec.block_activations == ActivationWidth::int16;
   const bool wide_norms = spec.norm_activations == ActivationWidth::int16;
   const size_t L = model.layers.size();
@@ -101,20 +108,27 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
     feeds_norm[i] =
         next == LayerKind::layernorm || ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]);
   }
+  ActivationWidth width = ActivationWidth::int8;  // the model's input
   for (size_t i = 0; i < L; ++i) {
     ModelLayer& l = model.layers[i];
-    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;
+    l.in_width = width;
+    const bool wide_in = width == ActivationWidth::int16;
     const bool gemm_after = is_gemm(i + 1) || (kind(i + 1) == LayerKind::flatten && is_gemm(i + 2));
     const bool around_norm =
         wide_norms &&
         ((is_gemm(i) && feeds_norm[i]) ||
          ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
          (l.kind == LayerKind::layernorm && wide_in && gemm_after) || (l.kind == LayerKind::flatten && wide_in));
-    l.wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm) ||
-                 (l.kind == LayerKind::basic_block && wide_blocks) ||
-                 (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
+    const bool wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm) ||
+                          (l.kind == LayerKind::basic_block && wide_blocks) ||
+                          (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
+    l.out_width = wide_out ? ActivationWidth::int16 : ActivationWidth::int8;
+    // The means of an int16 input (the last int16 block's output) go to the
+    // nearest int8, as the fc's GEMM, not a ReLU mask, reads them; after an
+    // int8 input the sign is kept (docs/design.md, "Rounding").
+    if (l.kind == LayerKind::global_avgpool) l.rounding = wide_in ? Rounding::nearest : Rounding::keep_sign;
+    width = l.out_width;
   }
-  return model;
 }
 
 Shape model_input_shape(const Model& model, int64_t batch) {
@@ -130,12 +144,14 @@ Shape layer_output_shape(const ModelLayer& layer, int64_t batch) {
 std::string describe(const Model& model) {
   std::string s = "model " + model.spec.name + ": input " + dims(model.spec.input, false) + ", " +
                   std::to_string(model.spec.classes) + " classes\n";
-  s += "  #  " + pad("name", 10) + pad("kind", 16) + pad("output", 12) + pad("params", 10, true) + "\n";
+  s += "  #  " + pad("name", 12) + pad("kind", 16) + pad("in", 6) + pad("out", 6) + pad("output", 12) +
+       pad("params", 10, true) + "\n";
   int64_t total = 0;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
     total += l.params;
-    s += pad(std::to_string(i), 3, true) + "  " + pad(l.name, 10) + pad(layer_kind_name(l.kind), 16) +
+    s += pad(std::to_string(i), 3, true) + "  " + pad(l.name, 12) + pad(layer_kind_name(l.kind), 16) +
+         pad(activation_width_name(l.in_width), 6) + pad(activation_width_name(l.out_width), 6) +
          pad(dims(l.out, l.flat_out), 12) + pad(std::to_string(l.params), 10, true) + "\n";
   }
   s += "  total parameters: " + std::to_string(total) + "\n";
@@ -146,59 +162,25 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   const int64_t batch = input.batch();
   assert(input.shape == model_input_shape(model, batch));
   acts.input = input;
-  acts.out.assign(model.layers.size(), Act{});
-  acts.wide.assign(model.layers.size(), Tensor<int16_t>{});
+  acts.out.assign(model.layers.size(), Activation{});
   acts.block.assign(model.layers.size(), BasicBlockActs{});
   acts.saturated = 0;
-  const Act* x = &acts.input;
-  const Tensor<int16_t>* xw = nullptr;  // the input instead of x when the previous layer's output is int16
+  const ParamSet& p = model.params;
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
-    // Calls f with this layer's input: *xw after an int16 layer, else *x.
-    const auto on_input = [&](const auto& f) {
-      if (xw != nullptr)
-        f(*xw);
-      else
-        f(*x);
-    };
-    if (l.wide_out) {
-      Tensor<int16_t>& y = acts.wide[i] = make_tensor<int16_t>(arena, layer_output_shape(l, batch));
-      switch (l.kind) {
-        case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_forward(y, in, model.params, l.conv); }); break;
-        case LayerKind::linear: on_input([&](const auto& in) { linear_forward(y, in, model.params, l.linear); }); break;
-        case LayerKind::basic_block:
-          on_input([&](const auto& in) { basic_block_forward(y, acts.block[i], in, model.params, l.block, arena); });
-          break;
-        // int16 input only (build_model: these are int16 only after an int16 layer)
-        case LayerKind::flatten: flatten_forward(y, *xw); break;
-        case LayerKind::layernorm: layernorm_forward(y, *xw); break;
-        case LayerKind::relu: relu_forward(y, *xw); break;
-        case LayerKind::maxpool: maxpool_forward(y, *xw, l.pool); break;
-        default: assert(false && "no int16 output for this kind (build_model)");
-      }
-      x = nullptr;
-      xw = &y;
-      continue;
-    }
-    // check_model_spec / build_model: only these read an int16 input into an int8 output.
-    assert(xw == nullptr || l.kind == LayerKind::layernorm || l.kind == LayerKind::global_avgpool ||
-           l.kind == LayerKind::linear || l.kind == LayerKind::conv2d);
-    Act& y = acts.out[i] = make_tensor<int8_t>(arena, layer_output_shape(l, batch));
+    const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
+    assert(x.width == l.in_width);
+    const Activation y = acts.out[i] = make_activation(arena, l.out_width, layer_output_shape(l, batch));
     switch (l.kind) {
-      case LayerKind::conv2d: on_input([&](const auto& in) { conv2d_forward(y, in, model.params, l.conv); }); break;
-      case LayerKind::linear: on_input([&](const auto& in) { linear_forward(y, in, model.params, l.linear); }); break;
-      case LayerKind::global_avgpool: on_input([&](const auto& in) { global_avgpool_forward(y, in); }); break;
-      case LayerKind::layernorm:
-        on_input([&](const auto& in) { acts.saturated += layernorm_forward(y, in, l.norm); });
-        break;
-      // int8 input only
-      case LayerKind::relu: relu_forward(y, *x); break;
-      case LayerKind::maxpool: maxpool_forward(y, *x, l.pool); break;
-      case LayerKind::flatten: flatten_forward(y, *x); break;
-      case LayerKind::basic_block: basic_block_forward(y, acts.block[i], *x, model.params, l.block, arena); break;
+      case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv); break;
+      case LayerKind::linear: linear_forward(y, x, p, l.linear); break;
+      case LayerKind::relu: relu_forward(y, x); break;
+      case LayerKind::maxpool: maxpool_forward(y, x, l.pool); break;
+      case LayerKind::global_avgpool: global_avgpool_forward(y, x, l.rounding); break;
+      case LayerKind::flatten: flatten_forward(y, x); break;
+      case LayerKind::layernorm: acts.saturated += layernorm_forward(y, x, l.norm); break;
+      case LayerKind::basic_block: basic_block_forward(y, acts.block[i], x, p, l.block, arena); break;
     }
-    x = &y;
-    xw = nullptr;
   }
 }
 
@@ -206,44 +188,24 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
   // Layers before the first one with parameters need no error signal.
   size_t first = 0;
   while (first < model.layers.size() && model.layers[first].params == 0) ++first;
+  ParamSet& p = model.params;
   Err dy = dlogits;
   for (size_t i = model.layers.size(); i-- > first;) {
     const ModelLayer& l = model.layers[i];
-    const Act& x = i == 0 ? acts.input : acts.out[i - 1];
-    const Act& y = acts.out[i];
-    const bool wide_in = i > 0 && model.layers[i - 1].wide_out;  // the input is acts.wide[i - 1], not x
-    const Tensor<int16_t> xw = wide_in ? acts.wide[i - 1] : Tensor<int16_t>{};
+    const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
+    const Activation& y = acts.out[i];
     const bool need_din = i > first;
-    Err dx = need_din ? make_tensor<int16_t>(arena, wide_in ? xw.shape : x.shape) : Err{};
+    Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
     Err* din = need_din ? &dx : nullptr;
-    // Calls f with this layer's input: xw after an int16 layer, else x.
-    const auto on_input = [&](const auto& f) {
-      if (wide_in)
-        f(xw);
-      else
-        f(x);
-    };
     switch (l.kind) {
-      case LayerKind::conv2d:
-        on_input([&](const auto& in) { conv2d_backward(din, dy, in, model.params, l.conv); });
-        break;
-      case LayerKind::linear:
-        on_input([&](const auto& in) { linear_backward(din, dy, in, model.params, l.linear); });
-        break;
-      case LayerKind::relu:
-        if (l.wide_out)
-          relu_backward(dx, dy, acts.wide[i]);
-        else
-          relu_backward(dx, dy, y);
-        break;
-      case LayerKind::maxpool: on_input([&](const auto& in) { maxpool_backward(dx, dy, in, l.pool); }); break;
+      case LayerKind::conv2d: conv2d_backward(din, dy, x, p, l.conv); break;
+      case LayerKind::linear: linear_backward(din, dy, x, p, l.linear); break;
+      case LayerKind::relu: relu_backward(dx, dy, y); break;
+      case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
-      case LayerKind::layernorm: on_input([&](const auto& in) { layernorm_backward(dx, dy, in); }); break;
-      case LayerKind::basic_block:
-        on_input(
-            [&](const auto& in) { basic_block_backward(din, dy, in, acts.block[i], model.params, l.block, arena); });
-        break;
+      case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;
+      case LayerKind::basic_block: basic_block_backward(din, dy, x, acts.block[i], p, l.block, arena); break;
     }
     dy = dx;
   }

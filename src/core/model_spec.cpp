@@ -16,14 +16,6 @@ const char* layer_kind_name(LayerKind kind) {
   return "?";
 }
 
-const char* activation_width_name(ActivationWidth a) {
-  switch (a) {
-    case ActivationWidth::int8: return "int8";
-    case ActivationWidth::int16: return "int16";
-  }
-  return "?";
-}
-
 namespace {
 
 std::string dims(const Shape3& s) {

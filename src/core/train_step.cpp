@@ -87,7 +87,7 @@ BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8
   std::vector<int32_t> pred(static_cast<size_t>(batch));
   // forward
   forward(acts, model, images, batch, norm, arena);
-  const Act& logits = acts.out.back();
+  const Act logits = acts.out.back().as<int8_t>();
   // loss
   BatchCounters counters = loss_counters(logits, y, pred, nullptr);
   counters.act_saturated = acts.saturated;
@@ -114,7 +114,7 @@ BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_
   ModelActs acts;
   std::vector<int32_t> p(static_cast<size_t>(batch));
   forward(acts, model, images, batch, norm, arena);
-  BatchCounters counters = loss_counters(acts.out.back(), y, p, loss_q16);
+  BatchCounters counters = loss_counters(acts.out.back().as<int8_t>(), y, p, loss_q16);
   counters.act_saturated = acts.saturated;
   if (pred) std::copy(p.begin(), p.end(), pred);
   return counters;

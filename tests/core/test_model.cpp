@@ -15,6 +15,9 @@ using namespace zimt;
 using zimt::test::layer;
 
 namespace {
+
+// Whether the width pass made the layer's output int16.
+bool int16_out(const ModelLayer& l) { return l.out_width == ActivationWidth::int16; }
 const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
 Model load(const char* name) { return build_model(io::load_named_model_spec(name, models_dir)); }
 }  // namespace
@@ -30,6 +33,9 @@ TEST_CASE("built models have the paper's parameter counts") {
   MESSAGE(describe(resnet));
   CHECK(resnet.params.size() == 11165770);  // torchvision's ResNet-18 (1 channel, 10 classes) minus BatchNorm's 9,600
   CHECK(describe(cnn).find("total parameters: 421642") != std::string::npos);
+  // Each line names the layer's input and output widths (assign_activation_widths).
+  CHECK(describe(cnn).find("conv1       conv2d          int8  int16 32x28x28") != std::string::npos);
+  CHECK(describe(cnn).find("fc2         linear          int16 int16 10") != std::string::npos);
 }
 
 TEST_CASE("parameter names and shapes follow PyTorch") {
@@ -82,11 +88,11 @@ TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated wit
   // int16 from the stem's conv1 through the last block (model.hpp); global_avgpool, fc and the logits' LN are int8.
   for (size_t i = 0; i < resnet.layers.size(); ++i) {
     CAPTURE(i);
-    CHECK(resnet.layers[i].wide_out == (i < 12));
+    CHECK(int16_out(resnet.layers[i]) == (i < 12));
   }
   CHECK(resnet.layers[12].kind == LayerKind::global_avgpool);
   const Model small = load("small_resnet");  // int8 blocks: only conv1 (before its layernorm) is int16
-  for (size_t i = 0; i < small.layers.size(); ++i) CHECK(small.layers[i].wide_out == (i == 0));
+  for (size_t i = 0; i < small.layers.size(); ++i) CHECK(int16_out(small.layers[i]) == (i == 0));
 
   // A block model with the given block_activations value (JSON text) and
   // `extra` layers between the block and the pool; "//" keys are comments.
@@ -133,19 +139,19 @@ TEST_CASE("norm_activations: int16 around every LayerNorm, int8 elsewhere, valid
   const std::vector<bool> mlp_wide{false, true, true, true, true, false};
   for (size_t i = 0; i < mlp.layers.size(); ++i) {
     CAPTURE(i);
-    CHECK(mlp.layers[i].wide_out == mlp_wide[i]);
+    CHECK(int16_out(mlp.layers[i]) == mlp_wide[i]);
   }
   ModelSpec cnn = io::load_named_model_spec("mnist_cnn", models_dir);  // shipped with int16 too
   CHECK(cnn.norm_activations == ActivationWidth::int16);
   cnn.norm_activations = ActivationWidth::int8;
-  for (const auto& l : build_model(cnn).layers) CHECK_FALSE(l.wide_out);
+  for (const auto& l : build_model(cnn).layers) CHECK_FALSE(int16_out(l));
   cnn.norm_activations = ActivationWidth::int16;
   // conv1 relu pool LN conv2 relu pool LN flatten fc1 relu LN fc2 LN: every layer but the logits' LN
   // (each LN's input comes from a GEMM through relu/pool, each output feeds one, through flatten for fc1).
   const Model wide = build_model(cnn);
   for (size_t i = 0; i < wide.layers.size(); ++i) {
     CAPTURE(i);
-    CHECK(wide.layers[i].wide_out == (i + 1 < wide.layers.size()));
+    CHECK(int16_out(wide.layers[i]) == (i + 1 < wide.layers.size()));
   }
 
   const auto parse = [](const std::string& value) {

@@ -53,6 +53,9 @@ TEST_CASE("add_i16: exact when the sum fits, per-sample exponents joined") {
 
 namespace {
 
+// Whether the width pass made the layer's output int16.
+bool int16_out(const ModelLayer& l) { return l.out_width == ActivationWidth::int16; }
+
 // A model of an identity block (reading the int8 input) and a projection
 // block, then global_avgpool and fc; the blocks' own numbers are what the
 // float reference checks.
@@ -67,11 +70,6 @@ Model blocks_model(ActivationWidth acts) {
   Model model = build_model(spec);
   ref::dense_integer_start(model.params, 9);
   return model;
-}
-
-// Layer i's output as real numbers (int8 or int16, model.hpp).
-ref::Vec real_out(const ModelActs& acts, size_t i) {
-  return acts.wide[i].data != nullptr ? ref::real(acts.wide[i]) : ref::real(acts.out[i]);
 }
 
 // dL/dlogits of the float reference (|.| <= 1/N = 2^-2) on a fixed exponent
@@ -102,7 +100,7 @@ BlockRun run_blocks(ActivationWidth a, const ref::Owned<int8_t>& x, const std::v
   ModelActs acts;
   model_forward(acts, model, x.view(), arena);
   BlockRun r;
-  for (size_t i = 0; i < 2; ++i) r.block_out.push_back(real_out(acts, i));
+  for (size_t i = 0; i < 2; ++i) r.block_out.push_back(ref::real(acts.out[i]));
   const int64_t N = x.shape[0];
   const ref::FloatPass own = fp ? *fp : ref::float_model_pass(model, ref::real(x.view()), labels, N);
   model_backward(model, acts, float_dlogits(own, labels, N, arena), arena);
@@ -149,9 +147,9 @@ TEST_CASE("basic block with int16 activations matches the float reference; threa
   const Owned<int8_t> x = ref::random_act(Shape{N, 2, 6, 6}, rng, -5, -5);
   const std::vector<int32_t> labels{0, 1, 2, 1};
   const Model model = blocks_model(ActivationWidth::int16);
-  REQUIRE(model.layers[0].wide_out);
-  REQUIRE(model.layers[1].wide_out);
-  REQUIRE(!model.layers[2].wide_out);
+  REQUIRE(int16_out(model.layers[0]));
+  REQUIRE(int16_out(model.layers[1]));
+  REQUIRE(!int16_out(model.layers[2]));
   const ref::FloatPass fp = ref::float_model_pass(model, ref::real(x.view()), labels, N);
   const BlockRun r = run_blocks(ActivationWidth::int16, x, labels, &fp);
   for (size_t i = 0; i < 2; ++i) {
@@ -184,8 +182,8 @@ TEST_CASE("basic block with int16 activations matches the float reference; threa
   Arena arena;
   ModelActs acts;
   model_forward(acts, dead, x.view(), arena);
-  CHECK(ref::real(acts.wide[0]) == ref::relu_forward(ref::real(x.view())));
-  for (auto v : ref::real(acts.wide[1])) CHECK(v == 0);
+  CHECK(ref::real(acts.out[0]) == ref::relu_forward(ref::real(x.view())));
+  for (auto v : ref::real(acts.out[1])) CHECK(v == 0);
   model_backward(dead, acts, float_dlogits(fp, labels, N, arena), arena);
   for (size_t t = 0; t < dead.params.tensors.size(); ++t) {
     if (dead.params.tensors[t].name == "fc1.bias") continue;  // Σ dlogits: the only gradient not through a weight

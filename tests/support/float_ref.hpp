@@ -50,6 +50,9 @@ Vec real(const Tensor<T>& t) {
     for (int64_t i = 0; i < m; ++i) v[static_cast<size_t>(n * m + i)] = std::ldexp(double(t.sample(n)[i]), t.exp[n]);
   return v;
 }
+inline Vec real(const Activation& a) {
+  return visit(a, [](auto t) { return real(t); });
+}
 Vec real_weights(const ParamSet& p, size_t t);
 Vec real_grads(const ParamSet& p, size_t t);
 

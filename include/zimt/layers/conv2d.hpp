@@ -37,12 +37,9 @@ struct Conv2dSpec {
 };
 
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
-void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
-void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec);
-void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec);
-void conv2d_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec);
+// in and out: int8 or int16, any pair.
+void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
-void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec);
-void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const Conv2dSpec& spec);
+void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec);
 
 }  // namespace zimt

@@ -7,8 +7,8 @@
 namespace zimt {
 
 Shape flatten_out_shape(const Shape& in);
-void flatten_forward(Act& out, const Act& in);
-void flatten_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in);
+// out: the width of in.
+void flatten_forward(const Activation& out, const Activation& in);
 void flatten_backward(Err& din, const Err& dout);
 
 }  // namespace zimt

@@ -72,13 +72,11 @@ struct LayerNormSpec {
 constexpr int64_t kLayerNormMaxSample = int64_t{1} << 20;
 
 // in, out: same shape (N,...), M = sample_numel() <= kLayerNormMaxSample.
-// int8 output: returns the number of entries that saturated at ±127.
-int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec = {});
-int64_t layernorm_forward(Act& out, const Tensor<int16_t>& in, const LayerNormSpec& spec = {});
-// int16 output (never saturates).
-void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in);
+// int8 output (from an int8 or int16 input): returns the number of entries
+// that saturated at ±127. int16 output (int16 input only; `spec` unused):
+// never saturates, returns 0.
+int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec = {});
 // dout, din: shape of in.
-void layernorm_backward(Err& din, const Err& dout, const Act& in);
-void layernorm_backward(Err& din, const Err& dout, const Tensor<int16_t>& in);
+void layernorm_backward(Err& din, const Err& dout, const Activation& in);
 
 }  // namespace zimt

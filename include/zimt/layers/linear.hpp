@@ -24,15 +24,10 @@ struct LinearSpec {
 };
 
 Shape linear_out_shape(const Shape& in, const LinearSpec& spec);
-void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec);
-// The same requantised to int16 (the model's choice before a ReLU and a
-// LayerNorm, model.hpp).
-void linear_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const LinearSpec& spec);
-// int16 inputs (model.hpp: a LayerNorm's int16 output).
-void linear_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec);
-void linear_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec);
+// in and out: int8 or int16, any pair (int16 outputs before a ReLU and a
+// LayerNorm, int16 inputs from a LayerNorm's int16 output: model.hpp).
+void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
-void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec);
-void linear_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const LinearSpec& spec);
+void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec);
 
 }  // namespace zimt

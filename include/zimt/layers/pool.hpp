@@ -11,11 +11,12 @@
 //
 // Global average pool: in (N,C,H,W) -> out (N,C). Forward: sum in int64,
 // mean = round_half_even(sum·2^16 / (H·W)) on exponent exp - 16, then
-// requantised per sample to int8. The input may be int16 (the output of a
-// residual block with int16 activations, residual.hpp): the mean is taken
-// on the int16 values, and the one int8 rounding is that of the result,
-// which the fc layer's GEMM reads: to the NEAREST int8 (a mean below half a
-// step becomes 0; pool.cpp says why). Backward: din = round_half_even(dout·2^16 /
+// requantised per sample to int8 with the caller's Rounding (tensor.hpp).
+// The input may be int16 (the output of a residual block with int16
+// activations, residual.hpp): the mean is taken on the int16 values, and the
+// one int8 rounding is that of the result. The model's width pass picks
+// Rounding::nearest there and keep_sign after int8 inputs (model.hpp; why:
+// docs/design.md, "Rounding"). Backward: din = round_half_even(dout·2^16 /
 // (H·W)) on exponent exp - 16, requantised per sample to int16.
 #include <cstdint>
 
@@ -30,14 +31,13 @@ struct MaxPoolSpec {
 };
 
 Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec);
-void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec);
-void maxpool_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const MaxPoolSpec& spec);
-void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec);
-void maxpool_backward(Err& din, const Err& dout, const Tensor<int16_t>& in, const MaxPoolSpec& spec);
+// out: the width of in.
+void maxpool_forward(const Activation& out, const Activation& in, const MaxPoolSpec& spec);
+void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec);
 
 Shape global_avgpool_out_shape(const Shape& in);
-void global_avgpool_forward(Act& out, const Act& in);
-void global_avgpool_forward(Act& out, const Tensor<int16_t>& in);
+// out int8, in int8 or int16; `rounding` rounds the means to int8.
+void global_avgpool_forward(const Activation& out, const Activation& in, Rounding rounding);
 void global_avgpool_backward(Err& din, const Err& dout);
 
 }  // namespace zimt

@@ -7,9 +7,9 @@
 
 namespace zimt {
 
-void relu_forward(Act& out, const Act& in);
-void relu_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in);
-void relu_backward(Err& din, const Err& dout, const Act& out);
-void relu_backward(Err& din, const Err& dout, const Tensor<int16_t>& out);
+// out: the width and shape of in.
+void relu_forward(const Activation& out, const Activation& in);
+// out: the forward's output (its sign is the mask).
+void relu_backward(Err& din, const Err& dout, const Activation& out);
 
 }  // namespace zimt

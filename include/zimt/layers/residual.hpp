@@ -79,11 +79,10 @@ BasicBlockSpec add_basic_block(ParamSet& params, const std::string& name, int64_
                                int64_t stride, bool int16_activations = false);
 
 // The block's intermediate activations, kept from forward for backward
-// (hp, np only with a projection; a1 with int8 activations, a1_wide with int16).
+// (hp, np only with a projection; a1 of the block's activation width).
 struct BasicBlockActs {
   Tensor<int16_t> h1, n1;
-  Act a1;
-  Tensor<int16_t> a1_wide;
+  Activation a1;
   Tensor<int16_t> h2, n2, hp, np, sum;
 };
 
@@ -91,21 +90,15 @@ Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
 
 // in (N,C,H,W) -> out (N,O,OH,OW). The intermediates are allocated from
 // `arena` into `acts`. Nothing saturates (int16 LayerNorm outputs).
-// The output type must match spec.int16_activations (int8: Act, int16:
-// Tensor<int16_t>); an int16-activation block reads int8 or int16 inputs.
-void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
-                         const BasicBlockSpec& spec, Arena& arena);
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
-                         const BasicBlockSpec& spec, Arena& arena);
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in, const ParamSet& params,
+// out's width must match spec.int16_activations; an int16-activation block
+// reads int8 or int16 inputs, an int8-activation block int8 inputs.
+void basic_block_forward(const Activation& out, BasicBlockActs& acts, const Activation& in, const ParamSet& params,
                          const BasicBlockSpec& spec, Arena& arena);
 
 // din may be nullptr. Overwrites the gradients of the block's tensors.
 // Scratch error tensors come from `arena`. `in` as given to forward.
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts, ParamSet& params,
+void basic_block_backward(Err* din, const Err& dout, const Activation& in, const BasicBlockActs& acts, ParamSet& params,
                           const BasicBlockSpec& spec, Arena& arena);
-void basic_block_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, const BasicBlockActs& acts,
-                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena);
 
 // Per-sample sums of two tensors of equal shape into int16: out = a + b (see
 // above). The residual sums (n2 + np, n2 + x) and the input errors (Err).

@@ -245,28 +245,12 @@ Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
   return Shape{in[0], g.O, g.OH, g.OW};
 }
 
-void conv2d_forward(Act& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
+void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec) {
+  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
 }
 
-void conv2d_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void conv2d_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void conv2d_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const Conv2dSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void conv2d_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const Conv2dSpec& spec) {
-  backward(din, dout, in, params, spec);
-}
-
-void conv2d_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const Conv2dSpec& spec) {
-  backward(din, dout, in, params, spec);
+void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec) {
+  visit(in, [&](auto x) { backward(din, dout, x, params, spec); });
 }
 
 }  // namespace zimt

@@ -16,10 +16,15 @@ void copy_tensor(Tensor<T>& dst, const Tensor<T>& src) {
 }
 }  // namespace
 
-// in (N,C,H,W) -> out (N,C·H·W)
-void flatten_forward(Act& out, const Act& in) { copy_tensor(out, in); }
+// in (N,C,H,W) -> out (N,C·H·W), the same width
+void flatten_forward(const Activation& out, const Activation& in) {
+  assert(out.width == in.width);
+  visit(in, [&](auto x) {
+    auto y = out.as<element_of<decltype(x)>>();
+    copy_tensor(y, x);
+  });
+}
 
-void flatten_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) { copy_tensor(out, in); }
 // dout (N,C·H·W) -> din (N,C,H,W)
 void flatten_backward(Err& din, const Err& dout) { copy_tensor(din, dout); }
 

@@ -304,7 +304,7 @@ int64_t normalise_sample(const int16_t* x, int64_t m, int32_t e, const LayerNorm
 }
 
 template <class T>
-int64_t forward_i8(Act& out, const Tensor<T>& in, const LayerNormSpec& spec) {
+int64_t forward_i8(Act out, const Tensor<T>& in, const LayerNormSpec& spec) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
@@ -402,16 +402,8 @@ void backward(Err& din, const Err& dout, const Tensor<T>& in) {
   });
 }
 
-}  // namespace
-
-int64_t layernorm_forward(Act& out, const Act& in, const LayerNormSpec& spec) { return forward_i8(out, in, spec); }
-
-int64_t layernorm_forward(Act& out, const Tensor<int16_t>& in, const LayerNormSpec& spec) {
-  return forward_i8(out, in, spec);
-}
-
 // in (N,...) int16 -> out (N,...) int16
-void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
+void forward_i16(Tensor<int16_t> out, const Tensor<int16_t>& in) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
@@ -426,7 +418,17 @@ void layernorm_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) {
   });
 }
 
-void layernorm_backward(Err& din, const Err& dout, const Act& in) { backward(din, dout, in); }
-void layernorm_backward(Err& din, const Err& dout, const Tensor<int16_t>& in) { backward(din, dout, in); }
+}  // namespace
+
+int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec) {
+  if (out.width == ActivationWidth::int8)
+    return visit(in, [&](auto x) { return forward_i8(out.as<int8_t>(), x, spec); });
+  forward_i16(out.as<int16_t>(), in.as<int16_t>());  // int16 outputs read int16 inputs only
+  return 0;
+}
+
+void layernorm_backward(Err& din, const Err& dout, const Activation& in) {
+  visit(in, [&](auto x) { backward(din, dout, x); });
+}
 
 }  // namespace zimt

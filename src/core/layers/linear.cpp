@@ -106,28 +106,12 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
 }  // namespace
 
-void linear_forward(Act& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
-  forward(out, in, params, spec);
+void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec) {
+  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
 }
 
-void linear_forward(Tensor<int16_t>& out, const Act& in, const ParamSet& params, const LinearSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void linear_forward(Act& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void linear_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const ParamSet& params, const LinearSpec& spec) {
-  forward(out, in, params, spec);
-}
-
-void linear_backward(Err* din, const Err& dout, const Act& in, ParamSet& params, const LinearSpec& spec) {
-  backward(din, dout, in, params, spec);
-}
-
-void linear_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, ParamSet& params, const LinearSpec& spec) {
-  backward(din, dout, in, params, spec);
+void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec) {
+  visit(in, [&](auto x) { backward(din, dout, x, params, spec); });
 }
 
 }  // namespace zimt

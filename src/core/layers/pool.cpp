@@ -134,15 +134,16 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
 
 }  // namespace
 
-void maxpool_forward(Act& out, const Act& in, const MaxPoolSpec& spec) { max_forward(out, in, spec); }
-void maxpool_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in, const MaxPoolSpec& spec) {
-  max_forward(out, in, spec);
+void maxpool_forward(const Activation& out, const Activation& in, const MaxPoolSpec& spec) {
+  assert(out.width == in.width);
+  visit(in, [&](auto x) {
+    auto y = out.as<element_of<decltype(x)>>();
+    max_forward(y, x, spec);
+  });
 }
-void maxpool_backward(Err& din, const Err& dout, const Act& in, const MaxPoolSpec& spec) {
-  max_backward(din, dout, in, spec);
-}
-void maxpool_backward(Err& din, const Err& dout, const Tensor<int16_t>& in, const MaxPoolSpec& spec) {
-  max_backward(din, dout, in, spec);
+
+void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec) {
+  visit(in, [&](auto x) { max_backward(din, dout, x, spec); });
 }
 
 Shape global_avgpool_out_shape(const Shape& in) {
@@ -152,18 +153,12 @@ Shape global_avgpool_out_shape(const Shape& in) {
 
 namespace {
 
-// in (N,C,H,W) -> out (N,C); X: int8_t or int16_t.
-// Rounding of the means: int8 inputs requantize_i8 (sign kept, quant.hpp);
-// int16 inputs (after int16-activation residual blocks) the nearest int8,
-// because the fc's GEMM, not a ReLU mask, reads them, and keeping the sign
-// turned a channel that is dead in float but holds one tiny positive unit
-// in integers (a near-zero sum at the last block) into a full step: 20
-// nonzero fc gradients where float's are exactly 0 (ResNet-18, batch 2,
-// seed 5); with nearest rounding 0 at batch 2/8/32 and 6 seeds, fc flushed
-// 0.6-1.8 %. The int8 rule stays as it was (models unchanged bit for bit). |sum| < 2^15·H·W and
-// H·W < 2^31 (asserted), so sum·2^16 < 2^62: exact in int64.
+// in (N,C,H,W) -> out (N,C); X: int8_t or int16_t. The means are rounded to
+// int8 by requantize_i8 (keep_sign) or requantize_i8_nearest (quant.hpp).
+// |sum| < 2^15·H·W and H·W < 2^31 (asserted), so sum·2^16 < 2^62: exact in
+// int64.
 template <class X>
-void avgpool_forward(Act& out, const Tensor<X>& in) {
+void avgpool_forward(Act out, const Tensor<X>& in, Rounding rounding) {
   assert(out.shape == global_avgpool_out_shape(in.shape));
   const int64_t C = in.shape[1], HW = in.shape[2] * in.shape[3];
   assert(HW < (int64_t{1} << 31));
@@ -177,7 +172,7 @@ void avgpool_forward(Act& out, const Tensor<X>& in) {
         mean[static_cast<size_t>(c)] = div_round_even(s * (int64_t{1} << kAvgFracBits), HW);
       }
       const int32_t e = in.exp[n] - kAvgFracBits;
-      if constexpr (sizeof(X) == 1)
+      if (rounding == Rounding::keep_sign)
         out.exp[n] = requantize_i8(mean.data(), C, e, out.sample(n));
       else
         out.exp[n] = requantize_i8_nearest(mean.data(), C, e, out.sample(n));
@@ -187,8 +182,9 @@ void avgpool_forward(Act& out, const Tensor<X>& in) {
 
 }  // namespace
 
-void global_avgpool_forward(Act& out, const Act& in) { avgpool_forward(out, in); }
-void global_avgpool_forward(Act& out, const Tensor<int16_t>& in) { avgpool_forward(out, in); }
+void global_avgpool_forward(const Activation& out, const Activation& in, Rounding rounding) {
+  visit(in, [&](auto x) { avgpool_forward(out.as<int8_t>(), x, rounding); });
+}
 
 // dout (N,C) -> din (N,C,H,W): every position gets dout / (H·W)
 void global_avgpool_backward(Err& din, const Err& dout) {

@@ -54,9 +54,16 @@ void backward(Err& din, const Err& dout, const Tensor<X>& out) {
 
 }  // namespace
 
-void relu_forward(Act& out, const Act& in) { forward(out, in); }
-void relu_forward(Tensor<int16_t>& out, const Tensor<int16_t>& in) { forward(out, in); }
-void relu_backward(Err& din, const Err& dout, const Act& out) { backward(din, dout, out); }
-void relu_backward(Err& din, const Err& dout, const Tensor<int16_t>& out) { backward(din, dout, out); }
+void relu_forward(const Activation& out, const Activation& in) {
+  assert(out.width == in.width);
+  visit(in, [&](auto x) {
+    auto y = out.as<element_of<decltype(x)>>();
+    forward(y, x);
+  });
+}
+
+void relu_backward(Err& din, const Err& dout, const Activation& out) {
+  visit(out, [&](auto y) { backward(din, dout, y); });
+}
 
 }  // namespace zimt

@@ -68,17 +68,10 @@ void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
   });
 }
 
-// The block's a1 of element type Y (BasicBlockActs keeps both kinds).
-template <class Y>
-Tensor<Y>& mid_activation(BasicBlockActs& acts) {
-  if constexpr (sizeof(Y) == 1)
-    return acts.a1;
-  else
-    return acts.a1_wide;
-}
-
+// relu(in) into a1 or the block output: int8 by relu_to_i8 (Rounding::nearest,
+// docs/design.md, "Rounding"), int16 exactly (same mantissas where
+// positive, same exponents).
 void relu_to(Act& out, const Tensor<int16_t>& in) { relu_to_i8(out, in); }
-// int16: exact (same mantissas where positive, same exponents).
 void relu_to(Tensor<int16_t>& out, const Tensor<int16_t>& in) { relu_forward(out, in); }
 
 // din = dout where pre > 0, else 0: the ReLU's backward on the exact sign of
@@ -128,8 +121,8 @@ void block_forward(Tensor<Y>& out, BasicBlockActs& acts, const Tensor<X>& in, co
   assert(out.shape == s && spec.int16_activations == (sizeof(Y) == 2));
   acts.h1 = make_tensor<int16_t>(arena, s);
   acts.n1 = make_tensor<int16_t>(arena, s);
-  Tensor<Y>& a1 = mid_activation<Y>(acts);
-  a1 = make_tensor<Y>(arena, s);
+  Tensor<Y> a1 = make_tensor<Y>(arena, s);
+  acts.a1 = a1;
   acts.h2 = make_tensor<int16_t>(arena, s);
   acts.n2 = make_tensor<int16_t>(arena, s);
   acts.sum = make_tensor<int16_t>(arena, s);
@@ -161,10 +154,7 @@ void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicB
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
-  if (spec.int16_activations)
-    conv2d_backward(&da1, dh2, acts.a1_wide, params, spec.conv2);
-  else
-    conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
+  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
   Err dn1 = make_tensor<int16_t>(arena, s);
   mask_errors(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
@@ -185,29 +175,17 @@ void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicB
 
 }  // namespace
 
-void basic_block_forward(Act& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
+void basic_block_forward(const Activation& out, BasicBlockActs& acts, const Activation& in, const ParamSet& params,
                          const BasicBlockSpec& spec, Arena& arena) {
-  block_forward(out, acts, in, params, spec, arena);
+  assert(out.width == ActivationWidth::int16 || in.width == ActivationWidth::int8);
+  visit(out, in, [&](auto y, auto x) {
+    if constexpr (sizeof(*x.data) <= sizeof(*y.data)) block_forward(y, acts, x, params, spec, arena);
+  });
 }
 
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Act& in, const ParamSet& params,
-                         const BasicBlockSpec& spec, Arena& arena) {
-  block_forward(out, acts, in, params, spec, arena);
-}
-
-void basic_block_forward(Tensor<int16_t>& out, BasicBlockActs& acts, const Tensor<int16_t>& in, const ParamSet& params,
-                         const BasicBlockSpec& spec, Arena& arena) {
-  block_forward(out, acts, in, params, spec, arena);
-}
-
-void basic_block_backward(Err* din, const Err& dout, const Act& in, const BasicBlockActs& acts, ParamSet& params,
+void basic_block_backward(Err* din, const Err& dout, const Activation& in, const BasicBlockActs& acts, ParamSet& params,
                           const BasicBlockSpec& spec, Arena& arena) {
-  block_backward(din, dout, in, acts, params, spec, arena);
-}
-
-void basic_block_backward(Err* din, const Err& dout, const Tensor<int16_t>& in, const BasicBlockActs& acts,
-                          ParamSet& params, const BasicBlockSpec& spec, Arena& arena) {
-  block_backward(din, dout, in, acts, params, spec, arena);
+  visit(in, [&](auto x) { block_backward(din, dout, x, acts, params, spec, arena); });
 }
 
 }  // namespace zimt
