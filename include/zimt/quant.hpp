@@ -27,14 +27,12 @@ namespace zimt {
 //                  below 2^-15 of the sample's largest error.
 // requantize_i8  : ACTIVATIONS. The sign of an activation decides the ReLU
 //                  mask of the backward pass (relu_backward reads out > 0)
-//                  and whether it contributes to a weight gradient at all.
-//                  Plain rounding turned every pre-activation in
-//                  (0, step/2] into a dead unit: measured on small_resnet
-//                  (tests/core/test_model_agreement.cpp), 3 % of the positive
-//                  LayerNorm outputs before the stem's ReLU, and these masks
-//                  alone took the stem's gradient sign agreement with float
-//                  from 99 % to 85 %. With the sign kept, the straight-through
-//                  mask is the sign of the exact value before rounding.
+//                  and whether it contributes to a weight gradient at all;
+//                  plain rounding would turn every pre-activation in
+//                  (0, step/2] into a dead unit (measured effect:
+//                  docs/design.md, "Rounding"). With the sign kept, the
+//                  straight-through mask is the sign of the exact value
+//                  before rounding.
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
 // The one of the two that matches the output type (layers with both outputs).
