@@ -25,8 +25,7 @@
 // ResNet stem conv1 -> LN -> relu -> maxpool runs in int16 (LayerNorm's
 // int16 rule: no cap, no saturation), so the first block reads int16 as
 // well (an int8 stem output would put the same ~1 % rounding noise into
-// every block downstream: measured, ResNet-18 stayed at cosine 0.96 and up
-// to 1,024 nonzero gradients where float's are 0 per tensor). Only a block
+// every block downstream; docs/design.md, "Precision policy"). Only a block
 // or a global_avgpool may read a block's output (check_model_spec):
 //   last block -> global_avgpool: int16 in, one int8 rounding of the means,
 //     which the fc's GEMM reads.
@@ -36,16 +35,10 @@
 // every LayerNorm are int16: the conv2d / linear output that reaches it
 // through relu / maxpool layers (and those layers), and the LayerNorm's
 // output when a conv2d / linear reads it, directly or through a flatten.
-// Why (measured on the MNIST MLP, README): after training, the rows of the
-// layer after a LayerNorm are large and nearly orthogonal to its output h,
-// so the next outputs are small projections of h. An int8 h carries ~2 %
-// rounding error (step 1/16 for unit variance); fc2 turned it into 10 % error
-// on the logits after 10 epochs, and under the LayerNorm on the logits the
-// gradient of a confidently classified sample is a small residual that
-// error swamps: fc1's gradient signs agreed with float on 77 % of the
-// entries (96 % after one epoch), and the MLP trained 1.2-1.7 pp below its
-// float replica. With int16: 99 %, within 0.4 pp. The GEMM kernels multiply
-// int16 operands either way (kernels/gemm.hpp), so int16 costs only memory.
+// Why: an int8 LayerNorm output carries ~2 % rounding error, which a trained
+// layer after it amplifies into wrong gradient signs (measured on the MNIST
+// MLP: docs/design.md, "Precision policy"). The GEMM kernels multiply int16
+// operands either way (kernels/gemm.hpp), so int16 costs only memory.
 // Every other layer output is int8.
 #include <cstdint>
 #include <string>

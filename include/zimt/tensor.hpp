@@ -9,14 +9,13 @@
 //       real(n, ...) = data[n, ...] * 2^exp[n]
 //   Per-sample exponents (not one per tensor) because one outlier sample or
 //   one peaked LayerNorm output must not round the rest of the batch to zero
-//   (ZIM.md §5); within a sample the scale comes from that sample's maximum
+//   (docs/design.md, "Numbers and scales"); within a sample the scale comes from that sample's maximum
 //   (see quant.hpp), and the LayerNorm owner may choose another rule.
 //
 //   Act = Tensor<int8_t>   activations: mantissas in [-127, 127] (-128 never used)
 //   Err = Tensor<int16_t>  error signals dL/d(activation), mantissas in
-//                          [-32767, 32767]. 16-bit errors: the float simulation
-//                          of ZIM.md §5 gave 93-94 % gradient sign agreement
-//                          with int16 errors against 87-91 % with int8.
+//                          [-32767, 32767]; why 16 bits: docs/design.md,
+//                          "Precision policy".
 //                          Requantised by requantize_i16 (quant.hpp), which
 //                          never flushes a nonzero error to 0 (kept at ±1).
 //   Weights/biases live in ParamSet (int16 storage, bounded by the policy,

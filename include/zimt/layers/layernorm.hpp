@@ -36,7 +36,7 @@
 //   step is never coarser than 2^max_step_exp; larger entries saturate
 //   (counted). Since Σŷ² = M·D/D' <= M, at most M / (127·2^max_step_exp)²
 //   entries can saturate under the cap (Chebyshev): 1/253 of a sample for
-//   the default -3. Rationale (ZIM.md §5, measured in
+//   the default -3. Rationale (docs/design.md, "Rounding"; measured in
 //   tests/core/test_layernorm.cpp): one peaked sample (max ≈ 23, the bulk at
 //   ≈ -0.09) under the max rule gets a step of 0.25: plain rounding turned
 //   93 % of its entries to 0 (flushing the gradients of every weight they
@@ -47,7 +47,7 @@
 //   the Q20 values (step <= 2^10 / 2^15 = 2^-5 since |ŷ| <= sqrt(M); for
 //   |ŷ| <= 4 the step is 2^-13), the sign kept; no cap, no saturation.
 //
-// Integer backward (ZIM.md §5), statistics recomputed from `in` (exact, so
+// Integer backward, statistics recomputed from `in` (exact, so
 // nothing is cached between forward and backward):
 //   dx = (dy - mean(dy) - ŷ·mean(dy·ŷ)) / σ,   σ = sqrt(var + eps)
 //   With dy = d·2^f, A = Σd, G = Σ d_i·ŷq_i (ŷ in Q20):

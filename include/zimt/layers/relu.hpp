@@ -1,7 +1,7 @@
 #pragma once
 // ReLU on any shape. Forward: out = max(in, 0), same exponents (exact).
 // Backward: din = dout where out > 0, else 0 (the gradient at 0 is 0, so a
-// unit that outputs exactly 0 never receives a gradient: ZIM.md §3).
+// unit that outputs exactly 0 never receives a gradient: docs/design.md, "Update rules").
 // int8 or int16 (the ResNet stem before int16-activation blocks, model.hpp).
 #include "zimt/tensor.hpp"
 

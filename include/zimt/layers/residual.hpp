@@ -9,8 +9,8 @@
 //   sum = n2 + shortcut                out = relu(sum)
 //
 // The convolutions have no bias (a normalisation follows each, as in
-// torchvision). Replacing BatchNorm: ZIM.md §3 allows a parameter-free
-// normalisation; per-sample LayerNorm over (C,H,W) keeps every sample
+// torchvision). Replacing BatchNorm by a parameter-free normalisation:
+// per-sample LayerNorm over (C,H,W) keeps every sample
 // independent of the batch (and the engine free of running statistics), at
 // the price of not normalising channels separately. Documented deviation
 // from the paper's ResNet-18.
@@ -25,20 +25,17 @@
 //   a1 = relu(n1), out = relu(sum): int8 for the next GEMM, rounded to the
 //                   NEAREST int8 on the max rule's exponent (a positive value
 //                   below half a step becomes 0, unlike quant.hpp's
-//                   sign-keeping rounding, which made it a full step: on
-//                   ResNet-18 those units revived channels that are dead in
-//                   float, up to 4096 nonzero gradients where float's are
-//                   exactly 0 per tensor, 2304 with nearest rounding);
+//                   sign-keeping rounding, which would make it a full step
+//                   and revive channels that are dead in float:
+//                   docs/design.md, "Rounding");
 //   the backward's ReLU masks are the signs of the int16 n1 and sum, so a
 //   unit rounded to 0 still passes its error (straight-through on the exact
 //   sign, as in float).
 // int16 ACTIVATIONS (BasicBlockSpec::int16_activations, the model option
 // "block_activations": "int16", model_spec.hpp): the precision choice that
-// makes ResNet-18 agree with float. With int8, the ~1 % relative rounding
-// noise of the GEMM inputs (x, a1) flips 0.3-2 % of the ReLU masks per
-// block, compounding over ResNet-18's 17 convolutions (measured in
-// tests/core/test_model_agreement.cpp; nearest or sign-keeping rounding
-// alike). With int16:
+// makes ResNet-18 agree with float (docs/design.md, "Precision policy"):
+// with int8, the rounding noise of the GEMM inputs (x, a1) flips ReLU masks
+// in every block, compounding over ResNet-18's 17 convolutions. With int16:
 //   a1 = relu(n1), out = relu(sum): int16, EXACT (no rounding at all: the
 //                   same mantissas and exponents as n1 / sum where positive);
 //   the input x is int16 (the previous block's output, or the int16 stem,
@@ -46,9 +43,7 @@
 //   the convolutions read x and a1 through gemm_nt's int16 x int16 kernel
 //                   (exact like every GEMM here).
 // Cost: a1 and the block output take twice the bytes, and the convolutions
-// run gemm_nt's int16 x int16 kernel instead of int16 x int8 (ResNet-18
-// batch 64 timings and peak memory: the commit that made this the
-// resnet18 default).
+// run gemm_nt's int16 x int16 kernel instead of int16 x int8.
 // Additions (sum, and in backward the two input errors) join the operands
 // on common_exponent (quant.hpp: exact unless their scales differ by more
 // than ~2^50) and requantise per sample to int16 with round-half-even
