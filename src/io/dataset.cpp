@@ -1,5 +1,6 @@
 #include "zimt/io/dataset.hpp"
 
+#include "zimt/io/byte_size.hpp"
 #include "zimt/io/checksum.hpp"
 
 #include <fcntl.h>
@@ -46,10 +47,20 @@ Dataset Dataset::open(const std::string& path) {
   const std::span<const uint8_t> bytes(d.base_, d.mapped_bytes_);
   d.header_ = zds::decode_header(bytes, path);  // d's destructor unmaps on throw
   const uint64_t expected = d.header_.file_size();
-  if (size != expected) {
-    throw std::runtime_error(path + ": " + (size < expected ? "truncated" : "has trailing bytes") + ": " +
-                             std::to_string(size) + " bytes, header says " + std::to_string(expected));
-  }
+  // Checked before anything is read or allocated by count: a header may claim
+  // far more samples than the file holds.
+  const zds::Header& h = d.header_;
+  const std::string claim = "the header's " + std::to_string(h.count) + " samples of " + std::to_string(h.channels) +
+                            "x" + std::to_string(h.height) + "x" + std::to_string(h.width) + " need ";
+  if (size < expected)
+    throw std::runtime_error(path + ": truncated: " + claim + format_bytes(expected) + ", the file has " +
+                             format_bytes(size));
+  if (size > expected)
+    throw std::runtime_error(path + ": has trailing bytes: " + claim + format_bytes(expected) + ", the file has " +
+                             format_bytes(size));
+  if (h.count > kMaxSamples)
+    throw std::runtime_error(path + ": " + std::to_string(h.count) + " samples, more than the " +
+                             std::to_string(kMaxSamples) + " zimt indexes");
   d.payload_crc_ = get32(d.base_ + 56);
   if (crc32(bytes.subspan(zds::kHeaderSize)) != d.payload_crc_) {
     throw std::runtime_error(path + ": payload checksum mismatch (file corrupt)");

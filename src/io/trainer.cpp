@@ -4,6 +4,7 @@
 #include "zimt/io/atomic_file.hpp"
 #include "zimt/io/checkpoint.hpp"
 #include "zimt/io/config_error.hpp"
+#include "zimt/io/data_fit.hpp"
 #include "zimt/io/dataset.hpp"
 #include "zimt/io/dir_lock.hpp"
 #include "zimt/io/engine.hpp"
@@ -58,18 +59,8 @@ std::string default_run_dir(const json& resolved) {
 
 // The datasets must fit the model; problems are named by pointer.
 void check_data_fits(const Dataset& train, const Dataset& test, const RunConfig& c, const std::string& source) {
-  ConfigErrors errors;
-  const Shape3 in = c.model.input;
-  for (const auto* d : {&train, &test}) {
-    const std::string ptr = d == &train ? "/data/train" : "/data/test";
-    if (d->channels() != in.c || d->height() != in.h || d->width() != in.w)
-      errors.push_back({ptr, d->path() + " holds " + std::to_string(d->channels()) + "x" + std::to_string(d->height()) +
-                                 "x" + std::to_string(d->width()) + " images but /model/input is " +
-                                 std::to_string(in.c) + "x" + std::to_string(in.h) + "x" + std::to_string(in.w)});
-    if (d->classes() > c.model.classes)
-      errors.push_back({ptr, d->path() + " has " + std::to_string(d->classes()) + " classes but /model/classes is " +
-                                 std::to_string(c.model.classes)});
-  }
+  ConfigErrors errors = data_fit_problems(train, c.model, "/data/train");
+  for (auto& e : data_fit_problems(test, c.model, "/data/test")) errors.push_back(std::move(e));
   if (!errors.empty()) throw ConfigInvalid(source, errors);
 }
 

@@ -98,13 +98,15 @@ TEST_CASE("zds: damaged files are rejected naming the file and the problem") {
   }
   SUBCASE("truncated payload") {
     write_bytes(path, {good.begin(), good.end() - 1});
-    CHECK(open_error(path) == path + ": truncated: 196 bytes, header says 197");
+    CHECK(open_error(path) ==
+          path + ": truncated: the header's 5 samples of 2x3x4 need 197 bytes, the file has 196 bytes");
   }
   SUBCASE("trailing bytes") {
     auto b = good;
     b.push_back(0);
     write_bytes(path, b);
-    CHECK(open_error(path) == path + ": has trailing bytes: 198 bytes, header says 197");
+    CHECK(open_error(path) ==
+          path + ": has trailing bytes: the header's 5 samples of 2x3x4 need 197 bytes, the file has 198 bytes");
   }
   SUBCASE("truncated header") {
     write_bytes(path, {good.begin(), good.begin() + 30});

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "zimt/io/checkpoint.hpp"
+#include "zimt/io/data_fit.hpp"
 #include "zimt/io/engine.hpp"
 
 #include <tbb/global_control.h>
@@ -65,6 +66,8 @@ void add_eval(CLI::App& app) {
     const io::RunConfig config = io::to_run_config(ckpt.config, 1, opts->checkpoint);
     const std::string data_path = opts->data.empty() ? config.test_path : opts->data;
     const io::Dataset data = io::Dataset::open(data_path);
+    if (const auto problems = io::data_fit_problems(data, config.model, "--data"); !problems.empty())
+      throw std::runtime_error("--data: " + problems.front().message + " (the checkpoint's model)");
     io::Engine engine(config);
     engine.load(ckpt.params);
     const uint64_t count = opts->limit ? std::min(opts->limit, data.size()) : data.size();

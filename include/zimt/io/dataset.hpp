@@ -14,6 +14,9 @@ namespace zimt::io {
 
 class Dataset {
  public:
+  // Samples are indexed with 32 bits (data_order.hpp); a larger count is refused.
+  static constexpr uint64_t kMaxSamples = 0xFFFF'FFFF;
+
   // Throws std::runtime_error("<path>: <what is wrong>").
   static Dataset open(const std::string& path);
 
