@@ -63,8 +63,8 @@ template <class T>
 constexpr T shift_round_even(T x, int64_t s, int64_t zero_from) {
   if (s <= 0) return x;
   if (s >= zero_from) return 0;
-  const T q = x >> s;                    // floor(x / 2^s) (arithmetic shift)
-  const T rem = x & ((T{1} << s) - 1);   // x - q·2^s, in [0, 2^s)
+  const T q = x >> s;                   // floor(x / 2^s) (arithmetic shift)
+  const T rem = x & ((T{1} << s) - 1);  // x - q·2^s, in [0, 2^s)
   const T half = T{1} << (s - 1);
   return (rem > half || (rem == half && (q & 1) != 0)) ? q + 1 : q;
 }
@@ -109,7 +109,9 @@ constexpr T shift_round_even_branchless(T x, int s) {
 }
 
 // num / den (den > 0), any int64 num.
-constexpr int64_t div_round_even(int64_t num, int64_t den) { return detail::div_round_even<int64_t, uint64_t>(num, den); }
+constexpr int64_t div_round_even(int64_t num, int64_t den) {
+  return detail::div_round_even<int64_t, uint64_t>(num, den);
+}
 // num / den (den > 0), any i128 num.
 constexpr i128 div_round_even_i128(i128 num, i128 den) { return detail::div_round_even<i128, u128>(num, den); }
 // num / den for unsigned 128-bit values, den > 0 and den <= 2^127 (so 2·r,
@@ -165,8 +167,6 @@ constexpr int magnitude_bits() {
 // |b| < 2^bits_b: |Σ a·b| < 2^(bits_a + bits_b + ceil_log2(terms)). The
 // batch alignment of gradients (zimt/quant.hpp, align_batch) takes it as the
 // size of one sample's partial sum (docs/design.md, "Bounds").
-constexpr int product_sum_bits(int bits_a, int bits_b, uint64_t terms) {
-  return bits_a + bits_b + ceil_log2(terms);
-}
+constexpr int product_sum_bits(int bits_a, int bits_b, uint64_t terms) { return bits_a + bits_b + ceil_log2(terms); }
 
 }  // namespace zimt

@@ -8,6 +8,7 @@
 #include "zimt/io/dataset.hpp"
 #include "zimt/io/dir_lock.hpp"
 #include "zimt/io/engine.hpp"
+#include "zimt/io/memory_limit.hpp"
 #include "zimt/io/metrics_log.hpp"
 #include "zimt/io/progress.hpp"
 #include "zimt/io/run_config.hpp"
@@ -133,6 +134,9 @@ int train(const json& resolved, const TrainOptions& options) {
       max_steps > 0 && (epochs == 0 || max_steps < epochs * steps_per_epoch) ? max_steps : epochs * steps_per_epoch;
   const RunConfig c = to_run_config(resolved, total_steps, source);
   check_data_fits(train_data, test_data, c, source);
+  const uint64_t memory_limit = options.memory_limit ? options.memory_limit : machine_memory_limit();
+  check_memory(estimate_training_memory(c.model, c.batch_size), c.batch_size, memory_limit, options.memory_limit == 0,
+               source + ": training " + c.model.name);
 
   std::optional<tbb::global_control> threads;
   if (c.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, c.threads);

@@ -308,3 +308,21 @@ TEST_CASE("an output directory that cannot be created, or a missing dataset, is 
   CHECK(r2.exit_code == 1);
   CHECK(r2.output.find("gone.zds: cannot open: No such file or directory") != std::string::npos);
 }
+
+TEST_CASE("a run whose estimated memory exceeds the limit is refused before it starts") {
+  zimt::test::ScratchDir dir("memory");
+  make_tiny_data(dir.path);
+  const auto small = write_config(dir.path, "small", {{"train", {{"max_steps", 2}}}});
+  const auto low = run_zimt("train " + small.string() + " --quiet --memory-limit 64K");
+  INFO(low.output);
+  CHECK(low.exit_code == 1);
+  CHECK(low.output.find(": training tiny needs about ") != std::string::npos);
+  CHECK(low.output.find("over the memory limit of 64.0 KiB (--memory-limit); lower /train/batch_size") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "small"));  // refused before the run directory
+  CHECK(run_zimt("train " + small.string() + " --quiet --memory-limit 1G").exit_code == 0);
+  const auto bad = run_zimt("train " + small.string() + " --quiet --memory-limit lots");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("memory size 'lots': expected bytes or a number with K, M, G or T (binary)") !=
+        std::string::npos);
+}

@@ -17,7 +17,9 @@ namespace {
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
-u128 abs_diff(i128 a, i128 b) { return a > b ? static_cast<u128>(a) - static_cast<u128>(b) : static_cast<u128>(b) - static_cast<u128>(a); }
+u128 abs_diff(i128 a, i128 b) {
+  return a > b ? static_cast<u128>(a) - static_cast<u128>(b) : static_cast<u128>(b) - static_cast<u128>(a);
+}
 
 // num / den by the definition: of the two integers around the quotient, the
 // nearer one; on a tie the even one. floor is floor(num / den), found from
@@ -68,8 +70,8 @@ TEST_CASE("shift_round_even: nearest, ties to even, at every shift and the int64
     CHECK(shift_round_even(x, -4) == x);
   }
   // Shift 62: the int64 extremes are about ±2.
-  CHECK(shift_round_even(kMax, 62) == 2);      // 2 - 2^-62
-  CHECK(shift_round_even(kMin, 62) == -2);     // exact
+  CHECK(shift_round_even(kMax, 62) == 2);   // 2 - 2^-62
+  CHECK(shift_round_even(kMin, 62) == -2);  // exact
   CHECK(shift_round_even(kMin + 1, 62) == -2);
   CHECK(shift_round_even(int64_t{1} << 61, 62) == 0);          // 0.5
   CHECK(shift_round_even(-(int64_t{1} << 61), 62) == 0);       // -0.5
@@ -92,8 +94,8 @@ TEST_CASE("shift_round_even_i128 and _u128: the same rule in 128 bits") {
     for (int s = 0; s <= 62; ++s) REQUIRE(shift_round_even_i128(x, s) == nearest_even(x, pow2(s)));
   // Values up to 2^126, shifts up to 126.
   for (int i = 0; i < 3000; ++i) {
-    const i128 x = ((static_cast<i128>(static_cast<int64_t>(rng())) << 62) + static_cast<i128>(rng() >> 2)) >>
-                   (rng() % 120);
+    const i128 x =
+        ((static_cast<i128>(static_cast<int64_t>(rng())) << 62) + static_cast<i128>(rng() >> 2)) >> (rng() % 120);
     const int s = static_cast<int>(rng() % 64) + static_cast<int>(rng() % 63);
     REQUIRE(shift_round_even_i128(x, s) == nearest_even(x, pow2(s)));
     if (x >= 0) REQUIRE(shift_round_even_u128(static_cast<u128>(x), s) == static_cast<u128>(nearest_even(x, pow2(s))));
@@ -149,7 +151,7 @@ TEST_CASE("div_round_even: nearest quotient, ties to even, any int64 numerator")
   CHECK(div_round_even(kMin, 1) == kMin);
   CHECK(div_round_even(kMax, 1) == kMax);
   CHECK(div_round_even(kMin, 2) == -(int64_t{1} << 62));
-  CHECK(div_round_even(kMax, 2) == int64_t{1} << 62);        // 2^62 - 0.5
+  CHECK(div_round_even(kMax, 2) == int64_t{1} << 62);         // 2^62 - 0.5
   CHECK(div_round_even(kMin + 1, 2) == -(int64_t{1} << 62));  // -2^62 + 0.5
   CHECK(div_round_even(kMax, kMax) == 1);
   CHECK(div_round_even(kMin, kMax) == -1);
@@ -242,8 +244,8 @@ TEST_CASE("shift_round_stochastic_u128: over every draw, the rounded values sum 
   // 2^6 at s = 70: 2^6 / 2^6 = 1 unit of 2^-64, rounded up only by draw 0.
   CHECK(shift_round_stochastic_u128(u128{1} << 6, 70, 0) == 1);
   CHECK(shift_round_stochastic_u128(u128{1} << 6, 70, 1) == 0);
-  CHECK(shift_round_stochastic_u128(u128{1} << 5, 70, 0) == 0);      // 0.5 unit -> 0 (even)
-  CHECK(shift_round_stochastic_u128(u128{3} << 5, 70, 1) == 1);      // 1.5 units -> 2, draw 1 < 2
+  CHECK(shift_round_stochastic_u128(u128{1} << 5, 70, 0) == 0);              // 0.5 unit -> 0 (even)
+  CHECK(shift_round_stochastic_u128(u128{3} << 5, 70, 1) == 1);              // 1.5 units -> 2, draw 1 < 2
   CHECK(shift_round_stochastic_u128(u128{3} << 70, 70, ~uint64_t{0}) == 3);  // exact stays exact
 }
 

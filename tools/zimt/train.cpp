@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "zimt/io/config.hpp"
+#include "zimt/io/memory_limit.hpp"
 #include "zimt/io/trainer.hpp"
 
 #include <cstdlib>
@@ -14,6 +15,7 @@ void add_train(CLI::App& app) {
     std::string config;
     std::vector<std::string> overrides;
     io::TrainOptions train;
+    std::string memory_limit;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("config", opts->config, "Run config (JSON); see configs/ and `zimt config show`")
@@ -23,12 +25,16 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--resume", opts->train.resume,
                 "Continue from the newest checkpoint in the run directory (a fresh start if there is none)");
   cmd->add_flag("--overwrite", opts->train.overwrite, "Delete an existing run in the run directory and start again");
+  cmd->add_option(
+      "--memory-limit", opts->memory_limit,
+      "Refuse a run whose estimated memory exceeds this (bytes, or 512M, 8G; default: the machine's memory)");
   cmd->add_flag("-q,--quiet", opts->train.quiet, "No progress output (train.log is still written)");
   cmd->footer(
       "The run directory (/output/dir) receives config.resolved.json, metrics.jsonl/.csv, summary.json,\n"
       "checkpoints/ and train.log. Ctrl-C writes a checkpoint; rerun with --resume to continue bit-exactly.");
   cmd->callback([opts]() {
     opts->train.source = opts->config;
+    if (!opts->memory_limit.empty()) opts->train.memory_limit = io::parse_memory_size(opts->memory_limit);
     const auto resolved = io::load_resolved_config(opts->config, opts->overrides);
     const int code = io::train(resolved, opts->train);
     if (code != 0) std::exit(code);

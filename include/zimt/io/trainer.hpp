@@ -23,10 +23,11 @@
 namespace zimt::io {
 
 struct TrainOptions {
-  bool resume = false;     // continue from the newest checkpoint in the run directory
-  bool overwrite = false;  // start afresh even if the run directory holds a run
-  bool quiet = false;      // no progress output (the log file is still written)
-  std::string source;      // the config's path, for messages
+  bool resume = false;        // continue from the newest checkpoint in the run directory
+  bool overwrite = false;     // start afresh even if the run directory holds a run
+  bool quiet = false;         // no progress output (the log file is still written)
+  std::string source;         // the config's path, for messages
+  uint64_t memory_limit = 0;  // bytes the run may need (memory_limit.hpp); 0: the machine's memory
 };
 
 // Returns the process exit code: 0 finished, 130 interrupted (checkpoint written).
