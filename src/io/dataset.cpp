@@ -2,6 +2,7 @@
 
 #include "zimt/io/byte_size.hpp"
 #include "zimt/io/checksum.hpp"
+#include "zimt/io/mapped_data_guard.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -71,6 +72,7 @@ Dataset Dataset::open(const std::string& path) {
                                " >= class count " + std::to_string(d.classes()));
     }
   }
+  install_mapped_data_guard();  // a file shrinking under the mapping stops with a message, not "Bus error"
   ::madvise(const_cast<uint8_t*>(d.base_), d.mapped_bytes_, MADV_WILLNEED);
   return d;
 }

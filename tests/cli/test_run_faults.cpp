@@ -326,3 +326,44 @@ TEST_CASE("a run whose estimated memory exceeds the limit is refused before it s
   CHECK(bad.output.find("memory size 'lots': expected bytes or a number with K, M, G or T (binary)") !=
         std::string::npos);
 }
+
+TEST_CASE("a dataset truncated in place mid-run stops with a clear error; deleted mid-run, the run goes on") {
+  zimt::test::ScratchDir dir("data_changed");
+  make_tiny_data(dir.path);
+  const json two_epochs = {{"train", {{"epochs", 2}}}};
+  const auto whole = write_config(dir.path, "whole", two_epochs);
+  REQUIRE(run_zimt("train " + whole.string() + " --quiet").exit_code == 0);
+  fs::copy_file(dir.path / "train.zds", dir.path / "saved.zds");
+  // Run `change` on the training file as soon as the run has written its first metrics row.
+  const auto run_and = [&](const std::string& run, const std::string& change) {
+    const auto part = write_config(dir.path, run, two_epochs);
+    const std::string script = "sh -c '\"" ZIMT_CLI "\" train " + part.string() +
+                               " --quiet 2>&1 & pid=$!; while [ ! -s " + (dir.path / run / "metrics.jsonl").string() +
+                               " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; " + change + " " +
+                               (dir.path / "train.zds").string() + "; wait $pid; echo exit=$?'";
+    CliResult result;
+    FILE* pipe = popen(script.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
+    pclose(pipe);
+    return result.output;
+  };
+  const std::string truncated = run_and("cut", "truncate -s 1000");
+  INFO(truncated);
+  CHECK(truncated.find("zimt: error: a dataset file shrank while in use (truncated or rewritten in place)") !=
+        std::string::npos);
+  CHECK(truncated.find("exit=1\n") != std::string::npos);
+  fs::copy_file(dir.path / "saved.zds", dir.path / "train.zds", fs::copy_options::overwrite_existing);
+  const auto resumed = run_zimt("train " + write_config(dir.path, "cut", two_epochs).string() + " --quiet --resume");
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  CHECK(metrics_without_timing(dir.path / "cut") == metrics_without_timing(dir.path / "whole"));
+  CHECK(newest_weights(dir.path / "cut") == newest_weights(dir.path / "whole"));
+
+  const std::string deleted = run_and("gone", "rm");
+  INFO(deleted);
+  CHECK(deleted.find("exit=0\n") != std::string::npos);
+  CHECK(metrics_without_timing(dir.path / "gone") == metrics_without_timing(dir.path / "whole"));
+}
