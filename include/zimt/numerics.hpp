@@ -15,6 +15,9 @@
 //   Sign-keeping      keep_sign, round_keep_sign: nearest-even, except that a
 //                     nonzero value never becomes 0 (it becomes ±1)
 //   Stochastic        shift_round_stochastic_u128: up with probability rem/2^s
+//   Nearest, ties up  shift_round_half_up, div_round_half_up_u128: for
+//                     non-negative values inside function approximations
+//   Up (ceiling)      shift_round_up_u128: a positive value never becomes 0
 //   Product bounds    magnitude_bits, product_sum_bits
 //
 // Requantisation (int64 accumulators to int8 / int16 on one exponent) and
@@ -153,6 +156,32 @@ constexpr u128 shift_round_stochastic_u128(u128 m, int64_t s, uint64_t random) {
     q += draw < rem ? 1 : 0;
   }
   return q;
+}
+
+// ----------------------------------------------------- nearest, ties up
+// (x + 2^(s-1)) >> s and (num + den/2) / den: nearest, a tie rounded up. Used
+// only on non-negative values inside the fixed-point function approximations
+// (softmax's exp2 table interpolation and ln, the cosine schedule's angle),
+// whose own approximation error is larger than the bias of an upward tie; the
+// one add is the cheapest nearest rounding there. Their results are part of
+// the trained weights' bits, so they stay distinct from round-half-even.
+
+// x / 2^s, x >= 0, 1 <= s, x + 2^(s-1) below the type's maximum.
+template <class U>
+constexpr U shift_round_half_up(U x, int s) {
+  return (x + (U{1} << (s - 1))) >> s;
+}
+// num / den for den > 0, num + den / 2 < 2^128 (for odd den there are no ties).
+constexpr u128 div_round_half_up_u128(u128 num, u128 den) { return (num + den / 2) / den; }
+
+// ------------------------------------------------------------ up (ceiling)
+// ceil(x / 2^s) for s >= 0: a positive value stays at least one unit. For a
+// term that must never vanish, e.g. LayerNorm's eps, which keeps the
+// variance (and so the divisor) at least one unit (docs/design.md, "Rounding").
+constexpr u128 shift_round_up_u128(u128 x, int64_t s) {
+  if (s <= 0) return x;
+  if (s >= 128) return x != 0 ? 1 : 0;
+  return (x >> s) + ((x & ((u128{1} << s) - 1)) != 0 ? 1 : 0);
 }
 
 // ------------------------------------------------------------ product bounds

@@ -318,3 +318,59 @@ TEST_CASE("product_sum_bits: a bound on a sum of products, tight within one bit"
     }
   }
 }
+
+TEST_CASE("shift_round_half_up and div_round_half_up_u128: nearest, ties up, non-negative values") {
+  CHECK(shift_round_half_up(uint64_t{5}, 1) == 3);  // 2.5 -> 3 (half-even would give 2)
+  CHECK(shift_round_half_up(uint64_t{3}, 1) == 2);  // 1.5
+  CHECK(shift_round_half_up(uint64_t{0x7FFF}, 16) == 0);
+  CHECK(shift_round_half_up(uint64_t{0x8000}, 16) == 1);  // 0.5 -> 1
+  CHECK(shift_round_half_up(uint64_t{0x17FFF}, 16) == 1);
+  CHECK(shift_round_half_up(uint64_t{0x18000}, 16) == 2);              // 1.5 -> 2
+  CHECK(shift_round_half_up(u128{5} << 31, 32) == 3);                  // 2.5 -> 3
+  CHECK(shift_round_half_up(~u128{0} >> 1, 127) == 1);                 // 1 - 2^-127
+  CHECK(shift_round_half_up((uint64_t{1} << 62) - 1, 62) == 1);        // just below 1
+  CHECK(div_round_half_up_u128(5, 2) == 3);                            // 2.5 -> 3
+  CHECK(div_round_half_up_u128(7, 2) == 4);                            // 3.5 -> 4
+  CHECK(div_round_half_up_u128(4, 3) == 1);                            // 1.33
+  CHECK(div_round_half_up_u128(5, 3) == 2);                            // 1.67
+  CHECK(div_round_half_up_u128(u128{1} << 126, u128{1} << 127) == 1);  // 0.5 -> 1
+  std::mt19937_64 rng(9);
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t x = rng() >> (1 + rng() % 63);
+    const int s = 1 + static_cast<int>(rng() % 62);
+    // Oracle: floor, plus one when the remainder is at least half.
+    const uint64_t floor = x >> s, rem = x - (floor << s);
+    REQUIRE(shift_round_half_up(x, s) == floor + (rem >= (uint64_t{1} << (s - 1)) ? 1 : 0));
+    const uint64_t den = (rng() >> (rng() % 64)) | 1;
+    const u128 num = static_cast<u128>(rng()) * (rng() >> (rng() % 64));
+    const u128 q = num / den, r = num % den;
+    REQUIRE(div_round_half_up_u128(num, den) == q + (2 * r >= den ? 1 : 0));
+  }
+}
+
+TEST_CASE("shift_round_up_u128: the ceiling, a positive value never becomes 0") {
+  CHECK(shift_round_up_u128(0, 5) == 0);
+  CHECK(shift_round_up_u128(1, 5) == 1);
+  CHECK(shift_round_up_u128(32, 5) == 1);  // exact
+  CHECK(shift_round_up_u128(33, 5) == 2);
+  CHECK(shift_round_up_u128(7, 0) == 7);
+  CHECK(shift_round_up_u128(7, -3) == 7);
+  CHECK(shift_round_up_u128(~u128{0}, 127) == 2);
+  CHECK(shift_round_up_u128(u128{1} << 127, 127) == 1);
+  CHECK(shift_round_up_u128(~u128{0}, 128) == 1);
+  CHECK(shift_round_up_u128(1, 500) == 1);
+  CHECK(shift_round_up_u128(0, 500) == 0);
+  std::mt19937_64 rng(10);
+  for (int i = 0; i < 20000; ++i) {
+    const u128 x = (static_cast<u128>(rng()) << 64 | rng()) >> (rng() % 128);
+    const int s = static_cast<int>(rng() % 140);
+    const u128 up = shift_round_up_u128(x, s);
+    // Oracle: the smallest q with q·2^s >= x (checked as (q - 1)·2^s < x <= q·2^s).
+    if (s < 128) {
+      REQUIRE(up == (x >> s) + ((x >> s) << s != x ? 1 : 0));
+      REQUIRE((up - (up != 0 ? 1 : 0)) <= (x >> s));
+    } else {
+      REQUIRE(up == (x != 0 ? 1 : 0));
+    }
+  }
+}

@@ -39,15 +39,7 @@ u128 variance_plus_eps(u128 d, int64_t m, int32_t e, int& k) {
     int64_t q = (down + 1) / 2;
     if (d != 0) q = std::min<int64_t>(q, (126 - bit_width_u128(d)) / 2);  // d·4^q < 2^126
     const int64_t sh = 2 * q - down;
-    u128 eps = 0;
-    if (sh >= 0) {
-      eps = base << sh;
-    } else if (-sh >= 64) {
-      eps = 1;  // base < 2^64: a positive value below one unit rounds up to 1
-    } else {
-      const u128 fl = base >> -sh;
-      eps = fl + ((fl << -sh) == base ? 0 : 1);
-    }
+    const u128 eps = sh >= 0 ? base << sh : shift_round_up_u128(base, -sh);  // base >= 1: eps >= 1
     k = static_cast<int>(-q);
     // d = 0 (a constant sample) may come with any q: no shift of it at all.
     return (d == 0 ? u128{0} : d << (2 * q)) + eps;

@@ -62,7 +62,7 @@ uint64_t exp2_neg_q48(int64_t x) {
   const uint64_t f = static_cast<uint64_t>(x) & ((uint64_t{1} << kXBits) - 1);
   const uint64_t j = f >> 16, r = f & 0xFFFF;
   const uint64_t hi = kExp2Table[j], lo = kExp2Table[j + 1];
-  const uint64_t v = hi - (((hi - lo) * r + 0x8000) >> 16);  // Q30
+  const uint64_t v = hi - shift_round_half_up((hi - lo) * r, 16);  // Q30
   return static_cast<uint64_t>(shift_round_even(static_cast<int64_t>(v << (kProbBits - 30)), ip));
 }
 
@@ -139,7 +139,7 @@ int64_t softmax_ce_forward(const Act& logits, const int32_t* labels, int64_t* lo
       assert(labels[n] >= 0 && labels[n] < k);
       // -log p_y = ln(Σ e) + (max - z_y)·2^e, in Q24 then rounded to Q16.
       const int64_t ln_sum =
-          static_cast<int64_t>((static_cast<u128>(log2_q24(s.sum)) * kLn2Q32 + (u128{1} << 31)) >> 32);
+          static_cast<int64_t>(shift_round_half_up(static_cast<u128>(log2_q24(s.sum)) * kLn2Q32, 32));
       const int64_t q24 = ln_sum + to_q24(s.max - z[labels[n]], logits.exp[n]);
       losses[static_cast<size_t>(n)] = shift_round_even(q24, kXBits - kLossFracBits);
       if (pred != nullptr) pred[n] = s.argmax;

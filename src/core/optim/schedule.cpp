@@ -38,8 +38,8 @@ q32 cos_pi_fraction(uint64_t num, uint64_t den) {
   const bool upper = 2 * num > den;  // x > 1/2
   const uint64_t folded = upper ? den - num : num;
   // theta = pi folded / den in [0, pi/2], Q2.62
-  const auto theta =
-      static_cast<uint64_t>((static_cast<u128>(folded) * (2 * static_cast<u128>(half_pi_q62)) + den / 2) / den);
+  const auto theta = static_cast<uint64_t>(
+      div_round_half_up_u128(static_cast<u128>(folded) * (2 * static_cast<u128>(half_pi_q62)), den));
   const auto c = static_cast<int64_t>(
       shift_round_even_u128(static_cast<u128>(std::max<int64_t>(cos_q62(theta), 0)), frac_bits - 32));
   return upper ? -c : c;
