@@ -27,7 +27,7 @@ std::vector<uint8_t> prototypes(const SynthSpec& spec, uint32_t gh, uint32_t gw)
       for (uint32_t y = 0; y < sh.height; ++y) {
         for (uint32_t x = 0; x < sh.width; ++x) {
           const uint64_t cy = uint64_t{y} * gh / sh.height, cx = uint64_t{x} * gw / sh.width;
-          out[(uint64_t{c} * sh.height + y) * sh.width + x] = cells[(c * gh + cy) * gw + cx];
+          out[(uint64_t{c} * sh.height + y) * sh.width + x] = cells[(uint64_t{c} * gh + cy) * gw + cx];
         }
       }
     }
@@ -76,7 +76,8 @@ Samples synthesize(const SynthSpec& spec) {
         for (int64_t x = 0; x < sh.width; ++x) {
           const int64_t sy = y - dy, sx = x - dx;
           const bool inside = sy >= 0 && sy < sh.height && sx >= 0 && sx < sh.width;
-          out[(c * sh.height + y) * sh.width + x] = inside ? blend[(c * sh.height + sy) * sh.width + sx] : 0;
+          out[(int64_t{c} * sh.height + y) * sh.width + x] =
+              inside ? blend[(int64_t{c} * sh.height + sy) * sh.width + sx] : 0;
         }
       }
     }
