@@ -6,16 +6,7 @@
 // parameter counting work on the description alone, so a config can be
 // checked (and its size printed) before anything is built.
 //
-// Layer kinds and their shape parameters (defaults in brackets):
-//   conv2d        out, kernel, stride [1], padding [0], bias [true]   (C,H,W) -> (out,H',W')
-//   linear        out, bias [true]          needs a flat input (C,1,1) -> (out,1,1)
-//   relu                                    shape unchanged
-//   maxpool       kernel, stride [kernel], padding [0]   floor mode, as PyTorch
-//   global_avgpool                          (C,H,W) -> (C,1,1)
-//   flatten                                 (C,H,W) -> (C*H*W,1,1)
-//   layernorm                               shape unchanged; no parameters, normalises
-//                                           each sample over all of (C,H,W)
-//   basic_block   out, stride [1]           ResNet basic block, see layers/residual.hpp
+// Layer kinds, their keys and rules: layer_kinds.hpp.
 // Model-level options (which layers they make int16: model.hpp):
 //   block_activations  "int8" ["int8"] | "int16": the precision of the
 //                      activations the convolutions of the residual blocks
@@ -37,31 +28,10 @@
 #include <string>
 #include <vector>
 
+#include "zimt/layer_kinds.hpp"
 #include "zimt/tensor.hpp"
 
 namespace zimt {
-
-enum class LayerKind : uint8_t { conv2d, linear, relu, maxpool, global_avgpool, flatten, layernorm, basic_block };
-
-// "conv2d", "linear", ... (the JSON spelling).
-const char* layer_kind_name(LayerKind kind);
-
-struct LayerSpec {
-  LayerKind kind = LayerKind::relu;
-  std::string name;  // "" -> default name
-  int64_t out = 0;
-  int64_t kernel = 0;
-  int64_t stride = 1;
-  int64_t padding = 0;
-  bool bias = true;
-};
-
-// One sample's activation shape.
-struct Shape3 {
-  int64_t c = 0, h = 0, w = 0;
-  int64_t numel() const { return c * h * w; }
-  bool operator==(const Shape3&) const = default;
-};
 
 struct ModelSpec {
   std::string name;

@@ -69,10 +69,7 @@ Model build_model(const ModelSpec& spec, WeightStorage storage) {
         l.block =
             add_basic_block(p, l.name, shape.c, ls.out, ls.stride, spec.block_activations == ActivationWidth::int16);
         break;
-      case LayerKind::relu:
-      case LayerKind::global_avgpool:
-      case LayerKind::flatten:
-      case LayerKind::layernorm: break;
+      default: break;  // no parameters and no spec of its own
     }
     if (ls.kind == LayerKind::flatten || ls.kind == LayerKind::global_avgpool || ls.kind == LayerKind::linear)
       flat = true;
@@ -96,37 +93,39 @@ void assign_activation_widths(Model& model) {
   const bool wide_blocks = spec.block_activations == ActivationWidth::int16;
   const bool wide_norms = spec.norm_activations == ActivationWidth::int16;
   const size_t L = model.layers.size();
-  // Past the last layer: flatten, which is neither a GEMM, a pass-through nor a layernorm.
-  const auto kind = [&](size_t i) { return i < L ? model.layers[i].kind : LayerKind::flatten; };
-  const auto is_gemm = [&](size_t i) { return kind(i) == LayerKind::conv2d || kind(i) == LayerKind::linear; };
-  std::vector<bool> feeds_block(L + 1, false);  // only elementwise/pool layers until a block
-  std::vector<bool> feeds_norm(L + 1, false);   // only relu/maxpool layers until a layernorm
+  // The rules read width roles (layer_kinds.hpp): relu and maxpool are
+  // elementwise, layernorm normalises, flatten reshapes.
+  // Past the last layer: a reshape, which is neither a GEMM, elementwise nor a normalisation.
+  const auto role = [&](size_t i) { return i < L ? layer_kind_info(model.layers[i].kind).role : WidthRole::reshape; };
+  const auto is_gemm = [&](size_t i) { return role(i) == WidthRole::gemm; };
+  std::vector<bool> feeds_block(L + 1, false);  // only elementwise/normalising layers until a block
+  std::vector<bool> feeds_norm(L + 1, false);   // only elementwise layers until a normalisation
   for (size_t i = L; i-- > 0;) {
-    const LayerKind k = kind(i), next = kind(i + 1);
-    const bool passes = k == LayerKind::relu || k == LayerKind::maxpool || k == LayerKind::layernorm;
-    feeds_block[i] = wide_blocks && (k == LayerKind::basic_block || (passes && feeds_block[i + 1]));
-    feeds_norm[i] =
-        next == LayerKind::layernorm || ((next == LayerKind::relu || next == LayerKind::maxpool) && feeds_norm[i + 1]);
+    const WidthRole r = role(i), next = role(i + 1);
+    const bool passes = r == WidthRole::elementwise || r == WidthRole::normalise;
+    feeds_block[i] = wide_blocks && (r == WidthRole::block || (passes && feeds_block[i + 1]));
+    feeds_norm[i] = next == WidthRole::normalise || (next == WidthRole::elementwise && feeds_norm[i + 1]);
   }
   ActivationWidth width = ActivationWidth::int8;  // the model's input
   for (size_t i = 0; i < L; ++i) {
     ModelLayer& l = model.layers[i];
     l.in_width = width;
     const bool wide_in = width == ActivationWidth::int16;
-    const bool gemm_after = is_gemm(i + 1) || (kind(i + 1) == LayerKind::flatten && is_gemm(i + 2));
+    const WidthRole r = role(i);
+    const bool gemm_after = is_gemm(i + 1) || (role(i + 1) == WidthRole::reshape && is_gemm(i + 2));
     const bool around_norm =
         wide_norms &&
-        ((is_gemm(i) && feeds_norm[i]) ||
-         ((l.kind == LayerKind::relu || l.kind == LayerKind::maxpool) && wide_in && feeds_norm[i]) ||
-         (l.kind == LayerKind::layernorm && wide_in && gemm_after) || (l.kind == LayerKind::flatten && wide_in));
-    const bool wide_out = around_norm || (l.kind == LayerKind::conv2d && kind(i + 1) == LayerKind::layernorm) ||
-                          (l.kind == LayerKind::basic_block && wide_blocks) ||
-                          (l.kind != LayerKind::basic_block && wide_in && feeds_block[i]);
+        ((r == WidthRole::gemm && feeds_norm[i]) || (r == WidthRole::elementwise && wide_in && feeds_norm[i]) ||
+         (r == WidthRole::normalise && wide_in && gemm_after) || (r == WidthRole::reshape && wide_in));
+    const bool wide_out = around_norm || (l.kind == LayerKind::conv2d && role(i + 1) == WidthRole::normalise) ||
+                          (r == WidthRole::block && wide_blocks) ||
+                          (r != WidthRole::block && wide_in && feeds_block[i]);
     l.out_width = wide_out ? ActivationWidth::int16 : ActivationWidth::int8;
+    assert(accepts_widths(r, l.in_width, l.out_width));
     // The means of an int16 input (the last int16 block's output) go to the
     // nearest int8, as the fc's GEMM, not a ReLU mask, reads them; after an
     // int8 input the sign is kept (docs/design.md, "Rounding").
-    if (l.kind == LayerKind::global_avgpool) l.rounding = wide_in ? Rounding::nearest : Rounding::keep_sign;
+    if (r == WidthRole::reduce) l.rounding = wide_in ? Rounding::nearest : Rounding::keep_sign;
     width = l.out_width;
   }
 }

@@ -2,36 +2,10 @@
 
 namespace zimt {
 
-const char* layer_kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::linear: return "linear";
-    case LayerKind::relu: return "relu";
-    case LayerKind::maxpool: return "maxpool";
-    case LayerKind::global_avgpool: return "global_avgpool";
-    case LayerKind::flatten: return "flatten";
-    case LayerKind::layernorm: return "layernorm";
-    case LayerKind::basic_block: return "basic_block";
-  }
-  return "?";
-}
-
 namespace {
 
 std::string dims(const Shape3& s) {
   return std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w);
-}
-
-// Output size of a sliding window (conv, pool) in floor mode, or an error.
-std::string window(int64_t size, int64_t kernel, int64_t stride, int64_t padding, int64_t& out) {
-  if (kernel < 1) return "kernel must be >= 1";
-  if (stride < 1) return "stride must be >= 1";
-  if (padding < 0) return "padding must be >= 0";
-  if (kernel > size + 2 * padding)
-    return "kernel " + std::to_string(kernel) + " is larger than the padded input size " +
-           std::to_string(size + 2 * padding);
-  out = (size + 2 * padding - kernel) / stride + 1;
-  return "";
 }
 
 bool in_range(int64_t v) { return v >= 1 && v <= max_shape_value; }
@@ -41,52 +15,11 @@ bool in_range(int64_t v) { return v >= 1 && v <= max_shape_value; }
 std::string layer_output_shape(const LayerSpec& layer, const Shape3& in, Shape3& out) {
   if (!in_range(in.c) || !in_range(in.h) || !in_range(in.w)) return "input shape " + dims(in) + " out of range";
   out = in;
-  switch (layer.kind) {
-    case LayerKind::conv2d: {
-      if (!in_range(layer.out)) return "out must be in [1, " + std::to_string(max_shape_value) + "]";
-      out.c = layer.out;
-      if (auto e = window(in.h, layer.kernel, layer.stride, layer.padding, out.h); !e.empty()) return e;
-      return window(in.w, layer.kernel, layer.stride, layer.padding, out.w);
-    }
-    case LayerKind::linear:
-      if (!in_range(layer.out)) return "out must be in [1, " + std::to_string(max_shape_value) + "]";
-      if (in.h != 1 || in.w != 1)
-        return "linear needs a flat input, got " + dims(in) + " (add {\"kind\":\"flatten\"} before it)";
-      out = {layer.out, 1, 1};
-      return "";
-    case LayerKind::maxpool: {
-      if (layer.padding * 2 > layer.kernel) return "padding must be at most half the kernel";
-      if (auto e = window(in.h, layer.kernel, layer.stride, layer.padding, out.h); !e.empty()) return e;
-      return window(in.w, layer.kernel, layer.stride, layer.padding, out.w);
-    }
-    case LayerKind::global_avgpool: out = {in.c, 1, 1}; return "";
-    case LayerKind::flatten:
-      if (in.numel() > max_shape_value) return "flattened size " + std::to_string(in.numel()) + " too large";
-      out = {in.numel(), 1, 1};
-      return "";
-    case LayerKind::relu:
-    case LayerKind::layernorm: return "";
-    case LayerKind::basic_block: {
-      if (!in_range(layer.out)) return "out must be in [1, " + std::to_string(max_shape_value) + "]";
-      out.c = layer.out;
-      // conv 3x3 pad 1 with the block's stride; the 1x1 projection gives the same size.
-      if (auto e = window(in.h, 3, layer.stride, 1, out.h); !e.empty()) return e;
-      return window(in.w, 3, layer.stride, 1, out.w);
-    }
-  }
-  return "unknown layer kind";
+  return layer_kind_info(layer.kind).output_shape(layer, in, out);
 }
 
 int64_t layer_param_count(const LayerSpec& layer, const Shape3& in) {
-  switch (layer.kind) {
-    case LayerKind::conv2d: return layer.out * in.c * layer.kernel * layer.kernel + (layer.bias ? layer.out : 0);
-    case LayerKind::linear: return layer.out * in.c + (layer.bias ? layer.out : 0);
-    case LayerKind::basic_block: {
-      const bool projection = layer.stride != 1 || layer.out != in.c;
-      return layer.out * in.c * 9 + layer.out * layer.out * 9 + (projection ? layer.out * in.c : 0);
-    }
-    default: return 0;
-  }
+  return layer_kind_info(layer.kind).param_count(layer, in);
 }
 
 std::vector<std::pair<int, std::string>> check_model_spec(const ModelSpec& spec) {

@@ -16,18 +16,15 @@ struct KindRule {
   std::set<std::string> optional;
 };
 
-// Which keys each layer kind takes besides "kind" and "name".
+// Which keys each layer kind takes besides "kind" and "name" (layer_kinds.hpp).
 const std::map<std::string, KindRule>& kind_rules() {
-  static const std::map<std::string, KindRule> rules = {
-      {"conv2d", {LayerKind::conv2d, {"out", "kernel"}, {"stride", "padding", "bias"}}},
-      {"linear", {LayerKind::linear, {"out"}, {"bias"}}},
-      {"relu", {LayerKind::relu, {}, {}}},
-      {"maxpool", {LayerKind::maxpool, {"kernel"}, {"stride", "padding"}}},
-      {"global_avgpool", {LayerKind::global_avgpool, {}, {}}},
-      {"flatten", {LayerKind::flatten, {}, {}}},
-      {"layernorm", {LayerKind::layernorm, {}, {}}},
-      {"basic_block", {LayerKind::basic_block, {"out"}, {"stride"}}},
-  };
+  static const std::map<std::string, KindRule> rules = [] {
+    std::map<std::string, KindRule> r;
+    for (const LayerKindInfo& k : layer_kinds())
+      r[k.name] = {
+          k.kind, {k.required_keys.begin(), k.required_keys.end()}, {k.optional_keys.begin(), k.optional_keys.end()}};
+    return r;
+  }();
   return rules;
 }
 
