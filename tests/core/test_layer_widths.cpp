@@ -142,9 +142,9 @@ TEST_CASE("every kind at every width pair it accepts agrees with the float refer
         if (!accepts_widths(kind.role, in, out)) continue;
         CAPTURE(std::string(activation_width_name(in)) + " -> " + activation_width_name(out));
         const Agreement a = run(*f, in, out);
-        MESSAGE(std::string(kind.name) << " " << std::string(activation_width_name(in)) << " -> " << std::string(activation_width_name(out))
-                                       << ": forward cosine " << a.forward << ", smallest gradient cosine "
-                                       << a.gradient);
+        MESSAGE(std::string(kind.name) << " " << std::string(activation_width_name(in)) << " -> "
+                                       << std::string(activation_width_name(out)) << ": forward cosine " << a.forward
+                                       << ", smallest gradient cosine " << a.gradient);
         // Measured: forward cosine >= 0.99987 for every pair (1 where all
         // is int16); gradient cosine >= 0.99994, except a basic_block
         // writing int8 or reading int8: 0.9817 (its int8 inputs and

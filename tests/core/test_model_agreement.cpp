@@ -1,7 +1,8 @@
 // Whole-model gradient agreement (the heart of the engine): the
 // integer engine against the float reference model on the same integer
 // weights (a dense integer start) and the same input, per weight tensor:
-//   cosine similarity >= 0.95,
+//   cosine similarity >= the model's bound: 1 - 2·(1 - the measured
+//     minimum), i.e. twice the measured distance from 1 as the margin,
 //   sign agreement >= 90 % over the entries whose float gradient is nonzero,
 //   at most 5 % of those flushed to zero,
 //   no nonzero integer gradient where the float one is exactly zero.
@@ -50,8 +51,16 @@ Measured measure(Model& model, const ref::Batch& batch, int64_t N) {
   return m;
 }
 
-// Runs the comparison and prints the table; asserts the targets if `assert_targets`.
-void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool assert_targets = true) {
+struct Targets {
+  double min_cosine = 0.999;
+  double min_sign_agree = 0.90;
+  double max_flushed = 0.05;
+  int64_t max_spurious = 0;
+};
+
+// Runs the comparison, prints the table and asserts the targets.
+// Returns the per-tensor rows.
+std::vector<ref::GradAgreement> check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, const Targets& t) {
   Model model = build_model(spec);
   const std::string name = spec.name + " (block_activations " + activation_width_name(spec.block_activations) +
                            ", norm_activations " + activation_width_name(spec.norm_activations) + ")";
@@ -61,7 +70,6 @@ void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool asser
                << double(step.loss_sum_q16) / 65536.0 / double(N) << " float " << fp.loss << ", LN saturated "
                << step.act_saturated << "\n"
                << ref::format_agreement(rows));
-  if (!assert_targets) return;
   // Loss: the logits are LayerNorm outputs rounded to a step <= 2^-5 (|ŷ| <= 3
   // for 10 logits), and cross-entropy moves by at most 2·max|Δz|: 0.03 from
   // the last rounding; the earlier layers' forward error adds less. Bound 0.05.
@@ -69,16 +77,18 @@ void check_agreement(const ModelSpec& spec, int64_t N, uint64_t seed, bool asser
   for (const auto& r : rows) {
     CAPTURE(r.name);
     CHECK(r.ref_nonzero > 0);
-    CHECK(r.cosine >= 0.95);
-    CHECK(r.signs.agree >= 0.90);
-    CHECK(r.signs.flushed <= 0.05);
-    CHECK(r.signs.spurious == 0);
+    CHECK(r.cosine >= t.min_cosine);
+    CHECK(r.signs.agree >= t.min_sign_agree);
+    CHECK(r.signs.flushed <= t.max_flushed);
+    CHECK(r.signs.spurious <= t.max_spurious);
   }
+  return rows;
 }
 
 }  // namespace
 
-TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreement(load("mnist_cnn"), 32, 1); }
+// Measured: cosine 1.0000 (4 decimals) for every tensor.
+TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreement(load("mnist_cnn"), 32, 1, {}); }
 
 // Where the residual models lose agreement (measured by running the float
 // backward on the integer forward's activations, and swapping single
@@ -88,9 +98,13 @@ TEST_CASE("mnist_cnn gradients agree with the float reference") { check_agreemen
 // rounding turned small positive pre-activations into dead units (small_resnet
 // stem: 692 of 22,894 positive LayerNorm outputs, sign agreement 85 %); with
 // sign-keeping requantisation (quant.hpp) the stem agrees to 96 %.
-TEST_CASE("small_resnet gradients agree with the float reference") { check_agreement(load("small_resnet"), 32, 2); }
+// Measured: smallest cosine 0.9860 (layer1.0.conv1), signs >= 94.9 %.
+TEST_CASE("small_resnet gradients agree with the float reference") {
+  check_agreement(load("small_resnet"), 32, 2, {.min_cosine = 0.972});
+}
 
-TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load("mlp"), 32, 3); }
+// Measured: cosine 1.0000 (4 decimals) for every tensor.
+TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load("mlp"), 32, 3, {}); }
 
 // ResNet-18 at batch 2 with its shipped int16 block activations
 // (configs/models/resnet18.json, layers/residual.hpp, the int16 stem of
@@ -98,12 +112,16 @@ TEST_CASE("mlp gradients agree with the float reference") { check_agreement(load
 // seeds 5, 6, batch 8 seeds 4, 7, batch 32 seed 4: cosine >= 0.9948, signs
 // >= 93.9 %, flushed <= 1.75 %, no nonzero gradient where float's is 0
 // (int8 blocks at batch 32: cosine 0.93, signs 87 %, up to 1,280).
-TEST_CASE("resnet18 gradients agree with the float reference") { check_agreement(load("resnet18"), 2, 4); }
+// Here (batch 2, seed 4): smallest cosine 0.9991, signs >= 99.2 %.
+TEST_CASE("resnet18 gradients agree with the float reference") {
+  check_agreement(load("resnet18"), 2, 4, {.min_cosine = 0.998});
+}
 
-// The same model with int8 block activations, measured and printed but not
-// asserted, so the trade-off stays visible. Measured (batch 2, seed 4):
-// cosine 0.93-0.999, signs 82-99 %, flushed <= 2.5 %, up to 2,304 nonzero
-// integer gradients where float is exactly 0. The cause is the ReLU masks:
+// The same model with int8 block activations: the trade-off, asserted with
+// the same margin rule on what is measured (batch 2, seed 4): smallest
+// cosine 0.9257, signs >= 82.1 %, flushed <= 2.47 %, up to 2,304 nonzero
+// integer gradients where float is exactly 0 (bounds: 0.85, 64 %, 5 %,
+// 4,608), and such gradients do occur (what int16 blocks remove). The cause is the ReLU masks:
 // the exact integer pre-activation and the float one have opposite signs
 // for 7-40 of 0.5-4.7k positive units per block ReLU, from the int8 GEMM
 // inputs (block inputs, a1): a relative rounding noise e of ~1 % per int8
@@ -113,10 +131,14 @@ TEST_CASE("resnet18 gradients agree with the float reference") { check_agreement
 // float (all <= 0 over the batch) gives the exact-zero violations. Batch 8
 // and 32 measure the same (signs 86-96 %), and neither nearest nor
 // sign-keeping rounding removes it.
-TEST_CASE("resnet18 with int8 block activations: agreement measured, not asserted") {
+TEST_CASE("resnet18 with int8 block activations: lower agreement, within measured bounds") {
   ModelSpec spec = load("resnet18");
   spec.block_activations = ActivationWidth::int8;
-  check_agreement(spec, 2, 4, /*assert_targets=*/false);
+  const std::vector<ref::GradAgreement> rows =
+      check_agreement(spec, 2, 4, {.min_cosine = 0.85, .min_sign_agree = 0.64, .max_spurious = 4608});
+  int64_t spurious = 0;
+  for (const auto& r : rows) spurious += r.signs.spurious;
+  CHECK(spurious > 0);
 }
 
 namespace {
