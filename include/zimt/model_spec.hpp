@@ -1,7 +1,7 @@
 #pragma once
 // What a model is, as plain data: an input shape, a class count and a list of
 // layers, each a kind plus its shape parameters. configs/models/*.json are
-// parsed into this (zimt/io/model_spec.hpp); zimt/model.hpp builds a runnable
+// parsed into this (zimt/runs/model_spec.hpp); zimt/model.hpp builds a runnable
 // model from it. Nothing here allocates tensors: shape inference and
 // parameter counting work on the description alone, so a config can be
 // checked (and its size printed) before anything is built.

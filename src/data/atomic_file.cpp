@@ -1,4 +1,4 @@
-#include "zimt/io/atomic_file.hpp"
+#include "zimt/data/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 std::runtime_error os_error(const std::string& path, const std::string& what) {
@@ -112,4 +112,4 @@ void write_file_atomic(const std::string& path, std::string_view bytes, Overwrit
   f.commit();
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -1,10 +1,10 @@
-#include "zimt/io/checksum.hpp"
+#include "zimt/data/checksum.hpp"
 
 #include <zlib.h>
 
 #include <algorithm>
 
-namespace zimt::io {
+namespace zimt::data {
 
 uint32_t crc32(std::span<const uint8_t> bytes, uint32_t crc) {
   uLong c = crc;
@@ -17,4 +17,4 @@ uint32_t crc32(std::span<const uint8_t> bytes, uint32_t crc) {
   return static_cast<uint32_t>(c);
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

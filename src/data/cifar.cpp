@@ -1,10 +1,10 @@
-#include "zimt/io/cifar.hpp"
+#include "zimt/data/cifar.hpp"
 
-#include "zimt/io/file_bytes.hpp"
+#include "zimt/data/file_bytes.hpp"
 
 #include <stdexcept>
 
-namespace zimt::io::cifar {
+namespace zimt::data::cifar {
 
 Samples read(const std::vector<std::string>& paths) {
   if (paths.empty()) throw std::runtime_error("--cifar: no input files");
@@ -26,4 +26,4 @@ Samples read(const std::vector<std::string>& paths) {
   return s;
 }
 
-}  // namespace zimt::io::cifar
+}  // namespace zimt::data::cifar

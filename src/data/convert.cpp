@@ -1,19 +1,19 @@
-#include "zimt/io/convert.hpp"
+#include "zimt/data/convert.hpp"
 
-#include "zimt/io/atomic_file.hpp"
-#include "zimt/io/cifar.hpp"
-#include "zimt/io/csv.hpp"
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/file_bytes.hpp"
-#include "zimt/io/idx.hpp"
-#include "zimt/io/split.hpp"
+#include "zimt/data/atomic_file.hpp"
+#include "zimt/data/cifar.hpp"
+#include "zimt/data/csv.hpp"
+#include "zimt/data/dataset.hpp"
+#include "zimt/data/file_bytes.hpp"
+#include "zimt/data/idx.hpp"
+#include "zimt/data/split.hpp"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 // Samples read from one labels source (the file named in label errors).
@@ -156,4 +156,4 @@ ConvertResult convert(const ConvertOptions& o) {
   return r;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

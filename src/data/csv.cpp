@@ -1,12 +1,12 @@
-#include "zimt/io/csv.hpp"
+#include "zimt/data/csv.hpp"
 
-#include "zimt/io/file_bytes.hpp"
+#include "zimt/data/file_bytes.hpp"
 
 #include <charconv>
 #include <stdexcept>
 #include <string_view>
 
-namespace zimt::io::csv {
+namespace zimt::data::csv {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -73,4 +73,4 @@ Samples read(const std::string& path, Shape shape) {
   return s;
 }
 
-}  // namespace zimt::io::csv
+}  // namespace zimt::data::csv

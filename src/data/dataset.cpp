@@ -1,8 +1,8 @@
-#include "zimt/io/dataset.hpp"
+#include "zimt/data/dataset.hpp"
 
-#include "zimt/io/byte_size.hpp"
-#include "zimt/io/checksum.hpp"
-#include "zimt/io/mapped_data_guard.hpp"
+#include "zimt/data/byte_size.hpp"
+#include "zimt/data/checksum.hpp"
+#include "zimt/data/mapped_data_guard.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 uint32_t get32(const uint8_t* p) {
@@ -134,4 +134,4 @@ void write_zds(AtomicFile& f, const Samples& s, uint32_t classes) {
   f.write(s.labels);
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -1,4 +1,4 @@
-#include "zimt/io/file_bytes.hpp"
+#include "zimt/data/file_bytes.hpp"
 
 #include <sys/stat.h>
 #include <zlib.h>
@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 std::vector<uint8_t> read_raw(const std::string& path) {
@@ -63,4 +63,4 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -1,11 +1,11 @@
-#include "zimt/io/idx.hpp"
+#include "zimt/data/idx.hpp"
 
-#include "zimt/io/file_bytes.hpp"
+#include "zimt/data/file_bytes.hpp"
 
 #include <cstdio>
 #include <stdexcept>
 
-namespace zimt::io::idx {
+namespace zimt::data::idx {
 namespace {
 
 uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
@@ -79,4 +79,4 @@ Samples read(const std::string& images_path, const std::string& labels_path) {
   return s;
 }
 
-}  // namespace zimt::io::idx
+}  // namespace zimt::data::idx

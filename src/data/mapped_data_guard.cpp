@@ -1,4 +1,4 @@
-#include "zimt/io/mapped_data_guard.hpp"
+#include "zimt/data/mapped_data_guard.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 constexpr char kMessage[] =
@@ -32,4 +32,4 @@ void install_mapped_data_guard() {
   });
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

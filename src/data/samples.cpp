@@ -1,10 +1,10 @@
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 
 std::string Shape::str() const {
   return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
@@ -36,4 +36,4 @@ uint32_t class_count(const Samples& s) {
   return uint32_t{*std::max_element(s.labels.begin(), s.labels.end())} + 1;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

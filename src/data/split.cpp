@@ -1,4 +1,4 @@
-#include "zimt/io/split.hpp"
+#include "zimt/data/split.hpp"
 
 #include "zimt/rng.hpp"
 
@@ -8,7 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 
 std::vector<uint64_t> held_out_indices(uint64_t count, uint64_t held_out, uint64_t seed) {
   std::vector<uint64_t> perm(count);
@@ -57,4 +57,4 @@ uint64_t parse_split(const std::string& text, uint64_t count) {
   return held;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

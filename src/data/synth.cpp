@@ -1,11 +1,11 @@
-#include "zimt/io/synth.hpp"
+#include "zimt/data/synth.hpp"
 
 #include "zimt/rng.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::data {
 namespace {
 
 // Class prototypes, (K,C,H,W): cells of a gh x gw grid per channel, each
@@ -92,4 +92,4 @@ Samples synthesize(const SynthSpec& spec) {
   return s;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data

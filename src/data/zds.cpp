@@ -1,11 +1,11 @@
-#include "zimt/io/zds.hpp"
+#include "zimt/data/zds.hpp"
 
-#include "zimt/io/checksum.hpp"
+#include "zimt/data/checksum.hpp"
 
 #include <cstring>
 #include <stdexcept>
 
-namespace zimt::io::zds {
+namespace zimt::data::zds {
 namespace {
 
 void put32(std::string& s, size_t at, uint32_t v) {
@@ -78,4 +78,4 @@ Header decode_header(std::span<const uint8_t> b, const std::string& path) {
   return h;
 }
 
-}  // namespace zimt::io::zds
+}  // namespace zimt::data::zds

@@ -1,9 +1,9 @@
-// Seed aggregation of sweep runs (see zimt/io/aggregate.hpp).
-#include "zimt/io/aggregate.hpp"
+// Seed aggregation of sweep runs (see zimt/experiments/aggregate.hpp).
+#include "zimt/experiments/aggregate.hpp"
 
-#include "zimt/io/progress.hpp"
-#include "zimt/io/sweep.hpp"
-#include "zimt/io/sweep_files.hpp"
+#include "zimt/experiments/sweep.hpp"
+#include "zimt/experiments/sweep_files.hpp"
+#include "zimt/runs/progress.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 using nlohmann::json;
@@ -196,7 +196,7 @@ std::string summary_markdown(const SweepAggregate& agg) {
     const auto ips = g.summary.find("images_per_s");
     out += "| " + g.name + " | " + std::to_string(g.finished) + "/" + std::to_string(g.runs) + " | " +
            percent(g.summary, "final_test_acc") + " | " + percent(g.summary, "best_test_acc") + " | " +
-           (wall != g.summary.end() && wall->second.n > 0 ? format_duration(wall->second.mean) : "–") + " | " +
+           (wall != g.summary.end() && wall->second.n > 0 ? runs::format_duration(wall->second.mean) : "–") + " | " +
            (ips != g.summary.end() && ips->second.n > 0 ? fmt(ips->second.mean, "%.0f") : "–") + " |\n";
   }
   out += "\nMean ± sample standard deviation over the finished seeds of each group.\n";
@@ -250,4 +250,4 @@ json summary_json(const SweepAggregate& agg) {
   return out;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

@@ -1,5 +1,5 @@
-// Child-process pool with signal forwarding (see zimt/io/process_pool.hpp).
-#include "zimt/io/process_pool.hpp"
+// Child-process pool with signal forwarding (see zimt/experiments/process_pool.hpp).
+#include "zimt/experiments/process_pool.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -125,4 +125,4 @@ PoolResult run_processes(const std::vector<ProcessJob>& jobs, int parallel, cons
   return result;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

@@ -1,7 +1,7 @@
-// Comparison of labelled groups of run directories (see zimt/io/run_compare.hpp).
-#include "zimt/io/run_compare.hpp"
+// Comparison of labelled groups of run directories (see zimt/experiments/run_compare.hpp).
+#include "zimt/experiments/run_compare.hpp"
 
-#include "zimt/io/atomic_file.hpp"
+#include "zimt/data/atomic_file.hpp"
 
 #include <glob.h>
 
@@ -10,7 +10,7 @@
 #include <set>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 namespace fs = std::filesystem;
@@ -171,7 +171,7 @@ Comparison write_comparison(const std::vector<CompareGroup>& groups, const Compa
 
   fs::create_directories(options.out_dir);
   auto write = [&](const std::string& name, const std::string& text) {
-    write_file_atomic((options.out_dir / name).string(), text);
+    data::write_file_atomic((options.out_dir / name).string(), text);
     out.files.push_back(name);
   };
   write("aggregate.csv", aggregate_csv(agg));
@@ -185,4 +185,4 @@ Comparison write_comparison(const std::vector<CompareGroup>& groups, const Compa
   return out;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

@@ -1,12 +1,12 @@
-// SVG line charts (see zimt/io/svg_plot.hpp).
-#include "zimt/io/svg_plot.hpp"
+// SVG line charts (see zimt/experiments/svg_plot.hpp).
+#include "zimt/experiments/svg_plot.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 // Tableau 10: distinct on white, the matplotlib default cycle.
@@ -227,4 +227,4 @@ std::string render_svg(const LineChart& chart) {
   return svg;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

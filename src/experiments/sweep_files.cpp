@@ -1,5 +1,5 @@
-// File helpers for sweeps (see zimt/io/sweep_files.hpp).
-#include "zimt/io/sweep_files.hpp"
+// File helpers for sweeps (see zimt/experiments/sweep_files.hpp).
+#include "zimt/experiments/sweep_files.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-namespace zimt::io::sweep_files {
+namespace zimt::experiments::sweep_files {
 
 void write_atomic(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
@@ -38,4 +38,4 @@ std::string last_line(const std::filesystem::path& path) {
   return text.substr(begin, end + 1 - begin);
 }
 
-}  // namespace zimt::io::sweep_files
+}  // namespace zimt::experiments::sweep_files

@@ -1,12 +1,12 @@
-// Sweep file validation and grid expansion (see zimt/io/sweep.hpp).
-#include "zimt/io/sweep.hpp"
+// Sweep file validation and grid expansion (see zimt/experiments/sweep.hpp).
+#include "zimt/experiments/sweep.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 using nlohmann::json;
@@ -42,7 +42,7 @@ std::string pointer_problem(const std::string& pointer, const json& resolved) {
 
 // Reads { pointer: [values...] } at `where` into axes, appending problems.
 std::vector<SweepAxis> parse_axes(const json& obj, const std::string& where, const json& resolved,
-                                  ConfigErrors& errors) {
+                                  runs::ConfigErrors& errors) {
   std::vector<SweepAxis> axes;
   if (!obj.is_object()) {
     errors.push_back({where, "must be an object of JSON pointer -> list of values"});
@@ -60,7 +60,7 @@ std::vector<SweepAxis> parse_axes(const json& obj, const std::string& where, con
   return axes;
 }
 
-std::vector<std::int64_t> parse_seeds(const json& seeds, ConfigErrors& errors) {
+std::vector<std::int64_t> parse_seeds(const json& seeds, runs::ConfigErrors& errors) {
   std::vector<std::int64_t> out;
   if (seeds.is_number_integer()) {
     const std::int64_t n = seeds.get<std::int64_t>();
@@ -120,7 +120,7 @@ std::string render_template(const std::string& tmpl, const json& config) {
 }
 
 // Checks a label template's {pointer} references against the resolved base.
-void check_template(const std::string& tmpl, const json& resolved, ConfigErrors& errors) {
+void check_template(const std::string& tmpl, const json& resolved, runs::ConfigErrors& errors) {
   for (std::size_t open = tmpl.find('{'); open != std::string::npos; open = tmpl.find('{', open + 1)) {
     const std::size_t close = tmpl.find('}', open);
     if (close == std::string::npos) {
@@ -193,10 +193,10 @@ std::string config_hash(const json& config) {
 
 SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, const ConfigLoader& load,
                       const ConfigResolver& resolve) {
-  ConfigErrors errors;
+  runs::ConfigErrors errors;
   SweepSpec spec;
   spec.source = source;
-  if (!doc.is_object()) throw ConfigInvalid(source.string(), {{"", "a sweep file must be a JSON object"}});
+  if (!doc.is_object()) throw runs::ConfigInvalid(source.string(), {{"", "a sweep file must be a JSON object"}});
   for (const auto& [key, value] : doc.items())
     if (key != "base" && key != "axes" && key != "zip" && key != "seeds" && key != "output" && key != "label" &&
         key != "//")
@@ -228,7 +228,7 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
   if (!base.is_null()) {
     try {
       spec.base_resolved = resolve(base, source.string() + " (base)");
-    } catch (const ConfigInvalid& e) {
+    } catch (const runs::ConfigInvalid& e) {
       for (const auto& inner : e.errors()) errors.push_back({"/base", "resolved base config: " + inner.str()});
     }
   }
@@ -279,18 +279,18 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
       if (can_check) check_template(spec.label_template, resolved, errors);
     }
   }
-  if (!errors.empty()) throw ConfigInvalid(source.string(), std::move(errors));
+  if (!errors.empty()) throw runs::ConfigInvalid(source.string(), std::move(errors));
   return spec;
 }
 
 SweepSpec load_sweep_file(const std::filesystem::path& path, const ConfigLoader& load, const ConfigResolver& resolve) {
   std::ifstream in(path);
-  if (!in) throw ConfigInvalid(path.string(), {{"", "cannot open the sweep file"}});
+  if (!in) throw runs::ConfigInvalid(path.string(), {{"", "cannot open the sweep file"}});
   json doc;
   try {
     doc = json::parse(in);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number beyond double (1e400)
-    throw ConfigInvalid(path.string(), {{"", std::string("not valid JSON: ") + e.what()}});
+    throw runs::ConfigInvalid(path.string(), {{"", std::string("not valid JSON: ") + e.what()}});
   }
   return parse_sweep(doc, path, load, resolve);
 }
@@ -325,7 +325,7 @@ std::vector<PlannedRun> expand_sweep(const SweepSpec& spec, const ConfigResolver
       config["train"]["seed"] = seed;
       try {
         run.config = resolve(config, spec.source.string() + " (run " + group + " seed " + std::to_string(seed) + ")");
-      } catch (const ConfigInvalid& e) {
+      } catch (const runs::ConfigInvalid& e) {
         run.config = config;
         run.config_error = e.what();
       }
@@ -354,4 +354,4 @@ json plan_to_json(const SweepSpec& spec, const std::vector<PlannedRun>& runs) {
   return plan;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

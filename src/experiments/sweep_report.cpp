@@ -1,11 +1,11 @@
-// Report files for a sweep directory (see zimt/io/sweep_report.hpp).
-#include "zimt/io/sweep_report.hpp"
+// Report files for a sweep directory (see zimt/experiments/sweep_report.hpp).
+#include "zimt/experiments/sweep_report.hpp"
 
-#include "zimt/io/sweep_files.hpp"
+#include "zimt/experiments/sweep_files.hpp"
 
 #include <algorithm>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 MetricAxis metric_axis(const std::string& metric) {
   if (metric == "test_acc") return {100, "test accuracy", "test accuracy (%)"};
@@ -67,4 +67,4 @@ SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x) {
   return agg;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

@@ -1,16 +1,16 @@
-// Sweep execution: run directories, skip/resume, progress (see zimt/io/sweep_runner.hpp).
-#include "zimt/io/sweep_runner.hpp"
+// Sweep execution: run directories, skip/resume, progress (see zimt/experiments/sweep_runner.hpp).
+#include "zimt/experiments/sweep_runner.hpp"
 
-#include "zimt/io/dir_lock.hpp"
-#include "zimt/io/progress.hpp"
-#include "zimt/io/sweep_files.hpp"
+#include "zimt/experiments/sweep_files.hpp"
+#include "zimt/runs/dir_lock.hpp"
+#include "zimt/runs/progress.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 
-namespace zimt::io {
+namespace zimt::experiments {
 namespace {
 
 using nlohmann::json;
@@ -62,7 +62,7 @@ ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t
 
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log) {
-  const DirLock lock(spec.output, "zimt sweep");  // a second sweep on this output is refused
+  const runs::DirLock lock(spec.output, "zimt sweep");  // a second sweep on this output is refused
   sweep_files::write_atomic(spec.output / "plan.json", plan_to_json(spec, runs).dump(2) + "\n");
 
   SweepRunReport report;
@@ -127,11 +127,11 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
         << (out.ok()  ? " done   "
             : stopped ? " stopped "
                       : " FAILED ")
-        << run.name << " in " << format_duration(out.seconds);
+        << run.name << " in " << runs::format_duration(out.seconds);
     if (!out.ok())
       log << " (" << out.describe() << ": " << sweep_files::last_line(spec.output / run.name / "console.log") << ")";
-    log << " | elapsed " << format_duration(elapsed);
-    if (finished < total) log << ", ETA " << format_duration(eta(now));
+    log << " | elapsed " << runs::format_duration(elapsed);
+    if (finished < total) log << ", ETA " << runs::format_duration(eta(now));
     log << "\n" << std::flush;
     if (!stopped) (out.ok() ? report.succeeded : report.failed) += 1;
   };
@@ -140,4 +140,4 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
   return report;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

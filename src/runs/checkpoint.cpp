@@ -1,7 +1,7 @@
-#include "zimt/io/checkpoint.hpp"
+#include "zimt/runs/checkpoint.hpp"
 
-#include "zimt/io/atomic_file.hpp"
-#include "zimt/io/checksum.hpp"
+#include "zimt/data/atomic_file.hpp"
+#include "zimt/data/checksum.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -114,7 +114,7 @@ std::string encode_checkpoint(const Checkpoint& ckpt) {
   }
   std::string out(kMagic, sizeof(kMagic));
   put<uint32_t>(out, kVersion);
-  put<uint32_t>(out, crc32({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()}));
+  put<uint32_t>(out, data::crc32({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()}));
   put<uint64_t>(out, payload.size());
   return out + payload;
 }
@@ -132,7 +132,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& what) 
     head.fail("truncated or padded checkpoint: header says " + std::to_string(size) + " payload bytes, file has " +
               std::to_string(bytes.size() - kHeaderSize));
   const uint32_t actual =
-      crc32({reinterpret_cast<const uint8_t*>(bytes.data()) + kHeaderSize, bytes.size() - kHeaderSize});
+      data::crc32({reinterpret_cast<const uint8_t*>(bytes.data()) + kHeaderSize, bytes.size() - kHeaderSize});
   if (actual != crc) head.fail("checksum mismatch: the checkpoint is corrupt");
 
   Reader in(bytes, kHeaderSize, what);
@@ -181,7 +181,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& what) 
 
 void save_checkpoint(const fs::path& path, const Checkpoint& ckpt) {
   fs::create_directories(path.parent_path());
-  write_file_atomic(path.string(), encode_checkpoint(ckpt), Overwrite::replace);
+  data::write_file_atomic(path.string(), encode_checkpoint(ckpt), data::Overwrite::replace);
 }
 
 Checkpoint load_checkpoint(const fs::path& path) {
@@ -241,4 +241,4 @@ std::optional<ResumePoint> load_newest_valid_checkpoint(const fs::path& dir,
   throw std::runtime_error(message + "\nstart the run again with --overwrite");
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,4 +1,4 @@
-#include "zimt/io/config.hpp"
+#include "zimt/runs/config.hpp"
 
 #include "config_rules.hpp"
 
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -230,4 +230,4 @@ json load_resolved_config(const fs::path& path, const std::vector<std::string>& 
 
 void validate_config(const json& config, ConfigErrors& errors) { check_config_rules(config, errors); }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

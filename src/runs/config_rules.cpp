@@ -1,7 +1,7 @@
 #include "config_rules.hpp"
 
-#include "zimt/io/config.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/config.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 using nlohmann::json;
 
@@ -222,4 +222,4 @@ void check_config_rules(const json& config, ConfigErrors& errors) {
     errors.push_back({"/train/epochs", "0 epochs with no /train/max_steps: nothing to train"});
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

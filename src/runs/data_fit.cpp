@@ -1,8 +1,8 @@
-#include "zimt/io/data_fit.hpp"
+#include "zimt/runs/data_fit.hpp"
 
-namespace zimt::io {
+namespace zimt::runs {
 
-ConfigErrors data_fit_problems(const Dataset& d, const ModelSpec& model, const std::string& pointer) {
+ConfigErrors data_fit_problems(const data::Dataset& d, const ModelSpec& model, const std::string& pointer) {
   ConfigErrors errors;
   const Shape3 in = model.input;
   if (d.channels() != in.c || d.height() != in.h || d.width() != in.w)
@@ -15,4 +15,4 @@ ConfigErrors data_fit_problems(const Dataset& d, const ModelSpec& model, const s
   return errors;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

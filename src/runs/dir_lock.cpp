@@ -1,4 +1,4 @@
-#include "zimt/io/dir_lock.hpp"
+#include "zimt/runs/dir_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 #include <ctime>
 #include <utility>
 
-namespace zimt::io {
+namespace zimt::runs {
 namespace {
 
 namespace fs = std::filesystem;
@@ -81,4 +81,4 @@ DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,4 +1,4 @@
-#include "zimt/io/engine.hpp"
+#include "zimt/runs/engine.hpp"
 
 #include "zimt/data_order.hpp"
 #include "zimt/optim/init.hpp"
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 Engine::Engine(const RunConfig& config)
     : model_(build_model(config.model, config.storage)),
@@ -33,7 +33,7 @@ void Engine::load(const ParamSet& saved) {
   p.w = saved.w;
 }
 
-void Engine::gather(const Dataset& data, std::span<const uint32_t> indices) {
+void Engine::gather(const data::Dataset& data, std::span<const uint32_t> indices) {
   const size_t image = data.image_size();
   images_.resize(indices.size() * image);
   labels_.resize(indices.size());
@@ -43,7 +43,7 @@ void Engine::gather(const Dataset& data, std::span<const uint32_t> indices) {
   }
 }
 
-StepCounters Engine::train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
+StepCounters Engine::train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
   gather(data, indices);
   return train_step(model_, optimizer_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_,
                     seed_, step, arena_);
@@ -57,7 +57,7 @@ std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count) {
   return order;
 }
 
-EvalResult Engine::evaluate(const Dataset& data, std::span<const uint32_t> all, uint64_t batch) {
+EvalResult Engine::evaluate(const data::Dataset& data, std::span<const uint32_t> all, uint64_t batch) {
   EvalResult e;
   e.classes = static_cast<uint32_t>(model_.spec.classes);
   e.confusion.assign(static_cast<size_t>(e.classes) * e.classes, 0);
@@ -80,4 +80,4 @@ EvalResult Engine::evaluate(const Dataset& data, std::span<const uint32_t> all, 
   return e;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

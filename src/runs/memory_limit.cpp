@@ -1,6 +1,6 @@
-#include "zimt/io/memory_limit.hpp"
+#include "zimt/runs/memory_limit.hpp"
 
-#include "zimt/io/byte_size.hpp"
+#include "zimt/data/byte_size.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include <limits>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::runs {
 namespace {
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
@@ -87,11 +87,11 @@ uint64_t parse_memory_size(const std::string& text) {
 void check_memory(const MemoryEstimate& e, uint64_t batch, uint64_t limit, bool limit_is_machine,
                   const std::string& what) {
   if (e.total() <= limit) return;
-  throw std::runtime_error(what + " needs about " + format_bytes(e.total()) + " (parameters " +
-                           format_bytes(e.parameters) + ", activations for a batch of " + std::to_string(batch) + ": " +
-                           format_bytes(e.activations) + "), over the memory limit of " + format_bytes(limit) +
-                           (limit_is_machine ? " (the machine's)" : " (--memory-limit)") +
+  throw std::runtime_error(what + " needs about " + data::format_bytes(e.total()) + " (parameters " +
+                           data::format_bytes(e.parameters) + ", activations for a batch of " + std::to_string(batch) +
+                           ": " + data::format_bytes(e.activations) + "), over the memory limit of " +
+                           data::format_bytes(limit) + (limit_is_machine ? " (the machine's)" : " (--memory-limit)") +
                            "; lower /train/batch_size or raise --memory-limit");
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,6 +1,6 @@
-#include "zimt/io/metrics_log.hpp"
+#include "zimt/runs/metrics_log.hpp"
 
-#include "zimt/io/atomic_file.hpp"
+#include "zimt/data/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -73,8 +73,8 @@ MetricsLog::MetricsLog(const fs::path& dir, uint64_t keep_lines)
     jsonl_text += row.dump() + '\n';
     csv_text += csv_row(row);
   }
-  write_file_atomic(jsonl_path_.string(), jsonl_text);
-  write_file_atomic(csv_path_.string(), csv_text);
+  data::write_file_atomic(jsonl_path_.string(), jsonl_text);
+  data::write_file_atomic(csv_path_.string(), csv_text);
   lines_ = keep_lines;
   jsonl_fd_ = ::open(jsonl_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   csv_fd_ = ::open(csv_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -117,4 +117,4 @@ void MetricsLog::append(const json& row) {
   ++lines_;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,10 +1,10 @@
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 #include <fstream>
 #include <map>
 #include <set>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 using nlohmann::json;
 
@@ -217,4 +217,4 @@ ModelSpec load_named_model_spec(const std::string& name, const std::filesystem::
   return load_model_spec_file(path);
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,10 +1,10 @@
-#include "zimt/io/progress.hpp"
+#include "zimt/runs/progress.hpp"
 
 #include <unistd.h>
 
 #include <cmath>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e8) return "--";
@@ -64,4 +64,4 @@ void Progress::finish() {
   std::fflush(out_);
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

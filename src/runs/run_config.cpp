@@ -1,11 +1,11 @@
-#include "zimt/io/run_config.hpp"
+#include "zimt/runs/run_config.hpp"
 
-#include "zimt/io/config_error.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/config_error.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 #include <cmath>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 using nlohmann::json;
 using json_pointer = json::json_pointer;
@@ -95,4 +95,4 @@ RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& 
   return c;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

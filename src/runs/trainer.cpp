@@ -1,18 +1,18 @@
-#include "zimt/io/trainer.hpp"
+#include "zimt/runs/trainer.hpp"
 
+#include "zimt/data/atomic_file.hpp"
+#include "zimt/data/dataset.hpp"
 #include "zimt/data_order.hpp"
-#include "zimt/io/atomic_file.hpp"
-#include "zimt/io/checkpoint.hpp"
-#include "zimt/io/config_error.hpp"
-#include "zimt/io/data_fit.hpp"
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/dir_lock.hpp"
-#include "zimt/io/engine.hpp"
-#include "zimt/io/memory_limit.hpp"
-#include "zimt/io/metrics_log.hpp"
-#include "zimt/io/progress.hpp"
-#include "zimt/io/run_config.hpp"
-#include "zimt/io/version.hpp"
+#include "zimt/runs/checkpoint.hpp"
+#include "zimt/runs/config_error.hpp"
+#include "zimt/runs/data_fit.hpp"
+#include "zimt/runs/dir_lock.hpp"
+#include "zimt/runs/engine.hpp"
+#include "zimt/runs/memory_limit.hpp"
+#include "zimt/runs/metrics_log.hpp"
+#include "zimt/runs/progress.hpp"
+#include "zimt/runs/run_config.hpp"
+#include "zimt/runs/version.hpp"
 
 #include <tbb/global_control.h>
 #include <tbb/info.h>
@@ -24,7 +24,7 @@
 #include <memory>
 #include <optional>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -59,7 +59,8 @@ std::string default_run_dir(const json& resolved) {
 }
 
 // The datasets must fit the model; problems are named by pointer.
-void check_data_fits(const Dataset& train, const Dataset& test, const RunConfig& c, const std::string& source) {
+void check_data_fits(const data::Dataset& train, const data::Dataset& test, const RunConfig& c,
+                     const std::string& source) {
   ConfigErrors errors = data_fit_problems(train, c.model, "/data/train");
   for (auto& e : data_fit_problems(test, c.model, "/data/test")) errors.push_back(std::move(e));
   if (!errors.empty()) throw ConfigInvalid(source, errors);
@@ -124,8 +125,8 @@ struct Clock {
 int train(const json& resolved, const TrainOptions& options) {
   const std::string source = options.source.empty() ? "config" : options.source;
   // Sizes first: the cosine schedule needs the run's length.
-  Dataset train_data = Dataset::open(resolved["/data/train"_json_pointer].get<std::string>());
-  Dataset test_data = Dataset::open(resolved["/data/test"_json_pointer].get<std::string>());
+  data::Dataset train_data = data::Dataset::open(resolved["/data/train"_json_pointer].get<std::string>());
+  data::Dataset test_data = data::Dataset::open(resolved["/data/test"_json_pointer].get<std::string>());
   const uint64_t batch = resolved["/train/batch_size"_json_pointer].get<uint64_t>();
   const uint64_t steps_per_epoch = (train_data.size() + batch - 1) / batch;  // the last batch may be partial
   const uint64_t epochs = resolved["/train/epochs"_json_pointer].get<uint64_t>();
@@ -144,7 +145,7 @@ int train(const json& resolved, const TrainOptions& options) {
   const fs::path dir = c.output_dir.empty() ? default_run_dir(resolved) : c.output_dir;
   const DirLock lock(dir, "zimt train");  // a second process on this run directory is refused
   const fs::path ckpt_dir = dir / "checkpoints";
-  for (const fs::path& d : {dir, ckpt_dir}) remove_stale_temporaries(d.string());  // of a killed run
+  for (const fs::path& d : {dir, ckpt_dir}) data::remove_stale_temporaries(d.string());  // of a killed run
   const auto existing = list_checkpoints(ckpt_dir);
   const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
   if (has_run && !options.resume && !options.overwrite)
@@ -173,7 +174,7 @@ int train(const json& resolved, const TrainOptions& options) {
     engine.initialize(c.init, c.seed);
     if (options.resume) fs::remove(dir / "metrics.jsonl");  // --resume with nothing saved: a fresh start
   }
-  write_file_atomic((dir / "config.resolved.json").string(), resolved.dump(2) + "\n");
+  data::write_file_atomic((dir / "config.resolved.json").string(), resolved.dump(2) + "\n");
   MetricsLog metrics(dir, state.metrics_lines);
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::fopen((dir / "train.log").c_str(), "a"), std::fclose);
   if (!log) throw std::runtime_error((dir / "train.log").string() + ": cannot open for writing");
@@ -297,7 +298,7 @@ int train(const json& resolved, const TrainOptions& options) {
     summary["final_test_acc"] = rows.back()["test_acc"];
     summary["final_test_loss"] = rows.back()["test_loss"];
   }
-  write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  data::write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
   if (interrupted) {
     progress.message("interrupted at step " + std::to_string(state.step) + "; continue with --resume");
     return 130;
@@ -305,4 +306,4 @@ int train(const json& resolved, const TrainOptions& options) {
   return 0;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

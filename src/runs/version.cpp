@@ -1,7 +1,7 @@
-#include "zimt/io/version.hpp"
+#include "zimt/runs/version.hpp"
 
-namespace zimt::io {
+namespace zimt::runs {
 
 const char* version() { return "0.1.0"; }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "../io/dataset_fixtures.hpp"
+#include "../data/dataset_fixtures.hpp"
 
 using zimt::test::idx_images;
 using zimt::test::idx_labels;

@@ -4,9 +4,9 @@
 // error or a clean stop, never a crash, and leave a run that resumes to the
 // uninterrupted result.
 #include "cli_run.hpp"
-#include "zimt/io/checkpoint.hpp"
-#include "zimt/io/dir_lock.hpp"
-#include "zimt/io/metrics_log.hpp"
+#include "zimt/runs/checkpoint.hpp"
+#include "zimt/runs/dir_lock.hpp"
+#include "zimt/runs/metrics_log.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/wait.h>
@@ -52,8 +52,8 @@ fs::path write_config(const fs::path& dir, const std::string& run, const json& e
 // metrics.jsonl without the fields that measure time.
 std::string metrics_without_timing(const fs::path& run) {
   std::string out;
-  for (auto row : zimt::io::read_metrics(run / "metrics.jsonl")) {
-    for (const std::string& timing : zimt::io::metrics_timing_columns()) row.erase(timing);
+  for (auto row : zimt::runs::read_metrics(run / "metrics.jsonl")) {
+    for (const std::string& timing : zimt::runs::metrics_timing_columns()) row.erase(timing);
     out += row.dump() + "\n";
   }
   return out;
@@ -61,9 +61,9 @@ std::string metrics_without_timing(const fs::path& run) {
 
 // The weights of a run's newest checkpoint.
 std::vector<int16_t> newest_weights(const fs::path& run) {
-  const auto all = zimt::io::list_checkpoints(run / "checkpoints");
+  const auto all = zimt::runs::list_checkpoints(run / "checkpoints");
   REQUIRE_FALSE(all.empty());
-  return zimt::io::load_checkpoint(all.back()).params.w;
+  return zimt::runs::load_checkpoint(all.back()).params.w;
 }
 
 // `zimt <args>` under a file size limit of `kib` KiB with SIGXFSZ ignored, so
@@ -96,7 +96,7 @@ TEST_CASE("a second zimt train on a locked run directory is refused with the hol
   zimt::test::ScratchDir dir("lock");
   make_tiny_data(dir.path);
   const auto config = write_config(dir.path, "run");
-  const zimt::io::DirLock held(dir.path / "run", "a test");
+  const zimt::runs::DirLock held(dir.path / "run", "a test");
   const auto r = run_zimt("train " + config.string() + " --quiet --resume");
   INFO(r.output);
   CHECK(r.exit_code == 1);
@@ -112,7 +112,7 @@ TEST_CASE("a lock whose holder was killed does not block the directory") {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    const zimt::io::DirLock held(dir.path / "run", "a doomed holder");
+    const zimt::runs::DirLock held(dir.path / "run", "a doomed holder");
     const char byte = 1;
     [[maybe_unused]] const ssize_t n = ::write(ready[1], &byte, 1);
     ::pause();
@@ -120,13 +120,13 @@ TEST_CASE("a lock whose holder was killed does not block the directory") {
   }
   char byte = 0;
   REQUIRE(::read(ready[0], &byte, 1) == 1);
-  CHECK_THROWS_AS(zimt::io::DirLock(dir.path / "run", "a test"), zimt::io::DirBusy);
+  CHECK_THROWS_AS(zimt::runs::DirLock(dir.path / "run", "a test"), zimt::runs::DirBusy);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   ::close(ready[0]);
   ::close(ready[1]);
-  CHECK(fs::exists(dir.path / "run" / zimt::io::DirLock::kFileName));  // the file stays, the lock does not
-  CHECK_NOTHROW(zimt::io::DirLock(dir.path / "run", "a test"));
+  CHECK(fs::exists(dir.path / "run" / zimt::runs::DirLock::kFileName));  // the file stays, the lock does not
+  CHECK_NOTHROW(zimt::runs::DirLock(dir.path / "run", "a test"));
 }
 
 TEST_CASE("a second sweep on the same output directory is refused") {
@@ -135,7 +135,7 @@ TEST_CASE("a second sweep on the same output directory is refused") {
   const auto base = write_config(dir.path, "base");
   const json sweep = {{"base", base.string()}, {"seeds", 1}, {"output", (dir.path / "sweep").string()}};
   std::ofstream(dir.path / "sweep.json") << sweep.dump(2);
-  const zimt::io::DirLock held(dir.path / "sweep", "zimt sweep");
+  const zimt::runs::DirLock held(dir.path / "sweep", "zimt sweep");
   const auto r = run_zimt("sweep " + (dir.path / "sweep.json").string() + " --jobs 1");
   INFO(r.output);
   CHECK(r.exit_code == 1);
@@ -187,14 +187,14 @@ TEST_CASE("--resume with no valid checkpoint left says so and changes nothing") 
   make_tiny_data(dir.path);
   const auto config = write_config(dir.path, "run", {{"train", {{"max_steps", 20}}}});
   REQUIRE(run_zimt("train " + config.string() + " --quiet").exit_code == 0);
-  for (const auto& path : zimt::io::list_checkpoints(dir.path / "run/checkpoints")) fs::resize_file(path, 10);
+  for (const auto& path : zimt::runs::list_checkpoints(dir.path / "run/checkpoints")) fs::resize_file(path, 10);
   const auto r = run_zimt("train " + config.string() + " --quiet --resume");
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("/run/checkpoints: no valid checkpoint to resume from:") != std::string::npos);
   CHECK(r.output.find("step-0000000020.zck: truncated checkpoint (10 bytes)") != std::string::npos);
   CHECK(r.output.find("start the run again with --overwrite") != std::string::npos);
-  CHECK(zimt::io::list_checkpoints(dir.path / "run/checkpoints").size() == 2);
+  CHECK(zimt::runs::list_checkpoints(dir.path / "run/checkpoints").size() == 2);
 }
 
 TEST_CASE("a full disk while writing a checkpoint: a clear error, older checkpoints intact, no partial file") {
@@ -215,10 +215,10 @@ TEST_CASE("a full disk while writing a checkpoint: a clear error, older checkpoi
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("step-0000000060.zck: write failed: File too large") != std::string::npos);
   CHECK(temporary_files(dir.path / "part").empty());
-  const auto left = zimt::io::list_checkpoints(dir.path / "part/checkpoints");
+  const auto left = zimt::runs::list_checkpoints(dir.path / "part/checkpoints");
   REQUIRE(left.size() == 1);
   CHECK(left.back().filename() == "step-0000000040.zck");
-  CHECK_NOTHROW(zimt::io::load_checkpoint(left.back()));
+  CHECK_NOTHROW(zimt::runs::load_checkpoint(left.back()));
 
   const auto resumed = run_zimt("train " + part.string() + " --quiet --resume");
   INFO(resumed.output);
@@ -243,7 +243,7 @@ TEST_CASE("a full disk while appending metrics: a clear error and no partial row
     CHECK_MESSAGE(text.back() == '\n', name);
   }
   const std::string jsonl = read_text(dir.path / "run/metrics.jsonl");
-  const auto rows = zimt::io::read_metrics(dir.path / "run/metrics.jsonl");
+  const auto rows = zimt::runs::read_metrics(dir.path / "run/metrics.jsonl");
   CHECK(rows.size() >= 2);
   CHECK(rows.size() == static_cast<size_t>(std::count(jsonl.begin(), jsonl.end(), '\n')));
 }
@@ -280,7 +280,7 @@ TEST_CASE("SIGINT or SIGTERM mid-run writes a checkpoint, and --resume ends wher
     pclose(pipe);
     INFO(line);
     CHECK(std::string(line) == "exit=130\n");
-    const auto saved = zimt::io::list_checkpoints(dir.path / run / "checkpoints");
+    const auto saved = zimt::runs::list_checkpoints(dir.path / run / "checkpoints");
     REQUIRE_FALSE(saved.empty());
     CHECK(saved.back().filename() != "step-0000000126.zck");  // it stopped before the end
     CHECK(json::parse(read_text(dir.path / run / "summary.json"))["status"] == "running");

@@ -2,8 +2,8 @@
 // sweep killed mid-way and resumed (same per-run metrics as uninterrupted,
 // timing fields aside), and a run with an impossible config value reported
 // while the others finish.
-#include "zimt/io/metrics_log.hpp"
-#include "zimt/io/sweep_files.hpp"
+#include "zimt/experiments/sweep_files.hpp"
+#include "zimt/runs/metrics_log.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -19,7 +19,7 @@
 
 using nlohmann::json;
 namespace fs = std::filesystem;
-using zimt::io::sweep_files::read_all;
+using zimt::experiments::sweep_files::read_all;
 
 namespace {
 
@@ -69,7 +69,7 @@ std::vector<json> metrics_without_timing(const fs::path& path) {
   std::istringstream lines(read_all(path));
   for (std::string line; std::getline(lines, line);) {
     json m = json::parse(line);
-    for (const std::string& timing : zimt::io::metrics_timing_columns()) m.erase(timing);
+    for (const std::string& timing : zimt::runs::metrics_timing_columns()) m.erase(timing);
     out.push_back(std::move(m));
   }
   return out;

@@ -1,9 +1,9 @@
 // `zimt train` / `zimt eval` end to end on a generated 4-class dataset:
 // learning, bit-exact resume, thread-count independence, config errors, eval.
 #include "cli_run.hpp"
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/metrics_log.hpp"
-#include "zimt/io/synth.hpp"
+#include "zimt/data/dataset.hpp"
+#include "zimt/data/synth.hpp"
+#include "zimt/runs/metrics_log.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,20 +20,20 @@ namespace {
 
 // 2,000 training and 500 test samples of one synthetic task (same prototypes).
 void make_tiny_data(const fs::path& dir) {
-  zimt::io::SynthSpec spec;
+  zimt::data::SynthSpec spec;
   spec.samples = 2500;
   spec.classes = 4;
   spec.shape = {1, 12, 12};
   spec.seed = 1;
   spec.noise_q16 = 6554;  // 10 % of the pixels
-  zimt::io::Samples all = zimt::io::synthesize(spec);
-  zimt::io::Samples test;
+  zimt::data::Samples all = zimt::data::synthesize(spec);
+  zimt::data::Samples test;
   test.shape = all.shape;
   test.images.assign(all.images.begin() + 2000 * 144, all.images.end());
   test.labels.assign(all.labels.begin() + 2000, all.labels.end());
   all.truncate(2000);
-  zimt::io::write_zds((dir / "train.zds").string(), all, 4, zimt::io::Overwrite::replace);
-  zimt::io::write_zds((dir / "test.zds").string(), test, 4, zimt::io::Overwrite::replace);
+  zimt::data::write_zds((dir / "train.zds").string(), all, 4, zimt::data::Overwrite::replace);
+  zimt::data::write_zds((dir / "test.zds").string(), test, 4, zimt::data::Overwrite::replace);
 }
 
 // A config for the tiny model on that data, run directory `run`.
@@ -55,8 +55,8 @@ fs::path write_config(const fs::path& dir, const std::string& run, const json& e
 // metrics.jsonl without the fields that measure time.
 std::string metrics_without_timing(const fs::path& run) {
   std::string out;
-  for (auto row : zimt::io::read_metrics(run / "metrics.jsonl")) {
-    for (const std::string& timing : zimt::io::metrics_timing_columns()) row.erase(timing);
+  for (auto row : zimt::runs::read_metrics(run / "metrics.jsonl")) {
+    for (const std::string& timing : zimt::runs::metrics_timing_columns()) row.erase(timing);
     out += row.dump() + "\n";
   }
   return out;
@@ -74,7 +74,7 @@ TEST_CASE("a tiny run learns, writes its run directory, and evaluates") {
   const fs::path run = dir.path / "run";
   for (const char* f : {"config.resolved.json", "metrics.jsonl", "metrics.csv", "summary.json", "train.log"})
     CHECK_MESSAGE(fs::exists(run / f), f);
-  const auto rows = zimt::io::read_metrics(run / "metrics.jsonl");
+  const auto rows = zimt::runs::read_metrics(run / "metrics.jsonl");
   REQUIRE(rows.size() >= 4);
   // 2 epochs x 63 steps: evaluations at every 25 steps and both epoch ends.
   CHECK(rows.back()["step"] == 126);
@@ -119,7 +119,7 @@ TEST_CASE("a run stopped and resumed ends byte-identical to one that never stopp
       " ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done; kill -9 $pid; wait $pid' 2>/dev/null";
   std::system(kill_script.c_str());
   REQUIRE(fs::exists(ckpt40));
-  const auto before = zimt::io::read_metrics(dir.path / "part/metrics.jsonl");
+  const auto before = zimt::runs::read_metrics(dir.path / "part/metrics.jsonl");
   REQUIRE_FALSE(before.empty());
   CHECK(before.back()["step"].get<int>() < 126);  // it really died mid-run
   const auto resumed = run_zimt("train " + part.string() + " --quiet --resume");

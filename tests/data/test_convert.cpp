@@ -1,4 +1,4 @@
-// zimt::io::convert: IDX / CIFAR-10 / CSV -> .zds round trips, every bad
+// zimt::data::convert: IDX / CIFAR-10 / CSV -> .zds round trips, every bad
 // input rejected with a message naming the file and no output left, the
 // deterministic hold-out split, and the synthetic generator.
 #include <doctest/doctest.h>
@@ -8,12 +8,12 @@
 #include <fstream>
 
 #include "dataset_fixtures.hpp"
-#include "zimt/io/convert.hpp"
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/split.hpp"
-#include "zimt/io/synth.hpp"
+#include "zimt/data/convert.hpp"
+#include "zimt/data/dataset.hpp"
+#include "zimt/data/split.hpp"
+#include "zimt/data/synth.hpp"
 
-using namespace zimt::io;
+using namespace zimt::data;
 using zimt::test::cifar_records;
 using zimt::test::gzip;
 using zimt::test::idx_images;

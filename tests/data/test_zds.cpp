@@ -6,11 +6,11 @@
 #include <cstring>
 
 #include "dataset_fixtures.hpp"
-#include "zimt/io/atomic_file.hpp"
-#include "zimt/io/checksum.hpp"
-#include "zimt/io/dataset.hpp"
+#include "zimt/data/atomic_file.hpp"
+#include "zimt/data/checksum.hpp"
+#include "zimt/data/dataset.hpp"
 
-using namespace zimt::io;
+using namespace zimt::data;
 using zimt::test::read_bytes;
 using zimt::test::TempDir;
 using zimt::test::write_bytes;

@@ -1,7 +1,7 @@
 // Seed aggregation against hand-computed means and sample standard deviations.
-#include "zimt/io/aggregate.hpp"
-#include "zimt/io/sweep.hpp"
-#include "zimt/io/sweep_report.hpp"
+#include "zimt/experiments/aggregate.hpp"
+#include "zimt/experiments/sweep.hpp"
+#include "zimt/experiments/sweep_report.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 
 using nlohmann::json;
-using namespace zimt::io;
+using namespace zimt::experiments;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,5 +1,5 @@
 // SVG charts: nice ticks, well-formed XML, one path per series inside the canvas.
-#include "zimt/io/svg_plot.hpp"
+#include "zimt/experiments/svg_plot.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-using namespace zimt::io;
+using namespace zimt::experiments;
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Sweep files: validation, grid expansion, run naming and config hashing.
-#include "zimt/io/sweep.hpp"
+#include "zimt/experiments/sweep.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,19 +11,20 @@
 #include <unistd.h>
 
 using nlohmann::json;
-using namespace zimt::io;
+using namespace zimt::experiments;
 
 namespace {
 
 // A resolver with one validation rule, enough to see a bad axis value fail
 // only its own runs: /optimizer/n must be positive.
 json test_resolve(const json& config, const std::string& source) {
-  if (config["optimizer"]["n"].get<int>() <= 0) throw ConfigInvalid(source, {{"/optimizer/n", "must be > 0"}});
+  if (config["optimizer"]["n"].get<int>() <= 0)
+    throw zimt::runs::ConfigInvalid(source, {{"/optimizer/n", "must be > 0"}});
   return config;
 }
 
 json load_nothing(const std::filesystem::path& path) {
-  throw ConfigInvalid(path.string(), {{"", "no files in this test"}});
+  throw zimt::runs::ConfigInvalid(path.string(), {{"", "no files in this test"}});
 }
 
 const json kBase = {{"optimizer", {{"type", "zim"}, {"rule", "authors"}, {"init", "authors"}, {"n", 4}}},
@@ -36,7 +37,7 @@ SweepSpec parse(const json& doc) { return parse_sweep(doc, "test_sweep.json", lo
 std::vector<std::string> problems(const json& doc) {
   try {
     parse(doc);
-  } catch (const ConfigInvalid& e) {
+  } catch (const zimt::runs::ConfigInvalid& e) {
     std::vector<std::string> out;
     for (const auto& err : e.errors()) out.push_back(err.str());
     return out;
@@ -190,7 +191,7 @@ TEST_CASE("sweep: a file that is not JSON, or holds a number beyond double, is n
     CAPTURE(name);
     CHECK_THROWS_WITH_AS(load_sweep_file(dir / name, load_nothing, test_resolve),
                          doctest::Contains((std::string(name) + ": 1 problem\n  /: not valid JSON: ").c_str()),
-                         ConfigInvalid);
+                         zimt::runs::ConfigInvalid);
   }
   std::filesystem::remove_all(dir);
 }

@@ -1,8 +1,8 @@
 // The sweep runner with a stand-in for `zimt train` (a shell script): failed
 // runs are reported while the others finish, finished runs are skipped on a
 // re-run, and SIGTERM reaches the children and stops the pool.
-#include "zimt/io/sweep_files.hpp"
-#include "zimt/io/sweep_runner.hpp"
+#include "zimt/experiments/sweep_files.hpp"
+#include "zimt/experiments/sweep_runner.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,7 +13,7 @@
 #include <thread>
 
 using nlohmann::json;
-using namespace zimt::io;
+using namespace zimt::experiments;
 namespace fs = std::filesystem;
 
 namespace {
@@ -40,7 +40,7 @@ echo "finished"
 )";
 
 json identity(const json& config, const std::string&) { return config; }
-json no_file(const fs::path& p) { throw ConfigInvalid(p.string(), {{"", "no files here"}}); }
+json no_file(const fs::path& p) { throw zimt::runs::ConfigInvalid(p.string(), {{"", "no files here"}}); }
 
 int count_lines(const fs::path& p) {
   std::ifstream in(p);

@@ -5,8 +5,8 @@
 // mutations reach the field checks behind them; otherwise the bytes are
 // decoded as they are.
 #include "fuzz_support.hpp"
-#include "zimt/io/checkpoint.hpp"
-#include "zimt/io/checksum.hpp"
+#include "zimt/data/checksum.hpp"
+#include "zimt/runs/checkpoint.hpp"
 
 #include <string>
 
@@ -16,10 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
   if ((data[0] & 1) != 0 && bytes.size() >= kHeader) {
     const uint64_t payload = bytes.size() - kHeader;
-    const uint32_t crc = zimt::io::crc32({reinterpret_cast<const uint8_t*>(bytes.data()) + kHeader, payload});
+    const uint32_t crc = zimt::data::crc32({reinterpret_cast<const uint8_t*>(bytes.data()) + kHeader, payload});
     for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<char>(crc >> (8 * i) & 0xff);
     for (int i = 0; i < 8; ++i) bytes[16 + i] = static_cast<char>(payload >> (8 * i) & 0xff);
   }
-  zimt::fuzz::expect_clean_errors([&] { zimt::io::decode_checkpoint(bytes, "fuzz.zck"); });
+  zimt::fuzz::expect_clean_errors([&] { zimt::runs::decode_checkpoint(bytes, "fuzz.zck"); });
   return 0;
 }

@@ -5,8 +5,8 @@
 // directory (reachable as "base": "a.json"), every further part is one
 // `--set` string.
 #include "fuzz_support.hpp"
-#include "zimt/io/config.hpp"
-#include "zimt/io/run_config.hpp"
+#include "zimt/runs/config.hpp"
+#include "zimt/runs/run_config.hpp"
 
 #include <string>
 #include <vector>
@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> overrides;
   for (size_t i = 3; i < parts.size(); ++i) overrides.emplace_back(parts[i]);
   zimt::fuzz::expect_clean_errors([&] {
-    const auto resolved = zimt::io::load_resolved_config(run, overrides);
-    zimt::io::to_run_config(resolved, 1000, run.string());
+    const auto resolved = zimt::runs::load_resolved_config(run, overrides);
+    zimt::runs::to_run_config(resolved, 1000, run.string());
   });
   return 0;
 }

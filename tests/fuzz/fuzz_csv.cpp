@@ -2,7 +2,7 @@
 // input is the --shape text ("C,H,W", parsed by parse_shape as the CLI
 // does); the rest is the CSV file.
 #include "fuzz_support.hpp"
-#include "zimt/io/csv.hpp"
+#include "zimt/data/csv.hpp"
 
 #include <string>
 #include <string_view>
@@ -14,6 +14,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string shape_text(input.substr(0, eol));
   const auto path = zimt::fuzz::write_scratch("input.csv", input.substr(eol + 1));
   zimt::fuzz::expect_clean_errors(
-      [&] { zimt::io::csv::read(path.string(), zimt::io::parse_shape(shape_text, "--shape")); });
+      [&] { zimt::data::csv::read(path.string(), zimt::data::parse_shape(shape_text, "--shape")); });
   return 0;
 }

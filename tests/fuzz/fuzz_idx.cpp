@@ -3,7 +3,7 @@
 // "\0IDXSPLIT\0" marker are the images file, the rest the labels file;
 // without the marker both files get the whole input.
 #include "fuzz_support.hpp"
-#include "zimt/io/idx.hpp"
+#include "zimt/data/idx.hpp"
 
 #include <string_view>
 
@@ -15,6 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view labels = at == std::string_view::npos ? input : input.substr(at + kSplit.size());
   const auto images_path = zimt::fuzz::write_scratch("images.idx", images);
   const auto labels_path = zimt::fuzz::write_scratch("labels.idx", labels);
-  zimt::fuzz::expect_clean_errors([&] { zimt::io::idx::read(images_path.string(), labels_path.string()); });
+  zimt::fuzz::expect_clean_errors([&] { zimt::data::idx::read(images_path.string(), labels_path.string()); });
   return 0;
 }

@@ -2,10 +2,10 @@
 // a run config's "model" file is: load_model_spec_file parses the JSON and
 // checks every key, range and layer shape.
 #include "fuzz_support.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = zimt::fuzz::write_scratch("model.json", {reinterpret_cast<const char*>(data), size});
-  zimt::fuzz::expect_clean_errors([&] { zimt::io::load_model_spec_file(path); });
+  zimt::fuzz::expect_clean_errors([&] { zimt::runs::load_model_spec_file(path); });
   return 0;
 }

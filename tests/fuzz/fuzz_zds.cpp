@@ -4,8 +4,8 @@
 // payload checksums into the rest before opening it, so mutations reach the
 // checks behind the crc32s; otherwise the bytes are opened as they are.
 #include "fuzz_support.hpp"
-#include "zimt/io/checksum.hpp"
-#include "zimt/io/dataset.hpp"
+#include "zimt/data/checksum.hpp"
+#include "zimt/data/dataset.hpp"
 
 #include <cstring>
 #include <string>
@@ -17,7 +17,7 @@ void put32(std::string& b, size_t at, uint32_t v) {
 }
 
 uint32_t crc_of(const std::string& b, size_t from, size_t to) {
-  return zimt::io::crc32({reinterpret_cast<const uint8_t*>(b.data()) + from, to - from});
+  return zimt::data::crc32({reinterpret_cast<const uint8_t*>(b.data()) + from, to - from});
 }
 
 }  // namespace
@@ -25,13 +25,13 @@ uint32_t crc_of(const std::string& b, size_t from, size_t to) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if ((data[0] & 1) != 0 && bytes.size() >= zimt::io::zds::kHeaderSize) {
-    put32(bytes, 56, crc_of(bytes, zimt::io::zds::kHeaderSize, bytes.size()));
+  if ((data[0] & 1) != 0 && bytes.size() >= zimt::data::zds::kHeaderSize) {
+    put32(bytes, 56, crc_of(bytes, zimt::data::zds::kHeaderSize, bytes.size()));
     put32(bytes, 60, crc_of(bytes, 0, 60));
   }
   const auto path = zimt::fuzz::write_scratch("input.zds", bytes);
   zimt::fuzz::expect_clean_errors([&] {
-    const auto d = zimt::io::Dataset::open(path.string());
+    const auto d = zimt::data::Dataset::open(path.string());
     // Touch every byte the accessors promise, as a training epoch would.
     uint64_t sum = 0;
     for (uint64_t i = 0; i < d.size(); ++i) sum += d.label(i) + d.image(i)[d.image_size() - 1];

@@ -10,7 +10,8 @@
 #include <string>
 
 #include "float_model.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "synthetic_batch.hpp"
+#include "zimt/runs/model_spec.hpp"
 #include "zimt/train_step.hpp"
 
 using namespace zimt;
@@ -34,7 +35,7 @@ TEST_CASE("all-zero weights: zero-variance LayerNorms give zero outputs and zero
   // for a per-sample-constant shift). Every gradient is exactly 0.
   for (const char* name : {"mnist_cnn", "small_resnet", "mlp"}) {
     CAPTURE(std::string(name));
-    Model model = build_model(io::load_named_model_spec(name, models_dir));
+    Model model = build_model(runs::load_named_model_spec(name, models_dir));
     const int64_t N = 4;
     const ref::Batch b = ref::synthetic_batch(model, N, 1);
     Arena arena;
@@ -55,7 +56,7 @@ TEST_CASE("all-zero weights: zero-variance LayerNorms give zero outputs and zero
 TEST_CASE("weights at ±127 and inputs at 0 and 255: saturated or rescaled, no overflow") {
   for (const char* name : {"mnist_cnn", "small_resnet"}) {
     CAPTURE(std::string(name));
-    Model model = build_model(io::load_named_model_spec(name, models_dir));
+    Model model = build_model(runs::load_named_model_spec(name, models_dir));
     for (size_t i = 0; i < model.params.size(); ++i) model.params.w[i] = (i % 3 == 0) ? -127 : 127;
     const int64_t N = 4, M = model.spec.input.numel();
     std::vector<uint8_t> images(static_cast<size_t>(N * M));
@@ -82,7 +83,7 @@ TEST_CASE("weights at ±127 and inputs at 0 and 255: saturated or rescaled, no o
 }
 
 TEST_CASE("extreme input normalisation: huge and tiny std saturate instead of overflowing") {
-  Model model = build_model(io::load_named_model_spec("tiny", models_dir));
+  Model model = build_model(runs::load_named_model_spec("tiny", models_dir));
   std::vector<uint8_t> images(144 * 2, 255), labels{0, 1};
   images[0] = 0;
   for (const InputNorm& norm : {InputNorm{0, 1}, InputNorm{int64_t{1} << 62, 1}, InputNorm{-(int64_t{1} << 62), 1},

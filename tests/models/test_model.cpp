@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 using namespace zimt;
 
@@ -19,7 +19,7 @@ namespace {
 // Whether the width pass made the layer's output int16.
 bool int16_out(const ModelLayer& l) { return l.out_width == ActivationWidth::int16; }
 const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
-Model load(const char* name) { return build_model(io::load_named_model_spec(name, models_dir)); }
+Model load(const char* name) { return build_model(runs::load_named_model_spec(name, models_dir)); }
 }  // namespace
 
 TEST_CASE("built models have the paper's parameter counts") {
@@ -81,8 +81,8 @@ TEST_CASE("impossible models are refused when built") {
 }
 
 TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated with JSON pointers") {
-  CHECK(io::load_named_model_spec("small_resnet", models_dir).block_activations == ActivationWidth::int8);
-  CHECK(io::load_named_model_spec("mnist_cnn", models_dir).block_activations == ActivationWidth::int8);
+  CHECK(runs::load_named_model_spec("small_resnet", models_dir).block_activations == ActivationWidth::int8);
+  CHECK(runs::load_named_model_spec("mnist_cnn", models_dir).block_activations == ActivationWidth::int8);
   const Model resnet = load("resnet18");
   CHECK(resnet.spec.block_activations == ActivationWidth::int16);
   // int16 from the stem's conv1 through the last block (model.hpp); global_avgpool, fc and the logits' LN are int8.
@@ -101,8 +101,8 @@ TEST_CASE("block_activations: int8 by default, int16 for resnet18, validated wit
         R"({"name": "b", "input": [1, 4, 4], "classes": 2, "block_activations": )" + value +
         R"(, "//": "a comment", "layers": [{"kind": "basic_block", "out": 2, "//": "a layer comment"}, )" + extra +
         R"({"kind": "global_avgpool"}, {"kind": "linear", "out": 2}]})";
-    io::ConfigErrors errors;
-    const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
+    runs::ConfigErrors errors;
+    const ModelSpec spec = runs::parse_model_spec(nlohmann::json::parse(text), "", errors);
     return std::make_pair(spec, errors);
   };
   {
@@ -141,7 +141,7 @@ TEST_CASE("norm_activations: int16 around every LayerNorm, int8 elsewhere, valid
     CAPTURE(i);
     CHECK(int16_out(mlp.layers[i]) == mlp_wide[i]);
   }
-  ModelSpec cnn = io::load_named_model_spec("mnist_cnn", models_dir);  // shipped with int16 too
+  ModelSpec cnn = runs::load_named_model_spec("mnist_cnn", models_dir);  // shipped with int16 too
   CHECK(cnn.norm_activations == ActivationWidth::int16);
   cnn.norm_activations = ActivationWidth::int8;
   for (const auto& l : build_model(cnn).layers) CHECK_FALSE(int16_out(l));
@@ -158,8 +158,8 @@ TEST_CASE("norm_activations: int16 around every LayerNorm, int8 elsewhere, valid
     const std::string text =
         R"({"name": "m", "input": [1, 2, 2], "classes": 2, "norm_activations": )" + value +
         R"(, "layers": [{"kind": "flatten"}, {"kind": "linear", "out": 2}, {"kind": "layernorm"}]})";
-    io::ConfigErrors errors;
-    const ModelSpec spec = io::parse_model_spec(nlohmann::json::parse(text), "", errors);
+    runs::ConfigErrors errors;
+    const ModelSpec spec = runs::parse_model_spec(nlohmann::json::parse(text), "", errors);
     return std::make_pair(spec, errors);
   };
   CHECK(parse("\"int16\"").first.norm_activations == ActivationWidth::int16);

@@ -12,9 +12,10 @@
 #include <filesystem>
 
 #include "float_model.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "synthetic_batch.hpp"
 #include "zimt/optim/init.hpp"
 #include "zimt/optim/zim_optimizer.hpp"
+#include "zimt/runs/model_spec.hpp"
 #include "zimt/train_step.hpp"
 
 using namespace zimt;
@@ -27,7 +28,7 @@ const std::filesystem::path models_dir = std::filesystem::path(ZIMT_SOURCE_DIR) 
 const InputNorm mnist_norm{static_cast<int64_t>(0.1307 * 4294967296.0 + 0.5),
                            static_cast<int64_t>(0.3081 * 4294967296.0 + 0.5)};
 
-ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
+ModelSpec load(const char* name) { return runs::load_named_model_spec(name, models_dir); }
 
 // One compute_gradients on `batch` and the float reference on the same weights and
 // the same (dequantised int8) input: the integer step's result, the float

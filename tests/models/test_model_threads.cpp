@@ -7,7 +7,8 @@
 #include <filesystem>
 
 #include "float_model.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "synthetic_batch.hpp"
+#include "zimt/runs/model_spec.hpp"
 #include "zimt/train_step.hpp"
 
 using namespace zimt;
@@ -56,7 +57,7 @@ void check_threads(const ModelSpec& spec, int64_t N) {
   }
 }
 
-ModelSpec load(const char* name) { return io::load_named_model_spec(name, models_dir); }
+ModelSpec load(const char* name) { return runs::load_named_model_spec(name, models_dir); }
 
 }  // namespace
 

@@ -11,7 +11,8 @@
 #include <filesystem>
 
 #include "float_model.hpp"
-#include "zimt/io/model_spec.hpp"
+#include "synthetic_batch.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 using namespace zimt;
 
@@ -21,7 +22,7 @@ const InputNorm mnist_norm{561352226, 1323279424};  // 0.1307, 0.3081 in Q32.32
 }  // namespace
 
 TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 step") {
-  Model model = build_model(io::load_named_model_spec("tiny", models_dir));
+  Model model = build_model(runs::load_named_model_spec("tiny", models_dir));
   const int64_t N = 3, M = 144;
   std::vector<uint8_t> images(static_cast<size_t>(N * M));
   for (int64_t i = 0; i < N * M; ++i) images[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 37) % 256);
@@ -41,7 +42,7 @@ TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 st
 }
 
 TEST_CASE("compute_gradients and eval_batch agree on the loss and the predictions") {
-  Model model = build_model(io::load_named_model_spec("mnist_cnn", models_dir));
+  Model model = build_model(runs::load_named_model_spec("mnist_cnn", models_dir));
   ref::dense_integer_start(model.params, 3);
   const int64_t N = 16;
   const ref::Batch b = ref::synthetic_batch(model, N, 3);
@@ -65,7 +66,7 @@ TEST_CASE("compute_gradients and eval_batch agree on the loss and the prediction
 TEST_CASE("train_step: sign descent lowers the loss of the tiny model, as compute_gradients + the update") {
   // Unit steps against the gradient's sign (sign(0) = 0), weights saturated
   // at ±127: the loss on a fixed batch must go down within a few steps.
-  Model model = build_model(io::load_named_model_spec("tiny", models_dir));
+  Model model = build_model(runs::load_named_model_spec("tiny", models_dir));
   ref::dense_integer_start(model.params, 1);
   Model twin = model;
   optim::OptimizerParams sign;

@@ -1,5 +1,5 @@
 // Run configs: base chains, overrides, defaults, strict validation with pointers.
-#include "zimt/io/config.hpp"
+#include "zimt/runs/config.hpp"
 
 #include <doctest/doctest.h>
 
@@ -8,7 +8,7 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using zimt::io::ConfigInvalid;
+using zimt::runs::ConfigInvalid;
 
 namespace {
 
@@ -25,7 +25,7 @@ json with_model(json config) {
 // Resolves and returns the list of "pointer: message" problems (empty when valid).
 std::vector<std::string> problems(const json& config, const std::vector<std::string>& overrides = {}) {
   try {
-    zimt::io::resolve_config(config, overrides, "test.json");
+    zimt::runs::resolve_config(config, overrides, "test.json");
     return {};
   } catch (const ConfigInvalid& e) {
     std::vector<std::string> out;
@@ -53,7 +53,7 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("defaults fill every key the config leaves out") {
-  const json resolved = zimt::io::resolve_config(with_model({{"train", {{"epochs", 3}}}}), {}, "t");
+  const json resolved = zimt::runs::resolve_config(with_model({{"train", {{"epochs", 3}}}}), {}, "t");
   CHECK(resolved["/train/epochs"_json_pointer] == 3);
   CHECK(resolved["/train/batch_size"_json_pointer] == 64);
   CHECK(resolved["/optimizer/type"_json_pointer] == "zim");
@@ -93,17 +93,17 @@ TEST_CASE("n is a trial count or a fraction of d") {
 }
 
 TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated like the file") {
-  auto [ptr, value] = zimt::io::parse_override("/train/epochs=3");
+  auto [ptr, value] = zimt::runs::parse_override("/train/epochs=3");
   CHECK(ptr.to_string() == "/train/epochs");
   CHECK(value == 3);
-  CHECK(zimt::io::parse_override("/data/train=data/x.zds").second == "data/x.zds");
-  CHECK(zimt::io::parse_override("/optimizer/n={\"fraction\":0.25}").second["fraction"] == 0.25);
-  CHECK_THROWS_WITH_AS(zimt::io::parse_override("train/epochs=3"), doctest::Contains("is not a JSON pointer"),
+  CHECK(zimt::runs::parse_override("/data/train=data/x.zds").second == "data/x.zds");
+  CHECK(zimt::runs::parse_override("/optimizer/n={\"fraction\":0.25}").second["fraction"] == 0.25);
+  CHECK_THROWS_WITH_AS(zimt::runs::parse_override("train/epochs=3"), doctest::Contains("is not a JSON pointer"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(zimt::io::parse_override("/train/epochs"), doctest::Contains("expected POINTER=VALUE"),
+  CHECK_THROWS_WITH_AS(zimt::runs::parse_override("/train/epochs"), doctest::Contains("expected POINTER=VALUE"),
                        std::invalid_argument);
 
-  const json resolved = zimt::io::resolve_config(with_model({}), {"/train/epochs=7", "/train/seed=42"}, "t");
+  const json resolved = zimt::runs::resolve_config(with_model({}), {"/train/epochs=7", "/train/seed=42"}, "t");
   CHECK(resolved["/train/epochs"_json_pointer] == 7);
   CHECK(resolved["/train/seed"_json_pointer] == 42);
   CHECK(has_problem(problems(with_model({}), {"/train/batch_size=0"}), "/train/batch_size: must be >= 1, got 0"));
@@ -118,20 +118,20 @@ TEST_CASE("a --set index past the end of an array is refused before the write al
   CHECK(has_problem(problems(with_model({}), {"/model/layers/3={}"}),
                     "index 3 is past the end of /model/layers (2 elements"));
   CHECK(has_problem(problems(with_model({}), {"/model/layers/99999999999999999999999=1"}), "is past the end of"));
-  const json appended = zimt::io::resolve_config(with_model({}), {"/model/layers/2={\"kind\": \"relu\"}"}, "t");
+  const json appended = zimt::runs::resolve_config(with_model({}), {"/model/layers/2={\"kind\": \"relu\"}"}, "t");
   CHECK(appended["/model/layers/2/kind"_json_pointer] == "relu");
-  const json replaced = zimt::io::resolve_config(with_model({}), {"/model/layers/1/out=2"}, "t");
+  const json replaced = zimt::runs::resolve_config(with_model({}), {"/model/layers/1/out=2"}, "t");
   CHECK(replaced["/model/layers/1/out"_json_pointer] == 2);
 }
 
 TEST_CASE("a --set override that is not UTF-8 is refused where it is parsed") {
   // tests/fuzz/regressions/config/set-not-utf8: the bytes failed later, in
   // the validator's message, as an escaped nlohmann::json::type_error.
-  CHECK_THROWS_WITH_AS(zimt::io::parse_override("/train/epochs=\xff"), doctest::Contains("not valid UTF-8"),
+  CHECK_THROWS_WITH_AS(zimt::runs::parse_override("/train/epochs=\xff"), doctest::Contains("not valid UTF-8"),
                        std::invalid_argument);
   CHECK(has_problem(problems(with_model({}), {"/train/epochs=\xff"}), "--set '/train/epochs=\xff': not valid UTF-8"));
   CHECK(has_problem(problems(with_model({}), {"/train/epoch\xc3=1"}), "not valid UTF-8"));
-  CHECK(zimt::io::parse_override("/data/train=d\xc3\xa4ten.zds").second == "d\xc3\xa4ten.zds");
+  CHECK(zimt::runs::parse_override("/data/train=d\xc3\xa4ten.zds").second == "d\xc3\xa4ten.zds");
 }
 
 TEST_CASE("a config inherits from its base and overrides parts of it") {
@@ -139,7 +139,7 @@ TEST_CASE("a config inherits from its base and overrides parts of it") {
   dir.write("parent.json",
             with_model({{"train", {{"epochs", 10}, {"batch_size", 32}}}, {"optimizer", {{"type", "int_sgd"}}}}));
   const auto child = dir.write("child.json", {{"base", "parent.json"}, {"train", {{"epochs", 2}}}});
-  const json resolved = zimt::io::load_resolved_config(child, {});
+  const json resolved = zimt::runs::load_resolved_config(child, {});
   CHECK(resolved["/train/epochs"_json_pointer] == 2);
   CHECK(resolved["/train/batch_size"_json_pointer] == 32);
   CHECK(resolved["/optimizer/type"_json_pointer] == "int_sgd");
@@ -147,21 +147,22 @@ TEST_CASE("a config inherits from its base and overrides parts of it") {
 
   const auto loop_a = dir.write("a.json", {{"base", "b.json"}});
   dir.write("b.json", {{"base", "a.json"}});
-  CHECK_THROWS_WITH(zimt::io::load_resolved_config(loop_a, {}), doctest::Contains("cycle"));
+  CHECK_THROWS_WITH(zimt::runs::load_resolved_config(loop_a, {}), doctest::Contains("cycle"));
   const auto missing = dir.write("m.json", {{"base", "nowhere.json"}});
-  CHECK_THROWS_WITH(zimt::io::load_resolved_config(missing, {}), doctest::Contains("/base: no config 'nowhere.json'"));
+  CHECK_THROWS_WITH(zimt::runs::load_resolved_config(missing, {}),
+                    doctest::Contains("/base: no config 'nowhere.json'"));
 }
 
 TEST_CASE("malformed files are reported with their path") {
   TempDir dir;
   std::ofstream(dir.path / "bad.json") << "{\"train\": ";
-  CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "bad.json", {}), doctest::Contains("not valid JSON"));
-  CHECK_THROWS_WITH(zimt::io::load_resolved_config(dir.path / "none.json", {}), doctest::Contains("cannot open"));
+  CHECK_THROWS_WITH(zimt::runs::load_resolved_config(dir.path / "bad.json", {}), doctest::Contains("not valid JSON"));
+  CHECK_THROWS_WITH(zimt::runs::load_resolved_config(dir.path / "none.json", {}), doctest::Contains("cannot open"));
   // A number beyond double is nlohmann's out_of_range, not a parse_error
   // (tests/fuzz/regressions/sweep/number-beyond-double found it in a sweep file).
   std::ofstream(dir.path / "huge.json") << "{\"train\": {\"epochs\": 1e400}}";
   CHECK_THROWS_WITH_AS(
-      zimt::io::load_resolved_config(dir.path / "huge.json", {}),
+      zimt::runs::load_resolved_config(dir.path / "huge.json", {}),
       doctest::Contains("huge.json: not valid JSON: [json.exception.out_of_range.406] number overflow"),
       std::runtime_error);
 }
@@ -171,16 +172,16 @@ TEST_CASE("an unknown model name is named at /model") {
 }
 
 TEST_CASE("a named model is expanded into the resolved config, and model problems carry /model pointers") {
-  const json resolved = zimt::io::resolve_config({{"model", "mnist_cnn"}}, {}, "t");
+  const json resolved = zimt::runs::resolve_config({{"model", "mnist_cnn"}}, {}, "t");
   CHECK(resolved["/model/name"_json_pointer] == "mnist_cnn");
   CHECK(resolved["/model/layers"_json_pointer].size() > 5);
   // Overrides reach into a named model, and are validated with it.
-  const json wide = zimt::io::resolve_config({{"model", "mnist_cnn"}}, {"/model/norm_activations=int16"}, "t");
+  const json wide = zimt::runs::resolve_config({{"model", "mnist_cnn"}}, {"/model/norm_activations=int16"}, "t");
   CHECK(wide["/model/norm_activations"_json_pointer] == "int16");
   CHECK(has_problem(problems({{"model", "mnist_cnn"}}, {"/model/norm_activations=int4"}),
                     "/model/norm_activations: must be \"int8\" or \"int16\""));
   // An override naming another model replaces it.
-  CHECK(zimt::io::resolve_config({{"model", "mnist_cnn"}}, {"/model=mlp"}, "t")["/model/name"_json_pointer] == "mlp");
+  CHECK(zimt::runs::resolve_config({{"model", "mnist_cnn"}}, {"/model=mlp"}, "t")["/model/name"_json_pointer] == "mlp");
   json bad = kInlineModel;
   bad["layers"][1]["out"] = -3;
   const auto all = problems({{"model", bad}});
@@ -193,7 +194,7 @@ TEST_CASE("every shipped run config resolves cleanly") {
   for (const auto& entry : fs::directory_iterator(fs::path(ZIMT_SOURCE_DIR) / "configs")) {
     if (entry.path().extension() != ".json") continue;
     INFO(entry.path().string());
-    CHECK_NOTHROW(zimt::io::load_resolved_config(entry.path(), {}));
+    CHECK_NOTHROW(zimt::runs::load_resolved_config(entry.path(), {}));
     ++checked;
   }
   CHECK(checked >= 20);

@@ -1,5 +1,5 @@
 // The test subset used between epoch ends: fixed, distinct, spread over the set.
-#include "zimt/io/engine.hpp"
+#include "zimt/runs/engine.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,9 +7,9 @@
 #include <set>
 
 TEST_CASE("evaluation subsets are fixed pseudo-random samples of the test set") {
-  const auto a = zimt::io::eval_subset(10000, 1000);
+  const auto a = zimt::runs::eval_subset(10000, 1000);
   REQUIRE(a.size() == 1000);
-  CHECK(a == zimt::io::eval_subset(10000, 1000));
+  CHECK(a == zimt::runs::eval_subset(10000, 1000));
   CHECK(std::set<uint32_t>(a.begin(), a.end()).size() == 1000);
   CHECK(*std::max_element(a.begin(), a.end()) < 10000);
   // Not the first images: about 10 % of the subset falls in each tenth of the set
@@ -20,8 +20,8 @@ TEST_CASE("evaluation subsets are fixed pseudo-random samples of the test set") 
     CHECK(in < 157);
   }
   // A smaller subset is a prefix of a larger one, so curves at different sizes nest.
-  const auto b = zimt::io::eval_subset(10000, 200);
+  const auto b = zimt::runs::eval_subset(10000, 200);
   CHECK(std::equal(b.begin(), b.end(), a.begin()));
-  const auto all = zimt::io::eval_subset(50, 50);
+  const auto all = zimt::runs::eval_subset(50, 50);
   for (uint32_t i = 0; i < 50; ++i) CHECK(all[i] == i);
 }

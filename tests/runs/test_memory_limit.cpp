@@ -1,14 +1,14 @@
 // The memory guard rail (memory_limit.hpp): sizes, the estimate, the refusal.
-#include "zimt/io/memory_limit.hpp"
+#include "zimt/runs/memory_limit.hpp"
 
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 #include <doctest/doctest.h>
 
 #include <stdexcept>
 
 using namespace zimt;
-using namespace zimt::io;
+using namespace zimt::runs;
 
 TEST_CASE("memory sizes parse in binary units and refuse anything else") {
   CHECK(parse_memory_size("1234") == 1234);

@@ -1,7 +1,7 @@
 // Model descriptions: the shipped models parse, their parameter counts match
 // the paper's models, and every kind of bad description is an error naming its JSON
 // pointer.
-#include "zimt/io/model_spec.hpp"
+#include "zimt/runs/model_spec.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 
 using nlohmann::json;
-using zimt::io::ConfigErrors;
+using zimt::runs::ConfigErrors;
 
 namespace {
 
@@ -30,7 +30,7 @@ int64_t param_count(const zimt::ModelSpec& spec) {
 // Parses `text` as a model at "/model" and returns the errors.
 ConfigErrors errors_of(const std::string& text) {
   ConfigErrors errors;
-  zimt::io::parse_model_spec(json::parse(text), "/model", errors);
+  zimt::runs::parse_model_spec(json::parse(text), "/model", errors);
   return errors;
 }
 
@@ -56,11 +56,11 @@ TEST_CASE("shipped model descriptions parse and have the paper's parameter count
   // place): 11,165,770 (torchvision's 11,689,512 for 3 channels and 1000
   // classes, minus 6,272 for the 1-channel stem, minus 507,870 for the
   // 10-class head, minus 9,600).
-  CHECK(param_count(zimt::io::load_named_model_spec("mnist_cnn", models_dir)) == 421642);
-  CHECK(param_count(zimt::io::load_named_model_spec("mlp", models_dir)) == 101770);
-  CHECK(param_count(zimt::io::load_named_model_spec("resnet18", models_dir)) == 11165770);
+  CHECK(param_count(zimt::runs::load_named_model_spec("mnist_cnn", models_dir)) == 421642);
+  CHECK(param_count(zimt::runs::load_named_model_spec("mlp", models_dir)) == 101770);
+  CHECK(param_count(zimt::runs::load_named_model_spec("resnet18", models_dir)) == 11165770);
   for (const char* name : {"tiny", "small_resnet"}) {
-    const auto spec = zimt::io::load_named_model_spec(name, models_dir);
+    const auto spec = zimt::runs::load_named_model_spec(name, models_dir);
     CHECK(spec.name == name);
     CHECK(param_count(spec) > 0);
     CHECK(param_count(spec) < 20000);
@@ -68,7 +68,7 @@ TEST_CASE("shipped model descriptions parse and have the paper's parameter count
 }
 
 TEST_CASE("resnet18 parameter names follow torchvision") {
-  const auto spec = zimt::io::load_named_model_spec("resnet18", models_dir);
+  const auto spec = zimt::runs::load_named_model_spec("resnet18", models_dir);
   const auto names = zimt::default_layer_names(spec);
   REQUIRE(names.size() == spec.layers.size());
   CHECK(names[0] == "conv1");
@@ -81,7 +81,7 @@ TEST_CASE("resnet18 parameter names follow torchvision") {
 
 TEST_CASE("a pool's stride defaults to its kernel") {
   ConfigErrors errors;
-  const auto spec = zimt::io::parse_model_spec(
+  const auto spec = zimt::runs::parse_model_spec(
       json::parse(R"({"name": "m", "input": [1, 8, 8], "classes": 4, "layers": [{"kind": "maxpool", "kernel": 2},
                      {"kind": "flatten"}, {"kind": "linear", "out": 4}]})"),
       "", errors);
@@ -151,13 +151,13 @@ TEST_CASE("bad model descriptions are reported with their JSON pointers") {
 }
 
 TEST_CASE("model files: missing, malformed and unsafe names are clear errors") {
-  CHECK_THROWS_WITH_AS(zimt::io::load_named_model_spec("no_such_model", models_dir), doctest::Contains("no such model"),
-                       zimt::io::ConfigInvalid);
-  CHECK_THROWS_WITH_AS(zimt::io::load_named_model_spec("../etc/passwd", models_dir),
-                       doctest::Contains("letters, digits"), zimt::io::ConfigInvalid);
+  CHECK_THROWS_WITH_AS(zimt::runs::load_named_model_spec("no_such_model", models_dir),
+                       doctest::Contains("no such model"), zimt::runs::ConfigInvalid);
+  CHECK_THROWS_WITH_AS(zimt::runs::load_named_model_spec("../etc/passwd", models_dir),
+                       doctest::Contains("letters, digits"), zimt::runs::ConfigInvalid);
   const auto bad = std::filesystem::temp_directory_path() / "zimt_test_model_spec_bad.json";
   { std::ofstream(bad) << "{\"name\": \"m\", "; }
-  CHECK_THROWS_WITH_AS(zimt::io::load_model_spec_file(bad), doctest::Contains("not valid JSON"),
-                       zimt::io::ConfigInvalid);
+  CHECK_THROWS_WITH_AS(zimt::runs::load_model_spec_file(bad), doctest::Contains("not valid JSON"),
+                       zimt::runs::ConfigInvalid);
   std::filesystem::remove(bad);
 }

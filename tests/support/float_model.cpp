@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "zimt/io/synth.hpp"
 #include "zimt/rng.hpp"
 
 namespace zimt::ref {
@@ -181,19 +180,6 @@ void dense_integer_start(ParamSet& params, uint64_t seed) {
     for (int k = 0; k < 4; ++k) count += (b[static_cast<size_t>(k)] & 3u) == 0 ? 1 : 0;  // Bernoulli(1/4) x 4
     params.w[i] = static_cast<int16_t>((b[0] >> 31) != 0 ? -count : count);
   }
-}
-
-Batch synthetic_batch(const Model& model, int64_t N, uint64_t seed, uint64_t first, uint32_t noise_q16) {
-  io::SynthSpec spec;
-  spec.samples = static_cast<uint64_t>(N);
-  spec.classes = static_cast<uint32_t>(model.spec.classes);
-  spec.shape = {static_cast<uint32_t>(model.spec.input.c), static_cast<uint32_t>(model.spec.input.h),
-                static_cast<uint32_t>(model.spec.input.w)};
-  spec.seed = seed;
-  spec.first = first;
-  spec.noise_q16 = noise_q16;
-  io::Samples s = io::synthesize(spec);
-  return {std::move(s.images), std::move(s.labels)};
 }
 
 std::vector<GradAgreement> gradient_agreement(const ParamSet& params, const FloatPass& ref) {

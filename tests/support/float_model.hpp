@@ -1,8 +1,7 @@
 #pragma once
 // Float (double) reference of LayerNorm, the residual basic block and whole
-// models, built from the layer references in float_ref.hpp, plus the test
-// fixtures of the whole-model checks: a deterministic dense integer start
-// and synthetic image batches. Tests only.
+// models, built from the layer references in float_ref.hpp, plus the
+// deterministic dense integer start of the whole-model checks. Tests only.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,17 +29,6 @@ FloatPass float_model_pass(const Model& model, const Vec& input, const std::vect
 // Binomial(4, 1/4) count (≈ Poisson(1), 32 % zeros) with a random sign,
 // drawn from Philox (Stream::test_data) keyed by seed and position.
 void dense_integer_start(ParamSet& params, uint64_t seed);
-
-// A batch of io::synthesize's learnable class prototypes: u8 images
-// (N, C·H·W) and labels in [0, classes). `first` is the index of the batch's
-// first sample (consecutive batches of one set: first = k·N), `noise_q16`
-// the fraction of pixels replaced by noise (Q16; default 5 %).
-struct Batch {
-  std::vector<uint8_t> images;
-  std::vector<uint8_t> labels;
-};
-Batch synthetic_batch(const Model& model, int64_t N, uint64_t seed, uint64_t first = 0,
-                      uint32_t noise_q16 = 65536 / 20);
 
 // Per weight tensor: integer gradient vs float gradient.
 struct GradAgreement {

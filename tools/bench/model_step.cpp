@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "zimt/io/model_spec.hpp"
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/rng.hpp"
+#include "zimt/runs/model_spec.hpp"
 #include "zimt/train_step.hpp"
 
 namespace {
@@ -32,7 +32,7 @@ int run(int argc, char** argv) {
   }
   const auto dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
   zimt::ModelSpec spec =
-      name.ends_with(".json") ? zimt::io::load_model_spec_file(name) : zimt::io::load_named_model_spec(name, dir);
+      name.ends_with(".json") ? zimt::runs::load_model_spec_file(name) : zimt::runs::load_named_model_spec(name, dir);
   if (argc > 5) {
     const std::string width = argv[5];
     if (width != "int8" && width != "int16") throw std::invalid_argument("norm_activations must be int8 or int16");

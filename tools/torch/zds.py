@@ -1,4 +1,4 @@
-"""Reading and writing zimt's .zds datasets (layout: include/zimt/io/zds.hpp).
+"""Reading and writing zimt's .zds datasets (layout: include/zimt/data/zds.hpp).
 
 The reader checks what the C++ reader checks, in the same order, and raises
 ZdsError("<path>: <what is wrong>"); the writer exists so the tests can make a

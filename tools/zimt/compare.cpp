@@ -1,9 +1,9 @@
 // `zimt compare [-o DIR] [--x step|epoch] [--metric M ...] [--title T] GROUP...`:
 // any run directories (zimt's or the PyTorch peer's) in labelled groups,
-// aggregated over seeds onto one chart per metric (zimt/io/run_compare.hpp).
+// aggregated over seeds onto one chart per metric (zimt/experiments/run_compare.hpp).
 #include "commands.hpp"
 
-#include "zimt/io/run_compare.hpp"
+#include "zimt/experiments/run_compare.hpp"
 
 #include <iostream>
 #include <memory>
@@ -55,15 +55,15 @@ void add_compare(CLI::App& app) {
       "      'zim=runs/sweeps/cnn/zim-dense-s*' 'float "
       "sgd=runs/torch/cnn-sgd-s1,runs/torch/cnn-sgd-s2,runs/torch/cnn-sgd-s3'");
   cmd->callback([opts]() {
-    io::CompareOptions options;
+    experiments::CompareOptions options;
     options.out_dir = opts->out;
-    options.x = opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step;
+    options.x = opts->x == "epoch" ? experiments::PlotX::epoch : experiments::PlotX::step;
     options.metrics.insert(options.metrics.end(), opts->metrics.begin(), opts->metrics.end());
     options.title = opts->title;
     options.at_epochs = opts->at_epochs;
-    std::vector<io::CompareGroup> groups;
-    for (const std::string& arg : opts->groups) groups.push_back(io::resolve_group(arg));
-    const io::Comparison result = io::write_comparison(groups, options);
+    std::vector<experiments::CompareGroup> groups;
+    for (const std::string& arg : opts->groups) groups.push_back(experiments::resolve_group(arg));
+    const experiments::Comparison result = experiments::write_comparison(groups, options);
     std::cout << result.markdown << "\nwrote " << opts->out << "/{";
     for (std::size_t i = 0; i < result.files.size(); ++i) std::cout << (i ? ", " : "") << result.files[i];
     std::cout << "}\n";

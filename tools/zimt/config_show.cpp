@@ -1,7 +1,7 @@
 // `zimt config show CONFIG [--set /ptr=value ...]`: print the resolved config.
 #include "commands.hpp"
 
-#include "zimt/io/config.hpp"
+#include "zimt/runs/config.hpp"
 
 #include <iostream>
 
@@ -23,11 +23,11 @@ void add_config(CLI::App& app) {
   show->add_flag("--defaults", opts->defaults, "Print the defaults instead of a config");
   show->callback([opts]() {
     if (opts->defaults) {
-      std::cout << io::default_config().dump(2) << '\n';
+      std::cout << runs::default_config().dump(2) << '\n';
       return;
     }
     if (opts->path.empty()) throw CLI::RequiredError("config");
-    std::cout << io::load_resolved_config(opts->path, opts->overrides).dump(2) << '\n';
+    std::cout << runs::load_resolved_config(opts->path, opts->overrides).dump(2) << '\n';
   });
 }
 

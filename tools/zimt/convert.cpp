@@ -1,7 +1,7 @@
-// zimt convert: IDX / CIFAR-10 / CSV -> .zds (zimt::io::convert does the work).
+// zimt convert: IDX / CIFAR-10 / CSV -> .zds (zimt::data::convert does the work).
 #include "commands.hpp"
 
-#include "zimt/io/convert.hpp"
+#include "zimt/data/convert.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -11,7 +11,7 @@ namespace zimt::cli {
 
 void add_convert(CLI::App& app) {
   struct Args {
-    io::ConvertOptions o;
+    data::ConvertOptions o;
     std::string format = "auto", shape;
     uint32_t classes = 0;
     uint64_t limit = 0;
@@ -39,13 +39,13 @@ void add_convert(CLI::App& app) {
   cmd->add_option("--split-out", args->o.split_out, "Output .zds file for the held-out part");
   cmd->add_flag("--force", args->o.force, "Overwrite existing output files");
   cmd->callback([args, cmd] {
-    io::ConvertOptions o = args->o;
-    o.format = io::parse_format(args->format);
-    if (!args->shape.empty()) o.shape = io::parse_shape(args->shape);
+    data::ConvertOptions o = args->o;
+    o.format = data::parse_format(args->format);
+    if (!args->shape.empty()) o.shape = data::parse_shape(args->shape);
     if (cmd->count("--classes") > 0) o.classes = args->classes;
     if (cmd->count("--limit") > 0) o.limit = args->limit;
     const auto start = std::chrono::steady_clock::now();
-    const auto r = io::convert(o);
+    const auto r = data::convert(o);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%s: %llu samples, shape %s, %u classes", o.output.c_str(), static_cast<unsigned long long>(r.written),
                 r.shape.str().c_str(), r.classes);

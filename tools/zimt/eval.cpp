@@ -1,9 +1,9 @@
 // `zimt eval CHECKPOINT --data test.zds [--json]`: accuracy, loss, confusion matrix.
 #include "commands.hpp"
 
-#include "zimt/io/checkpoint.hpp"
-#include "zimt/io/data_fit.hpp"
-#include "zimt/io/engine.hpp"
+#include "zimt/runs/checkpoint.hpp"
+#include "zimt/runs/data_fit.hpp"
+#include "zimt/runs/engine.hpp"
 
 #include <tbb/global_control.h>
 
@@ -15,7 +15,7 @@ namespace zimt::cli {
 
 namespace {
 
-void print_table(const io::EvalResult& e, const std::string& data) {
+void print_table(const runs::EvalResult& e, const std::string& data) {
   std::printf("%s: %llu samples, accuracy %.2f %%, loss %.4f\n\n", data.c_str(),
               static_cast<unsigned long long>(e.samples), 100 * e.accuracy(), e.mean_loss);
   std::printf("confusion matrix (rows: true class, columns: predicted)\n      ");
@@ -62,16 +62,16 @@ void add_eval(CLI::App& app) {
   cmd->callback([opts]() {
     std::optional<tbb::global_control> threads;
     if (opts->threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, opts->threads);
-    const io::Checkpoint ckpt = io::load_checkpoint(opts->checkpoint);
-    const io::RunConfig config = io::to_run_config(ckpt.config, 1, opts->checkpoint);
+    const runs::Checkpoint ckpt = runs::load_checkpoint(opts->checkpoint);
+    const runs::RunConfig config = runs::to_run_config(ckpt.config, 1, opts->checkpoint);
     const std::string data_path = opts->data.empty() ? config.test_path : opts->data;
-    const io::Dataset data = io::Dataset::open(data_path);
-    if (const auto problems = io::data_fit_problems(data, config.model, "--data"); !problems.empty())
+    const data::Dataset data = data::Dataset::open(data_path);
+    if (const auto problems = runs::data_fit_problems(data, config.model, "--data"); !problems.empty())
       throw std::runtime_error("--data: " + problems.front().message + " (the checkpoint's model)");
-    io::Engine engine(config);
+    runs::Engine engine(config);
     engine.load(ckpt.params);
     const uint64_t count = opts->limit ? std::min(opts->limit, data.size()) : data.size();
-    const io::EvalResult e = engine.evaluate(data, io::eval_subset(data.size(), count), opts->batch);
+    const runs::EvalResult e = engine.evaluate(data, runs::eval_subset(data.size(), count), opts->batch);
     if (opts->json) {
       nlohmann::json confusion = nlohmann::json::array();
       for (uint32_t i = 0; i < e.classes; ++i)

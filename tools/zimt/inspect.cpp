@@ -1,7 +1,7 @@
 // zimt inspect: a .zds file's header, class histogram and an ASCII preview.
 #include "commands.hpp"
 
-#include "zimt/io/dataset.hpp"
+#include "zimt/data/dataset.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +18,7 @@ namespace {
 // Dark to bright.
 constexpr const char kRamp[] = " .:-=+*#%@";
 
-std::vector<uint64_t> histogram(const io::Dataset& d) {
+std::vector<uint64_t> histogram(const data::Dataset& d) {
   std::vector<uint64_t> h(d.classes(), 0);
   for (uint64_t i = 0; i < d.size(); ++i) ++h[d.label(i)];
   return h;
@@ -26,7 +26,7 @@ std::vector<uint64_t> histogram(const io::Dataset& d) {
 
 // Sample `index` as text, two characters per pixel (terminal cells are tall);
 // channels are averaged.
-std::string preview(const io::Dataset& d, uint64_t index) {
+std::string preview(const data::Dataset& d, uint64_t index) {
   const uint8_t* im = d.image(index);
   const uint64_t plane = uint64_t{d.height()} * d.width();
   std::string out;
@@ -60,13 +60,13 @@ void add_inspect(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print the header and histogram as one JSON object");
   cmd->add_flag("--no-preview", args->no_preview, "Skip the ASCII preview");
   cmd->callback([args] {
-    const auto d = io::Dataset::open(args->path);
+    const auto d = data::Dataset::open(args->path);
     const auto hist = histogram(d);
     if (args->json) {
       const nlohmann::json j = {
-          {"file", args->path},       {"version", io::zds::kVersion}, {"samples", d.size()},
-          {"channels", d.channels()}, {"height", d.height()},         {"width", d.width()},
-          {"classes", d.classes()},   {"element_type", "u8"},         {"payload_crc32", d.payload_crc32()},
+          {"file", args->path},       {"version", data::zds::kVersion}, {"samples", d.size()},
+          {"channels", d.channels()}, {"height", d.height()},           {"width", d.width()},
+          {"classes", d.classes()},   {"element_type", "u8"},           {"payload_crc32", d.payload_crc32()},
           {"histogram", hist}};
       std::printf("%s\n", j.dump().c_str());
       return;
@@ -76,7 +76,7 @@ void add_inspect(CLI::App& app) {
                                std::to_string(d.size()) + " samples");
     }
     std::printf("file       %s\n", args->path.c_str());
-    std::printf("format     .zds version %u, u8 pixels, u8 labels\n", io::zds::kVersion);
+    std::printf("format     .zds version %u, u8 pixels, u8 labels\n", data::zds::kVersion);
     std::printf("samples    %llu\n", static_cast<unsigned long long>(d.size()));
     std::printf("shape      %s (C x H x W)\n", d.shape().str().c_str());
     std::printf("classes    %u\n", d.classes());

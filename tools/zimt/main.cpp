@@ -1,7 +1,7 @@
 // zimt: integer-only neural network training with discrete (ZIM) updates.
 #include "commands.hpp"
 
-#include "zimt/io/config_error.hpp"
+#include "zimt/runs/config_error.hpp"
 
 #include <exception>
 #include <iostream>
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const zimt::io::ConfigInvalid& e) {
+  } catch (const zimt::runs::ConfigInvalid& e) {
     std::cerr << "zimt: invalid config: " << e.what() << '\n';
     return 2;
   } catch (const std::exception& e) {

@@ -2,7 +2,7 @@
 // and write aggregate.csv, summary.md, summary.json and the SVG charts.
 #include "commands.hpp"
 
-#include "zimt/io/sweep_report.hpp"
+#include "zimt/experiments/sweep_report.hpp"
 
 #include <iostream>
 
@@ -22,9 +22,9 @@ void add_report(CLI::App& app) {
       ->check(CLI::IsMember({"step", "epoch"}))
       ->capture_default_str();
   cmd->callback([opts]() {
-    const io::SweepAggregate agg =
-        io::write_sweep_report(opts->dir, opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step);
-    std::cout << io::summary_markdown(agg) << "\nwrote " << opts->dir
+    const experiments::SweepAggregate agg = experiments::write_sweep_report(
+        opts->dir, opts->x == "epoch" ? experiments::PlotX::epoch : experiments::PlotX::step);
+    std::cout << experiments::summary_markdown(agg) << "\nwrote " << opts->dir
               << "/{aggregate.csv, summary.md, summary.json, test_acc.svg, test_loss.svg}\n";
   });
 }

@@ -1,12 +1,12 @@
 // `zimt sweep SWEEP.json [--jobs J] [--threads-per-job T] [--dry-run] [--x step|epoch]`:
 // expand a grid × seeds, train every run as a child `zimt train`, then write
-// the aggregate report (see zimt/io/sweep.hpp and zimt/io/sweep_runner.hpp).
+// the aggregate report (see zimt/experiments/sweep.hpp and zimt/experiments/sweep_runner.hpp).
 #include "commands.hpp"
 
-#include "zimt/io/config.hpp"
-#include "zimt/io/sweep.hpp"
-#include "zimt/io/sweep_report.hpp"
-#include "zimt/io/sweep_runner.hpp"
+#include "zimt/experiments/sweep.hpp"
+#include "zimt/experiments/sweep_report.hpp"
+#include "zimt/experiments/sweep_runner.hpp"
+#include "zimt/runs/config.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -51,34 +51,37 @@ void add_sweep(CLI::App& app) {
       ->check(CLI::IsMember({"step", "epoch"}))
       ->capture_default_str();
   cmd->callback([opts]() {
-    const io::ConfigResolver resolve = [opts](const nlohmann::json& config, const std::string& source) {
-      return io::resolve_config(config, opts->overrides, source);
+    const experiments::ConfigResolver resolve = [opts](const nlohmann::json& config, const std::string& source) {
+      return runs::resolve_config(config, opts->overrides, source);
     };
-    io::SweepSpec spec = io::load_sweep_file(opts->path, io::load_config_file, resolve);
+    experiments::SweepSpec spec = experiments::load_sweep_file(opts->path, runs::load_config_file, resolve);
     if (!opts->output.empty()) spec.output = std::filesystem::absolute(opts->output).lexically_normal();
-    const std::vector<io::PlannedRun> runs = io::expand_sweep(spec, resolve);
+    const std::vector<experiments::PlannedRun> runs = experiments::expand_sweep(spec, resolve);
     std::size_t pending = 0;
-    for (const auto& run : runs) pending += io::run_state(run, spec.output / run.name) != io::RunState::finished;
+    for (const auto& run : runs)
+      pending += experiments::run_state(run, spec.output / run.name) != experiments::RunState::finished;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const io::ThreadBudget budget = io::thread_budget(opts->jobs, opts->threads_per_job, cores, pending);
+    const experiments::ThreadBudget budget =
+        experiments::thread_budget(opts->jobs, opts->threads_per_job, cores, pending);
     if (opts->dry_run) {
       std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, "
                 << pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
       for (const auto& run : runs) {
-        std::printf("  %-6s %s\n", io::to_string(io::run_state(run, spec.output / run.name)), run.name.c_str());
+        std::printf("  %-6s %s\n", experiments::to_string(experiments::run_state(run, spec.output / run.name)),
+                    run.name.c_str());
         if (!run.config_error.empty()) std::cout << "         invalid config: " << run.config_error << '\n';
       }
       return;
     }
-    const io::SweepRunReport report = io::run_sweep(spec, runs, {self_path(), budget}, std::cout);
+    const experiments::SweepRunReport report = experiments::run_sweep(spec, runs, {self_path(), budget}, std::cout);
     if (report.stop_signal != 0) {
       std::cout << "sweep interrupted (signal " << report.stop_signal << "); run the same command again to resume\n";
       throw CLI::RuntimeError(128 + report.stop_signal);
     }
-    const io::SweepAggregate agg =
-        io::write_sweep_report(spec.output, opts->x == "epoch" ? io::PlotX::epoch : io::PlotX::step);
+    const experiments::SweepAggregate agg = experiments::write_sweep_report(
+        spec.output, opts->x == "epoch" ? experiments::PlotX::epoch : experiments::PlotX::step);
     std::cout << '\n'
-              << io::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
+              << experiments::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
               << ", summary.md, summary.json, test_acc.svg, test_loss.svg\n";
     if (report.failed > 0) {
       std::cout << report.failed << " run(s) failed; see console.log and train.log in their directories\n";

@@ -1,8 +1,8 @@
-// zimt synth: a generated, deterministic .zds dataset (see zimt/io/synth.hpp).
+// zimt synth: a generated, deterministic .zds dataset (see zimt/data/synth.hpp).
 #include "commands.hpp"
 
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/synth.hpp"
+#include "zimt/data/dataset.hpp"
+#include "zimt/data/synth.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -33,18 +33,18 @@ void add_synth(CLI::App& app) {
   cmd->add_flag("--force", args->force, "Overwrite an existing output file");
   cmd->callback([args] {
     if (!(args->noise >= 0 && args->noise <= 1)) throw std::runtime_error("--noise: must be in 0..1");
-    io::SynthSpec spec;
+    data::SynthSpec spec;
     spec.samples = args->samples;
     spec.classes = args->classes;
-    spec.shape = io::parse_shape(args->shape);
+    spec.shape = data::parse_shape(args->shape);
     spec.seed = args->seed;
     spec.first = args->first;
     // Fixed point once, here: noise * 65536 rounded to nearest, halves away from zero.
     spec.noise_q16 = static_cast<uint32_t>(std::lround(args->noise * 65536.0));
     if (spec.samples < 1) throw std::runtime_error("--samples: must be >= 1");
     if (spec.classes < 2 || spec.classes > 256) throw std::runtime_error("--classes: must be in 2..256");
-    const auto s = io::synthesize(spec);
-    io::write_zds(args->output, s, spec.classes, args->force ? io::Overwrite::replace : io::Overwrite::refuse);
+    const auto s = data::synthesize(spec);
+    data::write_zds(args->output, s, spec.classes, args->force ? data::Overwrite::replace : data::Overwrite::refuse);
     std::printf("%s: %llu samples, shape %s, %u classes (synthetic, seed %llu)\n", args->output.c_str(),
                 static_cast<unsigned long long>(s.count()), s.shape.str().c_str(), spec.classes,
                 static_cast<unsigned long long>(spec.seed));

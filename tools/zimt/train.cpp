@@ -1,9 +1,9 @@
 // `zimt train CONFIG [--resume] [--overwrite] [--set /ptr=value ...] [--quiet]`
 #include "commands.hpp"
 
-#include "zimt/io/config.hpp"
-#include "zimt/io/memory_limit.hpp"
-#include "zimt/io/trainer.hpp"
+#include "zimt/runs/config.hpp"
+#include "zimt/runs/memory_limit.hpp"
+#include "zimt/runs/trainer.hpp"
 
 #include <cstdlib>
 
@@ -14,7 +14,7 @@ void add_train(CLI::App& app) {
   struct Options {
     std::string config;
     std::vector<std::string> overrides;
-    io::TrainOptions train;
+    runs::TrainOptions train;
     std::string memory_limit;
   };
   auto opts = std::make_shared<Options>();
@@ -34,9 +34,9 @@ void add_train(CLI::App& app) {
       "checkpoints/ and train.log. Ctrl-C writes a checkpoint; rerun with --resume to continue bit-exactly.");
   cmd->callback([opts]() {
     opts->train.source = opts->config;
-    if (!opts->memory_limit.empty()) opts->train.memory_limit = io::parse_memory_size(opts->memory_limit);
-    const auto resolved = io::load_resolved_config(opts->config, opts->overrides);
-    const int code = io::train(resolved, opts->train);
+    if (!opts->memory_limit.empty()) opts->train.memory_limit = runs::parse_memory_size(opts->memory_limit);
+    const auto resolved = runs::load_resolved_config(opts->config, opts->overrides);
+    const int code = runs::train(resolved, opts->train);
     if (code != 0) std::exit(code);
   });
 }

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace zimt::io {
+namespace zimt::data {
 
 enum class Overwrite {
   refuse,   // an existing destination is an error: "<path>: already exists (pass --force to overwrite)"
@@ -48,4 +48,4 @@ size_t remove_stale_temporaries(const std::string& dir);
 
 void write_file_atomic(const std::string& path, std::string_view bytes, Overwrite mode = Overwrite::replace);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <span>
 
-namespace zimt::io {
+namespace zimt::data {
 
 // crc32 of `bytes`, continuing from `crc` (0 to start a new checksum).
 uint32_t crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

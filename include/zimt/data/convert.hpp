@@ -3,14 +3,14 @@
 // optionally cut and split it, write .zds file(s). Every problem throws
 // std::runtime_error("<file or option>: <what is wrong>") before any output
 // file exists; outputs are written atomically.
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::data {
 
 enum class InputFormat { detect, idx, cifar, csv };
 
@@ -50,4 +50,4 @@ struct ConvertResult {
 // splits, writes.
 ConvertResult convert(const ConvertOptions& o);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

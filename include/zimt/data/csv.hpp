@@ -3,14 +3,14 @@
 // pixels in (C,H,W) order, all integers 0..255. An optional first header line
 // is recognised by a non-numeric first field. Blank lines are skipped, CRLF
 // line ends accepted.
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <string>
 
-namespace zimt::io::csv {
+namespace zimt::data::csv {
 
 // Errors name the file and line: wrong field count, non-numeric or
 // out-of-range values, no samples.
 Samples read(const std::string& path, Shape shape);
 
-}  // namespace zimt::io::csv
+}  // namespace zimt::data::csv

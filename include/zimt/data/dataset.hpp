@@ -2,15 +2,15 @@
 // A .zds dataset (layout in zds.hpp), memory-mapped read-only. open() checks
 // the whole file (header, sizes, payload crc32, labels < classes) before use,
 // so a Dataset in hand is always valid; pixels are read in place.
-#include "zimt/io/atomic_file.hpp"
-#include "zimt/io/samples.hpp"
-#include "zimt/io/zds.hpp"
+#include "zimt/data/atomic_file.hpp"
+#include "zimt/data/samples.hpp"
+#include "zimt/data/zds.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::data {
 
 class Dataset {
  public:
@@ -60,4 +60,4 @@ void write_zds(const std::string& path, const Samples& s, uint32_t classes, Over
 // files committed together, or none).
 void write_zds(AtomicFile& f, const Samples& s, uint32_t classes);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

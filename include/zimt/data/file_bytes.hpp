@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::data {
 
 // The file's bytes, inflated if it is gzip. Throws std::runtime_error
 // "<path>: cannot open: <reason>" or "<path>: corrupt or truncated gzip data".
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -2,13 +2,13 @@
 // MNIST-style IDX files (http://yann.lecun.com/exdb/mnist/): a big-endian
 // magic 0x0000 08 NN (08 = u8 elements, NN = number of dimensions), NN
 // big-endian u32 dimensions, then the elements. Raw or gzip.
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace zimt::io::idx {
+namespace zimt::data::idx {
 
 inline constexpr uint32_t kImagesMagic = 0x00000803;  // u8, 3 dims (N,H,W)
 inline constexpr uint32_t kLabelsMagic = 0x00000801;  // u8, 1 dim (N)
@@ -31,4 +31,4 @@ Samples read(const std::string& images_path, const std::string& labels_path);
 // The magic of IDX bytes, or 0 if there are fewer than 4 bytes.
 uint32_t magic_of(const std::vector<uint8_t>& bytes);
 
-}  // namespace zimt::io::idx
+}  // namespace zimt::data::idx

@@ -9,9 +9,9 @@
 // and exit code 1. Checkpoints are written atomically, so the newest one on
 // disk is whole. Replacing a file by rename or deleting it is harmless: the
 // mapping keeps the file that was opened.
-namespace zimt::io {
+namespace zimt::data {
 
 // Installs the SIGBUS handler (once per process; later calls do nothing).
 void install_mapped_data_guard();
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::data {
 
 struct Shape {
   uint32_t channels = 0;
@@ -33,4 +33,4 @@ struct Samples {
 // The largest label + 1 (0 for no samples).
 uint32_t class_count(const Samples& s);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

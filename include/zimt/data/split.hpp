@@ -2,13 +2,13 @@
 // A deterministic hold-out split: which samples go to validation is a pure
 // function of (count, held-out count, seed), drawn with Philox on
 // Stream::split, so the same seed always holds out the same samples.
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <cstdint>
 #include <string>
 #include <utility>
 
-namespace zimt::io {
+namespace zimt::data {
 
 // Sorted indices of the `held_out` samples (of `count`) that go to validation:
 // a partial Fisher-Yates shuffle of 0..count-1 whose step j draws
@@ -23,4 +23,4 @@ std::pair<Samples, Samples> split_samples(const Samples& s, uint64_t held_out, u
 // std::runtime_error("--split: ...").
 uint64_t parse_split(const std::string& text, uint64_t count);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -13,11 +13,11 @@
 //   step 2 + b,    index i            sample i's pixel noise, 4 pixels per block b
 // Sample i depends only on (spec without samples/first, i): a test set is the
 // same spec with `first` past the training samples (same prototypes, new samples).
-#include "zimt/io/samples.hpp"
+#include "zimt/data/samples.hpp"
 
 #include <cstdint>
 
-namespace zimt::io {
+namespace zimt::data {
 
 struct SynthSpec {
   uint64_t samples = 0;  // >= 1
@@ -31,4 +31,4 @@ struct SynthSpec {
 // Throws std::invalid_argument on an out-of-range spec.
 Samples synthesize(const SynthSpec& spec);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

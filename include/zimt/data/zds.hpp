@@ -36,7 +36,7 @@
 #include <span>
 #include <string>
 
-namespace zimt::io::zds {
+namespace zimt::data::zds {
 
 inline constexpr char kMagic[8] = {'Z', 'I', 'M', 'T', 'D', 'S', '\0', '\0'};
 inline constexpr uint32_t kVersion = 1;
@@ -68,4 +68,4 @@ std::string encode_header(const Header& h, uint32_t payload_crc);
 // types, ranges). Throws std::runtime_error("<path>: <what is wrong>").
 Header decode_header(std::span<const uint8_t> bytes, const std::string& path);
 
-}  // namespace zimt::io::zds
+}  // namespace zimt::data::zds

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 struct MeanStd {
   double mean = 0;
@@ -89,4 +89,4 @@ nlohmann::json summary_json(const SweepAggregate& agg);
 // ends; subset evaluations are skipped); "–" where there is none.
 std::string epoch_table_markdown(const SweepAggregate& agg, const std::vector<double>& epochs);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

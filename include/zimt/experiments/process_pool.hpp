@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 struct ProcessJob {
   std::vector<std::string> argv;  // argv[0] is the executable's path
@@ -45,4 +45,4 @@ int pool_stop_signal();
 
 PoolResult run_processes(const std::vector<ProcessJob>& jobs, int parallel, const ProcessEvents& events);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

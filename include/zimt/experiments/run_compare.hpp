@@ -11,14 +11,14 @@
 // `sgd=runs/torch/cnn-sgd-s*`. Within a group, only the evaluation steps
 // every finished run logged are aggregated (StepSet::shared), so runs with
 // other eval schedules do not make the mean jump between seed counts.
-#include "zimt/io/aggregate.hpp"
-#include "zimt/io/sweep_report.hpp"
+#include "zimt/experiments/aggregate.hpp"
+#include "zimt/experiments/sweep_report.hpp"
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 struct CompareGroup {
   std::string label;
@@ -51,4 +51,4 @@ struct Comparison {
 // run logs.
 Comparison write_comparison(const std::vector<CompareGroup>& groups, const CompareOptions& options);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 struct PlotSeries {
   std::string name;
@@ -35,4 +35,4 @@ std::vector<double> nice_ticks(double lo, double hi, int target);
 // <circle class="marker">).
 std::string render_svg(const LineChart& chart);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

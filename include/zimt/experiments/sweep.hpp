@@ -15,7 +15,7 @@
 //             (each {pointer} is replaced by that value in the run's config);
 //   "//":     a comment, ignored.
 // Every axis pointer must name a key of the resolved base config. Problems
-// are reported all at once as ConfigInvalid with the pointer into the sweep
+// are reported all at once as runs::ConfigInvalid with the pointer into the sweep
 // file.
 //
 // Each run's config = resolved base with the axis values and the seed set,
@@ -26,7 +26,7 @@
 // processes and machines) of the config without its placement keys
 // (/output/dir and /train/threads) and "//" comments, none of which change
 // results.
-#include "zimt/io/config_error.hpp"
+#include "zimt/runs/config_error.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -37,10 +37,10 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 // Resolves a config document (defaults, model by name, validation); throws
-// ConfigInvalid. The CLI passes the real resolver; tests may pass their own.
+// runs::ConfigInvalid. The CLI passes the real resolver; tests may pass their own.
 using ConfigResolver = std::function<nlohmann::json(const nlohmann::json& config, const std::string& source)>;
 
 // Loads a config file with its "base" chain (unresolved). Used for "base": "path".
@@ -75,7 +75,7 @@ struct PlannedRun {
 SweepSpec parse_sweep(const nlohmann::json& doc, const std::filesystem::path& source, const ConfigLoader& load,
                       const ConfigResolver& resolve);
 
-// Reads a sweep file (JSON errors become ConfigInvalid naming the file).
+// Reads a sweep file (JSON errors become runs::ConfigInvalid naming the file).
 SweepSpec load_sweep_file(const std::filesystem::path& path, const ConfigLoader& load, const ConfigResolver& resolve);
 
 // The cartesian product of axes × zipped groups × seeds, in a fixed order
@@ -89,4 +89,4 @@ std::string config_hash(const nlohmann::json& config);
 // The plan as written to <output>/plan.json.
 nlohmann::json plan_to_json(const SweepSpec& spec, const std::vector<PlannedRun>& runs);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

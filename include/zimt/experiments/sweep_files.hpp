@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-namespace zimt::io::sweep_files {
+namespace zimt::experiments::sweep_files {
 
 // Writes `text` to `path` atomically: a temporary file in the same directory,
 // flushed, then renamed over `path`. Throws std::runtime_error naming the file.
@@ -15,4 +15,4 @@ std::string read_all(const std::filesystem::path& path);
 // The last non-empty line of a file (trimmed), or "" when there is none.
 std::string last_line(const std::filesystem::path& path);
 
-}  // namespace zimt::io::sweep_files
+}  // namespace zimt::experiments::sweep_files

@@ -1,13 +1,13 @@
 #pragma once
 // Everything `zimt report DIR` writes for a sweep directory: aggregate.csv,
 // summary.md, summary.json, test_acc.svg and test_loss.svg.
-#include "zimt/io/aggregate.hpp"
-#include "zimt/io/svg_plot.hpp"
+#include "zimt/experiments/aggregate.hpp"
+#include "zimt/experiments/svg_plot.hpp"
 
 #include <filesystem>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 enum class PlotX { step, epoch };
 
@@ -29,4 +29,4 @@ LineChart metric_chart(const SweepAggregate& agg, const std::string& metric, dou
 // returns the aggregate.
 SweepAggregate write_sweep_report(const std::filesystem::path& dir, PlotX x);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

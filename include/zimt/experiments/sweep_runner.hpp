@@ -6,15 +6,15 @@
 // its own train.log; console.log also catches errors from before it opens
 // one, such as an invalid config), printing one line per start and finish
 // with elapsed time and an ETA for the whole sweep.
-#include "zimt/io/process_pool.hpp"
-#include "zimt/io/sweep.hpp"
+#include "zimt/experiments/process_pool.hpp"
+#include "zimt/experiments/sweep.hpp"
 
 #include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::experiments {
 
 enum class RunState {
   fresh,      // nothing trained yet
@@ -51,4 +51,4 @@ struct SweepRunReport {
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log);
 
-}  // namespace zimt::io
+}  // namespace zimt::experiments

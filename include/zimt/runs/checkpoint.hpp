@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct TrainState {
   uint64_t step = 0;            // optimizer steps done
@@ -77,4 +77,4 @@ struct ResumePoint {
 std::optional<ResumePoint> load_newest_valid_checkpoint(const std::filesystem::path& dir,
                                                         const std::function<void(const std::string&)>& warn);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -16,7 +16,7 @@
 //      are reported all at once, each with its JSON pointer (ConfigInvalid).
 // The resolved document is what `zimt config show` prints and what every run
 // writes to its run directory as config.resolved.json.
-#include "zimt/io/config_error.hpp"
+#include "zimt/runs/config_error.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 // Every key a config may hold, with its default value.
 const nlohmann::json& default_config();
@@ -50,4 +50,4 @@ nlohmann::json load_resolved_config(const std::filesystem::path& path, const std
 // Validation alone (step 5), appending to `errors`.
 void validate_config(const nlohmann::json& config, ConfigErrors& errors);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

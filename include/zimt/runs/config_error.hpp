@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct ConfigError {
   std::string pointer;  // RFC 6901 JSON pointer, "" for the document itself
@@ -32,4 +32,4 @@ class ConfigInvalid : public std::runtime_error {
   ConfigErrors errors_;
 };
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 // Thrown when another live process holds the lock.
 class DirBusy : public std::runtime_error {
@@ -45,4 +45,4 @@ class DirLock {
   int fd_ = -1;
 };
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

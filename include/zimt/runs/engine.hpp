@@ -1,20 +1,20 @@
 #pragma once
 // The engine as a run uses it: a model built from the run config, its
-// optimizer, and the input normalisation, fed with batches from a Dataset.
+// optimizer, and the input normalisation, fed with batches from a data::Dataset.
 // Integer all the way (zimt_core); this file only gathers samples and keeps
 // the pieces together.
 #include "zimt/arena.hpp"
-#include "zimt/io/dataset.hpp"
-#include "zimt/io/run_config.hpp"
+#include "zimt/data/dataset.hpp"
 #include "zimt/model.hpp"
 #include "zimt/optim/optimizer.hpp"
+#include "zimt/runs/run_config.hpp"
 #include "zimt/train_step.hpp"
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct EvalResult {
   uint64_t samples = 0;
@@ -37,13 +37,13 @@ class Engine {
   const Model& model() const { return model_; }
 
   // The training step (train_step.hpp) on the samples `indices` of `data`.
-  StepCounters train_batch(const Dataset& data, std::span<const uint32_t> indices, uint64_t step);
+  StepCounters train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step);
 
   // The samples `indices` of `data`, in batches of `batch`.
-  EvalResult evaluate(const Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
+  EvalResult evaluate(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
 
  private:
-  void gather(const Dataset& data, std::span<const uint32_t> indices);
+  void gather(const data::Dataset& data, std::span<const uint32_t> indices);
 
   Model model_;
   optim::Optimizer optimizer_;
@@ -63,4 +63,4 @@ std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count);
 // Q16 fixed point -> real (reporting only).
 inline double from_q16(int64_t q) { return static_cast<double>(q) / 65536.0; }
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

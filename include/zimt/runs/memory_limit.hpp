@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct MemoryEstimate {
   uint64_t parameters = 0;   // weights, gradients and optimizer state
@@ -40,4 +40,4 @@ uint64_t parse_memory_size(const std::string& text);
 void check_memory(const MemoryEstimate& estimate, uint64_t batch, uint64_t limit, bool limit_is_machine,
                   const std::string& what);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 // The columns of a metrics row, in CSV order. Rows may carry more keys.
 const std::vector<std::string>& metrics_columns();
@@ -43,4 +43,4 @@ class MetricsLog {
 // All rows of a metrics.jsonl file (a truncated last line is ignored).
 std::vector<nlohmann::json> read_metrics(const std::filesystem::path& jsonl);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -13,15 +13,15 @@
 // range and shapes that cannot work ("kernel 5 is larger than the padded
 // input size 4") are reported as ConfigErrors naming the JSON pointer
 // (pointer_prefix + "/layers/3/kernel"), all of them at once.
-#include "zimt/io/config_error.hpp"
 #include "zimt/model_spec.hpp"
+#include "zimt/runs/config_error.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 // Parses `j` (the model object found at `pointer_prefix`, "" for a whole
 // file, "/model" inside a run config), appending problems to `errors`. The
@@ -36,4 +36,4 @@ ModelSpec load_model_spec_file(const std::filesystem::path& path);
 // The name must be a plain file stem ([A-Za-z0-9_-]+); throws ConfigInvalid.
 ModelSpec load_named_model_spec(const std::string& name, const std::filesystem::path& models_dir);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct ProgressState {
   uint64_t step = 0, total_steps = 0;
@@ -38,4 +38,4 @@ class Progress {
 // "1h02m", "3m05s", "12s".
 std::string format_duration(double seconds);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

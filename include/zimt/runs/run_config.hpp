@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct RunConfig {
   ModelSpec model;
@@ -35,4 +35,4 @@ optim::q32 to_q32(double x);
 // Throws ConfigInvalid (naming pointers) for what only shows up here.
 RunConfig to_run_config(const nlohmann::json& resolved, uint64_t total_steps, const std::string& source);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::runs {
 
 struct TrainOptions {
   bool resume = false;        // continue from the newest checkpoint in the run directory
@@ -33,4 +33,4 @@ struct TrainOptions {
 // Returns the process exit code: 0 finished, 130 interrupted (checkpoint written).
 int train(const nlohmann::json& resolved, const TrainOptions& options);
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -1,8 +1,8 @@
 #pragma once
 
-namespace zimt::io {
+namespace zimt::runs {
 
 // The zimt release, as printed by `zimt --version` and stored in run directories.
 const char* version();
 
-}  // namespace zimt::io
+}  // namespace zimt::runs

@@ -3,10 +3,10 @@
 #include <cstdint>
 #include <string>
 
-namespace zimt::io {
+namespace zimt::data {
 
 // Below 10 KiB the exact count in bytes; above, one decimal in the largest
 // binary unit (KiB .. EiB) that keeps the number at 1 or more.
 std::string format_bytes(uint64_t bytes);
 
-}  // namespace zimt::io
+}  // namespace zimt::data

@@ -1,8 +1,8 @@
-#include "zimt/io/byte_size.hpp"
+#include "zimt/data/byte_size.hpp"
 
 #include <cstdio>
 
-namespace zimt::io {
+namespace zimt::data {
 
 std::string format_bytes(uint64_t bytes) {
   if (bytes < 10 * 1024) return std::to_string(bytes) + " bytes";
@@ -18,4 +18,4 @@ std::string format_bytes(uint64_t bytes) {
   return text;
 }
 
-}  // namespace zimt::io
+}  // namespace zimt::data
