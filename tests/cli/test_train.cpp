@@ -4,12 +4,14 @@
 #include "zimt/data/dataset.hpp"
 #include "zimt/data/synth.hpp"
 #include "zimt/runs/metrics_log.hpp"
+#include "zimt/version.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -84,6 +86,10 @@ TEST_CASE("a tiny run learns, writes its run directory, and evaluates") {
     CHECK_MESSAGE(rows.back().contains(key), key);
   const json summary = json::parse(read_text(run / "summary.json"));
   CHECK(summary["status"] == "finished");
+  CHECK(summary["zimt_version"] == zimt::kVersion);
+  // The epoch lines give the accuracy to two decimals of a percent, the loss to four.
+  CHECK(std::regex_search(read_text(run / "train.log"),
+                          std::regex(R"(epoch 1 step \d+: test accuracy \d+\.\d\d %, test loss \d+\.\d{4}\n)")));
   // Throughput counts training time only (evaluation has its own column).
   CHECK(rows.back()["train_s"].get<double>() > 0);
   CHECK(rows.back()["eval_s"].get<double>() > 0);

@@ -2,14 +2,16 @@
 #include "commands.hpp"
 
 #include "zimt/runs/config_error.hpp"
+#include "zimt/version.hpp"
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 int main(int argc, char** argv) {
   CLI::App app{"zimt: integer-only neural network training with zero-inflated multinomial updates"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "zimt 0.1.0");
+  app.set_version_flag("--version", std::string("zimt ") + zimt::kVersion);
   zimt::cli::add_convert(app);
   zimt::cli::add_inspect(app);
   zimt::cli::add_synth(app);
