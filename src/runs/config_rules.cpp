@@ -1,6 +1,7 @@
 #include "config_rules.hpp"
 
 #include "zimt/runs/config.hpp"
+#include "zimt/runs/config_enums.hpp"
 #include "zimt/runs/model_spec.hpp"
 
 #include <algorithm>
@@ -68,8 +69,7 @@ Check number(double lo, double hi, bool lo_open = false) {
 
 Check one_of(std::vector<std::string> values) {
   return [values](const json& v) -> std::string {
-    std::string list;
-    for (const auto& s : values) list += (list.empty() ? "" : ", ") + ("\"" + s + "\"");
+    const std::string list = quoted_list(values);
     if (!v.is_string()) return "must be one of " + list + ", got " + type_name(v) + " " + show(v);
     if (std::find(values.begin(), values.end(), v.get<std::string>()) == values.end())
       return "must be one of " + list + ", got " + show(v);
@@ -104,38 +104,38 @@ Check trial_count() {
 }
 
 const std::map<std::string, Check>& leaf_rules() {
-  static const std::map<std::string, Check> rules = {
-      {"/data/train", string(false)},
-      {"/data/test", string(false)},
-      {"/data/normalize/mean", number(-1e6, 1e6)},
-      {"/data/normalize/std", number(0.0, 1e6, true)},
-      {"/data/shuffle", boolean()},
-      {"/optimizer/type", one_of({"zim", "int_sgd", "sign_sgd"})},
-      {"/optimizer/rule", one_of({"authors", "zero_inflated"})},
-      {"/optimizer/init", one_of({"authors", "dense", "float"})},
-      {"/optimizer/n", trial_count()},
-      {"/optimizer/c", number(0.0, 1e9)},
-      {"/optimizer/alpha", number(0.0, 1e12, true)},
-      {"/optimizer/scope", one_of({"global", "per_tensor"})},
-      {"/optimizer/lr", number(0.0, 1e6, true)},
-      {"/optimizer/schedule/kind", one_of({"constant", "step", "cosine"})},
-      {"/optimizer/schedule/param", one_of({"n", "alpha", "lr"})},
-      {"/optimizer/schedule/every", positive_integer()},
-      {"/optimizer/schedule/factor", number(0.0, 1.0, true)},
-      {"/optimizer/schedule/final", number(0.0, 1.0)},
-      {"/train/epochs", integer(0, 100000)},
-      {"/train/max_steps", integer(0)},
-      {"/train/batch_size", integer(1, 65536)},
-      {"/train/seed", integer(0)},
-      {"/train/threads", integer(0, 1024)},
-      {"/train/eval_every", integer(0)},
-      {"/train/eval_samples", integer(0)},
-      {"/train/weight_storage", one_of({"int8", "int16"})},
-      {"/train/log_every", positive_integer()},
-      {"/output/dir", string(true)},
-      {"/output/checkpoint_every", integer(0)},
-      {"/output/keep_checkpoints", integer(1, 1000)},
-  };
+  static const std::map<std::string, Check> rules = [] {
+    std::map<std::string, Check> r = {
+        {"/data/train", string(false)},
+        {"/data/test", string(false)},
+        {"/data/normalize/mean", number(-1e6, 1e6)},
+        {"/data/normalize/std", number(0.0, 1e6, true)},
+        {"/data/shuffle", boolean()},
+        {"/optimizer/n", trial_count()},
+        {"/optimizer/c", number(0.0, 1e9)},
+        {"/optimizer/alpha", number(0.0, 1e12, true)},
+        {"/optimizer/lr", number(0.0, 1e6, true)},
+        {"/optimizer/schedule/every", positive_integer()},
+        {"/optimizer/schedule/factor", number(0.0, 1.0, true)},
+        {"/optimizer/schedule/final", number(0.0, 1.0)},
+        {"/train/epochs", integer(0, 100000)},
+        {"/train/max_steps", integer(0)},
+        {"/train/batch_size", integer(1, 65536)},
+        {"/train/seed", integer(0)},
+        {"/train/threads", integer(0, 1024)},
+        {"/train/eval_every", integer(0)},
+        {"/train/eval_samples", integer(0)},
+        {"/train/log_every", positive_integer()},
+        {"/output/dir", string(true)},
+        {"/output/checkpoint_every", integer(0)},
+        {"/output/keep_checkpoints", integer(1, 1000)},
+    };
+    // The fixed-value options, from their tables (model-level ones are
+    // checked by the model-spec parser).
+    for (const EnumOption& option : enum_options())
+      if (!option.pointer.starts_with("/model/")) r.emplace(option.pointer, one_of(option.names));
+    return r;
+  }();
   return rules;
 }
 
@@ -220,6 +220,21 @@ void check_config_rules(const json& config, ConfigErrors& errors) {
   if (config.contains(epochs) && config.contains(max_steps) && config[epochs].is_number_integer() &&
       config[max_steps].is_number_integer() && config[epochs] == 0 && config[max_steps] == 0)
     errors.push_back({"/train/epochs", "0 epochs with no /train/max_steps: nothing to train"});
+  // A schedule scales n or alpha of zim, or the learning rate of int_sgd.
+  const json::json_pointer type("/optimizer/type"), kind("/optimizer/schedule/kind"),
+      param("/optimizer/schedule/param");
+  if (config.contains(type) && config.contains(kind) && config.contains(param) && config[type].is_string() &&
+      config[kind].is_string() && config[param].is_string()) {
+    const auto t = enum_value(kOptimizerTypes, config[type].get<std::string>());
+    const auto k = enum_value(kScheduleKinds, config[kind].get<std::string>());
+    const auto p = enum_value(kScheduleParams, config[param].get<std::string>());
+    const bool for_sgd = t == optim::OptimizerType::int_sgd;
+    if (t && k && p && *k != optim::ScheduleKind::constant &&
+        (for_sgd ? *p != ScheduleParam::lr : *p == ScheduleParam::lr))
+      errors.push_back(
+          {"/optimizer/schedule/param", "\"" + config[param].get<std::string>() + "\" does not apply to optimizer \"" +
+                                            config[type].get<std::string>() + "\" (zim: n or alpha; int_sgd: lr)"});
+  }
 }
 
 }  // namespace zimt::runs

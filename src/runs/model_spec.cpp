@@ -1,5 +1,7 @@
 #include "zimt/runs/model_spec.hpp"
 
+#include "zimt/runs/config_enums.hpp"
+
 #include <fstream>
 #include <map>
 #include <set>
@@ -33,14 +35,13 @@ std::string type_name(const json& j) {
   return j.type_name();
 }
 
-// "int8" or "int16"; appends an error otherwise.
+// A width of kActivationWidths; appends an error otherwise.
 void read_width(const json& j, const std::string& ptr, ActivationWidth& out, ConfigErrors& errors) {
-  if (j == "int8")
-    out = ActivationWidth::int8;
-  else if (j == "int16")
-    out = ActivationWidth::int16;
+  const auto width = j.is_string() ? enum_value(kActivationWidths, j.get<std::string>()) : std::nullopt;
+  if (width)
+    out = *width;
   else
-    errors.push_back({ptr, "must be \"int8\" or \"int16\", got " + j.dump()});
+    errors.push_back({ptr, "must be " + quoted_list(enum_names(kActivationWidths), " or ") + ", got " + j.dump()});
 }
 
 // An integer in [lo, max_shape_value]; appends an error otherwise.

@@ -1,8 +1,11 @@
 #include "zimt/runs/run_config.hpp"
 
+#include "zimt/runs/config.hpp"
+#include "zimt/runs/config_enums.hpp"
 #include "zimt/runs/config_error.hpp"
 #include "zimt/runs/model_spec.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace zimt::runs {
@@ -17,27 +20,30 @@ optim::q32 to_q32(double x) {
 
 namespace {
 
-optim::Schedule schedule_from(const json& s, uint64_t total_steps) {
+// The typed value of a validated fixed-value option (config_enums.hpp).
+template <class E, size_t N>
+E typed(const EnumValue<E> (&table)[N], const json& j) {
+  return *enum_value(table, j.get<std::string>());
+}
+
+optim::Schedule schedule_from(const json& s) {
   optim::Schedule out;
-  const std::string kind = s.at("kind");
-  out.kind = kind == "step"     ? optim::ScheduleKind::step
-             : kind == "cosine" ? optim::ScheduleKind::cosine
-                                : optim::ScheduleKind::constant;
+  out.kind = typed(kScheduleKinds, s.at("kind"));
   out.every = s.at("every").get<int64_t>();
   out.gamma = to_q32(s.at("factor").get<double>());
-  out.total_steps = static_cast<int64_t>(total_steps == 0 ? 1 : total_steps);
   out.final = to_q32(s.at("final").get<double>());
   return out;
 }
 
 }  // namespace
 
-RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& source) {
-  RunConfig c;
+RunConfig to_run_config(const json& r, const std::string& source) {
   ConfigErrors errors;
-  c.model = parse_model_spec(r.at("model"), "/model", errors);
+  validate_config(r, errors);
   if (!errors.empty()) throw ConfigInvalid(source, errors);
 
+  RunConfig c;
+  c.model = parse_model_spec(r.at("model"), "/model", errors);
   c.train_path = r.at(json_pointer("/data/train"));
   c.test_path = r.at(json_pointer("/data/test"));
   c.norm_mean = to_q32(r.at(json_pointer("/data/normalize/mean")).get<double>());
@@ -45,17 +51,11 @@ RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& 
   c.shuffle = r.at(json_pointer("/data/shuffle"));
 
   const json& o = r.at("optimizer");
-  const std::string type = o.at("type");
-  c.optimizer.type = type == "int_sgd"    ? optim::OptimizerType::int_sgd
-                     : type == "sign_sgd" ? optim::OptimizerType::sign_sgd
-                                          : optim::OptimizerType::zim;
-  const std::string init = o.at("init");
-  c.init = init == "dense"   ? optim::InitKind::dense
-           : init == "float" ? optim::InitKind::float_quantized
-                             : optim::InitKind::authors;
+  c.optimizer.type = typed(kOptimizerTypes, o.at("type"));
+  c.init = typed(kInitKinds, o.at("init"));
   auto& zim = c.optimizer.zim;
-  zim.rule = o.at("rule") == "zero_inflated" ? optim::ZimRule::zero_inflated : optim::ZimRule::authors;
-  zim.scope = o.at("scope") == "per_tensor" ? optim::Scope::per_tensor : optim::Scope::global;
+  zim.rule = typed(kZimRules, o.at("rule"));
+  zim.scope = typed(kScopes, o.at("scope"));
   if (o.at("n").is_object()) {
     zim.n.is_fraction = true;
     zim.n.fraction = to_q32(o.at("n").at("fraction").get<double>());
@@ -66,16 +66,12 @@ RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& 
   zim.c = to_q32(o.at("c").get<double>());
   zim.alpha = to_q32(o.at("alpha").get<double>());
   const json& schedule = o.at("schedule");
-  const std::string target = schedule.at("param");
-  const bool for_sgd = c.optimizer.type == optim::OptimizerType::int_sgd;
-  if (schedule.at("kind") != "constant" && (for_sgd ? target != "lr" : target == "lr")) {
-    throw ConfigInvalid(source, {{"/optimizer/schedule/param", "\"" + target + "\" does not apply to optimizer \"" +
-                                                                   type + "\" (zim: n or alpha; int_sgd: lr)"}});
-  }
-  zim.schedule = schedule_from(schedule, total_steps);
-  zim.schedule_target = target == "alpha" ? optim::ScheduleTarget::alpha : optim::ScheduleTarget::n;
+  zim.schedule = schedule_from(schedule);
+  zim.schedule_target = typed(kScheduleParams, schedule.at("param")) == ScheduleParam::alpha
+                            ? optim::ScheduleTarget::alpha
+                            : optim::ScheduleTarget::n;
   c.optimizer.int_sgd.lr = to_q32(o.at("lr").get<double>());
-  c.optimizer.int_sgd.schedule = for_sgd ? schedule_from(schedule, total_steps) : optim::Schedule{};
+  if (c.optimizer.type == optim::OptimizerType::int_sgd) c.optimizer.int_sgd.schedule = schedule_from(schedule);
 
   const json& t = r.at("train");
   c.epochs = t.at("epochs");
@@ -86,13 +82,25 @@ RunConfig to_run_config(const json& r, uint64_t total_steps, const std::string& 
   c.eval_every = t.at("eval_every");
   c.eval_samples = t.at("eval_samples");
   c.log_every = t.at("log_every");
-  c.storage = t.at("weight_storage") == "int16" ? WeightStorage::int16 : WeightStorage::int8;
+  c.storage = typed(kWeightStorages, t.at("weight_storage"));
 
   const json& out = r.at("output");
   c.output_dir = out.at("dir");
   c.checkpoint_every = out.at("checkpoint_every");
   c.keep_checkpoints = out.at("keep_checkpoints");
   return c;
+}
+
+uint64_t run_length(const RunConfig& c, uint64_t train_size) {
+  const uint64_t steps_per_epoch = (train_size + c.batch_size - 1) / c.batch_size;  // the last batch may be partial
+  const uint64_t epochs_steps = c.epochs * steps_per_epoch;
+  return c.max_steps > 0 && (c.epochs == 0 || c.max_steps < epochs_steps) ? c.max_steps : epochs_steps;
+}
+
+void set_run_length(RunConfig& c, uint64_t total_steps) {
+  const auto length = static_cast<int64_t>(std::max<uint64_t>(total_steps, 1));
+  c.optimizer.zim.schedule.total_steps = length;
+  if (c.optimizer.type == optim::OptimizerType::int_sgd) c.optimizer.int_sgd.schedule.total_steps = length;
 }
 
 }  // namespace zimt::runs

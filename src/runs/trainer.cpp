@@ -4,6 +4,7 @@
 #include "zimt/data/dataset.hpp"
 #include "zimt/data_order.hpp"
 #include "zimt/runs/checkpoint.hpp"
+#include "zimt/runs/config_enums.hpp"
 #include "zimt/runs/config_error.hpp"
 #include "zimt/runs/data_fit.hpp"
 #include "zimt/runs/dir_lock.hpp"
@@ -53,9 +54,8 @@ class StopSignals {
   void (*old_term_)(int);
 };
 
-std::string default_run_dir(const json& resolved) {
-  return "runs/" + resolved["/model/name"_json_pointer].get<std::string>() + "-" +
-         resolved["/optimizer/type"_json_pointer].get<std::string>();
+std::string default_run_dir(const RunConfig& c) {
+  return "runs/" + c.model.name + "-" + enum_name(kOptimizerTypes, c.optimizer.type);
 }
 
 // The datasets must fit the model; problems are named by pointer.
@@ -122,18 +122,15 @@ struct Clock {
 
 }  // namespace
 
-int train(const json& resolved, const TrainOptions& options) {
+int train(const RunConfig& config, const json& resolved, const TrainOptions& options) {
   const std::string source = options.source.empty() ? "config" : options.source;
   // Sizes first: the cosine schedule needs the run's length.
-  data::Dataset train_data = data::Dataset::open(resolved["/data/train"_json_pointer].get<std::string>());
-  data::Dataset test_data = data::Dataset::open(resolved["/data/test"_json_pointer].get<std::string>());
-  const uint64_t batch = resolved["/train/batch_size"_json_pointer].get<uint64_t>();
-  const uint64_t steps_per_epoch = (train_data.size() + batch - 1) / batch;  // the last batch may be partial
-  const uint64_t epochs = resolved["/train/epochs"_json_pointer].get<uint64_t>();
-  const uint64_t max_steps = resolved["/train/max_steps"_json_pointer].get<uint64_t>();
-  const uint64_t total_steps =
-      max_steps > 0 && (epochs == 0 || max_steps < epochs * steps_per_epoch) ? max_steps : epochs * steps_per_epoch;
-  const RunConfig c = to_run_config(resolved, total_steps, source);
+  data::Dataset train_data = data::Dataset::open(config.train_path);
+  data::Dataset test_data = data::Dataset::open(config.test_path);
+  const uint64_t steps_per_epoch = (train_data.size() + config.batch_size - 1) / config.batch_size;
+  const uint64_t total_steps = run_length(config, train_data.size());
+  RunConfig c = config;
+  set_run_length(c, total_steps);
   check_data_fits(train_data, test_data, c, source);
   const uint64_t memory_limit = options.memory_limit ? options.memory_limit : machine_memory_limit();
   check_memory(estimate_training_memory(c.model, c.batch_size), c.batch_size, memory_limit, options.memory_limit == 0,
@@ -142,7 +139,7 @@ int train(const json& resolved, const TrainOptions& options) {
   std::optional<tbb::global_control> threads;
   if (c.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, c.threads);
 
-  const fs::path dir = c.output_dir.empty() ? default_run_dir(resolved) : c.output_dir;
+  const fs::path dir = c.output_dir.empty() ? default_run_dir(c) : c.output_dir;
   const DirLock lock(dir, "zimt train");  // a second process on this run directory is refused
   const fs::path ckpt_dir = dir / "checkpoints";
   for (const fs::path& d : {dir, ckpt_dir}) data::remove_stale_temporaries(d.string());  // of a killed run

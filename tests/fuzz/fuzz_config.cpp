@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 3; i < parts.size(); ++i) overrides.emplace_back(parts[i]);
   zimt::fuzz::expect_clean_errors([&] {
     const auto resolved = zimt::runs::load_resolved_config(run, overrides);
-    zimt::runs::to_run_config(resolved, 1000, run.string());
+    zimt::runs::RunConfig config = zimt::runs::to_run_config(resolved, run.string());
+    zimt::runs::set_run_length(config, 1000);
   });
   return 0;
 }

@@ -1,8 +1,10 @@
 // Run configs: base chains, overrides, defaults, strict validation with pointers.
 #include "zimt/runs/config.hpp"
+#include "zimt/runs/config_enums.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -202,4 +204,48 @@ TEST_CASE("every shipped run config resolves cleanly") {
 
 TEST_CASE("keys starting with // are comments") {
   CHECK(problems(with_model({{"//", "a note"}, {"train", {{"// why", "fast"}, {"epochs", 1}}}})).empty());
+}
+
+TEST_CASE("a schedule that does not fit the optimizer is a validation error, not a train-time one") {
+  const json zim_lr = with_model({{"optimizer", {{"schedule", {{"kind", "step"}, {"param", "lr"}}}}}});
+  CHECK(has_problem(problems(zim_lr), "/optimizer/schedule/param: \"lr\" does not apply to optimizer \"zim\""));
+  const json sgd_n = with_model({{"optimizer", {{"type", "int_sgd"}, {"schedule", {{"kind", "cosine"}}}}}});
+  CHECK(has_problem(problems(sgd_n), "/optimizer/schedule/param: \"n\" does not apply to optimizer \"int_sgd\""));
+  // A constant schedule scales nothing, so its param is not checked.
+  CHECK(problems(with_model({{"optimizer", {{"type", "int_sgd"}}}})).empty());
+  CHECK(problems(with_model({{"optimizer", {{"type", "int_sgd"}, {"schedule", {{"kind", "step"}, {"param", "lr"}}}}}}))
+            .empty());
+}
+
+TEST_CASE("every fixed-value option is validated from its table, and its default is one of its values") {
+  for (const auto& option : zimt::runs::enum_options()) {
+    CAPTURE(option.pointer);
+    if (option.pointer.starts_with("/model/")) continue;  // checked by the model-spec parser
+    const json::json_pointer ptr(option.pointer);
+    REQUIRE(zimt::runs::default_config().contains(ptr));
+    const std::string fallback = zimt::runs::default_config()[ptr].get<std::string>();
+    CHECK(std::find(option.names.begin(), option.names.end(), fallback) != option.names.end());
+    for (const auto& name : option.names) {
+      json config = with_model({});
+      config[ptr] = name;
+      // Each value alone is accepted unless a cross-field rule objects (schedule params).
+      if (option.pointer != "/optimizer/schedule/param") CHECK(problems(config).empty());
+    }
+    json config = with_model({});
+    config[ptr] = "no_such_value";
+    CHECK(has_problem(problems(config), option.pointer + ": must be one of " + zimt::runs::quoted_list(option.names)));
+  }
+}
+
+TEST_CASE("the enum tables map each spelling to a distinct value and back") {
+  using namespace zimt::runs;
+  for (const auto& e : kOptimizerTypes)
+    CHECK(std::string(enum_name(kOptimizerTypes, *enum_value(kOptimizerTypes, e.name))) == e.name);
+  for (const auto& e : kInitKinds) CHECK(std::string(enum_name(kInitKinds, *enum_value(kInitKinds, e.name))) == e.name);
+  for (const auto& e : kScheduleParams)
+    CHECK(std::string(enum_name(kScheduleParams, *enum_value(kScheduleParams, e.name))) == e.name);
+  CHECK(enum_value(kInitKinds, "float") == zimt::optim::InitKind::float_quantized);
+  CHECK_FALSE(enum_value(kWeightStorages, "int4").has_value());
+  CHECK(enum_options_help().find("/optimizer/type") != std::string::npos);
+  CHECK(enum_options_help().find("zim | int_sgd | sign_sgd") != std::string::npos);
 }

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "zimt/runs/config.hpp"
+#include "zimt/runs/config_enums.hpp"
 
 #include <iostream>
 
@@ -21,6 +22,7 @@ void add_config(CLI::App& app) {
   show->add_option("config", opts->path, "Config file (JSON)")->check(CLI::ExistingFile);
   show->add_option("--set", opts->overrides, "Override a value: /train/epochs=3 (repeatable)");
   show->add_flag("--defaults", opts->defaults, "Print the defaults instead of a config");
+  show->footer("Config options with fixed values:\n" + runs::enum_options_help());
   show->callback([opts]() {
     if (opts->defaults) {
       std::cout << runs::default_config().dump(2) << '\n';

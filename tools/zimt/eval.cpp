@@ -63,7 +63,7 @@ void add_eval(CLI::App& app) {
     std::optional<tbb::global_control> threads;
     if (opts->threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, opts->threads);
     const runs::Checkpoint ckpt = runs::load_checkpoint(opts->checkpoint);
-    const runs::RunConfig config = runs::to_run_config(ckpt.config, 1, opts->checkpoint);
+    const runs::RunConfig config = runs::to_run_config(ckpt.config, opts->checkpoint);
     const std::string data_path = opts->data.empty() ? config.test_path : opts->data;
     const data::Dataset data = data::Dataset::open(data_path);
     if (const auto problems = runs::data_fit_problems(data, config.model, "--data"); !problems.empty())

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "zimt/runs/config.hpp"
+#include "zimt/runs/config_enums.hpp"
 #include "zimt/runs/memory_limit.hpp"
 #include "zimt/runs/trainer.hpp"
 
@@ -31,12 +32,14 @@ void add_train(CLI::App& app) {
   cmd->add_flag("-q,--quiet", opts->train.quiet, "No progress output (train.log is still written)");
   cmd->footer(
       "The run directory (/output/dir) receives config.resolved.json, metrics.jsonl/.csv, summary.json,\n"
-      "checkpoints/ and train.log. Ctrl-C writes a checkpoint; rerun with --resume to continue bit-exactly.");
+      "checkpoints/ and train.log. Ctrl-C writes a checkpoint; rerun with --resume to continue bit-exactly.\n\n"
+      "Config options with fixed values:\n" +
+      runs::enum_options_help());
   cmd->callback([opts]() {
     opts->train.source = opts->config;
     if (!opts->memory_limit.empty()) opts->train.memory_limit = runs::parse_memory_size(opts->memory_limit);
     const auto resolved = runs::load_resolved_config(opts->config, opts->overrides);
-    const int code = runs::train(resolved, opts->train);
+    const int code = runs::train(runs::to_run_config(resolved, opts->config), resolved, opts->train);
     if (code != 0) std::exit(code);
   });
 }

@@ -31,8 +31,17 @@ struct RunConfig {
 // round-half-even(x * 2^32); |x| < 2^31 (validated earlier).
 optim::q32 to_q32(double x);
 
-// Maps a resolved, validated config. `total_steps` sizes a cosine schedule.
-// Throws ConfigInvalid (naming pointers) for what only shows up here.
-RunConfig to_run_config(const nlohmann::json& resolved, uint64_t total_steps, const std::string& source);
+// Maps a resolved config; validates it first (config.hpp, validate_config),
+// so every problem is a ConfigInvalid naming its pointer and a RunConfig is
+// always valid. The schedules' length is set by set_run_length.
+RunConfig to_run_config(const nlohmann::json& resolved, const std::string& source);
+
+// The steps a run of `c` takes over a training set of `train_size` samples:
+// /train/epochs epochs (the last batch of each may be partial), or
+// /train/max_steps when that is set and comes first.
+uint64_t run_length(const RunConfig& c, uint64_t train_size);
+
+// Sizes the schedules that need the run's length (cosine): `total_steps`.
+void set_run_length(RunConfig& c, uint64_t total_steps);
 
 }  // namespace zimt::runs

@@ -15,6 +15,8 @@
 // Evaluations between epoch ends use /train/eval_samples test images (0 =
 // all), a fixed pseudo-random subset (engine.hpp, eval_subset); epoch ends and
 // the last step always use the whole test set.
+#include "zimt/runs/run_config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -30,7 +32,10 @@ struct TrainOptions {
   uint64_t memory_limit = 0;  // bytes the run may need (memory_limit.hpp); 0: the machine's memory
 };
 
+// Trains the run `config` (to_run_config of `resolved`). The resolved
+// document itself is only recorded: written to config.resolved.json and into
+// every checkpoint, and compared with a checkpoint's on --resume.
 // Returns the process exit code: 0 finished, 130 interrupted (checkpoint written).
-int train(const nlohmann::json& resolved, const TrainOptions& options);
+int train(const RunConfig& config, const nlohmann::json& resolved, const TrainOptions& options);
 
 }  // namespace zimt::runs
