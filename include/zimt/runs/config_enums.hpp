@@ -29,10 +29,9 @@ struct EnumValue {
 // int_sgd's learning rate.
 enum class ScheduleParam : uint8_t { n, alpha, lr };
 
-inline constexpr EnumValue<optim::OptimizerType> kOptimizerTypes[] = {
-    {"zim", optim::OptimizerType::zim},
-    {"int_sgd", optim::OptimizerType::int_sgd},
-    {"sign_sgd", optim::OptimizerType::sign_sgd}};
+inline constexpr EnumValue<optim::OptimizerType> kOptimizerTypes[] = {{"zim", optim::OptimizerType::zim},
+                                                                      {"int_sgd", optim::OptimizerType::int_sgd},
+                                                                      {"sign_sgd", optim::OptimizerType::sign_sgd}};
 inline constexpr EnumValue<optim::ZimRule> kZimRules[] = {{"authors", optim::ZimRule::authors},
                                                           {"zero_inflated", optim::ZimRule::zero_inflated}};
 inline constexpr EnumValue<optim::InitKind> kInitKinds[] = {{"authors", optim::InitKind::authors},
