@@ -4,7 +4,7 @@
 //
 //   real value = q / 2^32          (q32_one = 1.0, q32_one / 2 = 0.5)
 //
-// The io layer converts each JSON number once, at load, with
+// The config loader (zimt_runs) converts each JSON number once, at load, with
 // q = round-half-even(x * 2^32); |x| must stay below 2^31. Resolution is
 // 2^-32 ~ 2.3e-10, which is finer than any hyper-parameter anyone types.
 #include <cstdint>
