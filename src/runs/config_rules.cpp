@@ -112,8 +112,9 @@ const std::map<std::string, Check>& leaf_rules() {
         {"/data/normalize/std", number(0.0, 1e6, true)},
         {"/data/shuffle", boolean()},
         {"/optimizer/n", trial_count()},
+        // c and alpha become Q32.32 (optim/q32.hpp), which holds |x| < 2^31.
         {"/optimizer/c", number(0.0, 1e9)},
-        {"/optimizer/alpha", number(0.0, 1e12, true)},
+        {"/optimizer/alpha", number(0.0, 1e9, true)},
         {"/optimizer/lr", number(0.0, 1e6, true)},
         {"/optimizer/schedule/every", positive_integer()},
         {"/optimizer/schedule/factor", number(0.0, 1.0, true)},

@@ -94,6 +94,13 @@ TEST_CASE("n is a trial count or a fraction of d") {
   CHECK(has_problem(problems(with_model({{"optimizer", {{"n", {{"fraction", -1}}}}}})), "must be >= 0"));
 }
 
+TEST_CASE("real-valued optimizer parameters stay inside Q32.32's range") {
+  CHECK(problems(with_model({{"optimizer", {{"rule", "zero_inflated"}, {"alpha", 1e9}}}})).empty());
+  CHECK(has_problem(problems(with_model({{"optimizer", {{"rule", "zero_inflated"}, {"alpha", 1e10}}}})),
+                    "/optimizer/alpha: must be <= 1000000000"));
+  CHECK(has_problem(problems(with_model({{"optimizer", {{"c", 3e9}}}})), "/optimizer/c: must be <= 1000000000"));
+}
+
 TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated like the file") {
   auto [ptr, value] = zimt::runs::parse_override("/train/epochs=3");
   CHECK(ptr.to_string() == "/train/epochs");
