@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -80,10 +79,21 @@ RunRecord read_run_dir(const std::filesystem::path& run_dir) {
       break;
     }
   }
-  std::istringstream lines(sweep_files::read_all(run_dir / "metrics.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    json m = json::parse(line, nullptr, false);
-    if (m.is_object() && m.contains("step") && m["step"].is_number_integer()) rec.metrics.push_back(std::move(m));
+  // Every complete line is a record; a final line without its newline is an
+  // append cut short by a kill and is left out. Anything else is damage the
+  // user has to know about, so it stops the command.
+  const std::string text = sweep_files::read_all(run_dir / "metrics.jsonl");
+  std::size_t begin = 0;
+  for (std::int64_t number = 1;; ++number) {
+    const std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) break;
+    json m = json::parse(text.begin() + static_cast<std::ptrdiff_t>(begin),
+                         text.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+    if (!m.is_object() || !m.contains("step") || !m["step"].is_number_integer())
+      throw std::runtime_error((run_dir / "metrics.jsonl").string() + ":" + std::to_string(number) +
+                               ": not a metrics record (a JSON object with an integer \"step\")");
+    rec.metrics.push_back(std::move(m));
+    begin = end + 1;
   }
   return rec;
 }
