@@ -1,5 +1,8 @@
 #include "zimt/data/file_bytes.hpp"
 
+#include "zimt/data/byte_size.hpp"
+#include "zimt/data/machine_memory.hpp"
+
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -25,8 +28,10 @@ std::vector<uint8_t> read_raw(const std::string& path) {
   return bytes;
 }
 
-// Inflates every gzip member in `in` (concatenated members are one stream, as in gunzip).
-std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::string& path) {
+// Inflates every gzip member in `in` (concatenated members are one stream, as
+// in gunzip), refusing output beyond `max_bytes`: deflate expands up to about
+// 1000:1, so a small file could otherwise ask for more memory than exists.
+std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::string& path, uint64_t max_bytes) {
   std::vector<uint8_t> out;
   z_stream z{};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error(path + ": zlib inflateInit failed");
@@ -38,7 +43,13 @@ std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::str
     z.next_out = buf;
     z.avail_out = sizeof buf;
     rc = inflate(&z, Z_NO_FLUSH);
-    out.insert(out.end(), buf, buf + (sizeof buf - z.avail_out));
+    const size_t produced = sizeof buf - z.avail_out;
+    if (produced > max_bytes - out.size()) {
+      inflateEnd(&z);
+      throw std::runtime_error(path + ": gzip data inflates to more than " + format_bytes(max_bytes) +
+                               ", the memory this process may use");
+    }
+    out.insert(out.end(), buf, buf + produced);
     if (rc == Z_STREAM_END) {
       if (z.avail_in == 0) break;
       if (inflateReset(&z) != Z_OK) break;  // next member
@@ -53,12 +64,12 @@ std::vector<uint8_t> inflate_gzip(const std::vector<uint8_t>& in, const std::str
 
 }  // namespace
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_inflated) {
   auto bytes = read_raw(path);
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
     if (bytes.size() >= (uint64_t{1} << 32))
       throw std::runtime_error(path + ": gzip files of 4 GiB or more are not supported");
-    return inflate_gzip(bytes, path);
+    return inflate_gzip(bytes, path, max_inflated);
   }
   return bytes;
 }

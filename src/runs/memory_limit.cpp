@@ -2,11 +2,7 @@
 
 #include "zimt/data/byte_size.hpp"
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 
@@ -18,18 +14,6 @@ constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 uint64_t mul(uint64_t a, uint64_t b) { return a != 0 && b > kMax / a ? kMax : a * b; }
 uint64_t add(uint64_t a, uint64_t b) { return b > kMax - a ? kMax : a + b; }
 uint64_t n(int64_t v) { return v > 0 ? static_cast<uint64_t>(v) : 0; }
-
-// A cgroup limit file's number, or kMax for "max", a missing file or anything else.
-uint64_t cgroup_limit(const char* path) {
-  std::ifstream in(path);
-  std::string text;
-  if (!(in >> text) || text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return kMax;
-  try {
-    return std::stoull(text);
-  } catch (const std::exception&) {
-    return kMax;
-  }
-}
 
 }  // namespace
 
@@ -53,14 +37,6 @@ MemoryEstimate estimate_training_memory(const ModelSpec& model, uint64_t batch) 
   }
   e.activations = mul(per_sample, batch);
   return e;
-}
-
-uint64_t machine_memory_limit() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  uint64_t limit = pages > 0 && page > 0 ? mul(n(pages), n(page)) : kMax;
-  limit = std::min(limit, cgroup_limit("/sys/fs/cgroup/memory.max"));
-  limit = std::min(limit, cgroup_limit("/sys/fs/cgroup/memory/memory.limit_in_bytes"));
-  return limit;
 }
 
 uint64_t parse_memory_size(const std::string& text) {

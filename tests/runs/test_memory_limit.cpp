@@ -1,4 +1,5 @@
 // The memory guard rail (memory_limit.hpp): sizes, the estimate, the refusal.
+#include "zimt/data/machine_memory.hpp"
 #include "zimt/runs/memory_limit.hpp"
 
 #include "zimt/runs/model_spec.hpp"
@@ -56,7 +57,7 @@ TEST_CASE("a run over the limit is refused with the estimate; the machine's limi
     CHECK(message.find("activations for a batch of 1000000: ") != std::string::npos);
     CHECK(message.find("(the machine's); lower /train/batch_size or raise --memory-limit") != std::string::npos);
   }
-  const uint64_t machine = machine_memory_limit();
+  const uint64_t machine = data::machine_memory_limit();
   CHECK(machine >= (uint64_t{64} << 20));  // any machine that builds zimt has more than 64 MiB
   CHECK(machine < ~uint64_t{0});
 }

@@ -1,9 +1,8 @@
 #pragma once
 // Guard rail before allocation: the memory a training run or an evaluation
 // will need, estimated from the model and the batch size alone, against a
-// limit (by default the machine's: physical memory, or the cgroup's limit
-// when lower). A run that would not fit is refused before any allocation,
-// with the estimate in the message, instead of being killed half-way.
+// limit (by default the machine's: data::machine_memory_limit()). A run that would not fit is refused before any
+// allocation, with the estimate in the message, instead of being killed half-way.
 #include "zimt/model_spec.hpp"
 
 #include <cstdint>
@@ -25,9 +24,6 @@ struct MemoryEstimate {
 // for a basic block's intermediates), the conv patch matrices (int16, input
 // and error side), and the batch's images. Saturates instead of overflowing.
 MemoryEstimate estimate_training_memory(const ModelSpec& model, uint64_t batch);
-
-// The machine's limit: physical memory, or the cgroup v2/v1 memory limit when lower.
-uint64_t machine_memory_limit();
 
 // "8G", "512M", "64K", "1T" (binary units) or plain bytes; throws
 // std::invalid_argument naming the text otherwise.
