@@ -85,11 +85,27 @@ TrainState state_from_json(const json& j) {
   return s;
 }
 
+json data_to_json(const RunData& d) {
+  const auto one = [](const DataIdentity& i) {
+    return json{{"samples", i.samples}, {"payload_crc32", i.payload_crc32}};
+  };
+  return {{"train", one(d.train)}, {"test", one(d.test)}};
+}
+
+RunData data_from_json(const json& j) {
+  const auto one = [](const json& i) {
+    return DataIdentity{i.at("samples").get<uint64_t>(), i.at("payload_crc32").get<uint32_t>()};
+  };
+  return {one(j.at("train")), one(j.at("test"))};
+}
+
 }  // namespace
 
 std::string encode_checkpoint(const Checkpoint& ckpt) {
   std::string payload;
-  const std::string meta = json{{"state", state_to_json(ckpt.state)}, {"config", ckpt.config}}.dump();
+  json meta_json{{"state", state_to_json(ckpt.state)}, {"config", ckpt.config}};
+  if (ckpt.data) meta_json["data"] = data_to_json(*ckpt.data);
+  const std::string meta = meta_json.dump();
   put<uint32_t>(payload, static_cast<uint32_t>(meta.size()));
   payload += meta;
   const ParamSet& p = ckpt.params;
@@ -142,6 +158,7 @@ Checkpoint decode_checkpoint(const std::string& bytes, const std::string& what) 
     const json meta = json::parse(in.bytes(meta_size));
     ckpt.state = state_from_json(meta.at("state"));
     ckpt.config = meta.at("config");
+    if (meta.contains("data")) ckpt.data = data_from_json(meta.at("data"));
   } catch (const json::exception& e) {
     in.fail(std::string("bad metadata: ") + e.what());
   }

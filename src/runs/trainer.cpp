@@ -2,6 +2,7 @@
 
 #include "zimt/data/atomic_file.hpp"
 #include "zimt/data/dataset.hpp"
+#include "zimt/data/machine_memory.hpp"
 #include "zimt/data_order.hpp"
 #include "zimt/runs/checkpoint.hpp"
 #include "zimt/runs/config_enums.hpp"
@@ -85,6 +86,31 @@ void check_resumable(const json& saved, const json& now, const std::string& sour
   }
 }
 
+RunData identify(const data::Dataset& train, const data::Dataset& test) {
+  return {{train.size(), train.payload_crc32()}, {test.size(), test.payload_crc32()}};
+}
+
+// The datasets must be the files the run was trained on: a replaced file
+// would silently continue a different run.
+void check_same_data(const std::optional<RunData>& saved, const RunData& now, const RunConfig& c,
+                     const std::string& source) {
+  if (!saved) return;  // a checkpoint that does not record them
+  ConfigErrors errors;
+  const auto check = [&](const DataIdentity& was, const DataIdentity& is, const char* pointer,
+                         const std::string& path) {
+    if (was == is) return;
+    char text[200];
+    std::snprintf(text, sizeof text, "%llu samples, payload crc32 %08x; now %llu samples, crc32 %08x",
+                  static_cast<unsigned long long>(was.samples), was.payload_crc32,
+                  static_cast<unsigned long long>(is.samples), is.payload_crc32);
+    errors.push_back({pointer, path + " is not the dataset the run being resumed used (it had " + text +
+                                   "); restore that file, or start a new run (--overwrite)"});
+  };
+  check(saved->train, now.train, "/data/train", c.train_path);
+  check(saved->test, now.test, "/data/test", c.test_path);
+  if (!errors.empty()) throw ConfigInvalid(source, errors);
+}
+
 // Counters between two evaluations, written into each metrics row.
 json empty_totals() {
   return {{"saturated", 0}, {"u_l1", 0},      {"changed", 0},       {"max_abs_w", 0},
@@ -132,7 +158,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   RunConfig c = config;
   set_run_length(c, total_steps);
   check_data_fits(train_data, test_data, c, source);
-  const uint64_t memory_limit = options.memory_limit ? options.memory_limit : machine_memory_limit();
+  const uint64_t memory_limit = options.memory_limit ? options.memory_limit : data::machine_memory_limit();
   check_memory(estimate_training_memory(c.model, c.batch_size), c.batch_size, memory_limit, options.memory_limit == 0,
                source + ": training " + c.model.name);
 
@@ -165,6 +191,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   if (resume_point) {
     const Checkpoint& ckpt = resume_point->checkpoint;
     check_resumable(ckpt.config, resolved, source);
+    check_same_data(ckpt.data, identify(train_data, test_data), c, source);
     engine.load(ckpt.params);
     state = ckpt.state;
   } else {
@@ -186,7 +213,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   double train_s_since_eval = 0;  // seconds inside train_batch since the previous row
 
   auto save = [&]() {
-    Checkpoint ckpt{state, resolved, engine.params()};
+    Checkpoint ckpt{state, resolved, engine.params(), identify(train_data, test_data)};
     ckpt.state.elapsed_s = elapsed_before + clock.seconds();
     save_checkpoint(checkpoint_path(ckpt_dir, state.step), ckpt);
     prune_checkpoints(ckpt_dir, c.keep_checkpoints);

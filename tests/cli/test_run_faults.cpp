@@ -4,6 +4,7 @@
 // error or a clean stop, never a crash, and leave a run that resumes to the
 // uninterrupted result.
 #include "cli_run.hpp"
+#include "tiny_run.hpp"
 #include "zimt/runs/checkpoint.hpp"
 #include "zimt/runs/dir_lock.hpp"
 #include "zimt/runs/metrics_log.hpp"
@@ -12,7 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -21,42 +21,19 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using zimt::test::CliResult;
+using zimt::test::make_tiny_data;
+using zimt::test::metrics_without_timing;
 using zimt::test::read_text;
 using zimt::test::run_zimt;
 
 namespace {
 
-// The tiny 4-class data of data/make_tiny, made with `zimt synth`.
-void make_tiny_data(const fs::path& dir) {
-  const std::string common = " --classes 4 --shape 1,12,12 --seed 1 --noise 0.1 --force";
-  REQUIRE(run_zimt("synth -o " + (dir / "train.zds").string() + " --samples 2000 --first 0" + common).exit_code == 0);
-  REQUIRE(run_zimt("synth -o " + (dir / "test.zds").string() + " --samples 500 --first 2000" + common).exit_code == 0);
-}
-
-// A config for the tiny model on that data, run directory dir/run.
+// The tiny model's run for the fault tests: one epoch, evaluations and
+// checkpoints every 10 steps, three checkpoints kept.
 fs::path write_config(const fs::path& dir, const std::string& run, const json& extra = json::object()) {
-  json config = {{"model", "tiny"},
-                 {"data",
-                  {{"train", (dir / "train.zds").string()},
-                   {"test", (dir / "test.zds").string()},
-                   {"normalize", {{"mean", 0.5}, {"std", 0.25}}}}},
-                 {"optimizer", {{"type", "zim"}, {"rule", "authors"}, {"init", "dense"}}},
-                 {"train", {{"epochs", 1}, {"batch_size", 32}, {"seed", 3}, {"eval_every", 10}, {"eval_samples", 100}}},
-                 {"output", {{"dir", (dir / run).string()}, {"checkpoint_every", 10}, {"keep_checkpoints", 3}}}};
-  config.merge_patch(extra);
-  const fs::path path = dir / (run + ".json");
-  std::ofstream(path) << config.dump(2);
-  return path;
-}
-
-// metrics.jsonl without the fields that measure time.
-std::string metrics_without_timing(const fs::path& run) {
-  std::string out;
-  for (auto row : zimt::runs::read_metrics(run / "metrics.jsonl")) {
-    for (const std::string& timing : zimt::runs::metrics_timing_columns()) row.erase(timing);
-    out += row.dump() + "\n";
-  }
-  return out;
+  const json settings = {{"train", {{"epochs", 1}, {"eval_every", 10}, {"eval_samples", 100}}},
+                         {"output", {{"checkpoint_every", 10}, {"keep_checkpoints", 3}}}};
+  return zimt::test::write_tiny_config(dir, run, settings, extra);
 }
 
 // The weights of a run's newest checkpoint.
@@ -69,17 +46,8 @@ std::vector<int16_t> newest_weights(const fs::path& run) {
 // `zimt <args>` under a file size limit of `kib` KiB with SIGXFSZ ignored, so
 // a write past it fails with EFBIG as on a full disk.
 CliResult run_zimt_size_limited(int kib, const std::string& args) {
-  const std::string command =
-      "bash -c 'trap \"\" XFSZ; ulimit -f " + std::to_string(kib) + "; exec \"" ZIMT_CLI "\" " + args + "' 2>&1";
-  CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return zimt::test::run_shell("bash -c 'trap \"\" XFSZ; ulimit -f " + std::to_string(kib) +
+                               "; exec \"" ZIMT_CLI "\" " + args + "'");
 }
 
 // Names in `dir` (recursively) that look like an unfinished atomic write.
@@ -309,6 +277,36 @@ TEST_CASE("an output directory that cannot be created, or a missing dataset, is 
   CHECK(r2.output.find("gone.zds: cannot open: No such file or directory") != std::string::npos);
 }
 
+TEST_CASE("a dataset replaced between a stop and --resume is refused, naming the file") {
+  zimt::test::ScratchDir dir("data_replaced");
+  make_tiny_data(dir.path);
+  const json two_epochs = {{"train", {{"epochs", 2}}}};
+  const auto whole = write_config(dir.path, "whole", two_epochs);
+  REQUIRE(run_zimt("train " + whole.string() + " --quiet").exit_code == 0);
+  const auto part = write_config(dir.path, "part", two_epochs);
+  REQUIRE(run_zimt("train " + part.string() + " --quiet --set /train/max_steps=20").exit_code == 0);
+
+  fs::copy_file(dir.path / "train.zds", dir.path / "saved.zds");
+  REQUIRE(run_zimt("synth -o " + (dir.path / "train.zds").string() +
+                   " --samples 2000 --classes 4 --shape 1,12,12 --seed 2 --force")
+              .exit_code == 0);
+  const auto refused = run_zimt("train " + part.string() + " --quiet --resume");
+  INFO(refused.output);
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.output.find("/data/train: " + (dir.path / "train.zds").string() +
+                            " is not the dataset the run being resumed used (it had 2000 samples, payload crc32 ") !=
+        std::string::npos);
+
+  // With the file restored the run ends with the weights of the uninterrupted
+  // one (its metrics differ at step 20, where the shortened run evaluated the
+  // whole test set as every run does at its end).
+  fs::copy_file(dir.path / "saved.zds", dir.path / "train.zds", fs::copy_options::overwrite_existing);
+  const auto resumed = run_zimt("train " + part.string() + " --quiet --resume");
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(newest_weights(dir.path / "part") == newest_weights(dir.path / "whole"));
+}
+
 TEST_CASE("a run whose estimated memory exceeds the limit is refused before it starts") {
   zimt::test::ScratchDir dir("memory");
   make_tiny_data(dir.path);
@@ -341,14 +339,7 @@ TEST_CASE("a dataset truncated in place mid-run stops with a clear error; delete
                                " --quiet 2>&1 & pid=$!; while [ ! -s " + (dir.path / run / "metrics.jsonl").string() +
                                " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done; " + change + " " +
                                (dir.path / "train.zds").string() + "; wait $pid; echo exit=$?'";
-    CliResult result;
-    FILE* pipe = popen(script.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) result.output.append(buf.data(), n);
-    pclose(pipe);
-    return result.output;
+    return zimt::test::run_shell(script).output;
   };
   const std::string truncated = run_and("cut", "truncate -s 1000");
   INFO(truncated);

@@ -1,8 +1,7 @@
 // `zimt train` / `zimt eval` end to end on a generated 4-class dataset:
 // learning, bit-exact resume, thread-count independence, config errors, eval.
 #include "cli_run.hpp"
-#include "zimt/data/dataset.hpp"
-#include "zimt/data/synth.hpp"
+#include "tiny_run.hpp"
 #include "zimt/runs/metrics_log.hpp"
 #include "zimt/version.hpp"
 
@@ -15,53 +14,19 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using zimt::test::make_tiny_data;
+using zimt::test::metrics_without_timing;
 using zimt::test::read_text;
 using zimt::test::run_zimt;
 
 namespace {
 
-// 2,000 training and 500 test samples of one synthetic task (same prototypes).
-void make_tiny_data(const fs::path& dir) {
-  zimt::data::SynthSpec spec;
-  spec.samples = 2500;
-  spec.classes = 4;
-  spec.shape = {1, 12, 12};
-  spec.seed = 1;
-  spec.noise_q16 = 6554;  // 10 % of the pixels
-  zimt::data::Samples all = zimt::data::synthesize(spec);
-  zimt::data::Samples test;
-  test.shape = all.shape;
-  test.images.assign(all.images.begin() + 2000 * 144, all.images.end());
-  test.labels.assign(all.labels.begin() + 2000, all.labels.end());
-  all.truncate(2000);
-  zimt::data::write_zds((dir / "train.zds").string(), all, 4, zimt::data::Overwrite::replace);
-  zimt::data::write_zds((dir / "test.zds").string(), test, 4, zimt::data::Overwrite::replace);
-}
-
-// A config for the tiny model on that data, run directory `run`.
+// The tiny model's run for these tests: two epochs, evaluations every 25
+// steps, checkpoints every 20.
 fs::path write_config(const fs::path& dir, const std::string& run, const json& extra = json::object()) {
-  json config = {{"model", "tiny"},
-                 {"data",
-                  {{"train", (dir / "train.zds").string()},
-                   {"test", (dir / "test.zds").string()},
-                   {"normalize", {{"mean", 0.5}, {"std", 0.25}}}}},
-                 {"optimizer", {{"type", "zim"}, {"rule", "authors"}, {"init", "dense"}}},
-                 {"train", {{"epochs", 2}, {"batch_size", 32}, {"seed", 3}, {"eval_every", 25}, {"eval_samples", 200}}},
-                 {"output", {{"dir", (dir / run).string()}, {"checkpoint_every", 20}}}};
-  config.merge_patch(extra);
-  const fs::path path = dir / (run + ".json");
-  std::ofstream(path) << config.dump(2);
-  return path;
-}
-
-// metrics.jsonl without the fields that measure time.
-std::string metrics_without_timing(const fs::path& run) {
-  std::string out;
-  for (auto row : zimt::runs::read_metrics(run / "metrics.jsonl")) {
-    for (const std::string& timing : zimt::runs::metrics_timing_columns()) row.erase(timing);
-    out += row.dump() + "\n";
-  }
-  return out;
+  const json settings = {{"train", {{"epochs", 2}, {"eval_every", 25}, {"eval_samples", 200}}},
+                         {"output", {{"checkpoint_every", 20}}}};
+  return zimt::test::write_tiny_config(dir, run, settings, extra);
 }
 
 }  // namespace

@@ -12,10 +12,9 @@
 
 namespace zimt::test {
 
-CliResult run_zimt(const std::string& args, const std::filesystem::path& cwd) {
-  const std::string command = "cd '" + cwd.string() + "' && '" ZIMT_CLI "' " + args + " 2>&1";
+CliResult run_shell(const std::string& command) {
   CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return result;
   std::array<char, 4096> buf{};
   size_t n;
@@ -23,6 +22,10 @@ CliResult run_zimt(const std::string& args, const std::filesystem::path& cwd) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+CliResult run_zimt(const std::string& args, const std::filesystem::path& cwd) {
+  return run_shell("cd '" + cwd.string() + "' && '" ZIMT_CLI "' " + args);
 }
 
 ScratchDir::ScratchDir(const std::string& tag) {

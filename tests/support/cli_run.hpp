@@ -10,6 +10,10 @@ struct CliResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
+// Runs a /bin/sh command line, stderr joined to stdout; a death by signal S
+// gives exit code 128 + S, as the shell reports it.
+CliResult run_shell(const std::string& command);
+
 // Runs `ZIMT_CLI <args>` through /bin/sh in `cwd` (args are passed as written:
 // quote paths with spaces yourself).
 CliResult run_zimt(const std::string& args, const std::filesystem::path& cwd = std::filesystem::current_path());

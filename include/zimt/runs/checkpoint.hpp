@@ -45,10 +45,23 @@ struct TrainState {
   nlohmann::json optimizer_totals = nlohmann::json::object();  // counters for the next metrics line
 };
 
+// Which dataset file a run read: its sample count and payload CRC-32 (the
+// .zds header's), so a resume can tell that a file was replaced.
+struct DataIdentity {
+  uint64_t samples = 0;
+  uint32_t payload_crc32 = 0;
+  bool operator==(const DataIdentity&) const = default;
+};
+
+struct RunData {
+  DataIdentity train, test;
+};
+
 struct Checkpoint {
   TrainState state;
-  nlohmann::json config;  // the resolved config of the run
-  ParamSet params;        // weights, exponents and tensor table (gradients are not stored)
+  nlohmann::json config;        // the resolved config of the run
+  ParamSet params;              // weights, exponents and tensor table (gradients are not stored)
+  std::optional<RunData> data;  // the datasets trained and evaluated on (absent in older checkpoints)
 };
 
 // Serialises to bytes / parses bytes (throws std::runtime_error prefixed by `what`).
