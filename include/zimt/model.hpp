@@ -40,6 +40,7 @@
 // MLP: docs/design.md, "Precision policy"). The GEMM kernels multiply int16
 // operands either way (kernels/gemm.hpp), so int16 costs only memory.
 // Every other layer output is int8.
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -107,11 +108,23 @@ struct ModelActs {
   int64_t saturated = 0;              // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };
 
+// Wall time of each layer's call, in steady_clock nanoseconds, added to
+// layer_ns[i] (sized to the layer count by the caller) when layer_ns is not
+// nullptr: the per-layer profile of bench_model_step --profile.
+using LayerNanos = std::vector<int64_t>;
+
+// steady_clock now, in integer nanoseconds (the profile's clock).
+inline int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // input (N,C,H,W) int8 with per-sample exponents -> acts (from `arena`).
-void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena);
+void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena, LayerNanos* layer_ns = nullptr);
 
 // dlogits (N,classes): dL/dlogits. Overwrites every gradient in
 // model.params.g (and g_exp). No input error is computed for the first layer.
-void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena);
+void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena,
+                    LayerNanos* layer_ns = nullptr);
 
 }  // namespace zimt

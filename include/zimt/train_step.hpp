@@ -45,16 +45,26 @@ struct StepCounters : BatchCounters {
   optim::StepStats update;
 };
 
+// Where a step's wall time went, in steady_clock nanoseconds, added to on
+// each step it is passed to (bench_model_step --profile): per layer
+// (model.hpp's LayerNanos, sized by the step), the input normalisation, the
+// loss and its error signal, and the optimizer's update.
+struct StepProfile {
+  LayerNanos forward_ns, backward_ns;
+  int64_t input_ns = 0, loss_ns = 0, update_ns = 0;
+};
+
 // The training step: forward, loss, backward, update. images (N, C·H·W) u8,
 // labels[n] < classes; `step` the 0-based step index the optimizer's
 // randomness is drawn for. Uses `arena` for activations; it is reset first.
 StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
-                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena);
+                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena,
+                        StepProfile* profile = nullptr);
 
 // The step without the update: forward, loss, backward. Overwrites every
 // gradient of model.params (ParamSet::g, g_exp: dL/dw of the batch-mean loss).
 BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                                const InputNorm& norm, Arena& arena);
+                                const InputNorm& norm, Arena& arena, StepProfile* profile = nullptr);
 
 // Forward only. pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
 // (may be nullptr) the per-sample loss in Q16.

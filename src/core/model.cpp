@@ -157,7 +157,7 @@ std::string describe(const Model& model) {
   return s;
 }
 
-void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena) {
+void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena, LayerNanos* layer_ns) {
   const int64_t batch = input.batch();
   assert(input.shape == model_input_shape(model, batch));
   acts.input = input;
@@ -169,6 +169,7 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
     const ModelLayer& l = model.layers[i];
     const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
     assert(x.width == l.in_width);
+    const int64_t t0 = layer_ns ? steady_now_ns() : 0;
     const Activation y = acts.out[i] = make_activation(arena, l.out_width, layer_output_shape(l, batch));
     switch (l.kind) {
       case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv); break;
@@ -180,10 +181,11 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
       case LayerKind::layernorm: acts.saturated += layernorm_forward(y, x, l.norm); break;
       case LayerKind::basic_block: basic_block_forward(y, acts.block[i], x, p, l.block, arena); break;
     }
+    if (layer_ns) (*layer_ns)[i] += steady_now_ns() - t0;
   }
 }
 
-void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena) {
+void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena, LayerNanos* layer_ns) {
   // Layers before the first one with parameters need no error signal.
   size_t first = 0;
   while (first < model.layers.size() && model.layers[first].params == 0) ++first;
@@ -193,6 +195,7 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     const ModelLayer& l = model.layers[i];
     const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
     const Activation& y = acts.out[i];
+    const int64_t t0 = layer_ns ? steady_now_ns() : 0;
     const bool need_din = i > first;
     Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
     Err* din = need_din ? &dx : nullptr;
@@ -206,6 +209,7 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
       case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;
       case LayerKind::basic_block: basic_block_backward(din, dy, x, acts.block[i], p, l.block, arena); break;
     }
+    if (layer_ns) (*layer_ns)[i] += steady_now_ns() - t0;
     dy = dx;
   }
 }

@@ -47,10 +47,19 @@ std::vector<int32_t> int_labels(const uint8_t* labels, int64_t batch, int64_t cl
 
 // Normalises the batch and runs the model; everything lands in `acts`.
 void forward(ModelActs& acts, const Model& model, const uint8_t* images, int64_t batch, const InputNorm& norm,
-             Arena& arena) {
+             Arena& arena, StepProfile* profile) {
+  const int64_t t0 = profile ? steady_now_ns() : 0;
   Act x = make_tensor<int8_t>(arena, model_input_shape(model, batch));
   normalize_input(x, images, norm);
-  model_forward(acts, model, x, arena);
+  if (profile) profile->input_ns += steady_now_ns() - t0;
+  model_forward(acts, model, x, arena, profile ? &profile->forward_ns : nullptr);
+}
+
+// Sizes the per-layer entries of a profile to the model (kept if they fit).
+void size_profile(StepProfile* profile, const Model& model) {
+  if (!profile) return;
+  profile->forward_ns.resize(model.layers.size(), 0);
+  profile->backward_ns.resize(model.layers.size(), 0);
 }
 
 // The batch's loss sum and correct count; pred gets the argmax classes,
@@ -80,30 +89,36 @@ void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
 }
 
 BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                                const InputNorm& norm, Arena& arena) {
+                                const InputNorm& norm, Arena& arena, StepProfile* profile) {
   arena.reset();
+  size_profile(profile, model);
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
   ModelActs acts;
   std::vector<int32_t> pred(static_cast<size_t>(batch));
   // forward
-  forward(acts, model, images, batch, norm, arena);
+  forward(acts, model, images, batch, norm, arena, profile);
   const Act logits = acts.out.back().as<int8_t>();
   // loss
+  const int64_t t0 = profile ? steady_now_ns() : 0;
   BatchCounters counters = loss_counters(logits, y, pred, nullptr);
   counters.act_saturated = acts.saturated;
-  // backward
   Err dlogits = make_tensor<int16_t>(arena, logits.shape);
   softmax_ce_backward(dlogits, logits, y.data());
-  model_backward(model, acts, dlogits, arena);
+  if (profile) profile->loss_ns += steady_now_ns() - t0;
+  // backward
+  model_backward(model, acts, dlogits, arena, profile ? &profile->backward_ns : nullptr);
   return counters;
 }
 
 StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
-                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena) {
+                        int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena,
+                        StepProfile* profile) {
   StepCounters counters;
-  static_cast<BatchCounters&>(counters) = compute_gradients(model, images, labels, batch, norm, arena);
+  static_cast<BatchCounters&>(counters) = compute_gradients(model, images, labels, batch, norm, arena, profile);
   // update
+  const int64_t t0 = profile ? steady_now_ns() : 0;
   counters.update = optimizer.step(model.params, seed, step);
+  if (profile) profile->update_ns += steady_now_ns() - t0;
   return counters;
 }
 
@@ -113,7 +128,7 @@ BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
   ModelActs acts;
   std::vector<int32_t> p(static_cast<size_t>(batch));
-  forward(acts, model, images, batch, norm, arena);
+  forward(acts, model, images, batch, norm, arena, nullptr);
   BatchCounters counters = loss_counters(acts.out.back().as<int8_t>(), y, p, loss_q16);
   counters.act_saturated = acts.saturated;
   if (pred) std::copy(p.begin(), p.end(), pred);

@@ -176,7 +176,8 @@ class ArchitectureTest(unittest.TestCase):
         lines = out.getvalue().splitlines()
         self.assertIn("mlp (PyTorch", lines[0])
         self.assertIn("101770 parameters, batch 4", lines[0])
-        self.assertRegex(lines[1], r"threads 1: forward\+backward [0-9.]+ ms \(median of 1, min [0-9.]+\), [0-9]+ images/s")
+        self.assertRegex(lines[1], r"threads 1, sgd: step [0-9.]+ ms \(median of 1, min [0-9.]+\), [0-9]+ images/s")
+        self.assertRegex(lines[2], r"peak RSS [0-9.]+ MB")
 
 
 class RunTest(unittest.TestCase):
