@@ -4,10 +4,11 @@
 // on 1 and 2 threads. Run: build-*/tools/bench/bench_sampler
 //   BM_zim_sample args: d, threads, gradient regime
 //     0 = steady state of the authors' rule (7 % nonzero, ||g||_1 ~ 0.5:
-//         almost every trial takes the uniform branch)
-//     1 = first step (every entry nonzero, ||g||_1 ~ 1,200: alias branch busy)
+//         almost every trial takes the uniform part of its block)
+//     1 = first step (every entry nonzero, ||g||_1 ~ 1,200: most blocks
+//         build their magnitude search table)
 //     2 = zero-inflated rule, alpha = n / ||g||_1 / 2 (half the trials land
-//         in the zero category, the rest through the alias table)
+//         in the zero category, the rest search the block's magnitudes)
 #include "zimt/optim/zim.hpp"
 #include "zimt/optim/zim_optimizer.hpp"
 

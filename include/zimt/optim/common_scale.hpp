@@ -26,6 +26,9 @@
 // sign still comes from the exact value (never 0), so under the authors' rule
 // it keeps the smoothing weight c and still moves against its true sign.
 // Exact zeros stay zero with sign 0. If every term is zero, scale_exp = 0.
+//
+// The magnitudes are also summed per block of category_block consecutive
+// entries (block_sum), which the sampler's block table reads (zim.hpp).
 #include "zimt/optim/q32.hpp"
 
 #include <cstddef>
@@ -34,6 +37,10 @@
 #include <vector>
 
 namespace zimt::optim {
+
+// Entries per block of ScaledGradient::block_sum, the sampler's category blocks.
+inline constexpr int category_block_bits = 12;
+inline constexpr size_t category_block = size_t{1} << category_block_bits;
 
 struct GradientSlice {
   const int64_t* g = nullptr;
@@ -44,10 +51,12 @@ struct GradientSlice {
 struct ScaledGradient {
   std::vector<uint64_t> magnitude;  // d entries, each <= 2^budget
   std::vector<int8_t> sign;         // d entries in {-1, 0, +1}
-  uint64_t magnitude_sum = 0;       // sum of magnitude (< 2^54)
-  uint64_t constant = 0;            // c on the same scale (<= 2^budget)
-  int64_t scale_exp = 0;            // real value = integer * 2^scale_exp
-  int budget_bits = 0;              // 54 - L
+  std::vector<uint64_t>
+      block_sum;               // ceil(d / category_block) entries: block b sums entries [b, b + 1) * category_block
+  uint64_t magnitude_sum = 0;  // sum of magnitude (< 2^54)
+  uint64_t constant = 0;       // c on the same scale (<= 2^budget)
+  int64_t scale_exp = 0;       // real value = integer * 2^scale_exp
+  int budget_bits = 0;         // 54 - L
 };
 
 // Fills `out` (resized to the total slice length). factor >= 0, constant >= 0.

@@ -1,7 +1,8 @@
 #pragma once
-// Philox4x32-10 for a run of consecutive counter indices at once: the rounds
-// of 16 independent counters interleave, which keeps the multipliers busy
-// (philox_batch), or run in AVX2 lanes (philox_batch_fast). Both are
+// Philox4x32-10 for a run of 16 consecutive counter indices at once, on one
+// of three instruction-set paths that produce the same words: scalar (the 16
+// counters' rounds interleave, which keeps the multipliers busy), AVX2 (two
+// registers of eight lanes) and AVX-512 (one register of 16 lanes). All are
 // bit-identical to zimt::philox (rng.hpp) for every index: tested.
 #include "zimt/rng.hpp"
 
@@ -12,7 +13,7 @@ namespace zimt::optim {
 inline constexpr int philox_lanes = 16;
 
 // Lane k holds the 128 bits of counter first_index + k as four 32-bit words.
-struct PhiloxBatch {
+struct alignas(64) PhiloxBatch {
   uint32_t x0[philox_lanes], x1[philox_lanes], x2[philox_lanes], x3[philox_lanes];
   uint64_t lo64(int k) const { return uint64_t{x0[k]} | uint64_t{x1[k]} << 32; }
   uint64_t hi64(int k) const { return uint64_t{x2[k]} | uint64_t{x3[k]} << 32; }
@@ -30,7 +31,7 @@ inline void philox_counters(Stream stream, uint64_t step, uint64_t first_index, 
   }
 }
 
-// out lane k = philox(seed, stream, step, first_index + k).
+// out lane k = philox(seed, stream, step, first_index + k), scalar path.
 inline void philox_batch(uint64_t seed, Stream stream, uint64_t step, uint64_t first_index, PhiloxBatch& out) {
   philox_counters(stream, step, first_index, out);
   uint32_t key0 = static_cast<uint32_t>(seed);
@@ -51,8 +52,16 @@ inline void philox_batch(uint64_t seed, Stream stream, uint64_t step, uint64_t f
   }
 }
 
-// The same words as philox_batch, eight lanes at a time with AVX2 when the
-// CPU has it (checked once at run time), else philox_batch itself.
-void philox_batch_fast(uint64_t seed, Stream stream, uint64_t step, uint64_t first_index, PhiloxBatch& out);
+enum class PhiloxPath : uint8_t { scalar, avx2, avx512 };
+
+// Whether this CPU can run `path` (scalar always).
+bool philox_path_supported(PhiloxPath path);
+
+// The widest path this CPU supports (checked once).
+PhiloxPath best_philox_path();
+
+// The words of philox_batch on `path`, which must be supported.
+void philox_batch_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
+                     PhiloxBatch& out);
 
 }  // namespace zimt::optim

@@ -11,20 +11,34 @@
 //                   the draw falls back to X ~ Multinomial(n, |g| / ||g||_1)
 //                   and reports fallback = true.
 //
-// Sampling (docs/design.md, Update rules), exact in integers: all category weights live on one
-// scale (common_scale.hpp): smoothing C per category, magnitudes M_i, zero
-// weight M_0, total T = d C + sum M + M_0 < 2^55. Absolute trial t =
-// first_trial + j (j = 0..n-1) reads 64-bit words: first the low (t even) or
-// high (t odd) half of philox(seed, stream, step, t / 2), two trials per
-// Philox block; then, if needed, WordStream(seed, stream, step, 2^55 | t).
-//   u = uniform_below(T)                     (Lemire: unbiased)
-//   u <  d C          -> category u / C      (uniform part of the mixture)
-//   u <  d C + sum M  -> alias table: column uniform_below(K) over the K
-//                        nonzero magnitudes, y = u - d C, Walker/Vose
-//                        threshold test (integer thresholds, exact)
-//   otherwise         -> zero category (no count)
-// so P(category i) = (C + M_i) / T exactly. Counts are sums of per-trial
-// increments: the same for any thread count and any partition of the trials.
+// Sampling (docs/design.md, Update rules), exact in integers: all category
+// weights live on one scale (common_scale.hpp): smoothing C per category,
+// magnitudes M_i, zero weight M_0, total T = d C + sum M + M_0 < 2^55.
+// Categories form blocks of category_block consecutive indices (the last may
+// be shorter), block b with weight W_b = (its size) C + (its sum of M); the
+// zero category is one more block. Two stages, each reading the categories
+// in order instead of at random:
+//   1. Which block. Trial t = first_trial + j (j = 0..n-1) reads the low
+//      (t even) or high (t odd) 64-bit half of philox(seed, stream, step,
+//      t / 2) and draws u = uniform_below(T) (Lemire: unbiased); its block is
+//      the b with P_b <= u < P_b + W_b (P: the blocks' cumulative weights,
+//      found by a lookup table on the high bits of u and a short forward
+//      scan). N_b counts block b's trials.
+//   2. Which category inside the block. Given the N_b, the trials in block b
+//      are independent draws from the block's own categories with
+//      probabilities (C + M_i) / W_b, so the block draws N_b new ones:
+//      position s = first_trial + Q_b + k (Q_b = N_0 + ... + N_(b-1),
+//      k = 0..N_b-1) reads the half (s even: low) of philox(seed, stream,
+//      step, 2^53 + s / 2) and draws v = uniform_below(W_b); v < (size) C
+//      picks block entry v / C, otherwise v - (size) C picks by the block's
+//      cumulative magnitudes (a guide table on its high bits, then a forward
+//      scan).
+// A Lemire rejection (probability < 2^-9) reads further words from
+// WordStream(seed, stream, step, 2^55 + t) in stage 1 and
+// WordStream(seed, stream, step, 2^55 + 2^54 + s) in stage 2.
+// So P(category i) = (W_b / T) ((C + M_i) / W_b) = (C + M_i) / T exactly, and
+// the trials are independent. The counts depend on the key and the weights
+// only: the same for any thread count, partition and instruction-set path.
 //
 // Degenerate inputs (defined, tested):
 //   n = 0                    -> all counts 0, no random numbers drawn
@@ -36,6 +50,7 @@
 //   |g| up to 2^63 (INT64_MIN included) -> exact signs, scale per common_scale.hpp
 // Limits: n <= INT32_MAX (counts are int32), first_trial + n <= 2^54.
 #include "zimt/optim/common_scale.hpp"
+#include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/q32.hpp"
 #include "zimt/rng.hpp"
 
@@ -66,40 +81,38 @@ struct SampleKey {
 
 // One multinomial's categories on one integer scale (see the header comment).
 struct CategoryWeights {
-  std::span<const uint64_t> magnitude;  // M_i, d entries
-  uint64_t magnitude_sum = 0;           // sum M_i
-  uint64_t smoothing = 0;               // C, added to every category
-  uint64_t zero_weight = 0;             // M_0 (no category: trials there change nothing)
+  std::span<const uint64_t> magnitude;            // M_i, d entries
+  std::span<const uint64_t> block_magnitude_sum;  // sums of M over blocks of category_block entries
+  uint64_t magnitude_sum = 0;                     // sum M_i
+  uint64_t smoothing = 0;                         // C, added to every category
+  uint64_t zero_weight = 0;                       // M_0 (no category: trials there change nothing)
 };
 
-// Draws exact multinomial counts; owns its scratch (alias table, count arrays
-// of d int32 each for the threads other than the caller: (threads - 1) x d x 4
-// bytes, merged into `counts` by index range), so reuse one sampler across
-// steps. The calling thread, and a draw of up to 4096 trials, count straight
-// into `counts`.
+// Draws exact multinomial counts; owns its scratch (the block table, the
+// per-thread block counts and per-block search tables, all O(d / 4096 +
+// 4096) entries), so reuse one sampler across steps.
 class MultinomialSampler {
  public:
-  // counts.size() must equal cat.magnitude.size(); counts are overwritten.
+  // counts.size() must equal cat.magnitude.size(), cat.block_magnitude_sum
+  // must hold the block sums of cat.magnitude; counts are overwritten.
   void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts);
 
- private:
-  struct Column {
-    uint64_t threshold;  // y < threshold -> own category, else the alias
-    uint32_t self;
-    uint32_t alias;
-  };
-  void build_alias(const CategoryWeights& cat);
+  // Which Philox path draws the words (default: the widest the CPU has);
+  // every supported path gives the same counts.
+  void use_philox_path(PhiloxPath path) { philox_path_ = path; }
 
-  std::vector<Column> columns_;  // the first nonzero_ are the alias table
-  size_t nonzero_ = 0;
-  std::vector<uint32_t> nonzero_index_;
-  std::vector<uint64_t> residual_;
-  std::vector<uint32_t> small_, large_;
-  struct LocalCounts {
-    std::vector<int32_t> counts;  // d entries, all 0 between calls
-    bool used = false;            // written during this call
+ private:
+  PhiloxPath philox_path_ = best_philox_path();
+  std::vector<uint64_t> block_start_;   // P_b for b = 0..blocks + 1 (zero category last)
+  std::vector<uint32_t> block_lookup_;  // first block that can hold u, by u's high bits
+  std::vector<uint32_t> block_trials_;  // N_b
+  std::vector<uint64_t> block_offset_;  // Q_b
+  struct ThreadScratch {
+    std::vector<uint32_t> block_trials;  // this thread's share of N_b
+    std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes
+    std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
   };
-  tbb::enumerable_thread_specific<LocalCounts> local_counts_;
+  tbb::enumerable_thread_specific<ThreadScratch> scratch_;
 };
 
 struct ZimDraw {

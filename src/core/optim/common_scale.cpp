@@ -7,7 +7,6 @@
 #include <tbb/parallel_reduce.h>
 
 #include <algorithm>
-#include <functional>
 
 namespace zimt::optim {
 
@@ -111,40 +110,63 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   out.scale_exp = any ? top - out.budget_bits : 0;
   out.constant = rescale(c, -32 - out.scale_exp);
 
-  size_t offset = 0;
-  uint64_t sum = 0;
-  for (const auto& s : slices) {
-    const int64_t shift = s.exp - 32 - out.scale_exp;
-    uint64_t* mag = out.magnitude.data() + offset;
-    int8_t* sign = out.sign.data() + offset;
+  // Per slice: where it starts in the concatenation and how its entries scale.
+  struct SliceScale {
+    size_t start;
+    int64_t shift;  // exponent of |g| k relative to the common scale
+    bool folded;    // k is a power of two folded into shift, and -63 < shift < 64
+  };
+  std::vector<SliceScale> plan(slices.size() + 1);
+  {
     // A power-of-two factor (the authors' rule: k = 1) folds into the shift.
     const int64_t k_exp = k != 0 && (k & (k - 1)) == 0 ? __builtin_ctzll(k) : -1;
-    const int64_t folded = shift + k_exp;
-    if (k_exp >= 0 && folded > -63 && folded < 64) {
-      sum += tbb::parallel_reduce(
-          tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
-          [mag, sign, g_in = s.g, folded](const tbb::blocked_range<size_t>& r, uint64_t partial) {
-            return partial + scale_power_of_two(g_in + r.begin(), sign + r.begin(), mag + r.begin(), r.size(),
-                                                static_cast<int>(folded));
-          },
-          std::plus<uint64_t>());
-      offset += s.size;
-      continue;
+    size_t start = 0;
+    for (size_t t = 0; t < slices.size(); ++t) {
+      const int64_t shift = slices[t].exp - 32 - out.scale_exp;
+      const int64_t folded = shift + k_exp;
+      const bool fold = k_exp >= 0 && folded > -63 && folded < 64;
+      plan[t] = {start, fold ? folded : shift, fold};
+      start += slices[t].size;
     }
-    sum += tbb::parallel_reduce(
-        tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
-        [mag, sign, shift, k, g_in = s.g](const tbb::blocked_range<size_t>& r, uint64_t partial) {
-          for (size_t i = r.begin(); i != r.end(); ++i) {
-            const int64_t g = g_in[i];
-            sign[i] = static_cast<int8_t>((g > 0) - (g < 0));
-            mag[i] = rescale(static_cast<u128>(abs_u64(g)) * k, shift);
-            partial += mag[i];
-          }
-          return partial;
-        },
-        std::plus<uint64_t>());
-    offset += s.size;
+    plan[slices.size()] = {start, 0, false};
   }
+  // Entries [begin, end) of slice t: sign and magnitude written, magnitudes summed.
+  auto scale_part = [&](size_t t, size_t begin, size_t end) -> uint64_t {
+    const SliceScale& s = plan[t];
+    const int64_t* g_in = slices[t].g + (begin - s.start);
+    uint64_t* mag = out.magnitude.data() + begin;
+    int8_t* sign = out.sign.data() + begin;
+    const size_t size = end - begin;
+    if (s.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(s.shift));
+    uint64_t partial = 0;
+    for (size_t i = 0; i < size; ++i) {
+      const int64_t g = g_in[i];
+      sign[i] = static_cast<int8_t>((g > 0) - (g < 0));
+      mag[i] = rescale(static_cast<u128>(abs_u64(g)) * k, s.shift);
+      partial += mag[i];
+    }
+    return partial;
+  };
+  // One pass over the blocks of category_block entries; a block may span slices.
+  const size_t blocks = (d + category_block - 1) / category_block;
+  out.block_sum.resize(blocks);
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      size_t t = 0;
+                      for (size_t b = r.begin(); b != r.end(); ++b) {
+                        const size_t begin = b * category_block, end = std::min(d, begin + category_block);
+                        uint64_t block_sum = 0;
+                        for (size_t pos = begin; pos < end;) {
+                          while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
+                          const size_t part_end = std::min(end, plan[t + 1].start);
+                          block_sum += scale_part(t, pos, part_end);
+                          pos = part_end;
+                        }
+                        out.block_sum[b] = block_sum;
+                      }
+                    });
+  uint64_t sum = 0;
+  for (uint64_t s : out.block_sum) sum += s;
   out.magnitude_sum = sum;
 }
 

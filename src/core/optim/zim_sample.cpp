@@ -13,14 +13,15 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
   if (rule.rule == ZimRule::authors) {
     // Weights |g_i| + c on one scale.
     scale_gradients(slices, q32_one, rule.c, ws.scaled);
-    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, ws.scaled.constant, 0};
+    cat = {ws.scaled.magnitude, ws.scaled.block_sum, ws.scaled.magnitude_sum, ws.scaled.constant, 0};
   } else {
     // Weights alpha |g_i| and the zero category n - alpha ||g||_1, on the
     // scale of max(alpha |g_i|, n). n < 2^31, so n * 2^32 fits a q32.
     scale_gradients(slices, rule.alpha, rule.n * q32_one, ws.scaled);
     const uint64_t n_scaled = ws.scaled.constant;
     draw.fallback = ws.scaled.magnitude_sum > n_scaled;
-    cat = {ws.scaled.magnitude, ws.scaled.magnitude_sum, 0, draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
+    cat = {ws.scaled.magnitude, ws.scaled.block_sum, ws.scaled.magnitude_sum, 0,
+           draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
   }
   ws.sampler.sample(cat, rule.n, key, counts);
   return draw;
