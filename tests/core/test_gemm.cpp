@@ -39,7 +39,7 @@ struct Shape {
   int64_t m, n, k;
 };
 
-// Every available implementation against the definition, for all three type
+// Every available implementation against the definition, for all four type
 // pairs, with padded strides (C's padding must stay untouched: -7).
 void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int hi8, int lo16, int hi16) {
   const int64_t lda = s.k + pad, ldb = s.k + 2 * pad, ldc = s.n + pad;
@@ -50,6 +50,7 @@ void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int h
   const auto e_8_16 = expected(a8, lda, b16, ldb, s.m, s.n, s.k, ldc);
   const auto e_16_8 = expected(a16, lda, b8, ldb, s.m, s.n, s.k, ldc);
   const auto e_16_16 = expected(a16, lda, b16, ldb, s.m, s.n, s.k, ldc);
+  const auto e_8_8 = expected(a8, lda, b8, ldb, s.m, s.n, s.k, ldc);
   for (const Implementation& impl : implementations()) {
     if (!impl.available()) continue;
     CAPTURE(impl.name);
@@ -64,13 +65,16 @@ void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int h
     CHECK(c == e_16_8);
     impl.i16_i16(c.data(), ldc, a16.data(), lda, b16.data(), ldb, s.m, s.n, s.k);
     CHECK(c == e_16_16);
+    impl.i8_i8(c.data(), ldc, a8.data(), lda, b8.data(), ldb, s.m, s.n, s.k);
+    CHECK(c == e_8_8);
   }
 }
 
 const std::vector<Shape> kShapes = {
     {1, 1, 1},    {1, 1, 0},      {3, 5, 0},      {1, 7, 33},     {1, 130, 3136},  {2, 9, 64},   {3, 17, 31},
     {4, 1, 1},    {4, 16, 32},    {5, 3, 37},     {6, 64, 2},     {7, 65, 33},     {13, 15, 17}, {32, 9, 784},
-    {32, 784, 9}, {64, 196, 288}, {196, 288, 64}, {64, 288, 196}, {12, 100, 1000}, {9, 47, 5},
+    {32, 784, 9}, {64, 196, 288}, {196, 288, 64}, {64, 288, 196}, {12, 100, 1000}, {9, 47, 5},   {6, 16, 4},
+    {7, 17, 65},  {25, 70, 131},  {64, 196, 49},  {4, 9, 3},      {5, 8, 1},
 };
 
 }  // namespace
@@ -114,6 +118,30 @@ TEST_CASE("gemm_nt: worst-case extremes (every product at its maximum, same sign
       CHECK(all(s.k * 32768 * 32768));
       impl.i16_i16(c.data(), s.n, a16.data(), s.k, b16max.data(), s.k, s.m, s.n, s.k);
       CHECK(all(s.k * 32768 * 32767));
+      impl.i8_i8(c.data(), s.n, a8.data(), s.k, b8.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(s.k * 128 * 128));
+      // int8 x int8 through the +128 offset: a = 127 is the largest packed
+      // byte (255), b = -128 the largest negative product.
+      const std::vector<int8_t> a8max(static_cast<size_t>(s.m * s.k), int8_t{127});
+      impl.i8_i8(c.data(), s.n, a8max.data(), s.k, b8.data(), s.k, s.m, s.n, s.k);
+      CHECK(all(-s.k * 127 * 128));
+    }
+  }
+}
+
+TEST_CASE("gemm_nt int8 x int8: the offset sums flush before they leave int32") {
+  // 65,792 values of k fill an int32 lane with (127 + 128)·(-128) products
+  // to just above -2^31; a longer k must flush on the way.
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    CAPTURE(impl.name);
+    for (const Shape& s : {Shape{1, 3, 2 * 65792 + 13}, Shape{7, 19, 2 * 65792 + 13}}) {
+      CAPTURE(s.m);
+      const std::vector<int8_t> a(static_cast<size_t>(s.m * s.k), int8_t{127});
+      const std::vector<int8_t> b(static_cast<size_t>(s.n * s.k), int8_t{-128});
+      std::vector<int64_t> c(static_cast<size_t>(s.m * s.n));
+      impl.i8_i8(c.data(), s.n, a.data(), s.k, b.data(), s.k, s.m, s.n, s.k);
+      CHECK(c == std::vector<int64_t>(c.size(), -s.k * 127 * 128));
     }
   }
 }
@@ -130,6 +158,9 @@ TEST_CASE("gemm_nt dispatches every operand pair to an available implementation 
   CHECK(c1 == expected(a8, k, b16, k, 1, 1, k, 1)[0]);
   gemm_nt(&c1, 1, a16.data(), k, b16.data(), k, 1, 1, k);
   CHECK(c1 == expected(a16, k, b16, k, 1, 1, k, 1)[0]);
+  const auto b8 = random_vec<int8_t>(k, rng, -128, 127);
+  gemm_nt(&c1, 1, a8.data(), k, b8.data(), k, 1, 1, k);
+  CHECK(c1 == expected(a8, k, b8, k, 1, 1, k, 1)[0]);
   const Shape s{9, 70, 45};
   const auto a = random_vec<int16_t>(s.m * s.k, rng, -32768, 32767);
   const auto b = random_vec<int8_t>(s.n * s.k, rng, -128, 127);

@@ -10,8 +10,8 @@ namespace zimt::kernels {
 
 namespace {
 
-const std::array<Implementation, 3> kAll{detail::avx512vnni_implementation, detail::avx2_implementation,
-                                         detail::scalar_implementation};
+const std::array<Implementation, 4> kAll{detail::avx512vnni_implementation, detail::avxvnni_implementation,
+                                         detail::avx2_implementation, detail::scalar_implementation};
 
 const Implementation& choose() {
   const char* forced = std::getenv("ZIMT_KERNEL");
@@ -46,6 +46,11 @@ void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_
 void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
              int64_t n, int64_t k) {
   chosen().i16_i16(c, ldc, a, lda, b, ldb, m, n, k);
+}
+
+void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k) {
+  chosen().i8_i8(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
 }  // namespace zimt::kernels

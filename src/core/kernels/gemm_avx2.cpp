@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gemm_avx2_transpose.hpp"
 #include "gemm_common.hpp"
 
 #define ZIMT_AVX2 __attribute__((target("avx2")))
@@ -51,25 +52,6 @@ ZIMT_AVX2 inline uint32_t reduce_max_abs(__m256i running) {
   alignas(32) uint16_t v[16];
   _mm256_store_si256(reinterpret_cast<__m256i*>(v), running);
   return *std::max_element(v, v + 16);
-}
-
-// Transposes 8 rows of 8 int32 words in place: r[i] word j -> r[j] word i.
-ZIMT_AVX2 inline void transpose8(__m256i r[8]) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);      // per 128-bit lane L: words 4L, 4L+1 of rows i, i+1
-    t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);  // words 4L+2, 4L+3
-  }
-  for (int g = 0; g < 8; g += 4) {  // u[g + c], lane L: word 4L + c of rows g..g+3
-    u[g + 0] = _mm256_unpacklo_epi64(t[g], t[g + 2]);
-    u[g + 1] = _mm256_unpackhi_epi64(t[g], t[g + 2]);
-    u[g + 2] = _mm256_unpacklo_epi64(t[g + 1], t[g + 3]);
-    u[g + 3] = _mm256_unpackhi_epi64(t[g + 1], t[g + 3]);
-  }
-  for (int c = 0; c < 4; ++c) {
-    r[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);      // word c of all rows
-    r[c + 4] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);  // word c + 4
-  }
 }
 
 // A (m,k) -> A16 (round_up(m, kMR), kp) int16, zero padded; returns max |a|
@@ -293,6 +275,7 @@ constinit const Implementation avx2_implementation{
     &blocked_gemm<Isa, int8_t, int16_t>,
     &blocked_gemm<Isa, int16_t, int8_t>,
     &blocked_gemm<Isa, int16_t, int16_t>,
+    &blocked_gemm<Isa, int8_t, int8_t>,
 };
 
 }  // namespace zimt::kernels::detail

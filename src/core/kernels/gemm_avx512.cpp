@@ -11,6 +11,8 @@
 // (bound and byte split of B in gemm_common.hpp). For m < kSmallM packing B
 // would cost as much as the product, so those rows are dot products of A with
 // four B rows at a time.
+// int8 x int8 runs its own packing and micro-kernel on vpdpbusd (four
+// products per lane, below and gemm_u8s8.hpp).
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the cast/extract/convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -21,6 +23,7 @@
 #include <cstring>
 
 #include "gemm_common.hpp"
+#include "gemm_u8s8.hpp"
 
 #define ZIMT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -260,7 +263,119 @@ ZIMT_AVX512 void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
   }
 }
 
-// This file's kernels for blocked_gemm (gemm_common.hpp).
+// int8 x int8 on vpdpbusd (gemm_u8s8.hpp: a + 128 unsigned, B signed, the
+// correction per column):
+//   A8    (round_up(m, kMR), kq) uint8, kq = k rounded up to a multiple of 4:
+//         a 32-bit broadcast gives one k-quad.
+//   panel (kq/4, 16·nv) int32 words for up to 64 columns of B, word (q, j) =
+//         bytes B[j][4q .. 4q+3]: one zmm holds a k-quad of 16 columns.
+
+// Mask of the first `valid` (may exceed 64) of 64 bytes.
+inline __mmask64 byte_mask(int64_t valid) { return valid >= 64 ? ~__mmask64{0} : (__mmask64{1} << valid) - 1; }
+
+// A (m,k) int8 -> A8 (round_up(m, kMR), kq) uint8 = a + 128 (a ^ 0x80), zero padded.
+ZIMT_AVX512 void pack_a_u8(uint8_t* a8, int64_t kq, const int8_t* a, int64_t lda, int64_t m, int64_t k) {
+  const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t t = 0; t < kq; t += 64) {
+      const __mmask64 valid = byte_mask(k - t);
+      const __m512i x =
+          _mm512_maskz_mov_epi8(valid, _mm512_xor_si512(_mm512_maskz_loadu_epi8(valid, a + i * lda + t), offset));
+      _mm512_mask_storeu_epi8(a8 + i * kq + t, byte_mask(kq - t), x);
+    }
+  std::memset(a8 + m * kq, 0, static_cast<size_t>((round_up(m, kMR) - m) * kq));
+}
+
+// B (n,k) int8 -> panels of 16·nv columns (above; the panel at column j0
+// starts at word j0·kq/4) and corr[j] = 128·Σ_t b[j,t] (0 for the padding
+// columns up to round_up(n, 16)). 16 rows of B at a time, 16 k-quads per
+// 16x16 transpose; the row sums come from the transposed words (lane i = row
+// i), in int32 per block of 64 k (|sum| <= 8192) and int64 across blocks.
+ZIMT_AVX512 void pack_b_s8(int32_t* packed, int64_t* corr, const int8_t* b, int64_t ldb, int64_t n, int64_t k) {
+  const int64_t quads = (k + 3) / 4;
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t j16 = 0; j16 < n; j16 += 16) {
+    const int64_t j0 = j16 / (16 * kMaxNV) * (16 * kMaxNV);  // first column of this panel
+    const int nv = panel_nv(j0, n);
+    const int64_t jv = (j16 - j0) / 16;  // zmm within the panel row
+    int32_t* panel = packed + j0 * quads;
+    __m512i sum_lo = _mm512_setzero_si512(), sum_hi = _mm512_setzero_si512();  // int64 row sums, rows 0-7, 8-15
+    for (int64_t q0 = 0; q0 < quads; q0 += 16) {
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = j16 + i < n ? _mm512_maskz_loadu_epi8(byte_mask(k - 4 * q0), b + (j16 + i) * ldb + 4 * q0)
+                           : _mm512_setzero_si512();
+      transpose16(r);
+      __m512i block = _mm512_setzero_si512();
+      for (int64_t q = q0; q < std::min(quads, q0 + 16); ++q) {
+        _mm512_store_si512(panel + (q * nv + jv) * 16, r[q - q0]);
+        block = _mm512_dpbusd_epi32(block, ones, r[q - q0]);
+      }
+      sum_lo = _mm512_add_epi64(sum_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(block)));
+      sum_hi = _mm512_add_epi64(sum_hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(block, 1)));
+    }
+    _mm512_storeu_si512(corr + j16, _mm512_slli_epi64(sum_lo, 7));
+    _mm512_storeu_si512(corr + j16 + 8, _mm512_slli_epi64(sum_hi, 7));
+  }
+}
+
+// Stores the int32 lanes acc, sign-extended, minus corr[0 .. 16) (first =
+// true), or adds them to c, into c[0 .. cols), cols <= 16.
+ZIMT_AVX512 inline void flush16_u8s8(int64_t* c, __m512i acc, int64_t cols, bool first, const int64_t* corr) {
+  const __mmask8 lo_mask = cols >= 8 ? 0xFF : static_cast<__mmask8>((1u << cols) - 1);
+  const __mmask8 hi_mask = cols >= 16 ? 0xFF : cols <= 8 ? 0 : static_cast<__mmask8>((1u << (cols - 8)) - 1);
+  __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+  __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
+  if (first) {
+    lo = _mm512_sub_epi64(lo, _mm512_loadu_si512(corr));
+    hi = _mm512_sub_epi64(hi, _mm512_loadu_si512(corr + 8));
+  } else {
+    lo = _mm512_add_epi64(lo, _mm512_maskz_loadu_epi64(lo_mask, c));
+    hi = _mm512_add_epi64(hi, _mm512_maskz_loadu_epi64(hi_mask, c + 8));
+  }
+  _mm512_mask_storeu_epi64(c, lo_mask, lo);
+  _mm512_mask_storeu_epi64(c + 8, hi_mask, hi);
+}
+
+// Micro-tile: c (rows, cols) (+)= A8 rows (kMR, 4·steps) · panel (steps, 16·NV) (- corr when first)
+// a: first row at the first k-quad, row stride kq; b: panel at the first k-quad.
+template <int NV>
+ZIMT_AVX512 void micro_tile_u8(int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
+                               int64_t rows, int64_t cols, bool first, const int64_t* corr) {
+  // Every loop over r and v is unrolled so that acc stays in registers.
+  __m512i acc[kMR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int64_t q = 0; q < steps; ++q) {
+    __m512i bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_si512(b + (q * NV + v) * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < kMR; ++r) {
+      int32_t quad;
+      std::memcpy(&quad, a + r * kq + 4 * q, sizeof quad);
+      const __m512i av = _mm512_set1_epi32(quad);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kMR; ++r)
+    if (r < rows)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v)
+        if (16 * v < cols) flush16_u8s8(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, corr + 16 * v);
+}
+
+using MicroTileU8 = void (*)(int64_t*, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
+                             bool, const int64_t*);
+constexpr MicroTileU8 kMicroTileU8[kMaxNV + 1] = {nullptr, &micro_tile_u8<1>, &micro_tile_u8<2>, &micro_tile_u8<3>,
+                                                  &micro_tile_u8<4>};
+
+// This file's kernels for blocked_gemm (gemm_common.hpp) and
+// blocked_gemm_u8s8 (gemm_u8s8.hpp).
 struct Isa {
   static constexpr int64_t kLanes = 16, kMR = ::zimt::kernels::detail::kMR, kMaxNV = ::zimt::kernels::detail::kMaxNV,
                            kSmallM = ::zimt::kernels::detail::kSmallM;
@@ -280,6 +395,16 @@ struct Isa {
                          int64_t rows, int64_t cols, bool first, int shift) {
     kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
   }
+  static void pack_a_u8(uint8_t* a8, int64_t kq, const int8_t* a, int64_t lda, int64_t m, int64_t k) {
+    ::zimt::kernels::detail::pack_a_u8(a8, kq, a, lda, m, k);
+  }
+  static void pack_b_s8(int32_t* packed, int64_t* corr, const int8_t* b, int64_t ldb, int64_t n, int64_t k) {
+    ::zimt::kernels::detail::pack_b_s8(packed, corr, b, ldb, n, k);
+  }
+  static void micro_tile_u8(int nv, int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b,
+                            int64_t steps, int64_t rows, int64_t cols, bool first, const int64_t* corr) {
+    kMicroTileU8[nv](c, ldc, a, kq, b, steps, rows, cols, first, corr);
+  }
   template <class TA, class TB>
   static void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
                         int64_t n, int64_t k) {
@@ -295,6 +420,7 @@ constinit const Implementation avx512vnni_implementation{
     &blocked_gemm<Isa, int8_t, int16_t>,
     &blocked_gemm<Isa, int16_t, int8_t>,
     &blocked_gemm<Isa, int16_t, int16_t>,
+    &blocked_gemm_u8s8<Isa>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -96,9 +96,10 @@ class Scratch {
 };
 
 // The implementations, one file each (gemm_scalar.cpp, gemm_avx2.cpp,
-// gemm_avx512.cpp); gemm.cpp lists and dispatches them.
+// gemm_avxvnni.cpp, gemm_avx512.cpp); gemm.cpp lists and dispatches them.
 extern const Implementation scalar_implementation;
 extern const Implementation avx2_implementation;
+extern const Implementation avxvnni_implementation;
 extern const Implementation avx512vnni_implementation;
 
 // The blocked gemm_nt of the SIMD implementations, written once. Isa (a
