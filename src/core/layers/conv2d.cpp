@@ -10,6 +10,7 @@
 
 #include "bias.hpp"
 #include "zimt/kernels/gemm.hpp"
+#include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -97,6 +98,13 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  // Under the int8 storage policy the GEMM reads the weights as int8:
+  // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
+  std::vector<int8_t> w8;
+  if (params.storage == WeightStorage::int8) {
+    w8.resize(static_cast<size_t>(g.O * K));
+    kernels::narrow_to_int8(w8.data(), w, g.O * K);
+  }
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
     std::vector<X> col_t(static_cast<size_t>(G * P * K));        // (L,K): one patch per row, L = samples·P
@@ -110,7 +118,10 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
         X* rows = col_t.data() + j * P * K;
         for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { rows[p * K + kidx] = x[xi]; });
       }
-      kernels::gemm_nt(acc.data(), L, w, K, col_t.data(), K, g.O, L, K);
+      if (w8.empty())
+        kernels::gemm_nt(acc.data(), L, w, K, col_t.data(), K, g.O, L, K);
+      else
+        kernels::gemm_nt(acc.data(), L, w8.data(), K, col_t.data(), K, g.O, L, K);
       for (int64_t j = 0; j < count; ++j) {
         const int64_t n = n0 + j;
         int64_t* a = acc.data();

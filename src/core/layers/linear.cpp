@@ -8,6 +8,7 @@
 
 #include "bias.hpp"
 #include "zimt/kernels/gemm.hpp"
+#include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt {
@@ -19,6 +20,11 @@ Shape linear_out_shape(const Shape& in, const LinearSpec& spec) {
 
 namespace {
 
+// Samples per GEMM (the grain of the loops over the batch): enough rows for
+// gemm_nt's packed micro-kernels (a single row runs dot products at a
+// fraction of their rate), while a batch of 64 still gives 4 tasks.
+constexpr int64_t kGemmRows = 16;
+
 // in (N,I), W (O,I), b (O) -> out (N,O) of element type T (int8 or int16)
 template <class T, class X>
 void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const LinearSpec& spec) {
@@ -26,11 +32,21 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   assert(in.shape == (Shape{batch, I}) && out.shape == (Shape{batch, O}));
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  // Under the int8 storage policy the GEMM reads the weights as int8:
+  // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
+  std::vector<int8_t> w8;
+  if (params.storage == WeightStorage::int8) {
+    w8.resize(static_cast<size_t>(O * I));
+    kernels::narrow_to_int8(w8.data(), w, O * I);
+  }
   // One GEMM per chunk of samples: acc (rows, O) = in[rows] (rows, I) · Wᵀ.
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch, kGemmRows), [&](const tbb::blocked_range<int64_t>& r) {
     const int64_t rows = r.end() - r.begin();
     std::vector<int64_t> acc(static_cast<size_t>(rows * O));
-    kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w, I, rows, O, I);
+    if (w8.empty())
+      kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w, I, rows, O, I);
+    else
+      kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w8.data(), I, rows, O, I);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       int64_t* a = acc.data() + (n - r.begin()) * O;
       int32_t e = in.exp[n] + w_exp;
@@ -54,7 +70,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     for (int64_t o = 0; o < O; ++o)
       for (int64_t i = 0; i < I; ++i) wt[static_cast<size_t>(i * O + o)] = w[o * I + i];
     // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ.
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch, kGemmRows), [&](const tbb::blocked_range<int64_t>& r) {
       const int64_t rows = r.end() - r.begin();
       std::vector<int64_t> acc(static_cast<size_t>(rows * I));
       kernels::gemm_nt(acc.data(), I, dout.sample(r.begin()), O, wt.data(), O, rows, I, O);
