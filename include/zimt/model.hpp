@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "zimt/arena.hpp"
+#include "zimt/batch_reducer.hpp"
 #include "zimt/layers/conv2d.hpp"
 #include "zimt/layers/layernorm.hpp"
 #include "zimt/layers/linear.hpp"
@@ -123,8 +124,10 @@ inline int64_t steady_now_ns() {
 void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena, LayerNanos* layer_ns = nullptr);
 
 // dlogits (N,classes): dL/dlogits. Overwrites every gradient in
-// model.params.g (and g_exp). No input error is computed for the first layer.
+// model.params.g (and g_exp) with this process's share of the batch sum,
+// aligned over the whole batch that `reducer` spans (batch_reducer.hpp). No
+// input error is computed for the first layer.
 void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena,
-                    LayerNanos* layer_ns = nullptr);
+                    LayerNanos* layer_ns = nullptr, const BatchReducer& reducer = single_process());
 
 }  // namespace zimt

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "zimt/batch_reducer.hpp"
 #include "zimt/numerics.hpp"
 
 namespace zimt {
@@ -65,11 +66,16 @@ int shift_to_fit(uint64_t max_abs, int64_t limit);
 //     max(sample_exp) - max_shift and the samples below it get a negative
 //     shift, applied with round-half-even (they are < 2^-(max_shift) of the
 //     largest contribution's scale).
+// When the batch is split across processes (batch_reducer.hpp), exp and the
+// shift limit come from the whole batch's extent (`reducer` combines every
+// process's), so each process's local samples get the shifts they would get
+// in one process; shift[] covers the local samples only.
 struct BatchAlignment {
   int32_t exp = 0;
   std::vector<int32_t> shift;
 };
-BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits);
+BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits,
+                           const BatchReducer& reducer = single_process());
 
 // The exponent on which a (|a| < 2^bits_a, exponent e_a) and b (|b| < 2^bits_b,
 // exponent e_b) are added: min(e_a, e_b), so both join by exact left shifts,

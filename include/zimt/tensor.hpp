@@ -67,8 +67,13 @@ struct Shape {
     for (int i = 0; i < rank; ++i) n *= d[static_cast<size_t>(i)];
     return n;
   }
-  // Elements per sample (everything but dimension 0).
-  int64_t sample_numel() const { return rank == 0 ? 1 : numel() / d[0]; }
+  // Elements per sample (everything but dimension 0), also of an empty batch
+  // (a process's share of a small batch may hold no sample).
+  int64_t sample_numel() const {
+    int64_t n = 1;
+    for (int i = 1; i < rank; ++i) n *= d[static_cast<size_t>(i)];
+    return n;
+  }
   bool operator==(const Shape& o) const {
     if (rank != o.rank) return false;
     for (int i = 0; i < rank; ++i)

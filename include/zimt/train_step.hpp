@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "zimt/arena.hpp"
+#include "zimt/batch_reducer.hpp"
 #include "zimt/model.hpp"
 #include "zimt/optim/optimizer.hpp"
 #include "zimt/optim/step_stats.hpp"
@@ -57,14 +58,20 @@ struct StepProfile {
 // The training step: forward, loss, backward, update. images (N, C·H·W) u8,
 // labels[n] < classes; `step` the 0-based step index the optimizer's
 // randomness is drawn for. Uses `arena` for activations; it is reset first.
+// With a `reducer` spanning several processes, the N samples are this
+// process's share of the global batch: the gradients and counters are the
+// whole batch's on every process, so each applies the same update
+// (batch_reducer.hpp). Every process calls it once per step, also with N = 0.
 StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
                         int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena,
-                        StepProfile* profile = nullptr);
+                        StepProfile* profile = nullptr, const BatchReducer& reducer = single_process());
 
 // The step without the update: forward, loss, backward. Overwrites every
-// gradient of model.params (ParamSet::g, g_exp: dL/dw of the batch-mean loss).
+// gradient of model.params (ParamSet::g, g_exp: dL/dw of the batch-mean loss)
+// and returns the counters, both of the whole batch that `reducer` spans.
 BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                                const InputNorm& norm, Arena& arena, StepProfile* profile = nullptr);
+                                const InputNorm& norm, Arena& arena, StepProfile* profile = nullptr,
+                                const BatchReducer& reducer = single_process());
 
 // Forward only. pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
 // (may be nullptr) the per-sample loss in Q16.

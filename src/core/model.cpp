@@ -185,7 +185,8 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   }
 }
 
-void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena, LayerNanos* layer_ns) {
+void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena, LayerNanos* layer_ns,
+                    const BatchReducer& reducer) {
   // Layers before the first one with parameters need no error signal.
   size_t first = 0;
   while (first < model.layers.size() && model.layers[first].params == 0) ++first;
@@ -200,14 +201,14 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
     Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
     Err* din = need_din ? &dx : nullptr;
     switch (l.kind) {
-      case LayerKind::conv2d: conv2d_backward(din, dy, x, p, l.conv); break;
-      case LayerKind::linear: linear_backward(din, dy, x, p, l.linear); break;
+      case LayerKind::conv2d: conv2d_backward(din, dy, x, p, l.conv, reducer); break;
+      case LayerKind::linear: linear_backward(din, dy, x, p, l.linear, reducer); break;
       case LayerKind::relu: relu_backward(dx, dy, y); break;
       case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
       case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;
-      case LayerKind::basic_block: basic_block_backward(din, dy, x, acts.block[i], p, l.block, arena); break;
+      case LayerKind::basic_block: basic_block_backward(din, dy, x, acts.block[i], p, l.block, arena, reducer); break;
     }
     if (layer_ns) (*layer_ns)[i] += steady_now_ns() - t0;
     dy = dx;

@@ -59,13 +59,13 @@ int shift_to_fit(uint64_t max_abs, int64_t limit) {
   return s;
 }
 
-BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits) {
+BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits, const BatchReducer& reducer) {
   BatchAlignment a;
   a.shift.resize(static_cast<size_t>(batch));
-  if (batch == 0) return a;
-  const int32_t lo = *std::min_element(sample_exp, sample_exp + batch);
-  const int32_t hi = *std::max_element(sample_exp, sample_exp + batch);
-  const int32_t max_shift = std::max(0, 62 - term_bits - ceil_log2(static_cast<uint64_t>(batch)));
+  const BatchExtent whole = reducer.combine(batch_extent(sample_exp, batch));
+  if (whole.samples == 0) return a;
+  const int32_t lo = whole.min_exp, hi = whole.max_exp;
+  const int32_t max_shift = std::max(0, 62 - term_bits - ceil_log2(static_cast<uint64_t>(whole.samples)));
   a.exp = hi - lo <= max_shift ? lo : hi - max_shift;
   for (int64_t n = 0; n < batch; ++n) a.shift[static_cast<size_t>(n)] = sample_exp[n] - a.exp;
   return a;

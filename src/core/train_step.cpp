@@ -89,7 +89,8 @@ void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
 }
 
 BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                                const InputNorm& norm, Arena& arena, StepProfile* profile) {
+                                const InputNorm& norm, Arena& arena, StepProfile* profile,
+                                const BatchReducer& reducer) {
   arena.reset();
   size_profile(profile, model);
   const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
@@ -102,19 +103,29 @@ BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8
   const int64_t t0 = profile ? steady_now_ns() : 0;
   BatchCounters counters = loss_counters(logits, y, pred, nullptr);
   counters.act_saturated = acts.saturated;
+  // the loss is the mean over the whole batch
+  const int64_t global_batch = reducer.combine(BatchExtent{batch}).samples;
   Err dlogits = make_tensor<int16_t>(arena, logits.shape);
-  softmax_ce_backward(dlogits, logits, y.data());
+  softmax_ce_backward(dlogits, logits, y.data(), global_batch);
   if (profile) profile->loss_ns += steady_now_ns() - t0;
   // backward
-  model_backward(model, acts, dlogits, arena, profile ? &profile->backward_ns : nullptr);
+  model_backward(model, acts, dlogits, arena, profile ? &profile->backward_ns : nullptr, reducer);
+  // The processes' aligned partial sums add up to the whole batch's (exact integer sums).
+  reducer.sum(model.params.g.data(), static_cast<int64_t>(model.params.g.size()));
+  int64_t totals[] = {counters.loss_sum_q16, counters.correct, counters.act_saturated};
+  reducer.sum(totals, 3);
+  counters.loss_sum_q16 = totals[0];
+  counters.correct = totals[1];
+  counters.act_saturated = totals[2];
   return counters;
 }
 
 StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t* images, const uint8_t* labels,
                         int64_t batch, const InputNorm& norm, uint64_t seed, uint64_t step, Arena& arena,
-                        StepProfile* profile) {
+                        StepProfile* profile, const BatchReducer& reducer) {
   StepCounters counters;
-  static_cast<BatchCounters&>(counters) = compute_gradients(model, images, labels, batch, norm, arena, profile);
+  static_cast<BatchCounters&>(counters) =
+      compute_gradients(model, images, labels, batch, norm, arena, profile, reducer);
   // update
   const int64_t t0 = profile ? steady_now_ns() : 0;
   counters.update = optimizer.step(model.params, seed, step);

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "zimt/batch_reducer.hpp"
 #include "zimt/param.hpp"
 #include "zimt/tensor.hpp"
 
@@ -39,7 +40,10 @@ struct Conv2dSpec {
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
 // in and out: int8 or int16, any pair.
 void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec);
-// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
-void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec);
+// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias)
+// with this process's share of the batch sum, aligned over the whole batch
+// that `reducer` spans (batch_reducer.hpp).
+void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec,
+                     const BatchReducer& reducer = single_process());
 
 }  // namespace zimt

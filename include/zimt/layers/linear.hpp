@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "zimt/batch_reducer.hpp"
 #include "zimt/param.hpp"
 #include "zimt/tensor.hpp"
 
@@ -27,7 +28,10 @@ Shape linear_out_shape(const Shape& in, const LinearSpec& spec);
 // in and out: int8 or int16, any pair (int16 outputs before a ReLU and a
 // LayerNorm, int16 inputs from a LayerNorm's int16 output: model.hpp).
 void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec);
-// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias).
-void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec);
+// din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias)
+// with this process's share of the batch sum, aligned over the whole batch
+// that `reducer` spans (batch_reducer.hpp).
+void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec,
+                     const BatchReducer& reducer = single_process());
 
 }  // namespace zimt

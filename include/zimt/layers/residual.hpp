@@ -53,6 +53,7 @@
 #include <string>
 
 #include "zimt/arena.hpp"
+#include "zimt/batch_reducer.hpp"
 #include "zimt/layers/conv2d.hpp"
 #include "zimt/param.hpp"
 #include "zimt/tensor.hpp"
@@ -90,10 +91,11 @@ Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);
 void basic_block_forward(const Activation& out, BasicBlockActs& acts, const Activation& in, const ParamSet& params,
                          const BasicBlockSpec& spec, Arena& arena);
 
-// din may be nullptr. Overwrites the gradients of the block's tensors.
+// din may be nullptr. Overwrites the gradients of the block's tensors
+// (this process's share of the batch that `reducer` spans, conv2d.hpp).
 // Scratch error tensors come from `arena`. `in` as given to forward.
 void basic_block_backward(Err* din, const Err& dout, const Activation& in, const BasicBlockActs& acts, ParamSet& params,
-                          const BasicBlockSpec& spec, Arena& arena);
+                          const BasicBlockSpec& spec, Arena& arena, const BatchReducer& reducer = single_process());
 
 // Per-sample sums of two tensors of equal shape into int16: out = a + b (see
 // above). The residual sums (n2 + np, n2 + x) and the input errors (Err).

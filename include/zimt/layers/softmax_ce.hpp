@@ -24,5 +24,8 @@ int64_t softmax_ce_forward(const Act& logits, const int32_t* labels, int64_t* lo
 // int16 (round-half-even, quant.hpp). Exact zeros cannot occur in float here;
 // an entry is 0 only where p < 2^-48 or below the sample's int16 step.
 void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels);
+// The same for logits that are one process's share of a global batch of
+// `global_batch` samples (batch_reducer.hpp): the mean is over the whole batch.
+void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels, int64_t global_batch);
 
 }  // namespace zimt

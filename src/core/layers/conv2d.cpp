@@ -141,7 +141,8 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
 // dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O);
 // X (input): int8_t or int16_t.
 template <class X>
-void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec) {
+void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec,
+              const BatchReducer& reducer) {
   const Geometry g = geometry(in.shape, spec);
   assert(dout.shape == conv2d_out_shape(in.shape, spec));
   const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O;
@@ -191,8 +192,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
   constexpr int x_bits = magnitude_bits<X>() + 1;
   const int p_bits = ceil_log2(static_cast<uint64_t>(P));
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch,
-                                        product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)));
+  const BatchAlignment wa = align_batch(
+      sample_exp.data(), batch, product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)), reducer);
   // Samples that join the batch sum with the same left shift are contracted
   // in ONE GEMM over their concatenated positions (a run, L = len·P columns):
   // 2^s·Σ_n Σ_p = Σ_n 2^s·Σ_p exactly, so the result is the per-sample one,
@@ -233,7 +234,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (spec.has_bias) {
     // db[o] = Σ_n 2^e_dout[n] Σ_p dout[n,o,p]; a sample's sum is < 2^(16 + ceil_log2 P).
-    const BatchAlignment ba = align_batch(dout.exp, batch, 16 + p_bits);
+    const BatchAlignment ba = align_batch(dout.exp, batch, 16 + p_bits, reducer);
     int64_t* gb = params.grads(spec.bias);
     for (int64_t o = 0; o < O; ++o) {
       int64_t total = 0;
@@ -260,8 +261,9 @@ void conv2d_forward(const Activation& out, const Activation& in, const ParamSet&
   visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
 }
 
-void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec) {
-  visit(in, [&](auto x) { backward(din, dout, x, params, spec); });
+void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec,
+                     const BatchReducer& reducer) {
+  visit(in, [&](auto x) { backward(din, dout, x, params, spec, reducer); });
 }
 
 }  // namespace zimt

@@ -58,7 +58,8 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
 
 // dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
 template <class X>
-void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec) {
+void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec,
+              const BatchReducer& reducer) {
   const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
   assert(dout.shape == (Shape{batch, O}) && in.shape == (Shape{batch, I}));
   const int16_t* w = params.weights(spec.weight);
@@ -85,7 +86,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   constexpr int term_bits = product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1);
   std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch, term_bits);
+  const BatchAlignment wa = align_batch(sample_exp.data(), batch, term_bits, reducer);
   int64_t* gw = params.grads(spec.weight);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, O), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t o = r.begin(); o < r.end(); ++o) {
@@ -109,7 +110,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (spec.has_bias) {
     // db[o] = Σ_n dout[n,o]·2^e_dout[n]; |dout| < 2^16.
-    const BatchAlignment ba = align_batch(dout.exp, batch, 16);
+    const BatchAlignment ba = align_batch(dout.exp, batch, 16, reducer);
     int64_t* gb = params.grads(spec.bias);
     for (int64_t o = 0; o < O; ++o) {
       int64_t s = 0;
@@ -126,8 +127,9 @@ void linear_forward(const Activation& out, const Activation& in, const ParamSet&
   visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
 }
 
-void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec) {
-  visit(in, [&](auto x) { backward(din, dout, x, params, spec); });
+void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec,
+                     const BatchReducer& reducer) {
+  visit(in, [&](auto x) { backward(din, dout, x, params, spec, reducer); });
 }
 
 }  // namespace zimt

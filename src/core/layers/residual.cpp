@@ -146,7 +146,7 @@ void block_forward(Tensor<Y>& out, BasicBlockActs& acts, const Tensor<X>& in, co
 // dout (N,O,OH,OW) -> din (N,C,H,W); X: the block input's element type.
 template <class X>
 void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicBlockActs& acts, ParamSet& params,
-                    const BasicBlockSpec& spec, Arena& arena) {
+                    const BasicBlockSpec& spec, Arena& arena, const BatchReducer& reducer) {
   const Shape s = dout.shape;
   Err dsum = make_tensor<int16_t>(arena, s);
   mask_errors(dsum, dout, acts.sum);
@@ -154,19 +154,19 @@ void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicB
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
-  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2);
+  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2, reducer);
   Err dn1 = make_tensor<int16_t>(arena, s);
   mask_errors(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh1, dn1, acts.h1);
   Err dmain = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
-  conv2d_backward(din ? &dmain : nullptr, dh1, in, params, spec.conv1);
+  conv2d_backward(din ? &dmain : nullptr, dh1, in, params, spec.conv1, reducer);
   // Shortcut: identity passes dsum on; a projection backpropagates through LN and the 1x1 conv.
   if (spec.has_projection) {
     Err dhp = make_tensor<int16_t>(arena, s);
     layernorm_backward(dhp, dsum, acts.hp);
     Err dshort = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
-    conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection);
+    conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection, reducer);
     if (din) add_i16(*din, dmain, dshort);
   } else if (din) {
     add_i16(*din, dmain, dsum);
@@ -184,8 +184,8 @@ void basic_block_forward(const Activation& out, BasicBlockActs& acts, const Acti
 }
 
 void basic_block_backward(Err* din, const Err& dout, const Activation& in, const BasicBlockActs& acts, ParamSet& params,
-                          const BasicBlockSpec& spec, Arena& arena) {
-  visit(in, [&](auto x) { block_backward(din, dout, x, acts, params, spec, arena); });
+                          const BasicBlockSpec& spec, Arena& arena, const BatchReducer& reducer) {
+  visit(in, [&](auto x) { block_backward(din, dout, x, acts, params, spec, arena, reducer); });
 }
 
 }  // namespace zimt

@@ -155,7 +155,12 @@ int64_t softmax_ce_forward(const Act& logits, const int32_t* labels, int64_t* lo
 
 // logits (N,K), labels (N) -> dlogits (N,K)
 void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels) {
-  assert(dlogits.shape == logits.shape);
+  softmax_ce_backward(dlogits, logits, labels, logits.batch());
+}
+
+// logits (N,K), labels (N) -> dlogits (N,K); N <= global_batch
+void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels, int64_t global_batch) {
+  assert(dlogits.shape == logits.shape && logits.batch() <= global_batch);
   const int64_t batch = logits.batch(), k = logits.shape[1];
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
     SampleSoftmax s;
@@ -167,7 +172,7 @@ void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels)
         const u128 num = static_cast<u128>(s.e[static_cast<size_t>(i)]) << kProbBits;
         const u128 p = div_round_even_u128(num, s.sum);
         const int64_t diff = static_cast<int64_t>(p) - (i == labels[n] ? int64_t{1} << kProbBits : 0);
-        g[static_cast<size_t>(i)] = div_round_even(diff * (int64_t{1} << (62 - kProbBits)), batch);
+        g[static_cast<size_t>(i)] = div_round_even(diff * (int64_t{1} << (62 - kProbBits)), global_batch);
       }
       dlogits.exp[n] = requantize_i16(g.data(), k, -62, dlogits.sample(n));
     }
