@@ -43,10 +43,11 @@ void Engine::gather(const data::Dataset& data, std::span<const uint32_t> indices
   }
 }
 
-StepCounters Engine::train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step) {
+StepCounters Engine::train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step,
+                                 const BatchReducer& reducer) {
   gather(data, indices);
   return train_step(model_, optimizer_, images_.data(), labels_.data(), static_cast<int64_t>(indices.size()), norm_,
-                    seed_, step, arena_);
+                    seed_, step, arena_, nullptr, reducer);
 }
 
 std::vector<uint32_t> eval_subset(uint64_t size, uint64_t count) {

@@ -141,6 +141,14 @@ double training_images_per_s(const std::vector<json>& rows) {
   return seconds > 0 ? images / seconds : 0.0;
 }
 
+// Rank 0's resume point on every process of `group`: the checkpoint's bytes
+// are broadcast, so the other processes need not see the run directory.
+void share_resume_point(const ProcessGroup& group, std::optional<ResumePoint>& point) {
+  std::string bytes = point ? encode_checkpoint(point->checkpoint) : std::string();
+  group.broadcast(bytes);
+  if (group.rank() != 0 && !bytes.empty()) point = ResumePoint{{}, decode_checkpoint(bytes, "checkpoint from rank 0")};
+}
+
 struct Clock {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
@@ -165,29 +173,36 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   std::optional<tbb::global_control> threads;
   if (c.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, c.threads);
 
+  // Rank 0 of a group (or the process alone) is the writer: it alone touches the run directory.
+  const ProcessGroup* group = options.group;
+  const bool writer = group == nullptr || group->rank() == 0;
+  const BatchReducer& reducer = group ? group->reducer() : single_process();
   const fs::path dir = c.output_dir.empty() ? default_run_dir(c) : c.output_dir;
-  const DirLock lock(dir, "zimt train");  // a second process on this run directory is refused
   const fs::path ckpt_dir = dir / "checkpoints";
-  for (const fs::path& d : {dir, ckpt_dir}) data::remove_stale_temporaries(d.string());  // of a killed run
-  const auto existing = list_checkpoints(ckpt_dir);
-  const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
-  if (has_run && !options.resume && !options.overwrite)
-    throw std::runtime_error(dir.string() +
-                             ": already holds a run; pass --resume to continue it or --overwrite to "
-                             "start again");
-  if (options.overwrite)
-    for (const auto& entry : fs::directory_iterator(dir))
-      if (entry.path() != lock.path()) fs::remove_all(entry.path());
+  std::optional<DirLock> lock;  // a second process on this run directory is refused
+  std::optional<ResumePoint> resume_point;
+  if (writer) {
+    lock.emplace(dir, "zimt train");
+    for (const fs::path& d : {dir, ckpt_dir}) data::remove_stale_temporaries(d.string());  // of a killed run
+    const auto existing = list_checkpoints(ckpt_dir);
+    const bool has_run = fs::exists(dir / "metrics.jsonl") || !existing.empty();
+    if (has_run && !options.resume && !options.overwrite)
+      throw std::runtime_error(dir.string() +
+                               ": already holds a run; pass --resume to continue it or --overwrite to "
+                               "start again");
+    if (options.overwrite)
+      for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path() != lock->path()) fs::remove_all(entry.path());
+    if (options.resume)
+      resume_point = load_newest_valid_checkpoint(
+          ckpt_dir, [](const std::string& warning) { std::fprintf(stderr, "zimt: %s\n", warning.c_str()); });
+  }
+  if (group) share_resume_point(*group, resume_point);
 
   Engine engine(c);
   TrainState state;
   state.seed = c.seed;
   state.optimizer_totals = empty_totals();
-  const auto resume_point =
-      options.resume
-          ? load_newest_valid_checkpoint(
-                ckpt_dir, [](const std::string& warning) { std::fprintf(stderr, "zimt: %s\n", warning.c_str()); })
-          : std::nullopt;
   if (resume_point) {
     const Checkpoint& ckpt = resume_point->checkpoint;
     check_resumable(ckpt.config, resolved, source);
@@ -195,17 +210,29 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
     engine.load(ckpt.params);
     state = ckpt.state;
   } else {
-    engine.initialize(c.init, c.seed);
-    if (options.resume) fs::remove(dir / "metrics.jsonl");  // --resume with nothing saved: a fresh start
+    engine.initialize(c.init, c.seed);  // a function of the seed: the same on every process
+    if (options.resume && writer) fs::remove(dir / "metrics.jsonl");  // --resume with nothing saved: a fresh start
   }
-  data::write_file_atomic((dir / "config.resolved.json").string(), resolved.dump(2) + "\n");
-  MetricsLog metrics(dir, state.metrics_lines);
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(std::fopen((dir / "train.log").c_str(), "a"), std::fclose);
-  if (!log) throw std::runtime_error((dir / "train.log").string() + ": cannot open for writing");
-  Progress progress(stderr, c.log_every, options.quiet);
-  Progress log_lines(log.get(), c.log_every, false);
+  std::optional<MetricsLog> metrics;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, std::fclose);
+  if (writer) {
+    data::write_file_atomic((dir / "config.resolved.json").string(), resolved.dump(2) + "\n");
+    metrics.emplace(dir, state.metrics_lines);
+    log.reset(std::fopen((dir / "train.log").c_str(), "a"));
+    if (!log) throw std::runtime_error((dir / "train.log").string() + ": cannot open for writing");
+  }
+  Progress progress(stderr, c.log_every, options.quiet || !writer);
+  Progress log_lines(writer ? log.get() : stderr, c.log_every, !writer);
 
   StopSignals signals;
+  // A stop is taken at the same step by every process of a group (a signal
+  // may reach them at different times): the step's flags are summed.
+  const auto stop_requested = [&]() {
+    if (group == nullptr) return signals.requested();
+    int64_t stops = signals.requested() ? 1 : 0;
+    reducer.sum(&stops, 1);
+    return stops > 0;
+  };
   Clock clock;
   const double elapsed_before = state.elapsed_s;
   const uint64_t start_step = state.step;
@@ -213,6 +240,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   double train_s_since_eval = 0;  // seconds inside train_batch since the previous row
 
   auto save = [&]() {
+    if (!writer) return;
     Checkpoint ckpt{state, resolved, engine.params(), identify(train_data, test_data)};
     ckpt.state.elapsed_s = elapsed_before + clock.seconds();
     save_checkpoint(checkpoint_path(ckpt_dir, state.step), ckpt);
@@ -242,8 +270,8 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
     row["train_acc"] =
         state.loss_count ? row["train_correct"].get<double>() / static_cast<double>(state.loss_count) : 0.0;
     row.erase("train_correct");
-    metrics.append(row);
-    state.metrics_lines = metrics.lines();
+    metrics->append(row);
+    state.metrics_lines = metrics->lines();
     state.best_test_acc = std::max(state.best_test_acc, acc);
     state.loss_sum = 0;
     state.loss_count = 0;
@@ -256,14 +284,17 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   std::vector<uint32_t> order = epoch_order(static_cast<uint32_t>(train_data.size()), c.seed, state.epoch, c.shuffle);
   bool interrupted = false;
   while (state.step < total_steps) {
-    if (signals.requested()) {
+    if (stop_requested()) {
       interrupted = true;
       break;
     }
     const uint64_t begin = state.epoch_position;
     const uint64_t count = std::min<uint64_t>(c.batch_size, train_data.size() - begin);
     const double step_start = clock.seconds();
-    const StepCounters out = engine.train_batch(train_data, std::span(order).subspan(begin, count), state.step);
+    // This process's share of the global batch order[begin, begin + count).
+    const Share mine = group ? share_of(count, group->rank(), group->size()) : Share{0, count};
+    const StepCounters out =
+        engine.train_batch(train_data, std::span(order).subspan(begin + mine.first, mine.size), state.step, reducer);
     train_s_since_eval += clock.seconds() - step_start;
     state.loss_sum += out.loss_sum_q16;
     state.loss_count += count;
@@ -285,7 +316,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
     p.last_acc = state.best_test_acc > 0 ? state.best_test_acc : -1;
 
     const bool last = state.step == total_steps;
-    if (epoch_end || last || (c.eval_every > 0 && state.step % c.eval_every == 0)) {
+    if (writer && (epoch_end || last || (c.eval_every > 0 && state.step % c.eval_every == 0))) {
       const json row = evaluate_now(epoch_end || last);
       p.last_acc = row["test_acc"];
       if (epoch_end || last) {
@@ -310,6 +341,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   }
   progress.finish();
   if (interrupted) save();
+  if (!writer) return interrupted ? 130 : 0;
 
   const auto rows = read_metrics(dir / "metrics.jsonl");
   const double wall = elapsed_before + clock.seconds();

@@ -1,5 +1,6 @@
 // `zimt train CONFIG [--resume] [--overwrite] [--set /ptr=value ...] [--quiet]`
 #include "commands.hpp"
+#include "launched_group.hpp"
 
 #include "zimt/runs/config.hpp"
 #include "zimt/runs/config_enums.hpp"
@@ -39,7 +40,17 @@ void add_train(CLI::App& app) {
     opts->train.source = opts->config;
     if (!opts->memory_limit.empty()) opts->train.memory_limit = runs::parse_memory_size(opts->memory_limit);
     const auto resolved = runs::load_resolved_config(opts->config, opts->overrides);
-    const int code = runs::train(runs::to_run_config(resolved, opts->config), resolved, opts->train);
+    // Under mpirun every process trains its share of each batch (trainer.hpp).
+    std::unique_ptr<runs::ProcessGroup> group = join_launched_group();
+    opts->train.group = group.get();
+    int code = 0;
+    try {
+      code = runs::train(runs::to_run_config(resolved, opts->config), resolved, opts->train);
+    } catch (const std::exception& e) {
+      if (group && group->size() > 1) abort_group(*group, e);
+      throw;
+    }
+    group.reset();  // every process leaves MPI before exiting
     if (code != 0) std::exit(code);
   });
 }

@@ -36,8 +36,10 @@ class Engine {
   const ParamSet& params() const { return model_.params; }
   const Model& model() const { return model_; }
 
-  // The training step (train_step.hpp) on the samples `indices` of `data`.
-  StepCounters train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step);
+  // The training step (train_step.hpp) on the samples `indices` of `data`:
+  // the whole batch, or this process's share of the batch `reducer` spans.
+  StepCounters train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step,
+                           const BatchReducer& reducer = single_process());
 
   // The samples `indices` of `data`, in batches of `batch`.
   EvalResult evaluate(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
