@@ -230,7 +230,10 @@ TEST_CASE("compare: missing, empty and unmatched paths are errors naming the pat
       {"a=ok a=ok", "two groups are labelled 'a'"},
       {"ok --metric nope", "--metric nope: no finished run logs it (metrics.jsonl has: test_acc, test_loss)"},
   };
-  for (const auto& [args, message] : cases) {
+  for (const auto& one_case : cases) {
+    // Named copies: doctest's INFO captures them in a lambda, which clang 14
+    // does not allow for structured bindings.
+    const std::string args = one_case.first, message = one_case.second;
     const auto r = run_zimt("compare -o out " + args, dir.path);
     INFO(args << " -> " << r.output);
     CHECK(r.exit_code == 1);
