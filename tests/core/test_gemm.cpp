@@ -35,6 +35,13 @@ std::vector<int64_t> expected(const std::vector<TA>& a, int64_t lda, const std::
   return c;
 }
 
+// The int32 C of the same products: the exact sum modulo 2^32.
+std::vector<int32_t> narrowed(const std::vector<int64_t>& c) {
+  std::vector<int32_t> r(c.size());
+  for (size_t i = 0; i < c.size(); ++i) r[i] = static_cast<int32_t>(c[i]);
+  return r;
+}
+
 struct Shape {
   int64_t m, n, k;
 };
@@ -67,6 +74,15 @@ void check_all(const Shape& s, int64_t pad, std::mt19937_64& rng, int lo8, int h
     CHECK(c == e_16_16);
     impl.i8_i8(c.data(), ldc, a8.data(), lda, b8.data(), ldb, s.m, s.n, s.k);
     CHECK(c == e_8_8);
+    std::vector<int32_t> c32(static_cast<size_t>(s.m * ldc), -7);
+    impl.i8_i16_c32(c32.data(), ldc, a8.data(), lda, b16.data(), ldb, s.m, s.n, s.k);
+    CHECK(c32 == narrowed(e_8_16));
+    impl.i16_i8_c32(c32.data(), ldc, a16.data(), lda, b8.data(), ldb, s.m, s.n, s.k);
+    CHECK(c32 == narrowed(e_16_8));
+    impl.i16_i16_c32(c32.data(), ldc, a16.data(), lda, b16.data(), ldb, s.m, s.n, s.k);
+    CHECK(c32 == narrowed(e_16_16));
+    impl.i8_i8_c32(c32.data(), ldc, a8.data(), lda, b8.data(), ldb, s.m, s.n, s.k);
+    CHECK(c32 == narrowed(e_8_8));
   }
 }
 
@@ -144,6 +160,41 @@ TEST_CASE("gemm_nt int8 x int8: the offset sums flush before they leave int32") 
       CHECK(c == std::vector<int64_t>(c.size(), -s.k * 127 * 128));
     }
   }
+}
+
+TEST_CASE("gemm_nt with int32 C: exact where sum_fits_int32, the sum modulo 2^32 beyond") {
+  CHECK(sum_fits_int32(65535, 128, 256));   // 2^31 - 2^15
+  CHECK(!sum_fits_int32(65536, 128, 256));  // 2^31
+  CHECK(sum_fits_int32(0, 32768, 32768));
+  CHECK(!sum_fits_int32(2, 32768, 32768));
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    CAPTURE(impl.name);
+    for (const Shape& s : {Shape{1, 5, 2001}, Shape{7, 19, 2001}, Shape{13, 40, 131071}}) {
+      CAPTURE(s.m);
+      CAPTURE(s.k);
+      // int8 x int8 at the bound (-128·-128 over 131,071: 2^31 - 2^14) and
+      // int16 x int16 far past it (wraps modulo 2^32).
+      const std::vector<int8_t> a8(static_cast<size_t>(s.m * s.k), int8_t{-128});
+      const std::vector<int8_t> b8(static_cast<size_t>(s.n * s.k), int8_t{-128});
+      const std::vector<int16_t> a16(static_cast<size_t>(s.m * s.k), int16_t{-32768});
+      const std::vector<int16_t> b16(static_cast<size_t>(s.n * s.k), int16_t{-32767});
+      std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
+      impl.i8_i8_c32(c.data(), s.n, a8.data(), s.k, b8.data(), s.k, s.m, s.n, s.k);
+      CHECK(c == std::vector<int32_t>(c.size(), static_cast<int32_t>(s.k * 128 * 128)));
+      impl.i16_i16_c32(c.data(), s.n, a16.data(), s.k, b16.data(), s.k, s.m, s.n, s.k);
+      CHECK(c == std::vector<int32_t>(c.size(), static_cast<int32_t>(s.k * 32768 * 32767)));
+      impl.i8_i16_c32(c.data(), s.n, a8.data(), s.k, b16.data(), s.k, s.m, s.n, s.k);
+      CHECK(c == std::vector<int32_t>(c.size(), static_cast<int32_t>(s.k * 128 * 32767)));
+    }
+  }
+  std::mt19937_64 rng(15);
+  const Shape s{9, 70, 45};
+  const auto a = random_vec<int16_t>(s.m * s.k, rng, -32768, 32767);
+  const auto b = random_vec<int8_t>(s.n * s.k, rng, -128, 127);
+  std::vector<int32_t> c(static_cast<size_t>(s.m * s.n));
+  gemm_nt(c.data(), s.n, a.data(), s.k, b.data(), s.k, s.m, s.n, s.k);
+  CHECK(c == narrowed(expected(a, s.k, b, s.k, s.m, s.n, s.k, s.n)));
 }
 
 TEST_CASE("gemm_nt dispatches every operand pair to an available implementation and agrees with it") {

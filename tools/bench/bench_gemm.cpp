@@ -32,6 +32,7 @@ struct Case {
   int64_t m, n, k;
   Types types;
   int amax, bmax;
+  bool c32 = false;  // int32 C (the bound k·amax·bmax < 2^31 holds)
 };
 
 constexpr int kW = 127, kI16 = 32767, kI8 = 127;
@@ -39,7 +40,8 @@ constexpr int kW = 127, kI16 = 32767, kI8 = 127;
 // fwd: forward, bwd_in: error backward, bwd_w: weight gradient. The linear
 // layers run one sample per call (m = 1); conv layers group samples (n or k
 // is samples·positions). The int8 x int8 rows are the forward GEMMs with
-// int8 inputs and int8-policy weights, which the layers hand over as int8.
+// int8 inputs and int8-policy weights, which the layers hand over as int8
+// (int16 inputs: int8 x int16); _c32 rows the same call with an int32 C.
 const Case kCases[] = {
     {"mlp_fc1_fwd", 1, 128, 784, Types::i8_i16, kI8, kW},
     {"mlp_fc1_fwd_i8i8", 1, 128, 784, Types::i8_i8, kI8, kW},
@@ -48,7 +50,10 @@ const Case kCases[] = {
     {"cnn_conv1_fwd_i8i8", 32, 784, 9, Types::i8_i8, kW, kI8},
     {"cnn_conv1_bwd_w", 32, 9, 6272, Types::i16_i8, kI16, kI8},
     {"cnn_conv2_fwd", 64, 196, 288, Types::i16_i16, kW, kI16},
+    {"cnn_conv2_fwd_i8i16", 64, 196, 288, Types::i8_i16, kW, kI16},
+    {"cnn_conv2_fwd_i8i16_c32", 64, 196, 288, Types::i8_i16, kW, kI16, true},
     {"cnn_conv2_bwd_in", 196, 288, 64, Types::i16_i16, kI16, kW},
+    {"cnn_conv2_bwd_in_c32", 196, 288, 64, Types::i16_i16, kI16, kW, true},
     {"cnn_conv2_bwd_w", 64, 288, 1568, Types::i16_i16, kI16, kI16},
     {"cnn_fc1_fwd", 1, 128, 3136, Types::i16_i16, kI16, kW},
     {"cnn_fc1_bwd_in", 1, 3136, 128, Types::i16_i16, kI16, kW},
@@ -56,13 +61,16 @@ const Case kCases[] = {
     {"rn18_conv1_fwd_i8i8", 64, 196, 49, Types::i8_i8, kW, kI8},
     {"rn18_l1_fwd", 64, 147, 576, Types::i16_i16, kW, kI16},
     {"rn18_l1_bwd_in", 147, 576, 64, Types::i16_i16, kI16, kW},
+    {"rn18_l1_bwd_in_c32", 147, 576, 64, Types::i16_i16, kI16, kW, true},
     {"rn18_l1_bwd_w", 64, 576, 392, Types::i16_i16, kI16, kI16},
     {"rn18_l2_fwd", 128, 128, 1152, Types::i16_i16, kW, kI16},
+    {"rn18_l2_fwd_i8i16", 128, 128, 1152, Types::i8_i16, kW, kI16},
     {"rn18_l2_bwd_in", 128, 1152, 128, Types::i16_i16, kI16, kW},
     {"rn18_l3_fwd", 256, 64, 2304, Types::i16_i16, kW, kI16},
     {"rn18_l3_bwd_in", 64, 2304, 256, Types::i16_i16, kI16, kW},
     {"rn18_l4_fwd", 512, 16, 4608, Types::i16_i16, kW, kI16},
     {"rn18_l4_bwd_in", 16, 4608, 512, Types::i16_i16, kI16, kW},
+    {"rn18_l4_bwd_in_c32", 16, 4608, 512, Types::i16_i16, kI16, kW, true},
     {"rn18_l4_bwd_w", 512, 4608, 56, Types::i16_i16, kI16, kI16},
 };
 
@@ -135,7 +143,25 @@ void run(benchmark::State& state, const Implementation& impl, const Case& cs) {
   const auto a16 = random_vec<int16_t>(cs.m * cs.k, cs.amax);
   const auto b16 = random_vec<int16_t>(cs.n * cs.k, cs.bmax);
   std::vector<int64_t> c(static_cast<size_t>(cs.m * cs.n));
+  std::vector<int32_t> c32(static_cast<size_t>(cs.m * cs.n));
   for (auto _ : state) {
+    if (cs.c32) {
+      switch (cs.types) {
+        case Types::i8_i16:
+          impl.i8_i16_c32(c32.data(), cs.n, a8.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k);
+          break;
+        case Types::i16_i8:
+          impl.i16_i8_c32(c32.data(), cs.n, a16.data(), cs.k, b8.data(), cs.k, cs.m, cs.n, cs.k);
+          break;
+        case Types::i16_i16:
+          impl.i16_i16_c32(c32.data(), cs.n, a16.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k);
+          break;
+        case Types::i8_i8: impl.i8_i8_c32(c32.data(), cs.n, a8.data(), cs.k, b8.data(), cs.k, cs.m, cs.n, cs.k); break;
+      }
+      benchmark::DoNotOptimize(c32.data());
+      benchmark::ClobberMemory();
+      continue;
+    }
     switch (cs.types) {
       case Types::i8_i16: impl.i8_i16(c.data(), cs.n, a8.data(), cs.k, b16.data(), cs.k, cs.m, cs.n, cs.k); break;
       case Types::i16_i8: impl.i16_i8(c.data(), cs.n, a16.data(), cs.k, b8.data(), cs.k, cs.m, cs.n, cs.k); break;

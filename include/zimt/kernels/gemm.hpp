@@ -1,7 +1,8 @@
 #pragma once
 // The narrow kernel interface of the engine: exact integer C = A·Bᵀ. Every result is the exact integer sum in int64 for
-// ANY values of the element types (k < 2^31), so all implementations agree bit for bit by construction
-// (tests/core/test_gemm.cpp checks it on random and extreme data).
+// ANY values of the element types (k < 2^31), or, with an int32 C, that sum modulo 2^32 (exact when it fits int32),
+// so all implementations agree bit for bit by construction (tests/core/test_gemm.cpp checks it on random and extreme
+// data).
 //
 // Implementations, chosen once at start-up (best one the CPU supports):
 //   avx512vnni: packed micro-kernels on vpdpwssd (int16 operands) and
@@ -14,8 +15,9 @@
 //   scalar:     int64 rows of dot products (the reference)
 // ZIMT_KERNEL=scalar|avx2|avxvnni|avx512vnni in the environment forces one (when the
 // CPU can run it; otherwise the best available is used). kernel_name() tells
-// which one runs. The vector kernels sum in int32 lanes between int64 flushes;
-// the overflow bounds are in src/core/kernels/gemm_common.hpp.
+// which one runs. The vector kernels sum in int32 lanes between int64 flushes
+// (an int32 C: no flushes); the overflow bounds are in
+// src/core/kernels/gemm_common.hpp and gemm_u8s8.hpp.
 // The caller parallelises (kernels are serial and thread-safe).
 #include <cstdint>
 #include <span>
@@ -34,10 +36,31 @@ void gemm_nt(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16
 void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
              int64_t k);
 
+// The same with an int32 C: c receives the exact sum modulo 2^32, which is
+// the exact sum whenever it fits int32 — certainly when
+// sum_fits_int32(k, max|a|, max|b|). The lanes then never leave int32 (no
+// flush into int64, no split of B), and C is half the bytes.
+void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k);
+void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k);
+void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+             int64_t n, int64_t k);
+void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k);
+
+// k·amax·bmax <= 2^31 - 1: every sum of k products with |a| <= amax and
+// |b| <= bmax (and every partial sum) fits int32.
+constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
+  if (k <= 0 || amax == 0 || bmax == 0) return true;
+  return amax * bmax <= int64_t{2147483647} / k;
+}
+
 // Name of the implementation gemm_nt uses.
 const char* kernel_name();
 
-// One implementation of gemm_nt for the four operand type pairs.
+// One implementation of gemm_nt for the four operand type pairs, int64 and
+// int32 C.
 struct Implementation {
   const char* name;
   bool (*available)();  // can this CPU run it?
@@ -49,6 +72,14 @@ struct Implementation {
                   int64_t n, int64_t k);
   void (*i8_i8)(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
                 int64_t n, int64_t k);
+  void (*i8_i16_c32)(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+                     int64_t n, int64_t k);
+  void (*i16_i8_c32)(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                     int64_t n, int64_t k);
+  void (*i16_i16_c32)(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+                      int64_t n, int64_t k);
+  void (*i8_i8_c32)(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                    int64_t n, int64_t k);
 };
 
 // Every implementation compiled in, best first; the last one (scalar) runs

@@ -53,4 +53,24 @@ void gemm_nt(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t
   chosen().i8_i8(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
+void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k) {
+  chosen().i8_i16_c32(c, ldc, a, lda, b, ldb, m, n, k);
+}
+
+void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k) {
+  chosen().i16_i8_c32(c, ldc, a, lda, b, ldb, m, n, k);
+}
+
+void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+             int64_t n, int64_t k) {
+  chosen().i16_i16_c32(c, ldc, a, lda, b, ldb, m, n, k);
+}
+
+void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+             int64_t k) {
+  chosen().i8_i8_c32(c, ldc, a, lda, b, ldb, m, n, k);
+}
+
 }  // namespace zimt::kernels

@@ -125,10 +125,19 @@ ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first, 
   for (int64_t j = 0; j < cols; ++j) c[j] = first ? v[j] : c[j] + v[j];
 }
 
+// Stores the int32 lanes acc into c[0 .. cols), cols <= 8 (an int32 C takes
+// all of k in one run: never split, never added to).
+ZIMT_AVX2 __attribute__((noinline)) void flush8(int32_t* c, __m256i acc, int64_t cols, bool, int) {
+  if (cols == 8) return _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), acc);
+  alignas(32) int32_t v[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), acc);
+  for (int64_t j = 0; j < cols; ++j) c[j] = v[j];
+}
+
 // Micro-tile: c (rows, cols) (+)= 2^shift · A16 rows (kMR, 2·steps) · panel (steps, 8·NV)
 // a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
-template <int NV>
-ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+template <int NV, class TC>
+ZIMT_AVX2 void micro_tile(TC* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                           int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m256i acc[kMR][NV];
@@ -157,9 +166,10 @@ ZIMT_AVX2 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp,
         if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, shift);
 }
 
-using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
-                           int);
-constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>};
+template <class TC>
+using MicroTile = void (*)(TC*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool, int);
+template <class TC>
+constexpr MicroTile<TC> kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1, TC>, &micro_tile<2, TC>};
 
 ZIMT_AVX2 inline int64_t hsum_epi32_as_64(__m256i acc) {
   const __m256i s = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc)),
@@ -192,10 +202,11 @@ ZIMT_AVX2 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64_t
 }
 
 // Rows of A against four rows of B at a time, 16 k per vpmaddwd, with a
-// horizontal sum at the end (m < kSmallM: no packing).
-template <class TA, class TB>
-ZIMT_AVX2 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                         int64_t n, int64_t k) {
+// horizontal sum at the end (m < kSmallM: no packing). An int32 C receives
+// the int64 sums modulo 2^32.
+template <class TA, class TB, class TC>
+ZIMT_AVX2 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                         int64_t k) {
   const int64_t blocks = (k + 15) / 16;  // steps of 16 k
   for (int64_t i = 0; i < m; ++i) {
     const TA* ai = a + i * lda;
@@ -225,7 +236,7 @@ ZIMT_AVX2 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, cons
         else
           dots4<false>(sum, ai, bq, k, s0, s1);
       }
-      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = static_cast<TC>(sum[q]);
     }
   }
 }
@@ -256,13 +267,14 @@ struct Isa {
   static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
     ::zimt::kernels::detail::split_bytes(lo, hi, words);
   }
-  static void micro_tile(int nv, int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+  template <class TC>
+  static void micro_tile(int nv, TC* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                          int64_t rows, int64_t cols, bool first, int shift) {
-    kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
+    kMicroTile<TC>[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
   }
-  template <class TA, class TB>
-  static void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                        int64_t n, int64_t k) {
+  template <class TA, class TB, class TC>
+  static void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                        int64_t k) {
     ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
   }
 };
@@ -276,6 +288,10 @@ constinit const Implementation avx2_implementation{
     &blocked_gemm<Isa, int16_t, int8_t>,
     &blocked_gemm<Isa, int16_t, int16_t>,
     &blocked_gemm<Isa, int8_t, int8_t>,
+    &blocked_gemm<Isa, int8_t, int16_t, int32_t>,
+    &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
+    &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
+    &blocked_gemm<Isa, int8_t, int8_t, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

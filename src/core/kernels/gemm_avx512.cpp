@@ -151,10 +151,18 @@ ZIMT_AVX512 inline void flush16(int64_t* c, __m512i acc, int64_t cols, bool firs
   _mm512_mask_storeu_epi64(c + 8, hi_mask, hi);
 }
 
+// Stores the int32 lanes acc into c[0 .. cols), cols <= 16 (an int32 C
+// takes all of k in one run: never split, never added to). Not inlined:
+// inlined, GCC 12 keeps the micro-tile's accumulators in memory (half the
+// speed in bench_gemm); the same holds for the other int32 flushes.
+ZIMT_AVX512 __attribute__((noinline)) void flush16(int32_t* c, __m512i acc, int64_t cols, bool, int) {
+  _mm512_mask_storeu_epi32(c, cols >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << cols) - 1), acc);
+}
+
 // Micro-tile: c (rows, cols) (+)= 2^shift · A16 rows (kMR, 2·steps) · panel (steps, 16·NV)
 // a: first row at the first k-pair, row stride kp; b: panel at the first k-pair.
-template <int NV>
-ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+template <int NV, class TC>
+ZIMT_AVX512 void micro_tile(TC* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                             int64_t rows, int64_t cols, bool first, int shift) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m512i acc[kMR][NV];
@@ -183,9 +191,11 @@ ZIMT_AVX512 void micro_tile(int64_t* c, int64_t ldc, const int16_t* a, int64_t k
         if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, shift);
 }
 
-using MicroTile = void (*)(int64_t*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
-                           int);
-constexpr MicroTile kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1>, &micro_tile<2>, &micro_tile<3>, &micro_tile<4>};
+template <class TC>
+using MicroTile = void (*)(TC*, int64_t, const int16_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool, int);
+template <class TC>
+constexpr MicroTile<TC> kMicroTile[kMaxNV + 1] = {nullptr, &micro_tile<1, TC>, &micro_tile<2, TC>, &micro_tile<3, TC>,
+                                                  &micro_tile<4, TC>};
 
 // sum[q] += sum_t a[t]·bq[q][t] over 32-element blocks [s0, s1) of k, in
 // int32 lanes (the caller keeps s1 - s0 within the flush bound). Split: B in
@@ -215,10 +225,11 @@ ZIMT_AVX512 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64
 }
 
 // Rows of A against four rows of B at a time, 32 k per vpdpwssd, with a
-// horizontal sum at the end (m < kSmallM: no packing).
-template <class TA, class TB>
-ZIMT_AVX512 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                           int64_t n, int64_t k) {
+// horizontal sum at the end (m < kSmallM: no packing). An int32 C receives
+// the int64 sums modulo 2^32.
+template <class TA, class TB, class TC>
+ZIMT_AVX512 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                           int64_t k) {
   const int64_t blocks = (k + 31) / 32;  // steps of 32 k
   for (int64_t i = 0; i < m; ++i) {
     const TA* ai = a + i * lda;
@@ -248,7 +259,7 @@ ZIMT_AVX512 void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, co
         else
           dots4<false>(sum, ai, bq, k, s0, s1);
       }
-      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = sum[q];
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = static_cast<TC>(sum[q]);
     }
   }
 }
@@ -337,10 +348,20 @@ ZIMT_AVX512 inline void flush16_u8s8(int64_t* c, __m512i acc, int64_t cols, bool
   _mm512_mask_storeu_epi64(c + 8, hi_mask, hi);
 }
 
+// Stores the int32 lanes acc minus corr[0 .. 16) (modulo 2^32) into c[0 ..
+// cols), cols <= 16 (an int32 C takes all of k in one run).
+ZIMT_AVX512 __attribute__((noinline)) void flush16_u8s8(int32_t* c, __m512i acc, int64_t cols, bool,
+                                                        const int64_t* corr) {
+  const __m512i corr32 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_loadu_si512(corr))),
+                                            _mm512_cvtepi64_epi32(_mm512_loadu_si512(corr + 8)), 1);
+  _mm512_mask_storeu_epi32(c, cols >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << cols) - 1),
+                           _mm512_sub_epi32(acc, corr32));
+}
+
 // Micro-tile: c (rows, cols) (+)= A8 rows (kMR, 4·steps) · panel (steps, 16·NV) (- corr when first)
 // a: first row at the first k-quad, row stride kq; b: panel at the first k-quad.
-template <int NV>
-ZIMT_AVX512 void micro_tile_u8(int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
+template <int NV, class TC>
+ZIMT_AVX512 void micro_tile_u8(TC* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
                                int64_t rows, int64_t cols, bool first, const int64_t* corr) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m512i acc[kMR][NV];
@@ -369,10 +390,12 @@ ZIMT_AVX512 void micro_tile_u8(int64_t* c, int64_t ldc, const uint8_t* a, int64_
         if (16 * v < cols) flush16_u8s8(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, corr + 16 * v);
 }
 
-using MicroTileU8 = void (*)(int64_t*, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                             bool, const int64_t*);
-constexpr MicroTileU8 kMicroTileU8[kMaxNV + 1] = {nullptr, &micro_tile_u8<1>, &micro_tile_u8<2>, &micro_tile_u8<3>,
-                                                  &micro_tile_u8<4>};
+template <class TC>
+using MicroTileU8 = void (*)(TC*, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
+                             const int64_t*);
+template <class TC>
+constexpr MicroTileU8<TC> kMicroTileU8[kMaxNV + 1] = {nullptr, &micro_tile_u8<1, TC>, &micro_tile_u8<2, TC>,
+                                                      &micro_tile_u8<3, TC>, &micro_tile_u8<4, TC>};
 
 // This file's kernels for blocked_gemm (gemm_common.hpp) and
 // blocked_gemm_u8s8 (gemm_u8s8.hpp).
@@ -391,9 +414,10 @@ struct Isa {
   static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
     ::zimt::kernels::detail::split_bytes(lo, hi, words);
   }
-  static void micro_tile(int nv, int64_t* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
+  template <class TC>
+  static void micro_tile(int nv, TC* c, int64_t ldc, const int16_t* a, int64_t kp, const int32_t* b, int64_t steps,
                          int64_t rows, int64_t cols, bool first, int shift) {
-    kMicroTile[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
+    kMicroTile<TC>[nv](c, ldc, a, kp, b, steps, rows, cols, first, shift);
   }
   static void pack_a_u8(uint8_t* a8, int64_t kq, const int8_t* a, int64_t lda, int64_t m, int64_t k) {
     ::zimt::kernels::detail::pack_a_u8(a8, kq, a, lda, m, k);
@@ -401,13 +425,14 @@ struct Isa {
   static void pack_b_s8(int32_t* packed, int64_t* corr, const int8_t* b, int64_t ldb, int64_t n, int64_t k) {
     ::zimt::kernels::detail::pack_b_s8(packed, corr, b, ldb, n, k);
   }
-  static void micro_tile_u8(int nv, int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b,
-                            int64_t steps, int64_t rows, int64_t cols, bool first, const int64_t* corr) {
-    kMicroTileU8[nv](c, ldc, a, kq, b, steps, rows, cols, first, corr);
+  template <class TC>
+  static void micro_tile_u8(int nv, TC* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
+                            int64_t rows, int64_t cols, bool first, const int64_t* corr) {
+    kMicroTileU8<TC>[nv](c, ldc, a, kq, b, steps, rows, cols, first, corr);
   }
-  template <class TA, class TB>
-  static void gemm_dots(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                        int64_t n, int64_t k) {
+  template <class TA, class TB, class TC>
+  static void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                        int64_t k) {
     ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
   }
 };
@@ -421,6 +446,10 @@ constinit const Implementation avx512vnni_implementation{
     &blocked_gemm<Isa, int16_t, int8_t>,
     &blocked_gemm<Isa, int16_t, int16_t>,
     &blocked_gemm_u8s8<Isa>,
+    &blocked_gemm<Isa, int8_t, int16_t, int32_t>,
+    &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
+    &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
+    &blocked_gemm_u8s8<Isa, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -97,10 +97,19 @@ ZIMT_AVXVNNI inline void flush8_u8s8(int64_t* c, __m256i acc, int64_t cols, bool
   for (int64_t j = 0; j < cols; ++j) c[j] = first ? v[j] - corr[j] : c[j] + v[j];
 }
 
+// Stores the int32 lanes acc minus corr[0 .. 8) (modulo 2^32) into c[0 ..
+// cols), cols <= 8 (an int32 C takes all of k in one run).
+ZIMT_AVXVNNI __attribute__((noinline)) void flush8_u8s8(int32_t* c, __m256i acc, int64_t cols, bool,
+                                                        const int64_t* corr) {
+  alignas(32) uint32_t v[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(v), acc);
+  for (int64_t j = 0; j < cols; ++j) c[j] = static_cast<int32_t>(v[j] - static_cast<uint32_t>(corr[j]));
+}
+
 // Micro-tile: c (rows, cols) (+)= A8 rows (kMR, 4·steps) · panel (steps, 8·NV) (- corr when first)
 // a: first row at the first k-quad, row stride kq; b: panel at the first k-quad.
-template <int NV>
-ZIMT_AVXVNNI void micro_tile_u8(int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
+template <int NV, class TC>
+ZIMT_AVXVNNI void micro_tile_u8(TC* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
                                 int64_t rows, int64_t cols, bool first, const int64_t* corr) {
   // Every loop over r and v is unrolled so that acc stays in registers.
   __m256i acc[kMR][NV];
@@ -130,9 +139,11 @@ ZIMT_AVXVNNI void micro_tile_u8(int64_t* c, int64_t ldc, const uint8_t* a, int64
           flush8_u8s8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, corr + 8 * v);
 }
 
-using MicroTileU8 = void (*)(int64_t*, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t,
-                             bool, const int64_t*);
-constexpr MicroTileU8 kMicroTileU8[kMaxNV + 1] = {nullptr, &micro_tile_u8<1>, &micro_tile_u8<2>};
+template <class TC>
+using MicroTileU8 = void (*)(TC*, int64_t, const uint8_t*, int64_t, const int32_t*, int64_t, int64_t, int64_t, bool,
+                             const int64_t*);
+template <class TC>
+constexpr MicroTileU8<TC> kMicroTileU8[kMaxNV + 1] = {nullptr, &micro_tile_u8<1, TC>, &micro_tile_u8<2, TC>};
 
 // This file's kernels for blocked_gemm_u8s8 (gemm_u8s8.hpp).
 struct Isa {
@@ -145,13 +156,18 @@ struct Isa {
     ::zimt::kernels::detail::pack_b_s8(packed, corr, b, ldb, n, k);
   }
   static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
-  static void micro_tile_u8(int nv, int64_t* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b,
-                            int64_t steps, int64_t rows, int64_t cols, bool first, const int64_t* corr) {
-    kMicroTileU8[nv](c, ldc, a, kq, b, steps, rows, cols, first, corr);
+  template <class TC>
+  static void micro_tile_u8(int nv, TC* c, int64_t ldc, const uint8_t* a, int64_t kq, const int32_t* b, int64_t steps,
+                            int64_t rows, int64_t cols, bool first, const int64_t* corr) {
+    kMicroTileU8<TC>[nv](c, ldc, a, kq, b, steps, rows, cols, first, corr);
   }
   static void gemm_dots(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
                         int64_t n, int64_t k) {
     avx2_implementation.i8_i8(c, ldc, a, lda, b, ldb, m, n, k);
+  }
+  static void gemm_dots(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                        int64_t n, int64_t k) {
+    avx2_implementation.i8_i8_c32(c, ldc, a, lda, b, ldb, m, n, k);
   }
 };
 
@@ -167,6 +183,13 @@ constinit const Implementation avxvnni_implementation{
     [](int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
        int64_t k) { avx2_implementation.i16_i16(c, ldc, a, lda, b, ldb, m, n, k); },
     &blocked_gemm_u8s8<Isa>,
+    [](int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
+       int64_t k) { avx2_implementation.i8_i16_c32(c, ldc, a, lda, b, ldb, m, n, k); },
+    [](int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
+       int64_t k) { avx2_implementation.i16_i8_c32(c, ldc, a, lda, b, ldb, m, n, k); },
+    [](int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
+       int64_t k) { avx2_implementation.i16_i16_c32(c, ldc, a, lda, b, ldb, m, n, k); },
+    &blocked_gemm_u8s8<Isa, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

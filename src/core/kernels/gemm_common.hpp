@@ -20,6 +20,12 @@
 // flush_steps(max|a|, 256) >= 127 steps; the hi sums are shifted left by 8
 // when flushed. Twice the multiply work, but exact for every input and far
 // cheaper than flushing every step: used when flush_steps() < kMinFlushSteps.
+//
+// int32 C. The entries with an int32 C return the exact sum modulo 2^32
+// (wrapping int32 lanes: vpdpwssd, vpmaddwd + vpaddd and vpdpbusd all add
+// modulo 2^32), which IS the exact sum whenever that fits int32; so they run
+// all of k in the lanes without flushing or splitting, and every
+// implementation returns the same bits for any operands.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -54,18 +60,20 @@ constexpr uint32_t kSplitMaxAbs = 256;
 
 // The reference: exact int64 products and sums, rows of dot products.
 // c (m,n) = a (m,k) · b (n,k)ᵀ
-template <class TA, class TB>
-void reference_gemm_nt(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                       int64_t n, int64_t k) {
+// An int32 C (TC) receives the int64 sum modulo 2^32.
+template <class TA, class TB, class TC = int64_t>
+void reference_gemm_nt(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                       int64_t k) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       int64_t s = 0;
       for (int64_t t = 0; t < k; ++t) s += int64_t{a[i * lda + t]} * b[j * ldb + t];
-      c[i * ldc + j] = s;
+      c[i * ldc + j] = static_cast<TC>(s);
     }
 }
 
-inline void fill_zero(int64_t* c, int64_t ldc, int64_t m, int64_t n) {
+template <class TC>
+void fill_zero(TC* c, int64_t ldc, int64_t m, int64_t n) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = 0;
 }
@@ -109,9 +117,11 @@ extern const Implementation avx512vnni_implementation;
 // (gemm_avx2.cpp / gemm_avx512.cpp describe them). The loops here only
 // schedule those calls, so they need no target attribute of their own.
 //   C (m,n) int64 = A (m,k) · B (n,k)ᵀ: B panels of kLanes·nv columns,
-//   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes.
-template <class Isa, class TA, class TB>
-void blocked_gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+//   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes;
+//   C int32 (TC): all of k in one run, modulo 2^32 (micro_tile overloaded
+//   on C's type).
+template <class Isa, class TA, class TB, class TC = int64_t>
+void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
                   int64_t k) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return fill_zero(c, ldc, m, n);
@@ -125,9 +135,10 @@ void blocked_gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b
   int32_t* panels = b_buf.get(static_cast<size_t>(words));
   const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
   const uint32_t bmax = Isa::pack_b(panels, b, ldb, n, k);
-  int64_t flush = flush_steps(amax, bmax);
+  constexpr bool wide = sizeof(TC) == 8;
+  int64_t flush = wide ? flush_steps(amax, bmax) : pairs;
   int32_t* panels_hi = nullptr;  // the high bytes of B when split
-  if (flush < kMinFlushSteps) {
+  if (wide && flush < kMinFlushSteps) {
     panels_hi = b_hi_buf.get(static_cast<size_t>(words));
     Isa::split_bytes(panels, panels_hi, words);
     flush = flush_steps(amax, kSplitMaxAbs);
@@ -138,7 +149,7 @@ void blocked_gemm(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b
     for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR)
       for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
         const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(Isa::kMR, m - i0);
-        int64_t* ct = c + i0 * ldc + j0;
+        TC* ct = c + i0 * ldc + j0;
         const int16_t* at = a16 + i0 * kp + 2 * p0;
         const int64_t offset = j0 * pairs + p0 * nv * lanes;
         Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);

@@ -15,6 +15,8 @@
 // Exactness: a step adds four products |(a + 128)·b| <= 255·128 to an int32
 // lane, so kU8S8FlushSteps steps (65,792 values of k) stay below 2^31 and are
 // exact; the lanes are flushed into the int64 C (sign-extended) after that many.
+// An int32 C takes all of k in one run, modulo 2^32 (gemm_common.hpp): the
+// offset sums may wrap, the difference is still the exact sum modulo 2^32.
 #include <algorithm>
 #include <cstdint>
 
@@ -33,9 +35,10 @@ constexpr int64_t kU8S8FlushSteps = int64_t{2147483647} / (4 * 255 * 128);
 //   panel_nv(j0, n), micro_tile_u8(nv, c, ldc, a8, kq, panel, steps, rows, cols, first, corr)
 //   gemm_dots(c, ldc, a, lda, b, ldb, m, n, k) for m < kSmallM (no packing)
 //   C (m,n) int64 = A (m,k) int8 · B (n,k)ᵀ int8: B panels of kLanes·nv
-//   columns, A micro-tiles of kMR rows, k in runs of kU8S8FlushSteps quads.
-template <class Isa>
-void blocked_gemm_u8s8(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+//   columns, A micro-tiles of kMR rows, k in runs of kU8S8FlushSteps quads
+//   (C int32, TC: one run; micro_tile_u8 overloaded on C's type).
+template <class Isa, class TC = int64_t>
+void blocked_gemm_u8s8(TC* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
                        int64_t n, int64_t k) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return fill_zero(c, ldc, m, n);
@@ -50,12 +53,13 @@ void blocked_gemm_u8s8(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, co
   int64_t* corr = corr_buf.get(static_cast<size_t>(round_up(n, lanes)));
   Isa::pack_a_u8(a8, kq, a, lda, m, k);
   Isa::pack_b_s8(panels, corr, b, ldb, n, k);
+  const int64_t flush = sizeof(TC) == 8 ? kU8S8FlushSteps : quads;
   for (int64_t j0 = 0; j0 < n; j0 += lanes * Isa::kMaxNV) {
     const int nv = Isa::panel_nv(j0, n);
     const int64_t cols = std::min<int64_t>(lanes * Isa::kMaxNV, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR)
-      for (int64_t q0 = 0; q0 < quads; q0 += kU8S8FlushSteps) {
-        const int64_t steps = std::min(kU8S8FlushSteps, quads - q0), rows = std::min<int64_t>(Isa::kMR, m - i0);
+      for (int64_t q0 = 0; q0 < quads; q0 += flush) {
+        const int64_t steps = std::min(flush, quads - q0), rows = std::min<int64_t>(Isa::kMR, m - i0);
         Isa::micro_tile_u8(nv, c + i0 * ldc + j0, ldc, a8 + i0 * kq + 4 * q0, kq, panels + j0 * quads + q0 * nv * lanes,
                            steps, rows, cols, q0 == 0, corr + j0);
       }
