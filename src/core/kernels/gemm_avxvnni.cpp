@@ -11,6 +11,7 @@
 // ymm); per k-quad nv panel loads, kMR broadcasts and kMR·nv vpdpbusd (32
 // MACs each, twice vpmaddwd's 16). Fewer than kSmallM rows, and the int16
 // operand pairs, run the avx2 implementation's kernels.
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -30,7 +31,14 @@ constexpr int kMR = 4;          // rows of A per micro-tile
 constexpr int kMaxNV = 2;       // ymm per micro-tile row: up to 16 columns of B
 constexpr int64_t kSmallM = 4;  // fewer rows than this: avx2's dot products
 
-bool available() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni"); }
+// AVX-VNNI is CPUID leaf 7, sub-leaf 1, EAX bit 4 (read directly: clang 14's
+// __builtin_cpu_supports does not know "avxvnni"); the avx2 check covers the
+// operating system's support for the ymm state.
+bool available() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__builtin_cpu_supports("avx2") || __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (eax >> 4) & 1u;
+}
 
 // 32 bytes from p; the first `valid` are loaded, the rest are 0.
 ZIMT_AVXVNNI inline __m256i load32_bytes(const int8_t* p, int64_t valid) {
