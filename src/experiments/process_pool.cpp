@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <fcntl.h>
@@ -43,12 +44,27 @@ class StopSignals {
   struct sigaction old_term_ {};
 };
 
+// The children's environment: this process's without the variables an MPI
+// launcher sets (OMPI_*, PMIX_*, PMI_*), so that a child zimt of a sweep
+// spread over MPI ranks runs alone instead of taking itself for a rank.
+std::vector<char*> child_environment() {
+  std::vector<char*> env;
+  for (char** var = environ; *var != nullptr; ++var) {
+    const std::string_view v(*var);
+    if (v.starts_with("OMPI_") || v.starts_with("PMIX_") || v.starts_with("PMI_")) continue;
+    env.push_back(*var);
+  }
+  env.push_back(nullptr);
+  return env;
+}
+
 // Starts one child; everything it needs is prepared before fork(), so the
-// child calls only async-signal-safe functions until execv.
+// child calls only async-signal-safe functions until execve.
 pid_t spawn(const ProcessJob& job) {
   std::vector<char*> argv;
   for (const std::string& a : job.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  const std::vector<char*> env = child_environment();
   const std::string log = job.log.string();
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -63,7 +79,7 @@ pid_t spawn(const ProcessJob& job) {
   ::dup2(in, 0);
   ::dup2(out, 1);
   ::dup2(out, 2);
-  ::execv(argv[0], argv.data());
+  ::execve(argv[0], argv.data(), env.data());
   const char msg[] = "zimt: cannot execute the job's program\n";
   [[maybe_unused]] auto ignored = ::write(2, msg, sizeof msg - 1);
   ::_exit(127);

@@ -62,8 +62,13 @@ ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t
 
 SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& runs, const SweepRunOptions& options,
                          std::ostream& log) {
-  const runs::DirLock lock(spec.output, "zimt sweep");  // a second sweep on this output is refused
-  sweep_files::write_atomic(spec.output / "plan.json", plan_to_json(spec, runs).dump(2) + "\n");
+  const runs::ProcessGroup* group = options.group;
+  const bool writer = group == nullptr || group->rank() == 0;
+  std::optional<runs::DirLock> lock;  // a second sweep on this output is refused
+  if (writer) {
+    lock.emplace(spec.output, "zimt sweep");
+    sweep_files::write_atomic(spec.output / "plan.json", plan_to_json(spec, runs).dump(2) + "\n");
+  }
 
   SweepRunReport report;
   std::vector<std::size_t> todo;  // indices into runs
@@ -73,13 +78,29 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
       ++report.skipped;
       continue;
     }
-    std::filesystem::create_directories(dir);
-    sweep_files::write_atomic(dir / "config.json", runs[i].config.dump(2) + "\n");
+    if (writer) {
+      std::filesystem::create_directories(dir);
+      sweep_files::write_atomic(dir / "config.json", runs[i].config.dump(2) + "\n");
+    }
     todo.push_back(i);
   }
+  if (group) {
+    // Every rank has seen the same finished runs before any trains (the sum
+    // is collective, so no rank passes it before all have looked); each
+    // keeps its share of the rest.
+    int64_t arrived = 1;
+    group->reducer().sum(&arrived, 1);
+    std::vector<std::size_t> mine;
+    for (std::size_t j = 0; j < todo.size(); ++j)
+      if (j % static_cast<std::size_t>(group->size()) == static_cast<std::size_t>(group->rank()))
+        mine.push_back(todo[j]);
+    todo = std::move(mine);
+    if (!writer) report.skipped = 0;  // counted once, by rank 0
+  }
   log << "sweep " << spec.output.string() << ": " << runs.size() << " runs, " << report.skipped << " already done, "
-      << todo.size() << " to run (" << options.budget.jobs << " jobs x " << options.budget.threads_per_job
-      << " threads)\n"
+      << todo.size() << " to run"
+      << (group ? " on rank " + std::to_string(group->rank()) + " of " + std::to_string(group->size()) : "") << " ("
+      << options.budget.jobs << " jobs x " << options.budget.threads_per_job << " threads)\n"
       << std::flush;
 
   std::vector<ProcessJob> jobs;
@@ -137,6 +158,13 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
   };
   const PoolResult pool = run_processes(jobs, options.budget.jobs, events);
   report.stop_signal = pool.stop_signal;
+  if (group) {
+    int64_t counts[] = {report.skipped, report.succeeded, report.failed};
+    group->reducer().sum(counts, 3);
+    report.skipped = static_cast<int>(counts[0]);
+    report.succeeded = static_cast<int>(counts[1]);
+    report.failed = static_cast<int>(counts[2]);
+  }
   return report;
 }
 

@@ -1,7 +1,9 @@
 // `zimt sweep SWEEP.json [--jobs J] [--threads-per-job T] [--dry-run] [--x step|epoch]`:
 // expand a grid × seeds, train every run as a child `zimt train`, then write
 // the aggregate report (see zimt/experiments/sweep.hpp and zimt/experiments/sweep_runner.hpp).
+// Under `mpirun -np K`, the K ranks share the runs (docs/distributed.md).
 #include "commands.hpp"
+#include "launched_group.hpp"
 
 #include "zimt/experiments/sweep.hpp"
 #include "zimt/experiments/sweep_report.hpp"
@@ -24,20 +26,71 @@ std::string self_path() {
   return path.string();
 }
 
+struct SweepOptions {
+  std::string path;
+  int jobs = 0;
+  int threads_per_job = 0;
+  bool dry_run = false;
+  std::string x = "step";
+  std::string output;
+  std::vector<std::string> overrides;
+};
+
+// The sweep on this process alone, or on its share of the runs of `group`
+// (rank 0 alone prints the dry run and writes the report). Returns the exit code.
+int sweep(const SweepOptions& o, const runs::ProcessGroup* group) {
+  const experiments::ConfigResolver resolve = [&o](const nlohmann::json& config, const std::string& source) {
+    return runs::resolve_config(config, o.overrides, source);
+  };
+  experiments::SweepSpec spec = experiments::load_sweep_file(o.path, runs::load_config_file, resolve);
+  if (!o.output.empty()) spec.output = std::filesystem::absolute(o.output).lexically_normal();
+  const std::vector<experiments::PlannedRun> runs = experiments::expand_sweep(spec, resolve);
+  std::size_t pending = 0;
+  for (const auto& run : runs)
+    pending += experiments::run_state(run, spec.output / run.name) != experiments::RunState::finished;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (group) {
+    // This rank's part of the machine and of the runs.
+    cores = std::max(1, cores / group->local_size());
+    pending = (pending + static_cast<std::size_t>(group->size()) - 1) / static_cast<std::size_t>(group->size());
+  }
+  const experiments::ThreadBudget budget = experiments::thread_budget(o.jobs, o.threads_per_job, cores, pending);
+  const bool writer = group == nullptr || group->rank() == 0;
+  if (o.dry_run) {
+    if (!writer) return 0;
+    std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, "
+              << pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
+    for (const auto& run : runs) {
+      std::printf("  %-6s %s\n", experiments::to_string(experiments::run_state(run, spec.output / run.name)),
+                  run.name.c_str());
+      if (!run.config_error.empty()) std::cout << "         invalid config: " << run.config_error << '\n';
+    }
+    return 0;
+  }
+  const experiments::SweepRunReport report =
+      experiments::run_sweep(spec, runs, {self_path(), budget, group}, std::cout);
+  if (report.stop_signal != 0) {
+    std::cout << "sweep interrupted (signal " << report.stop_signal << "); run the same command again to resume\n";
+    return 128 + report.stop_signal;
+  }
+  if (!writer) return report.failed > 0 ? 1 : 0;
+  const experiments::SweepAggregate agg = experiments::write_sweep_report(
+      spec.output, o.x == "epoch" ? experiments::PlotX::epoch : experiments::PlotX::step);
+  std::cout << '\n'
+            << experiments::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
+            << ", summary.md, summary.json, test_acc.svg, test_loss.svg\n";
+  if (report.failed > 0) {
+    std::cout << report.failed << " run(s) failed; see console.log and train.log in their directories\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_sweep(CLI::App& app) {
   auto* cmd = app.add_subcommand("sweep", "Train a grid of configs x seeds in parallel (resumable), then report");
-  struct Options {
-    std::string path;
-    int jobs = 0;
-    int threads_per_job = 0;
-    bool dry_run = false;
-    std::string x = "step";
-    std::string output;
-    std::vector<std::string> overrides;
-  };
-  auto opts = std::make_shared<Options>();
+  auto opts = std::make_shared<SweepOptions>();
   cmd->add_option("sweep", opts->path, "Sweep file (JSON)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-j,--jobs", opts->jobs, "Runs trained at once (default: fill the cores)")
       ->check(CLI::PositiveNumber);
@@ -51,42 +104,17 @@ void add_sweep(CLI::App& app) {
       ->check(CLI::IsMember({"step", "epoch"}))
       ->capture_default_str();
   cmd->callback([opts]() {
-    const experiments::ConfigResolver resolve = [opts](const nlohmann::json& config, const std::string& source) {
-      return runs::resolve_config(config, opts->overrides, source);
-    };
-    experiments::SweepSpec spec = experiments::load_sweep_file(opts->path, runs::load_config_file, resolve);
-    if (!opts->output.empty()) spec.output = std::filesystem::absolute(opts->output).lexically_normal();
-    const std::vector<experiments::PlannedRun> runs = experiments::expand_sweep(spec, resolve);
-    std::size_t pending = 0;
-    for (const auto& run : runs)
-      pending += experiments::run_state(run, spec.output / run.name) != experiments::RunState::finished;
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const experiments::ThreadBudget budget =
-        experiments::thread_budget(opts->jobs, opts->threads_per_job, cores, pending);
-    if (opts->dry_run) {
-      std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, "
-                << pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
-      for (const auto& run : runs) {
-        std::printf("  %-6s %s\n", experiments::to_string(experiments::run_state(run, spec.output / run.name)),
-                    run.name.c_str());
-        if (!run.config_error.empty()) std::cout << "         invalid config: " << run.config_error << '\n';
-      }
-      return;
+    // Under mpirun the ranks share the runs (sweep_runner.hpp).
+    std::unique_ptr<runs::ProcessGroup> group = join_launched_group();
+    int code = 0;
+    try {
+      code = sweep(*opts, group.get());
+    } catch (const std::exception& e) {
+      if (group && group->size() > 1) abort_group(*group, e);
+      throw;
     }
-    const experiments::SweepRunReport report = experiments::run_sweep(spec, runs, {self_path(), budget}, std::cout);
-    if (report.stop_signal != 0) {
-      std::cout << "sweep interrupted (signal " << report.stop_signal << "); run the same command again to resume\n";
-      throw CLI::RuntimeError(128 + report.stop_signal);
-    }
-    const experiments::SweepAggregate agg = experiments::write_sweep_report(
-        spec.output, opts->x == "epoch" ? experiments::PlotX::epoch : experiments::PlotX::step);
-    std::cout << '\n'
-              << experiments::summary_markdown(agg) << "\nwrote " << (spec.output / "aggregate.csv").string()
-              << ", summary.md, summary.json, test_acc.svg, test_loss.svg\n";
-    if (report.failed > 0) {
-      std::cout << report.failed << " run(s) failed; see console.log and train.log in their directories\n";
-      throw CLI::RuntimeError(1);
-    }
+    group.reset();  // every process leaves MPI before exiting
+    if (code != 0) throw CLI::RuntimeError(code);
   });
 }
 

@@ -30,6 +30,7 @@ class MpiGroup final : public runs::ProcessGroup {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_size() const override { return local_size_; }
   const BatchReducer& reducer() const override;
   void broadcast(std::string& bytes) const override;
   [[noreturn]] void abort(int code) const override;
@@ -40,6 +41,7 @@ class MpiGroup final : public runs::ProcessGroup {
   class Reducer;
   int rank_ = 0;
   int size_ = 1;
+  int local_size_ = 1;
   std::unique_ptr<Reducer> reducer_;
 };
 

@@ -6,8 +6,14 @@
 // its own train.log; console.log also catches errors from before it opens
 // one, such as an invalid config), printing one line per start and finish
 // with elapsed time and an ETA for the whole sweep.
+//
+// Over a ProcessGroup (`mpirun -np K zimt sweep`, docs/distributed.md), rank
+// 0 locks the output and writes the plan and the run configs; then every
+// rank takes the unfinished runs whose position among them is its rank
+// modulo K, and trains them as its own child processes.
 #include "zimt/experiments/process_pool.hpp"
 #include "zimt/experiments/sweep.hpp"
+#include "zimt/runs/process_group.hpp"
 
 #include <filesystem>
 #include <ostream>
@@ -35,15 +41,17 @@ struct ThreadBudget {
 ThreadBudget thread_budget(int jobs, int threads_per_job, int cores, std::size_t pending);
 
 struct SweepRunOptions {
-  std::string program;  // the zimt executable
-  ThreadBudget budget;
+  std::string program;                        // the zimt executable
+  ThreadBudget budget;                        // of this process
+  const runs::ProcessGroup* group = nullptr;  // the ranks sharing the sweep; nullptr: this process alone
 };
 
+// Over a group, the run counts are the whole sweep's on every rank.
 struct SweepRunReport {
   int skipped = 0;  // already finished
   int succeeded = 0;
   int failed = 0;       // not counting runs stopped by a forwarded signal
-  int stop_signal = 0;  // the sweep was interrupted by this signal
+  int stop_signal = 0;  // the sweep was interrupted by this signal (on this rank)
 };
 
 // Writes <output>/plan.json (atomically) and the run configs, then runs what

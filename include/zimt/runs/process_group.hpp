@@ -16,6 +16,8 @@ class ProcessGroup {
   // This process, 0 .. size() - 1; rank 0 writes the run directory.
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // The processes of the group on this machine (they share its cores).
+  virtual int local_size() const = 0;
   // The step's batch-wide reductions over every process of the group.
   virtual const BatchReducer& reducer() const = 0;
   // Rank 0's `bytes` on every process (collective).
