@@ -341,7 +341,17 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   }
   progress.finish();
   if (interrupted) save();
-  if (!writer) return interrupted ? 130 : 0;
+  // Every process leaves only once rank 0 has written its last checkpoint and
+  // the summary (the sum is collective): a process that exits with 130 first
+  // would make the launcher end rank 0 while it writes.
+  const auto leave_together = [&]() {
+    int64_t here = 1;
+    reducer.sum(&here, 1);
+  };
+  if (!writer) {
+    leave_together();
+    return interrupted ? 130 : 0;
+  }
 
   const auto rows = read_metrics(dir / "metrics.jsonl");
   const double wall = elapsed_before + clock.seconds();
@@ -358,6 +368,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
     summary["final_test_loss"] = rows.back()["test_loss"];
   }
   data::write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  if (group) leave_together();
   if (interrupted) {
     progress.message("interrupted at step " + std::to_string(state.step) + "; continue with --resume");
     return 130;

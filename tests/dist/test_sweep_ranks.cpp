@@ -24,7 +24,8 @@ TEST_CASE("a sweep over 2 ranks trains every run as one process does, and skips 
   const fs::path base = zimt::test::write_run_config(dir.path, "base", "tiny", {{"train", {{"max_steps", 8}}}});
   const fs::path sweep = dir.path / "sweep.json";
   std::ofstream(sweep) << json({{"base", base.string()},
-                                {"zip", {{{"/optimizer/type", {"zim", "int_sgd"}}, {"/optimizer/init", {"dense", "float"}}}}},
+                                {"zip",
+                                 {{{"/optimizer/type", {"zim", "int_sgd"}}, {"/optimizer/init", {"dense", "float"}}}}},
                                 {"seeds", 2},
                                 {"label", "{/optimizer/type}"},
                                 {"output", (dir.path / "unused").string()}})
