@@ -1,6 +1,8 @@
 // Optimizer steps on a ParamSet: ZIM (global / per-tensor), integer SGD,
 // sign-SGD; saturation and the per-step counters; schedules and Q32.32.
+#include "zimt/numerics.hpp"
 #include "zimt/optim/optimizer.hpp"
+#include "zimt/rng.hpp"
 
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
@@ -210,4 +212,40 @@ TEST_CASE("integer SGD saturates huge updates, sign-SGD takes unit steps") {
   for (size_t i = 0; i < q.size(); ++i) CHECK(q.w[i] == -sign_of(q.g[i]));
   CHECK(t.u_l1 == t.changed);
   CHECK(t.max_abs_w == 1);
+}
+
+TEST_CASE("integer SGD rounds with weight i's word lo64(philox(seed, sgd_round, step, i)), at any thread count") {
+  // Three tensors of odd sizes (runs of 16 words start mid-tensor), weights
+  // away from the limit; the reference computes each weight on its own.
+  ParamSet p;
+  p.storage = WeightStorage::int16;
+  p.add("a", {37}, ParamKind::weight, -3);
+  p.add("b", {5, 41}, ParamKind::weight, -5);
+  p.add("c", {3}, ParamKind::bias, -2);
+  for (size_t i = 0; i < p.size(); ++i) {
+    p.g[i] = (i % 7 == 0) ? 0 : static_cast<int64_t>((i * 2654435761u) % 100000) - 50000;
+    p.w[i] = static_cast<int16_t>(static_cast<int>(i % 200) - 100);
+  }
+  p.tensors[0].g_exp = -14;
+  p.tensors[1].g_exp = -20;
+  p.tensors[2].g_exp = -9;
+  const q32 lr = q32_one / 10 + 12345;
+  const uint64_t seed = 77, step = 3;
+  std::vector<int16_t> expected(p.w.begin(), p.w.end());
+  for (const auto& t : p.tensors)
+    for (size_t k = 0; k < t.numel; ++k) {
+      const size_t i = t.offset + k;
+      const int64_t shift = 32 - (int64_t{t.g_exp} - t.w_exp);
+      const u128 m = static_cast<u128>(abs_u64(p.g[i])) * static_cast<uint64_t>(lr);
+      const auto mag =
+          static_cast<int64_t>(shift_round_stochastic_u128(m, shift, lo64(philox(seed, Stream::sgd_round, step, i))));
+      expected[i] = static_cast<int16_t>(
+          std::clamp<int64_t>(p.w[i] - (p.g[i] < 0 ? -mag : mag), -weight_limit(p.storage), weight_limit(p.storage)));
+    }
+  for (int threads : {1, 2, 3}) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    ParamSet q = p;
+    int_sgd_step(q, IntSgdParams{lr, Schedule{}}, seed, step);
+    CHECK(std::equal(q.w.begin(), q.w.end(), expected.begin()));
+  }
 }

@@ -161,18 +161,17 @@ TEST_CASE("philox_batch matches philox for every lane") {
 }
 
 TEST_CASE("every Philox path this CPU supports matches philox for every lane") {
-  PhiloxBatch b;
+  PhiloxWords words;
   for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
     if (!philox_path_supported(path)) continue;
-    for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3, uint64_t{123456789012345}}) {
+    for (uint64_t first :
+         {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3, uint64_t{123456789012345}, (uint64_t{1} << 53) + 7}) {
       for (uint64_t seed : {uint64_t{0}, uint64_t{0x123456789abcdefull}, ~uint64_t{0}}) {
-        philox_batch_on(path, seed, Stream::sample, 0x100000007ull, first, b);
+        philox_words_on(path, seed, Stream::sample, 0x100000007ull, first, words);
         for (int k = 0; k < philox_lanes; ++k) {
           const Block r = philox(seed, Stream::sample, 0x100000007ull, first + static_cast<uint64_t>(k));
-          CHECK(b.x0[k] == r[0]);
-          CHECK(b.x1[k] == r[1]);
-          CHECK(b.x2[k] == r[2]);
-          CHECK(b.x3[k] == r[3]);
+          CHECK(words[2 * k] == lo64(r));
+          CHECK(words[2 * k + 1] == hi64(r));
         }
       }
     }
@@ -218,6 +217,31 @@ TEST_CASE("scale_gradients rounds half to even at every shift, as the exact refe
       sum += out.magnitude[i];
     }
     CHECK(out.magnitude_sum == sum);
+  }
+}
+
+TEST_CASE("scale_gradients with a factor that is no power of two rounds half to even, as the exact reference") {
+  // The zero-inflated rule's alpha: magnitude = round-half-even(|g| alpha 2^exp / 2^scale_exp).
+  std::vector<int64_t> g{0, 1, -2, 3, 1000003, -(int64_t{1} << 40), 77777777777, -5, 6};
+  for (q32 factor : {q32_one * 3 / 4, q32_one * 5 + 3, q32_one / 3, q32{1}}) {
+    for (int64_t exp : {-20, 0, 7}) {
+      ScaledGradient out;
+      const GradientSlice slice{g.data(), g.size(), exp};
+      scale_gradients(std::span<const GradientSlice>(&slice, 1), factor, 0, out);
+      for (size_t i = 0; i < g.size(); ++i) {
+        const u128 a = static_cast<u128>(abs_u64(g[i])) * static_cast<uint64_t>(factor);
+        const int64_t shift = exp - 32 - out.scale_exp;
+        u128 expected = a;
+        if (shift >= 0) {
+          expected = a << shift;
+        } else {
+          const int r = static_cast<int>(-shift);
+          const u128 q = a >> r, rem = a - (q << r), h = static_cast<u128>(1) << (r - 1);
+          expected = q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0);
+        }
+        CHECK_MESSAGE(out.magnitude[i] == static_cast<uint64_t>(expected), "factor " << factor << " g " << g[i]);
+      }
+    }
   }
 }
 

@@ -13,7 +13,7 @@ namespace zimt::optim {
 inline constexpr int philox_lanes = 16;
 
 // Lane k holds the 128 bits of counter first_index + k as four 32-bit words.
-struct alignas(64) PhiloxBatch {
+struct PhiloxBatch {
   uint32_t x0[philox_lanes], x1[philox_lanes], x2[philox_lanes], x3[philox_lanes];
   uint64_t lo64(int k) const { return uint64_t{x0[k]} | uint64_t{x1[k]} << 32; }
   uint64_t hi64(int k) const { return uint64_t{x2[k]} | uint64_t{x3[k]} << 32; }
@@ -60,8 +60,11 @@ bool philox_path_supported(PhiloxPath path);
 // The widest path this CPU supports (checked once).
 PhiloxPath best_philox_path();
 
-// The words of philox_batch on `path`, which must be supported.
-void philox_batch_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
-                     PhiloxBatch& out);
+// The 64-bit words of 16 consecutive Philox blocks in counter order:
+// words[2k] = lo64 and words[2k + 1] = hi64 of philox(seed, stream, step,
+// first_index + k), computed on `path`, which must be supported.
+using PhiloxWords = uint64_t[2 * philox_lanes];
+void philox_words_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
+                     PhiloxWords& words);
 
 }  // namespace zimt::optim

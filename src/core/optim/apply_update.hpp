@@ -27,28 +27,51 @@ inline void accumulate(StepStats& total, const StepStats& part) {
   total.max_abs_w = std::max(total.max_abs_w, part.max_abs_w);
 }
 
+// w <- clamp(w - clip_update(u), -limit, limit) for one weight, counted in s.
+inline void apply_one(int16_t& w, int64_t u, int32_t limit, StepStats& s) {
+  u = clip_update(u);
+  const int64_t target = int64_t{w} - u;
+  const int64_t stored = std::clamp<int64_t>(target, -limit, limit);
+  s.u_l1 += u < 0 ? -u : u;
+  s.saturated += stored != target;
+  s.changed += stored != w;
+  w = static_cast<int16_t>(stored);
+  s.max_abs_w = std::max<int64_t>(s.max_abs_w, stored < 0 ? -stored : stored);
+}
+
+inline StepStats join_stats(StepStats a, const StepStats& b) {
+  accumulate(a, b);
+  return a;
+}
+
 // w is (size), delta(i) the update of w[i]. Returns changed, saturated, u_l1
 // and max_abs_w over this range (the other fields are left 0).
 template <class Delta>
 StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delta) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
-    for (size_t i = r.begin(); i != r.end(); ++i) {
-      const int64_t u = clip_update(delta(i));
-      const int64_t target = int64_t{w[i]} - u;
-      const int64_t stored = std::clamp<int64_t>(target, -limit, limit);
-      s.u_l1 += u < 0 ? -u : u;
-      s.saturated += stored != target;
-      s.changed += stored != w[i];
-      w[i] = static_cast<int16_t>(stored);
-      s.max_abs_w = std::max<int64_t>(s.max_abs_w, stored < 0 ? -stored : stored);
+    for (size_t i = r.begin(); i != r.end(); ++i) apply_one(w[i], delta(i), limit, s);
+    return s;
+  };
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join_stats);
+}
+
+// Updates computed a run at a time (for updates that draw random words in
+// batches): fill(begin, count, u) writes the updates of w[begin, begin +
+// count), count <= update_run. Otherwise as apply_update.
+inline constexpr size_t update_run = 16;
+
+template <class Fill>
+StepStats apply_update_runs(int16_t* w, size_t size, int32_t limit, const Fill& fill) {
+  auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
+    int64_t u[update_run];
+    for (size_t begin = r.begin(); begin < r.end(); begin += update_run) {
+      const size_t count = std::min(update_run, r.end() - begin);
+      fill(begin, count, u);
+      for (size_t k = 0; k < count; ++k) apply_one(w[begin + k], u[k], limit, s);
     }
     return s;
   };
-  auto join = [](StepStats a, const StepStats& b) {
-    accumulate(a, b);
-    return a;
-  };
-  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join_stats);
 }
 
 // The same update and counters as apply_update with delta(i) = x[i] * sign[i]
@@ -61,11 +84,7 @@ inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int3
     apply_counts_range(w + r.begin(), x + r.begin(), sign + r.begin(), r.size(), limit, s);
     return s;
   };
-  auto join = [](StepStats a, const StepStats& b) {
-    accumulate(a, b);
-    return a;
-  };
-  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join);
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join_stats);
 }
 
 }  // namespace zimt::optim

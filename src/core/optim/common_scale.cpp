@@ -85,6 +85,24 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
   return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
 }
 
+// sign and magnitude of g[0, size) for a factor k that is no power of two
+// (the zero-inflated rule's alpha) and a right shift 0 < right < 64:
+// magnitude = round-half-even(|g| k / 2^right), the same value as rescale;
+// the remainder fits 64 bits. Returns the magnitude sum.
+uint64_t scale_by_factor(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, uint64_t k, int right) {
+  const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < size; ++i) {
+    sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
+    const u128 m = static_cast<u128>(abs_u64(g[i])) * k;
+    const auto q = static_cast<uint64_t>(m >> right);  // fits: the scale choice bounds it by 2^budget
+    const uint64_t rem = static_cast<uint64_t>(m) & mask;
+    mag[i] = q + (rem > half || (rem == half && (q & 1)));
+    sum += mag[i];
+  }
+  return sum;
+}
+
 }  // namespace
 
 void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out) {
@@ -138,6 +156,7 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
     int8_t* sign = out.sign.data() + begin;
     const size_t size = end - begin;
     if (s.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(s.shift));
+    if (s.shift < 0 && s.shift > -64) return scale_by_factor(g_in, sign, mag, size, k, static_cast<int>(-s.shift));
     uint64_t partial = 0;
     for (size_t i = 0; i < size; ++i) {
       const int64_t g = g_in[i];

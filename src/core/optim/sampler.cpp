@@ -62,23 +62,19 @@ inline uint64_t draw_below(uint64_t bound, uint64_t word, const SampleKey& key, 
 // half of philox(seed, stream, step, counter_base + t / 2), 16 blocks per batch.
 template <class F>
 void for_each_word(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t begin, uint64_t end, F&& f) {
-  PhiloxBatch batch;
+  PhiloxWords words;
   uint64_t t = begin;
   while (t < end) {
     const uint64_t first_block = t >> 1;
-    philox_batch_on(path, key.seed, key.stream, key.step, counter_base + first_block, batch);
-    if ((t & 1) == 0 && end - t >= 2 * philox_lanes) {
-      for (int k = 0; k < philox_lanes; ++k, t += 2) {
-        f(t, batch.lo64(k));
-        f(t + 1, batch.hi64(k));
-      }
+    philox_words_on(path, key.seed, key.stream, key.step, counter_base + first_block, words);
+    const uint64_t first_word = first_block << 1;
+    if (t == first_word && end - t >= 2 * philox_lanes) {
+      for (int k = 0; k < 2 * philox_lanes; ++k) f(t + static_cast<uint64_t>(k), words[k]);
+      t += 2 * philox_lanes;
       continue;
     }
-    const uint64_t batch_end = std::min(end, (first_block + philox_lanes) << 1);
-    for (; t < batch_end; ++t) {
-      const int lane = static_cast<int>((t >> 1) - first_block);
-      f(t, (t & 1) ? batch.hi64(lane) : batch.lo64(lane));
-    }
+    const uint64_t batch_end = std::min(end, first_word + 2 * philox_lanes);
+    for (; t < batch_end; ++t) f(t, words[t - first_word]);
   }
 }
 
@@ -90,17 +86,22 @@ void for_each_word(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
 int build_lookup(const uint64_t* start, size_t last, uint64_t bound, int bits, std::vector<uint32_t>& lookup) {
   const int shift = std::max(0, bit_width_u64(bound - 1) - bits);
   const size_t entries = static_cast<size_t>((bound - 1) >> shift) + 1;
-  if (lookup.size() < entries) lookup.resize(entries);
-  // Entry i owns the table entries g with start[i] <= g << shift < start[i + 1]
-  // (the later of equal starts wins), i.e. g in [ceil(start[i] / 2^shift), ceil(start[i + 1] / 2^shift)).
+  if (lookup.size() < entries + 1) lookup.resize(entries + 1);
+  // Index i owns the table entries g with start[i] <= g << shift: from
+  // ceil(start[i] / 2^shift) on. Mark each index at its first entry (a later
+  // index with the same first entry overwrites: the largest wins; slot
+  // `entries` takes the indices that own none), then carry the marks forward.
+  std::fill(lookup.begin(), lookup.begin() + static_cast<ptrdiff_t>(entries), 0);
   const uint64_t round_up = (uint64_t{1} << shift) - 1;
-  size_t g = 0;
-  for (size_t i = 0; i + 1 < last && g < entries; ++i) {
-    const auto next =
-        static_cast<size_t>(std::min<uint64_t>((start[i + 1] >> shift) + ((start[i + 1] & round_up) != 0), entries));
-    for (; g < next; ++g) lookup[g] = static_cast<uint32_t>(i);
+  for (size_t i = 0; i < last; ++i) {
+    const uint64_t first_entry = (start[i] >> shift) + ((start[i] & round_up) != 0);
+    lookup[static_cast<size_t>(std::min<uint64_t>(first_entry, entries))] = static_cast<uint32_t>(i);
   }
-  for (; g < entries; ++g) lookup[g] = static_cast<uint32_t>(last - 1);
+  uint32_t owner = 0;
+  for (size_t g = 0; g < entries; ++g) {
+    owner = std::max(owner, lookup[g]);
+    lookup[g] = owner;
+  }
   return shift;
 }
 
