@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <span>
+#include <type_traits>
 #include <vector>
 
 #include "zimt/tensor.hpp"
@@ -50,6 +53,17 @@ Tensor<T> make_tensor(Arena& arena, Shape shape) {
   t.data = arena.alloc<T>(static_cast<size_t>(shape.numel()));
   t.exp = arena.alloc<int32_t>(static_cast<size_t>(shape[0]));
   return t;
+}
+
+// `count` value-initialised objects from the arena (the views of a step:
+// ModelActs). The arena runs no destructors, so T must need none.
+template <class T>
+std::span<T> make_array(Arena& arena, size_t count) {
+  static_assert(std::is_trivially_destructible_v<T>, "the arena runs no destructors");
+  static_assert(alignof(T) <= 64, "the arena aligns to 64 bytes");
+  T* p = arena.alloc<T>(count);
+  for (size_t i = 0; i < count; ++i) new (p + i) T();
+  return {p, count};
 }
 
 // A zero-filled activation of the given width and shape from the arena.

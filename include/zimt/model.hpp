@@ -42,6 +42,7 @@
 // Every other layer output is int8.
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,11 +103,12 @@ Shape layer_output_shape(const ModelLayer& layer, int64_t batch);
 // E.g. "  0  conv1       conv2d          int8  int16 32x28x28           320".
 std::string describe(const Model& model);
 
+// Views into the arena that model_forward was given (the arrays too).
 struct ModelActs {
   Activation input;
-  std::vector<Activation> out;        // out[i]: output of layer i; out.back() are the logits (N,classes), int8
-  std::vector<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
-  int64_t saturated = 0;              // LayerNorm outputs saturated at ±127 (layernorm.hpp)
+  std::span<Activation> out;        // out[i]: output of layer i; out.back() are the logits (N,classes), int8
+  std::span<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
+  int64_t saturated = 0;            // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };
 
 // Wall time of each layer's call, in steady_clock nanoseconds, added to

@@ -76,6 +76,10 @@ struct BatchAlignment {
 };
 BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits,
                            const BatchReducer& reducer = single_process());
+// The same rule into caller-owned storage: writes shift[0..batch) and
+// returns exp (the step's layers use per-thread scratch, scratch.hpp).
+int32_t align_batch(const int32_t* sample_exp, int64_t batch, int term_bits, int32_t* shift,
+                    const BatchReducer& reducer = single_process());
 
 // The exponent on which a (|a| < 2^bits_a, exponent e_a) and b (|b| < 2^bits_b,
 // exponent e_b) are added: min(e_a, e_b), so both join by exact left shifts,

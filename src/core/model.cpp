@@ -161,8 +161,8 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
   const int64_t batch = input.batch();
   assert(input.shape == model_input_shape(model, batch));
   acts.input = input;
-  acts.out.assign(model.layers.size(), Activation{});
-  acts.block.assign(model.layers.size(), BasicBlockActs{});
+  acts.out = make_array<Activation>(arena, model.layers.size());
+  acts.block = make_array<BasicBlockActs>(arena, model.layers.size());
   acts.saturated = 0;
   const ParamSet& p = model.params;
   for (size_t i = 0; i < model.layers.size(); ++i) {

@@ -62,13 +62,19 @@ int shift_to_fit(uint64_t max_abs, int64_t limit) {
 BatchAlignment align_batch(const int32_t* sample_exp, int64_t batch, int term_bits, const BatchReducer& reducer) {
   BatchAlignment a;
   a.shift.resize(static_cast<size_t>(batch));
+  a.exp = align_batch(sample_exp, batch, term_bits, a.shift.data(), reducer);
+  return a;
+}
+
+int32_t align_batch(const int32_t* sample_exp, int64_t batch, int term_bits, int32_t* shift,
+                    const BatchReducer& reducer) {
   const BatchExtent whole = reducer.combine(batch_extent(sample_exp, batch));
-  if (whole.samples == 0) return a;
+  if (whole.samples == 0) return 0;
   const int32_t lo = whole.min_exp, hi = whole.max_exp;
   const int32_t max_shift = std::max(0, 62 - term_bits - ceil_log2(static_cast<uint64_t>(whole.samples)));
-  a.exp = hi - lo <= max_shift ? lo : hi - max_shift;
-  for (int64_t n = 0; n < batch; ++n) a.shift[static_cast<size_t>(n)] = sample_exp[n] - a.exp;
-  return a;
+  const int32_t exp = hi - lo <= max_shift ? lo : hi - max_shift;
+  for (int64_t n = 0; n < batch; ++n) shift[n] = sample_exp[n] - exp;
+  return exp;
 }
 
 int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b) {

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <vector>
 
 #include "zimt/layers/softmax_ce.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -35,12 +35,13 @@ std::array<int64_t, 256> input_table(const InputNorm& norm) {
   return table;
 }
 
-std::vector<int32_t> int_labels(const uint8_t* labels, int64_t batch, int64_t classes) {
-  std::vector<int32_t> out(static_cast<size_t>(batch));
+// The labels as int32 (what softmax_ce reads), from the arena.
+const int32_t* int_labels(const uint8_t* labels, int64_t batch, int64_t classes, Arena& arena) {
+  int32_t* out = arena.alloc<int32_t>(static_cast<size_t>(batch));
   for (int64_t n = 0; n < batch; ++n) {
     assert(labels[n] < classes);
     (void)classes;
-    out[static_cast<size_t>(n)] = labels[n];
+    out[n] = labels[n];
   }
   return out;
 }
@@ -64,11 +65,10 @@ void size_profile(StepProfile* profile, const Model& model) {
 
 // The batch's loss sum and correct count; pred gets the argmax classes,
 // loss_q16 (may be nullptr) the per-sample losses.
-BatchCounters loss_counters(const Act& logits, const std::vector<int32_t>& y, std::vector<int32_t>& pred,
-                            int64_t* loss_q16) {
+BatchCounters loss_counters(const Act& logits, const int32_t* y, int32_t* pred, int64_t* loss_q16) {
   BatchCounters counters;
-  counters.loss_sum_q16 = softmax_ce_forward(logits, y.data(), loss_q16, pred.data());
-  for (size_t n = 0; n < y.size(); ++n) counters.correct += pred[n] == y[n];
+  counters.loss_sum_q16 = softmax_ce_forward(logits, y, loss_q16, pred);
+  for (int64_t n = 0; n < logits.batch(); ++n) counters.correct += pred[n] == y[n];
   return counters;
 }
 
@@ -79,11 +79,11 @@ void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
   const std::array<int64_t, 256> table = input_table(norm);
   const int64_t m = x.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, x.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(static_cast<size_t>(m));
+    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, m);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const uint8_t* px = images + n * m;
-      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = table[px[i]];
-      x.exp[n] = requantize_i8(acc.data(), m, -kInputFracBits, x.sample(n));
+      for (int64_t i = 0; i < m; ++i) acc[i] = table[px[i]];
+      x.exp[n] = requantize_i8(acc, m, -kInputFracBits, x.sample(n));
     }
   });
 }
@@ -93,9 +93,9 @@ BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8
                                 const BatchReducer& reducer) {
   arena.reset();
   size_profile(profile, model);
-  const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
+  const int32_t* y = int_labels(labels, batch, model.spec.classes, arena);
   ModelActs acts;
-  std::vector<int32_t> pred(static_cast<size_t>(batch));
+  int32_t* pred = arena.alloc<int32_t>(static_cast<size_t>(batch));
   // forward
   forward(acts, model, images, batch, norm, arena, profile);
   const Act logits = acts.out.back().as<int8_t>();
@@ -106,7 +106,7 @@ BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8
   // the loss is the mean over the whole batch
   const int64_t global_batch = reducer.combine(BatchExtent{batch}).samples;
   Err dlogits = make_tensor<int16_t>(arena, logits.shape);
-  softmax_ce_backward(dlogits, logits, y.data(), global_batch);
+  softmax_ce_backward(dlogits, logits, y, global_batch);
   if (profile) profile->loss_ns += steady_now_ns() - t0;
   // backward
   model_backward(model, acts, dlogits, arena, profile ? &profile->backward_ns : nullptr, reducer);
@@ -136,13 +136,13 @@ StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t
 BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
                          const InputNorm& norm, Arena& arena, int32_t* pred, int64_t* loss_q16) {
   arena.reset();
-  const std::vector<int32_t> y = int_labels(labels, batch, model.spec.classes);
+  const int32_t* y = int_labels(labels, batch, model.spec.classes, arena);
   ModelActs acts;
-  std::vector<int32_t> p(static_cast<size_t>(batch));
+  int32_t* p = arena.alloc<int32_t>(static_cast<size_t>(batch));
   forward(acts, model, images, batch, norm, arena, nullptr);
   BatchCounters counters = loss_counters(acts.out.back().as<int8_t>(), y, p, loss_q16);
   counters.act_saturated = acts.saturated;
-  if (pred) std::copy(p.begin(), p.end(), pred);
+  if (pred) std::copy(p, p + batch, pred);
   return counters;
 }
 

@@ -10,8 +10,11 @@
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 
+#include <type_traits>
+
 #include "float_ref.hpp"
 #include "zimt/layers/linear.hpp"
+#include "zimt/quant.hpp"
 
 using namespace zimt;
 using ref::Vec;
@@ -189,5 +192,46 @@ TEST_CASE("linear: bit-identical at 1, 2 and 4 threads") {
     CHECK(results[i].dx.exp == results[0].dx.exp);
     CHECK(results[i].g == results[0].g);
     CHECK(results[i].g_exp == results[0].g_exp);
+  }
+}
+
+TEST_CASE("linear: the weight gradient is the per-term sum of its definition, whatever the samples' exponents") {
+  // dW[o,i] = Σ_n apply_shift(dout[n,o]·in[n,i], shift_n) with align_batch's
+  // shifts (quant.hpp), term by term: the layer contracts samples that share
+  // a shift in one GEMM and shifts the sum once, which must change nothing,
+  // and rounds every term of a sample with a negative shift. 20 samples on
+  // three exponents, one of them `up` binades higher (past the largest
+  // shift, 62 - 22 - 5 = 35, the others turn negative); I = 600 spans three
+  // column tiles of the GEMM; int8 and int16 inputs.
+  for (int32_t up = 0; up <= 44; up = up == 0 ? 30 : up + 2) {
+    CAPTURE(up);
+    const auto check = [&](auto& c) {
+      using X = typename std::remove_reference_t<decltype(c.x.data)>::value_type;
+      const int64_t N = 20, I = 600, O = 7;
+      for (size_t n = 0; n < static_cast<size_t>(N); ++n) {
+        c.dy.exp[n] = -14 - static_cast<int32_t>(n % 3);
+        c.x.exp[n] = -7;
+      }
+      c.dy.exp[5] = -14 + up;
+      linear_backward(nullptr, c.dy.view(), c.x.view(), c.params, c.spec);
+      std::vector<int32_t> sample_exp(static_cast<size_t>(N));
+      for (size_t n = 0; n < sample_exp.size(); ++n) sample_exp[n] = c.dy.exp[n] + c.x.exp[n];
+      const BatchAlignment wa =
+          align_batch(sample_exp.data(), N, product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1));
+      CHECK(c.params.tensors[c.spec.weight].g_exp == wa.exp);
+      std::vector<int64_t> want(static_cast<size_t>(O * I), 0);
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < I; ++i)
+            want[static_cast<size_t>(o * I + i)] += apply_shift(
+                int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * c.x.data[static_cast<size_t>(n * I + i)],
+                wa.shift[static_cast<size_t>(n)]);
+      const int64_t* g = c.params.grads(c.spec.weight);
+      CHECK(std::vector<int64_t>(g, g + O * I) == want);
+    };
+    Case<int8_t> narrow(20, 600, 7, false, 41);
+    Case<int16_t> wide(20, 600, 7, false, 42);
+    check(narrow);
+    check(wide);
   }
 }

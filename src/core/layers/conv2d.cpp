@@ -1,17 +1,18 @@
 #include "zimt/layers/conv2d.hpp"
 
 #include <tbb/blocked_range.h>
-#include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cassert>
-#include <vector>
 
 #include "bias.hpp"
+#include "sample_runs.hpp"
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -50,33 +51,16 @@ void for_each_tap(const Geometry& g, F&& f) {
       }
 }
 
-// Samples of a batch grouped for the weight gradient: each run's samples
-// share one shift >= 0 (or it is one sample with a negative shift), at most
-// max(kRunSamples, kRunColumns / P) of them and at most kRunElements patch
-// values (K·L). Each run costs one pass over the (O,K) partial, which for
+// The longest run of samples the weight gradient contracts in one GEMM
+// (sample_runs.hpp): max(kRunSamples, kRunColumns / P) samples, and at most
+// kRunElements patch values (K·L). Each run costs one pass over the (O,K) partial, which for
 // few positions P costs more than the GEMM itself (P = 1: O·K·L MACs against
 // O·K int64 reads and writes), so runs grow as P shrinks; where P is large
 // the 8-sample cap leaves several runs to share among threads.
-struct SampleRun {
-  int32_t shift = 0;
-  std::vector<int64_t> samples;  // increasing
-};
-
-std::vector<SampleRun> shift_runs(const std::vector<int32_t>& shift, int64_t P, int64_t K) {
+int64_t max_run_samples(int64_t P, int64_t K) {
   constexpr int64_t kRunSamples = 8, kRunColumns = 256, kRunElements = int64_t{1} << 22;
   const int64_t most = std::max(kRunSamples, kRunColumns / std::max<int64_t>(P, 1));
-  const size_t cap = static_cast<size_t>(std::clamp<int64_t>(kRunElements / std::max<int64_t>(P * K, 1), 1, most));
-  std::vector<int64_t> order(shift.size());
-  for (size_t n = 0; n < order.size(); ++n) order[n] = static_cast<int64_t>(n);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return shift[static_cast<size_t>(a)] < shift[static_cast<size_t>(b)]; });
-  std::vector<SampleRun> runs;
-  for (const int64_t n : order) {
-    const int32_t s = shift[static_cast<size_t>(n)];
-    if (runs.empty() || runs.back().shift != s || s < 0 || runs.back().samples.size() == cap) runs.push_back({s, {}});
-    runs.back().samples.push_back(n);
-  }
-  return runs;
+  return std::clamp<int64_t>(kRunElements / std::max<int64_t>(P * K, 1), 1, most);
 }
 
 // Samples per GEMM in the forward and input-error passes: a layer with few
@@ -89,6 +73,48 @@ int64_t group_samples(int64_t P, int64_t K) {
   return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
 }
 
+// Direct convolution (no patch matrix) for int8 inputs with short patches:
+// conv1 of the MNIST CNN has K = 9, where writing the (P,K) patch matrix
+// and a GEMM over k = 9 cost more than the MACs. Longer patches (the
+// ResNet stem's K = 49) go to the int8 GEMM. Sums in int32 lanes are
+// exact: |x·w| <= 127·32767 < 2^22, so K <= kDirectMaxK terms stay below
+// 2^26.
+constexpr int64_t kDirectMaxK = 16;
+
+template <class X>
+bool use_direct(const Geometry& g) {
+  return sizeof(X) == 1 && g.K() <= kDirectMaxK;
+}
+
+// One sample: x (C,H,W) int8, w (O,C,k,k) -> acc (O,P) exact, via the
+// int32 sums acc32 (O,P).
+void direct_sample(int64_t* acc, int32_t* acc32, const int8_t* x, const int16_t* w, const Geometry& g) {
+  const int64_t P = g.P();
+  std::fill(acc32, acc32 + g.O * P, 0);
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t kh = 0; kh < g.k; ++kh)
+        for (int64_t kw = 0; kw < g.k; ++kw) {
+          const int32_t wv = w[((o * g.C + c) * g.k + kh) * g.k + kw];
+          if (wv == 0) continue;
+          // Output columns whose input column ow·stride - pad + kw lies in [0, W).
+          const int64_t off = kw - g.pad, top = g.W - 1 - off;
+          const int64_t lo = off >= 0 ? 0 : (-off + g.stride - 1) / g.stride;
+          const int64_t hi = top < 0 ? 0 : std::min<int64_t>(g.OW, top / g.stride + 1);
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const int64_t ih = oh * g.stride - g.pad + kh;
+            if (ih < 0 || ih >= g.H) continue;
+            const int8_t* xr = x + (c * g.H + ih) * g.W;
+            int32_t* ar = acc32 + o * P + oh * g.OW;
+            if (g.stride == 1)
+              for (int64_t ow = lo; ow < hi; ++ow) ar[ow] += wv * xr[ow + off];
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) ar[ow] += wv * xr[ow * g.stride + off];
+          }
+        }
+  for (int64_t i = 0; i < g.O * P; ++i) acc[i] = acc32[i];
+}
+
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
 // (input): int8_t or int16_t.
 template <class T, class X>
@@ -98,36 +124,52 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  if constexpr (sizeof(X) == 1) {
+    if (use_direct<X>(g)) {
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
+        int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, g.O * P);  // (O,P)
+        int32_t* acc32 = thread_scratch<int32_t>(ScratchSlot::body1, g.O * P);
+        for (int64_t n = r.begin(); n < r.end(); ++n) {
+          direct_sample(acc, acc32, in.sample(n), w, g);
+          int32_t e = in.exp[n] + w_exp;
+          if (spec.has_bias)
+            e = detail::join_bias(acc, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+          out.exp[n] = requantize(acc, g.O * P, e, out.sample(n));
+        }
+      });
+      return;
+    }
+  }
   // Under the int8 storage policy the GEMM reads the weights as int8:
   // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
-  std::vector<int8_t> w8;
+  int8_t* w8 = nullptr;
   if (params.storage == WeightStorage::int8) {
-    w8.resize(static_cast<size_t>(g.O * K));
-    kernels::narrow_to_int8(w8.data(), w, g.O * K);
+    w8 = thread_scratch<int8_t>(ScratchSlot::caller0, g.O * K);
+    kernels::narrow_to_int8(w8, w, g.O * K);
   }
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<X> col_t(static_cast<size_t>(G * P * K));        // (L,K): one patch per row, L = samples·P
-    std::vector<int64_t> acc(static_cast<size_t>(g.O * G * P));  // (O,L)
-    std::vector<int64_t> sample_acc(static_cast<size_t>(G > 1 ? g.O * P : 0));  // (O,P): one sample's columns
+    X* col_t = thread_scratch<X>(ScratchSlot::body0, G * P * K);  // (L,K): one patch per row, L = samples·P
+    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body1, g.O * G * P);     // (O,L)
+    int64_t* sample_acc = thread_scratch<int64_t>(ScratchSlot::body2, g.O * P);  // (O,P): one sample's columns
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
       const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
-      std::fill(col_t.begin(), col_t.begin() + L * K, X{0});
+      std::fill(col_t, col_t + L * K, X{0});
       for (int64_t j = 0; j < count; ++j) {
         const X* x = in.sample(n0 + j);
-        X* rows = col_t.data() + j * P * K;
+        X* rows = col_t + j * P * K;
         for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { rows[p * K + kidx] = x[xi]; });
       }
-      if (w8.empty())
-        kernels::gemm_nt(acc.data(), L, w, K, col_t.data(), K, g.O, L, K);
+      if (w8 == nullptr)
+        kernels::gemm_nt(acc, L, w, K, col_t, K, g.O, L, K);
       else
-        kernels::gemm_nt(acc.data(), L, w8.data(), K, col_t.data(), K, g.O, L, K);
+        kernels::gemm_nt(acc, L, w8, K, col_t, K, g.O, L, K);
       for (int64_t j = 0; j < count; ++j) {
         const int64_t n = n0 + j;
-        int64_t* a = acc.data();
+        int64_t* a = acc;
         if (count > 1) {
-          for (int64_t o = 0; o < g.O; ++o) std::copy_n(acc.data() + o * L + j * P, P, sample_acc.data() + o * P);
-          a = sample_acc.data();
+          for (int64_t o = 0; o < g.O; ++o) std::copy_n(acc + o * L + j * P, P, sample_acc + o * P);
+          a = sample_acc;
         }
         int32_t e = in.exp[n] + w_exp;
         if (spec.has_bias)
@@ -151,30 +193,29 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (din != nullptr) {
     assert(din->shape == in.shape);
-    std::vector<int16_t> wt(static_cast<size_t>(K * O));  // Wᵀ (K,O)
+    int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, K * O);  // Wᵀ (K,O)
     for (int64_t o = 0; o < O; ++o)
-      for (int64_t kk = 0; kk < K; ++kk) wt[static_cast<size_t>(kk * O + o)] = w[o * K + kk];
+      for (int64_t kk = 0; kk < K; ++kk) wt[kk * O + o] = w[o * K + kk];
     const int64_t G = group_samples(P, K), groups = (batch + G - 1) / G;
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
-      std::vector<int16_t> dout_t(static_cast<size_t>(G * P * O));  // (L,O), L = samples·P
-      std::vector<int64_t> dcol_t(static_cast<size_t>(G * P * K));  // (L,K)
-      std::vector<int64_t> acc(static_cast<size_t>(in.sample_numel()));
+      int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::body0, G * P * O);  // (L,O), L = samples·P
+      int64_t* dcol_t = thread_scratch<int64_t>(ScratchSlot::body1, G * P * K);  // (L,K)
+      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body2, in.sample_numel());
       for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
         const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
         for (int64_t j = 0; j < count; ++j) {
           const int16_t* dy = dout.sample(n0 + j);
-          int16_t* rows = dout_t.data() + j * P * O;
+          int16_t* rows = dout_t + j * P * O;
           for (int64_t o = 0; o < O; ++o)
             for (int64_t p = 0; p < P; ++p) rows[p * O + o] = dy[o * P + p];
         }
-        kernels::gemm_nt(dcol_t.data(), K, dout_t.data(), O, wt.data(), O, L, K, O);
+        kernels::gemm_nt(dcol_t, K, dout_t, O, wt, O, L, K, O);
         for (int64_t j = 0; j < count; ++j) {
           const int64_t n = n0 + j;
-          const int64_t* rows = dcol_t.data() + j * P * K;
-          std::fill(acc.begin(), acc.end(), int64_t{0});
-          for_each_tap(
-              g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[static_cast<size_t>(xi)] += rows[p * K + kidx]; });
-          din->exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+          const int64_t* rows = dcol_t + j * P * K;
+          std::fill(acc, acc + in.sample_numel(), int64_t{0});
+          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[xi] += rows[p * K + kidx]; });
+          din->exp[n] = requantize_i16(acc, in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
         }
       }
     });
@@ -188,53 +229,63 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // spread batches round (docs/design.md, "Bounds").
   // Integer sums are exact, so the per-thread partials add up to the same
   // result in any order: bit-identical for any thread count.
-  std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
-  for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
   constexpr int x_bits = magnitude_bits<X>() + 1;
   const int p_bits = ceil_log2(static_cast<uint64_t>(P));
-  const BatchAlignment wa = align_batch(
-      sample_exp.data(), batch, product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)), reducer);
+  int32_t* shift = thread_scratch<int32_t>(ScratchSlot::caller0, batch);
+  {
+    int32_t* sample_exp = thread_scratch<int32_t>(ScratchSlot::caller2, batch);
+    for (int64_t n = 0; n < batch; ++n) sample_exp[n] = dout.exp[n] + in.exp[n];
+    params.tensors[spec.weight].g_exp =
+        align_batch(sample_exp, batch, product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)),
+                    shift, reducer);
+  }
   // Samples that join the batch sum with the same left shift are contracted
-  // in ONE GEMM over their concatenated positions (a run, L = len·P columns):
-  // 2^s·Σ_n Σ_p = Σ_n 2^s·Σ_p exactly, so the result is the per-sample one,
-  // while the (O,K) partial is written and shifted once per run instead of
-  // once per sample (ResNet-18's deep layers have P = 1..16 positions
-  // against O·K up to 2.4 M weights). A negative shift rounds, so such a
-  // sample stays a run of its own.
-  const std::vector<SampleRun> runs = shift_runs(wa.shift, P, K);
-  tbb::enumerable_thread_specific<std::vector<int64_t>> local_gw(static_cast<size_t>(O * K), int64_t{0});
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, runs.size()), [&](const tbb::blocked_range<size_t>& r) {
-    std::vector<int64_t>& gw = local_gw.local();
-    std::vector<X> col;                                        // (K,L): the run's patches, one column per position
-    std::vector<int16_t> dy;                                   // (O,L): the run's output errors
-    std::vector<int64_t> partial(static_cast<size_t>(O * K));  // (O,K)
-    for (size_t i = r.begin(); i < r.end(); ++i) {
-      const SampleRun& run = runs[i];
-      const int64_t L = static_cast<int64_t>(run.samples.size()) * P;
-      col.assign(static_cast<size_t>(K * L), X{0});
-      dy.resize(static_cast<size_t>(O * L));
-      for (size_t j = 0; j < run.samples.size(); ++j) {
-        const int64_t n = run.samples[j], offset = static_cast<int64_t>(j) * P;
-        const X* x = in.sample(n);
-        for_each_tap(
-            g, [&](int64_t p, int64_t kidx, int64_t xi) { col[static_cast<size_t>(kidx * L + offset + p)] = x[xi]; });
-        const int16_t* d = dout.sample(n);
-        for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy.begin() + o * L + offset);
+  // in ONE GEMM over their concatenated positions (a run, L = len·P columns;
+  // sample_runs.hpp), so the (O,K) partial is written and shifted once per
+  // run instead of once per sample (ResNet-18's deep layers have P = 1..16
+  // positions against O·K up to 2.4 M weights).
+  int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, batch);
+  int64_t* begin = thread_scratch<int64_t>(ScratchSlot::caller3, batch + 1);
+  const int64_t max_run = max_run_samples(P, K);
+  const int64_t runs = detail::sort_into_runs(shift, batch, max_run, order, begin);
+  // The runs are cut into at most one chunk per thread; each chunk sums its
+  // runs' shifted partials into an (O,K) total of its own (chunk 0 straight
+  // into the gradient), and the totals are added at the end. Integer sums
+  // are exact, so the result is the same for any number of chunks.
+  int64_t* gw = params.grads(spec.weight);
+  const int64_t chunks = std::clamp<int64_t>(tbb::this_task_arena::max_concurrency(), 1, std::max<int64_t>(runs, 1));
+  int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - 1) * O * K);  // chunks 1..: (O,K) each
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
+    int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_run * P);  // (O,L): its output errors
+    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
+    for (int64_t c = r.begin(); c < r.end(); ++c) {
+      int64_t* total = c == 0 ? gw : chunk_gw + (c - 1) * O * K;
+      std::fill(total, total + O * K, int64_t{0});
+      for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
+        const int64_t j0 = begin[run], count = begin[run + 1] - j0, L = count * P;
+        std::fill(col, col + K * L, X{0});
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t n = order[j0 + j], offset = j * P;
+          const X* x = in.sample(n);
+          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col[kidx * L + offset + p] = x[xi]; });
+          const int16_t* d = dout.sample(n);
+          for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
+        }
+        kernels::gemm_nt(partial, K, dy, L, col, L, O, K, L);
+        const int32_t s = shift[order[j0]];
+        for (int64_t e = 0; e < O * K; ++e) total[e] += apply_shift(partial[e], s);
       }
-      kernels::gemm_nt(partial.data(), K, dy.data(), L, col.data(), L, O, K, L);
-      for (size_t e = 0; e < partial.size(); ++e) gw[e] += apply_shift(partial[e], run.shift);
     }
   });
-  int64_t* gw = params.grads(spec.weight);
-  for (int64_t i = 0; i < O * K; ++i) gw[i] = 0;
-  local_gw.combine_each([&](const std::vector<int64_t>& part) {
-    for (int64_t i = 0; i < O * K; ++i) gw[i] += part[static_cast<size_t>(i)];
-  });
-  params.tensors[spec.weight].g_exp = wa.exp;
+  for (int64_t c = 1; c < chunks; ++c) {
+    const int64_t* part = chunk_gw + (c - 1) * O * K;
+    for (int64_t i = 0; i < O * K; ++i) gw[i] += part[i];
+  }
 
   if (spec.has_bias) {
     // db[o] = Σ_n 2^e_dout[n] Σ_p dout[n,o,p]; a sample's sum is < 2^(16 + ceil_log2 P).
-    const BatchAlignment ba = align_batch(dout.exp, batch, 16 + p_bits, reducer);
+    params.tensors[spec.bias].g_exp = align_batch(dout.exp, batch, 16 + p_bits, shift, reducer);
     int64_t* gb = params.grads(spec.bias);
     for (int64_t o = 0; o < O; ++o) {
       int64_t total = 0;
@@ -242,11 +293,10 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         const int16_t* dy = dout.sample(n) + o * P;
         int64_t s = 0;
         for (int64_t p = 0; p < P; ++p) s += dy[p];
-        total += apply_shift(s, ba.shift[static_cast<size_t>(n)]);
+        total += apply_shift(s, shift[n]);
       }
       gb[o] = total;
     }
-    params.tensors[spec.bias].g_exp = ba.exp;
   }
 }
 

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <vector>
 
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -249,27 +249,12 @@ void squared_errors(const int64_t* y, int64_t m, int32_t max_rule, int n, u128* 
   }
 }
 
-// Per-thread scratch, grown to the largest sample seen and reused: no
-// allocation (or zero fill) per call once warm.
-std::vector<int64_t>& scratch_y() {
-  thread_local std::vector<int64_t> y;
-  return y;
-}
-std::vector<int64_t>& scratch_acc() {
-  thread_local std::vector<int64_t> acc;
-  return acc;
-}
-int64_t* grown(std::vector<int64_t>& v, int64_t m) {
-  if (v.size() < static_cast<size_t>(m)) v.resize(static_cast<size_t>(m));
-  return v.data();
-}
-
 // int8 output of one int16 sample; returns the saturations.
 int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
                         int32_t& out_exp) {
   const Int16Sums sums = sums_int16(x, m);
   const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
-  int64_t* y = grown(scratch_y(), m);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
   yhat_int16(x, m, sums, st, y);
   const int32_t max_rule = requantize_i8(y, m, -kQ, out);
   const int n = static_cast<int>(std::min<int64_t>(1 + kFinerSteps, max_rule + kQ + 1));  // c >= -kQ
@@ -300,13 +285,13 @@ int64_t forward_i8(Act out, const Tensor<T>& in, const LayerNormSpec& spec) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
-  std::vector<int64_t> saturated(static_cast<size_t>(in.batch()), 0);
+  int64_t* saturated = thread_scratch<int64_t>(ScratchSlot::caller0, in.batch());
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n)
-      saturated[static_cast<size_t>(n)] = normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
+      saturated[n] = normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
   });
   int64_t total = 0;
-  for (int64_t s : saturated) total += s;
+  for (int64_t n = 0; n < in.batch(); ++n) total += saturated[n];
   return total;
 }
 
@@ -320,16 +305,21 @@ int64_t forward_i8(Act out, const Tensor<T>& in, const LayerNormSpec& spec) {
 template <class Term>
 void backward_sample(const int16_t* d, int64_t m, int64_t a, int64_t r, Term term, int64_t* acc, int& down) {
   // v_i = ((M·d_i - A)·r << 40) - term(i): |M·d_i - A| < 2^36, one 64x64-bit product.
-  const auto v_at = [&](int64_t i) { return (static_cast<i128>(m * d[i] - a) * r << (2 * kQ)) - term(i); };
+  // Computed once into per-thread scratch: the 128-bit products cost more
+  // than the second pass over memory.
+  i128* v = thread_scratch<i128>(ScratchSlot::body2, m);
   u128 max_abs = 0;
-  for (int64_t i = 0; i < m; ++i) max_abs = std::max(max_abs, abs_u128(v_at(i)));
+  for (int64_t i = 0; i < m; ++i) {
+    v[i] = (static_cast<i128>(m * d[i] - a) * r << (2 * kQ)) - term(i);
+    max_abs = std::max(max_abs, abs_u128(v[i]));
+  }
   down = std::max(0, bit_width_u128(max_abs) - 61);  // the smallest shift leaving max|v| below 2^61
   if (down == 0) {
-    for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(v_at(i));
+    for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(v[i]);
     return;
   }
   // Round-half-even, branch-free: no overflow since |v| < 2^118 and down <= 57.
-  for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(shift_round_even_branchless(v_at(i), down));
+  for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(shift_round_even_branchless(v[i], down));
 }
 
 // A = Σd (< 2^35); G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M) <= 2^55
@@ -358,7 +348,7 @@ void backward_int8(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int6
 void backward_int16(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
   const Int16Sums sums = sums_int16(x, m);
   const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
-  int64_t* y = grown(scratch_y(), m);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
   yhat_int16(x, m, sums, st, y);
   int64_t a = 0, g = 0;
   for (int64_t i = 0; i < m; ++i) {
@@ -385,7 +375,7 @@ void backward(Err& din, const Err& dout, const Tensor<T>& in) {
   const int64_t m = in.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      int64_t* acc = grown(scratch_acc(), m);
+      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body1, m);
       int down = 0, t = 0;
       backward_one(in.sample(n), dout.sample(n), m, in.exp[n], acc, down, t);
       const int32_t e = dout.exp[n] - in.exp[n] - 2 * kQ + t - 62 + down;
@@ -403,7 +393,7 @@ void forward_i16(Tensor<int16_t> out, const Tensor<int16_t>& in) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int16_t* x = in.sample(n);
       const Int16Sums sums = sums_int16(x, m);
-      int64_t* y = grown(scratch_y(), m);
+      int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
       yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, in.exp[n]), y);
       out.exp[n] = requantize_i16(y, m, -kQ, out.sample(n));  // max rule, sign kept (quant.hpp)
     }

@@ -3,13 +3,15 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cassert>
-#include <vector>
 
 #include "bias.hpp"
+#include "sample_runs.hpp"
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -34,21 +36,21 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
   // Under the int8 storage policy the GEMM reads the weights as int8:
   // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
-  std::vector<int8_t> w8;
+  int8_t* w8 = nullptr;
   if (params.storage == WeightStorage::int8) {
-    w8.resize(static_cast<size_t>(O * I));
-    kernels::narrow_to_int8(w8.data(), w, O * I);
+    w8 = thread_scratch<int8_t>(ScratchSlot::caller0, O * I);
+    kernels::narrow_to_int8(w8, w, O * I);
   }
   // One GEMM per chunk of samples: acc (rows, O) = in[rows] (rows, I) · Wᵀ.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch, kGemmRows), [&](const tbb::blocked_range<int64_t>& r) {
     const int64_t rows = r.end() - r.begin();
-    std::vector<int64_t> acc(static_cast<size_t>(rows * O));
-    if (w8.empty())
-      kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w, I, rows, O, I);
+    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, rows * O);
+    if (w8 == nullptr)
+      kernels::gemm_nt(acc, O, in.sample(r.begin()), I, w, I, rows, O, I);
     else
-      kernels::gemm_nt(acc.data(), O, in.sample(r.begin()), I, w8.data(), I, rows, O, I);
+      kernels::gemm_nt(acc, O, in.sample(r.begin()), I, w8, I, rows, O, I);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      int64_t* a = acc.data() + (n - r.begin()) * O;
+      int64_t* a = acc + (n - r.begin()) * O;
       int32_t e = in.exp[n] + w_exp;
       if (spec.has_bias) e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
       out.exp[n] = requantize(a, O, e, out.sample(n));
@@ -67,16 +69,16 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (din != nullptr) {
     assert(din->shape == in.shape);
-    std::vector<int16_t> wt(static_cast<size_t>(I * O));  // Wᵀ (I,O)
+    int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, I * O);  // Wᵀ (I,O)
     for (int64_t o = 0; o < O; ++o)
-      for (int64_t i = 0; i < I; ++i) wt[static_cast<size_t>(i * O + o)] = w[o * I + i];
+      for (int64_t i = 0; i < I; ++i) wt[i * O + o] = w[o * I + i];
     // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ.
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch, kGemmRows), [&](const tbb::blocked_range<int64_t>& r) {
       const int64_t rows = r.end() - r.begin();
-      std::vector<int64_t> acc(static_cast<size_t>(rows * I));
-      kernels::gemm_nt(acc.data(), I, dout.sample(r.begin()), O, wt.data(), O, rows, I, O);
+      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, rows * I);
+      kernels::gemm_nt(acc, I, dout.sample(r.begin()), O, wt, O, rows, I, O);
       for (int64_t n = r.begin(); n < r.end(); ++n)
-        din->exp[n] = requantize_i16(acc.data() + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
+        din->exp[n] = requantize_i16(acc + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
     });
   }
 
@@ -84,40 +86,55 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // |dout| <= 32767 < 2^15 and |in| <= 127 < 2^7 (int8) or 32767 < 2^15
   // (int16), so |dout·in| < 2^22 resp. 2^30 (docs/design.md, "Bounds").
   constexpr int term_bits = product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1);
-  std::vector<int32_t> sample_exp(static_cast<size_t>(batch));
-  for (int64_t n = 0; n < batch; ++n) sample_exp[static_cast<size_t>(n)] = dout.exp[n] + in.exp[n];
-  const BatchAlignment wa = align_batch(sample_exp.data(), batch, term_bits, reducer);
+  int32_t* shift = thread_scratch<int32_t>(ScratchSlot::caller1, batch);
+  {
+    int32_t* sample_exp = thread_scratch<int32_t>(ScratchSlot::caller2, batch);
+    for (int64_t n = 0; n < batch; ++n) sample_exp[n] = dout.exp[n] + in.exp[n];
+    params.tensors[spec.weight].g_exp = align_batch(sample_exp, batch, term_bits, shift, reducer);
+  }
+  // Runs of samples sharing a shift (sample_runs.hpp), each one GEMM. The
+  // columns of dW are cut into tiles, each owned by one task, which adds the
+  // runs in a fixed order.
+  int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, batch);
+  int64_t* begin = thread_scratch<int64_t>(ScratchSlot::caller3, batch + 1);
+  const int64_t runs = detail::sort_into_runs(shift, batch, batch, order, begin);
+  int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::caller0, O * batch);  // (O,N), samples in run order
+  X* in_t = thread_scratch<X>(ScratchSlot::caller4, I * batch);                // (I,N), samples in run order
+  for (int64_t j = 0; j < batch; ++j) {
+    const int16_t* d = dout.sample(order[j]);
+    const X* x = in.sample(order[j]);
+    for (int64_t o = 0; o < O; ++o) dout_t[o * batch + j] = d[o];
+    for (int64_t i = 0; i < I; ++i) in_t[i * batch + j] = x[i];
+  }
   int64_t* gw = params.grads(spec.weight);
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, O), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t o = r.begin(); o < r.end(); ++o) {
-      int64_t* row = gw + o * I;
-      for (int64_t i = 0; i < I; ++i) row[i] = 0;
-      for (int64_t n = 0; n < batch; ++n) {
-        const int64_t d = dout.sample(n)[o];
-        if (d == 0) continue;
-        const X* x = in.sample(n);
-        const int32_t s = wa.shift[static_cast<size_t>(n)];
-        if (s >= 0) {
-          const int64_t ds = apply_shift(d, s);
-          for (int64_t i = 0; i < I; ++i) row[i] += ds * x[i];
-        } else {
-          for (int64_t i = 0; i < I; ++i) row[i] += apply_shift(d * x[i], s);
+  constexpr int64_t kTile = 256;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
+    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, O * kTile);  // (O,tile)
+    for (int64_t t = r.begin(); t < r.end(); ++t) {
+      const int64_t i0 = t * kTile, width = std::min(kTile, I - i0);
+      for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
+      for (int64_t run = 0; run < runs; ++run) {
+        const int64_t j0 = begin[run], L = begin[run + 1] - j0;
+        const int32_t s = shift[order[j0]];
+        kernels::gemm_nt(partial, width, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L);
+        for (int64_t o = 0; o < O; ++o) {
+          int64_t* row = gw + o * I + i0;
+          const int64_t* p = partial + o * width;
+          for (int64_t i = 0; i < width; ++i) row[i] += apply_shift(p[i], s);
         }
       }
     }
   });
-  params.tensors[spec.weight].g_exp = wa.exp;
 
   if (spec.has_bias) {
     // db[o] = Σ_n dout[n,o]·2^e_dout[n]; |dout| < 2^16.
-    const BatchAlignment ba = align_batch(dout.exp, batch, 16, reducer);
+    params.tensors[spec.bias].g_exp = align_batch(dout.exp, batch, 16, shift, reducer);
     int64_t* gb = params.grads(spec.bias);
     for (int64_t o = 0; o < O; ++o) {
       int64_t s = 0;
-      for (int64_t n = 0; n < batch; ++n) s += apply_shift(dout.sample(n)[o], ba.shift[static_cast<size_t>(n)]);
+      for (int64_t n = 0; n < batch; ++n) s += apply_shift(dout.sample(n)[o], shift[n]);
       gb[o] = s;
     }
-    params.tensors[spec.bias].g_exp = ba.exp;
   }
 }
 

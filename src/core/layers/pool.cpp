@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <cassert>
-#include <vector>
 
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -90,16 +90,66 @@ Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
 
 namespace {
 
+// The plain 2x2 pool of one sample as row loops the compiler vectorises:
+// y (C,OH,OW) = the max of each window of x (C,H,W).
+template <class X>
+void max_2x2_sample(X* __restrict y, const X* __restrict x, const PoolGeometry& g) {
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const X* r0 = x + (c * g.H + 2 * oh) * g.W;
+      const X* r1 = r0 + g.W;
+      X* out = y + (c * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        out[ow] = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
+    }
+}
+
+// The plain 2x2 pool's backward for one sample: each window's dy goes to its
+// first maximum in (kh, kw) order (argmax_2x2's rule), the window's other
+// three inputs get 0; inputs outside every window (an odd last row or
+// column) get 0 too.
+template <class X>
+void max_2x2_backward_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const X* __restrict x,
+                             const PoolGeometry& g) {
+  if (g.H % 2 != 0 || g.W % 2 != 0) std::fill(dx, dx + g.C * g.H * g.W, int16_t{0});
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t row = (c * g.H + 2 * oh) * g.W;
+      const X* r0 = x + row;
+      const X* r1 = r0 + g.W;
+      int16_t* d0 = dx + row;
+      int16_t* d1 = d0 + g.W;
+      const int16_t* e = dy + (c * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const X a = r0[2 * ow], b = r0[2 * ow + 1], c2 = r1[2 * ow], d = r1[2 * ow + 1];
+        // first maximum: a unless a later one is strictly larger than all before it
+        const X m = std::max(std::max(a, b), std::max(c2, d));
+        const bool pick_a = a == m;
+        const bool pick_b = !pick_a && b == m;
+        const bool pick_c = !pick_a && !pick_b && c2 == m;
+        const bool pick_d = !pick_a && !pick_b && !pick_c;
+        d0[2 * ow] = pick_a ? e[ow] : int16_t{0};
+        d0[2 * ow + 1] = pick_b ? e[ow] : int16_t{0};
+        d1[2 * ow] = pick_c ? e[ow] : int16_t{0};
+        d1[2 * ow + 1] = pick_d ? e[ow] : int16_t{0};
+      }
+    }
+}
+
 // in (N,C,H,W) -> out (N,C,OH,OW); X: int8_t or int16_t.
 template <class X>
 void max_forward(Tensor<X>& out, const Tensor<X>& in, const MaxPoolSpec& spec) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(out.shape == maxpool_out_shape(in.shape, spec));
+  const bool plain = is_plain_2x2(spec);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       X* y = out.sample(n);
-      for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { y[o] = x[i]; });
+      if (plain)
+        max_2x2_sample(y, x, g);
+      else
+        for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { y[o] = x[i]; });
       out.exp[n] = in.exp[n];
     }
   });
@@ -112,10 +162,15 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
   const bool disjoint = spec.stride >= spec.kernel;  // windows do not overlap
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(disjoint ? 0 : static_cast<size_t>(in.sample_numel()));  // sums of overlapping windows
+    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
+      if (is_plain_2x2(spec)) {
+        max_2x2_backward_sample(din.sample(n), dy, x, g);
+        din.exp[n] = dout.exp[n];
+        continue;
+      }
       if (disjoint) {
         // Windows do not overlap: every input gets at most one dout entry,
         // which fits int16 as it is (what requantize_i16 would return).
@@ -125,9 +180,9 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
         din.exp[n] = dout.exp[n];
         continue;
       }
-      std::fill(acc.begin(), acc.end(), int64_t{0});
-      for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { acc[static_cast<size_t>(i)] += dy[o]; });
-      din.exp[n] = requantize_i16(acc.data(), in.sample_numel(), dout.exp[n], din.sample(n));
+      std::fill(acc, acc + in.sample_numel(), int64_t{0});
+      for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { acc[i] += dy[o]; });
+      din.exp[n] = requantize_i16(acc, in.sample_numel(), dout.exp[n], din.sample(n));
     }
   });
 }
@@ -163,19 +218,19 @@ void avgpool_forward(Act out, const Tensor<X>& in, Rounding rounding) {
   const int64_t C = in.shape[1], HW = in.shape[2] * in.shape[3];
   assert(HW < (int64_t{1} << 31));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> mean(static_cast<size_t>(C));
+    int64_t* mean = thread_scratch<int64_t>(ScratchSlot::body0, C);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       for (int64_t c = 0; c < C; ++c) {
         int64_t s = 0;
         for (int64_t i = 0; i < HW; ++i) s += x[c * HW + i];
-        mean[static_cast<size_t>(c)] = div_round_even(s * (int64_t{1} << kAvgFracBits), HW);
+        mean[c] = div_round_even(s * (int64_t{1} << kAvgFracBits), HW);
       }
       const int32_t e = in.exp[n] - kAvgFracBits;
       if (rounding == Rounding::keep_sign)
-        out.exp[n] = requantize_i8(mean.data(), C, e, out.sample(n));
+        out.exp[n] = requantize_i8(mean, C, e, out.sample(n));
       else
-        out.exp[n] = requantize_i8_nearest(mean.data(), C, e, out.sample(n));
+        out.exp[n] = requantize_i8_nearest(mean, C, e, out.sample(n));
     }
   });
 }
@@ -191,14 +246,14 @@ void global_avgpool_backward(Err& din, const Err& dout) {
   assert(dout.shape == global_avgpool_out_shape(din.shape));
   const int64_t C = din.shape[1], HW = din.shape[2] * din.shape[3];
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, din.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> share(static_cast<size_t>(C * HW));
+    int64_t* share = thread_scratch<int64_t>(ScratchSlot::body0, C * HW);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int16_t* dy = dout.sample(n);
       for (int64_t c = 0; c < C; ++c) {
         const int64_t v = div_round_even(int64_t{dy[c]} * (int64_t{1} << kAvgFracBits), HW);
-        for (int64_t i = 0; i < HW; ++i) share[static_cast<size_t>(c * HW + i)] = v;
+        for (int64_t i = 0; i < HW; ++i) share[c * HW + i] = v;
       }
-      din.exp[n] = requantize_i16(share.data(), C * HW, dout.exp[n] - kAvgFracBits, din.sample(n));
+      din.exp[n] = requantize_i16(share, C * HW, dout.exp[n] - kAvgFracBits, din.sample(n));
     }
   });
 }

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <cassert>
-#include <vector>
 
 #include "zimt/layers/layernorm.hpp"
 #include "zimt/layers/relu.hpp"
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -35,14 +35,14 @@ void add_samples(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<B>
   constexpr int b_bits = sizeof(B) == 1 ? 8 : 16;  // |mantissa| < 2^bits
   const int64_t m = a.sample_numel();
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, a.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    std::vector<int64_t> acc(static_cast<size_t>(m));
+    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, m);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const int32_t e = common_exponent(a.exp[n], 16, b.exp[n], b_bits);
       const int32_t sa = a.exp[n] - e, sb = b.exp[n] - e;
       const int16_t* pa = a.sample(n);
       const B* pb = b.sample(n);
-      for (int64_t i = 0; i < m; ++i) acc[static_cast<size_t>(i)] = apply_shift(pa[i], sa) + apply_shift(pb[i], sb);
-      out.exp[n] = requantize_i16(acc.data(), m, e, out.sample(n));
+      for (int64_t i = 0; i < m; ++i) acc[i] = apply_shift(pa[i], sa) + apply_shift(pb[i], sb);
+      out.exp[n] = requantize_i16(acc, m, e, out.sample(n));
     }
   });
 }

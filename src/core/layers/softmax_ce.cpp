@@ -4,10 +4,10 @@
 #include <tbb/parallel_for.h>
 
 #include <cassert>
-#include <vector>
 
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
+#include "zimt/scratch.hpp"
 
 namespace zimt {
 
@@ -102,14 +102,14 @@ int64_t log2_q24(uint64_t v) {
 }
 
 struct SampleSoftmax {
-  std::vector<uint64_t> e;  // exp(z_i - max z) in Q48
-  uint64_t sum = 0;         // Σ e (>= 2^48)
+  uint64_t* e = nullptr;  // exp(z_i - max z) in Q48, k entries (thread scratch)
+  uint64_t sum = 0;       // Σ e (>= 2^48)
   int8_t max = 0;
   int32_t argmax = 0;
 };
 
 void softmax_sample(SampleSoftmax& s, const int8_t* z, int64_t k, int32_t exp) {
-  s.e.resize(static_cast<size_t>(k));
+  s.e = thread_scratch<uint64_t>(ScratchSlot::body1, k);
   s.max = z[0];
   s.argmax = 0;
   for (int64_t i = 1; i < k; ++i)
@@ -130,7 +130,7 @@ void softmax_sample(SampleSoftmax& s, const int8_t* z, int64_t k, int32_t exp) {
 int64_t softmax_ce_forward(const Act& logits, const int32_t* labels, int64_t* loss_q, int32_t* pred) {
   assert(logits.shape.rank == 2 && logits.shape[1] < (int64_t{1} << 15));
   const int64_t batch = logits.batch(), k = logits.shape[1];
-  std::vector<int64_t> losses(static_cast<size_t>(batch));
+  int64_t* losses = thread_scratch<int64_t>(ScratchSlot::caller0, batch);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
     SampleSoftmax s;
     for (int64_t n = r.begin(); n < r.end(); ++n) {
@@ -141,14 +141,14 @@ int64_t softmax_ce_forward(const Act& logits, const int32_t* labels, int64_t* lo
       const int64_t ln_sum =
           static_cast<int64_t>(shift_round_half_up(static_cast<u128>(log2_q24(s.sum)) * kLn2Q32, 32));
       const int64_t q24 = ln_sum + to_q24(s.max - z[labels[n]], logits.exp[n]);
-      losses[static_cast<size_t>(n)] = shift_round_even(q24, kXBits - kLossFracBits);
+      losses[n] = shift_round_even(q24, kXBits - kLossFracBits);
       if (pred != nullptr) pred[n] = s.argmax;
     }
   });
   int64_t total = 0;
   for (int64_t n = 0; n < batch; ++n) {
-    total += losses[static_cast<size_t>(n)];
-    if (loss_q != nullptr) loss_q[n] = losses[static_cast<size_t>(n)];
+    total += losses[n];
+    if (loss_q != nullptr) loss_q[n] = losses[n];
   }
   return total;
 }
@@ -164,7 +164,7 @@ void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels,
   const int64_t batch = logits.batch(), k = logits.shape[1];
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
     SampleSoftmax s;
-    std::vector<int64_t> g(static_cast<size_t>(k));
+    int64_t* g = thread_scratch<int64_t>(ScratchSlot::body0, k);
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       softmax_sample(s, logits.sample(n), k, logits.exp[n]);
       for (int64_t i = 0; i < k; ++i) {
@@ -172,9 +172,9 @@ void softmax_ce_backward(Err& dlogits, const Act& logits, const int32_t* labels,
         const u128 num = static_cast<u128>(s.e[static_cast<size_t>(i)]) << kProbBits;
         const u128 p = div_round_even_u128(num, s.sum);
         const int64_t diff = static_cast<int64_t>(p) - (i == labels[n] ? int64_t{1} << kProbBits : 0);
-        g[static_cast<size_t>(i)] = div_round_even(diff * (int64_t{1} << (62 - kProbBits)), global_batch);
+        g[i] = div_round_even(diff * (int64_t{1} << (62 - kProbBits)), global_batch);
       }
-      dlogits.exp[n] = requantize_i16(g.data(), k, -62, dlogits.sample(n));
+      dlogits.exp[n] = requantize_i16(g, k, -62, dlogits.sample(n));
     }
   });
 }
