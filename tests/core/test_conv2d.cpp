@@ -329,36 +329,3 @@ TEST_CASE("conv2d chain: weight gradients agree with float (cosine, signs, flush
     CHECK(st.spurious == 0);
   }
 }
-
-TEST_CASE("conv2d: the direct int8 path equals the im2col GEMM path exactly") {
-  // An int8 input with patches of at most 16 values runs the direct
-  // convolution (conv2d.cpp); the same integers as an int16 input run
-  // im2col + GEMM. Both accumulate exactly, so the int64 sums, and with
-  // them the requantised int16 outputs and exponents, must be equal; the
-  // geometries cover stride 2, padding wider than the kernel's reach at the
-  // borders, a 1-pixel image and K = 16 (the largest direct patch); with
-  // and without bias.
-  for (const Geo& geo : {Geo{3, 1, 28, 28, 8, 3, 1, 1}, Geo{2, 1, 28, 28, 8, 4, 2, 3}, Geo{2, 1, 5, 7, 4, 3, 2, 1},
-                         Geo{2, 1, 1, 1, 3, 3, 2, 1}, Geo{2, 4, 6, 6, 5, 2, 1, 1}}) {
-    for (const bool extreme : {false, true}) {
-      // extreme: every input +127 and every weight at the int16 storage
-      // limit, the int32 sums' largest magnitude (16 · 127 · 32767 < 2^26).
-      Case c(geo, !extreme, 77, extreme ? WeightStorage::int16 : WeightStorage::int8);
-      if (extreme) {
-        std::fill(c.x.data.begin(), c.x.data.end(), int8_t{127});
-        const auto& t = c.params.tensors[c.spec.weight];
-        std::fill_n(c.params.w.begin() + static_cast<std::ptrdiff_t>(t.offset), t.numel,
-                    static_cast<int16_t>(weight_limit(WeightStorage::int16)));
-      }
-      ref::Owned<int16_t> wide(c.x.shape);
-      std::copy(c.x.data.begin(), c.x.data.end(), wide.data.begin());
-      wide.exp = c.x.exp;
-      const Shape out = conv2d_out_shape(c.x.shape, c.spec);
-      ref::Owned<int16_t> direct(out), gemm(out);
-      conv2d_forward(direct.view(), c.x.view(), c.params, c.spec);
-      conv2d_forward(gemm.view(), wide.view(), c.params, c.spec);
-      CHECK(direct.data == gemm.data);
-      CHECK(direct.exp == gemm.exp);
-    }
-  }
-}

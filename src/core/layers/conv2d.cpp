@@ -73,48 +73,6 @@ int64_t group_samples(int64_t P, int64_t K) {
   return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
 }
 
-// Direct convolution (no patch matrix) for int8 inputs with short patches:
-// conv1 of the MNIST CNN has K = 9, where writing the (P,K) patch matrix
-// and a GEMM over k = 9 cost more than the MACs. Longer patches (the
-// ResNet stem's K = 49) go to the int8 GEMM. Sums in int32 lanes are
-// exact: |x·w| <= 127·32767 < 2^22, so K <= kDirectMaxK terms stay below
-// 2^26.
-constexpr int64_t kDirectMaxK = 16;
-
-template <class X>
-bool use_direct(const Geometry& g) {
-  return sizeof(X) == 1 && g.K() <= kDirectMaxK;
-}
-
-// One sample: x (C,H,W) int8, w (O,C,k,k) -> acc (O,P) exact, via the
-// int32 sums acc32 (O,P).
-void direct_sample(int64_t* acc, int32_t* acc32, const int8_t* x, const int16_t* w, const Geometry& g) {
-  const int64_t P = g.P();
-  std::fill(acc32, acc32 + g.O * P, 0);
-  for (int64_t o = 0; o < g.O; ++o)
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t kh = 0; kh < g.k; ++kh)
-        for (int64_t kw = 0; kw < g.k; ++kw) {
-          const int32_t wv = w[((o * g.C + c) * g.k + kh) * g.k + kw];
-          if (wv == 0) continue;
-          // Output columns whose input column ow·stride - pad + kw lies in [0, W).
-          const int64_t off = kw - g.pad, top = g.W - 1 - off;
-          const int64_t lo = off >= 0 ? 0 : (-off + g.stride - 1) / g.stride;
-          const int64_t hi = top < 0 ? 0 : std::min<int64_t>(g.OW, top / g.stride + 1);
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            const int64_t ih = oh * g.stride - g.pad + kh;
-            if (ih < 0 || ih >= g.H) continue;
-            const int8_t* xr = x + (c * g.H + ih) * g.W;
-            int32_t* ar = acc32 + o * P + oh * g.OW;
-            if (g.stride == 1)
-              for (int64_t ow = lo; ow < hi; ++ow) ar[ow] += wv * xr[ow + off];
-            else
-              for (int64_t ow = lo; ow < hi; ++ow) ar[ow] += wv * xr[ow * g.stride + off];
-          }
-        }
-  for (int64_t i = 0; i < g.O * P; ++i) acc[i] = acc32[i];
-}
-
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
 // (input): int8_t or int16_t.
 template <class T, class X>
@@ -124,22 +82,6 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
-  if constexpr (sizeof(X) == 1) {
-    if (use_direct<X>(g)) {
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
-        int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, g.O * P);  // (O,P)
-        int32_t* acc32 = thread_scratch<int32_t>(ScratchSlot::body1, g.O * P);
-        for (int64_t n = r.begin(); n < r.end(); ++n) {
-          direct_sample(acc, acc32, in.sample(n), w, g);
-          int32_t e = in.exp[n] + w_exp;
-          if (spec.has_bias)
-            e = detail::join_bias(acc, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-          out.exp[n] = requantize(acc, g.O * P, e, out.sample(n));
-        }
-      });
-      return;
-    }
-  }
   // Under the int8 storage policy the GEMM reads the weights as int8:
   // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
   int8_t* w8 = nullptr;
