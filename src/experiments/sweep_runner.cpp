@@ -106,9 +106,18 @@ SweepRunReport run_sweep(const SweepSpec& spec, const std::vector<PlannedRun>& r
   std::vector<ProcessJob> jobs;
   for (std::size_t i : todo) {
     const std::filesystem::path dir = spec.output / runs[i].name;
-    jobs.push_back({{options.program, "train", (dir / "config.json").string(), "--resume", "--quiet", "--set",
-                     "/train/threads=" + std::to_string(options.budget.threads_per_job)},
-                    dir / "console.log"});
+    std::vector<std::string> args = {options.program,
+                                     "train",
+                                     (dir / "config.json").string(),
+                                     "--resume",
+                                     "--quiet",
+                                     "--set",
+                                     "/train/threads=" + std::to_string(options.budget.threads_per_job)};
+    if (options.memory_per_job != 0) {
+      args.push_back("--memory-limit");
+      args.push_back(std::to_string(options.memory_per_job));
+    }
+    jobs.push_back({args, dir / "console.log"});
   }
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t total = jobs.size();

@@ -194,6 +194,20 @@ TEST_CASE("sweep cli: a run with an impossible value fails, is reported, and the
   CHECK(out.find("1 run(s) failed") != std::string::npos);
 }
 
+TEST_CASE("sweep cli: --memory-limit lowers the jobs that run at once, or refuses a run that cannot fit") {
+  const fs::path dir = workdir() / "memory";
+  std::string out;
+  // A tiny run needs about 1.7 MiB (sweep_memory.hpp): two fit in 4 MiB.
+  CHECK(run_zimt("sweep '" + kSmoke + "' -o '" + dir.string() + "' --dry-run -j 4 --memory-limit 4M", &out) == 0);
+  CHECK_MESSAGE(out.find("2 jobs at once instead of 4") != std::string::npos, out);
+  CHECK(out.find("(2 jobs x ") != std::string::npos);
+  CHECK(run_zimt("sweep '" + kSmoke + "' -o '" + dir.string() + "' --dry-run -j 4 --memory-limit 1G", &out) == 0);
+  CHECK(out.find("(4 jobs x ") != std::string::npos);
+  CHECK(run_zimt("sweep '" + kSmoke + "' -o '" + dir.string() + "' -j 4 --memory-limit 1M", &out) == 1);
+  CHECK_MESSAGE(out.find("over the memory limit of 1.0 MiB (--memory-limit)") != std::string::npos, out);
+  CHECK_FALSE(fs::exists(dir));  // refused before anything is written
+}
+
 TEST_CASE("sweep cli: every shipped sweep file expands and validates (--dry-run)") {
   int files = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(ZIMT_SOURCE_DIR) / "configs" / "sweeps")) {

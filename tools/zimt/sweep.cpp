@@ -1,11 +1,15 @@
-// `zimt sweep SWEEP.json [--jobs J] [--threads-per-job T] [--dry-run] [--x step|epoch]`:
+// `zimt sweep SWEEP.json [--jobs J] [--threads-per-job T] [--memory-limit M] [--dry-run] [--x step|epoch]`:
 // expand a grid × seeds, train every run as a child `zimt train`, then write
 // the aggregate report (see zimt/experiments/sweep.hpp and zimt/experiments/sweep_runner.hpp).
+// The runs trained at once fit in the memory limit together (sweep_memory.hpp).
 // Under `mpirun -np K`, the K ranks share the runs (docs/distributed.md).
 #include "commands.hpp"
 #include "launched_group.hpp"
 
+#include "zimt/data/byte_size.hpp"
+#include "zimt/data/machine_memory.hpp"
 #include "zimt/experiments/sweep.hpp"
+#include "zimt/experiments/sweep_memory.hpp"
 #include "zimt/experiments/sweep_report.hpp"
 #include "zimt/experiments/sweep_runner.hpp"
 #include "zimt/runs/config.hpp"
@@ -33,6 +37,7 @@ struct SweepOptions {
   bool dry_run = false;
   std::string x = "step";
   std::string output;
+  std::string memory_limit;
   std::vector<std::string> overrides;
 };
 
@@ -45,21 +50,36 @@ int sweep(const SweepOptions& o, const runs::ProcessGroup* group) {
   experiments::SweepSpec spec = experiments::load_sweep_file(o.path, runs::load_config_file, resolve);
   if (!o.output.empty()) spec.output = std::filesystem::absolute(o.output).lexically_normal();
   const std::vector<experiments::PlannedRun> runs = experiments::expand_sweep(spec, resolve);
-  std::size_t pending = 0;
+  std::vector<const experiments::PlannedRun*> unfinished;
   for (const auto& run : runs)
-    pending += experiments::run_state(run, spec.output / run.name) != experiments::RunState::finished;
+    if (experiments::run_state(run, spec.output / run.name) != experiments::RunState::finished)
+      unfinished.push_back(&run);
+  std::size_t pending = unfinished.size();
+  const std::size_t all_pending = pending;
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool machine_limit = o.memory_limit.empty();
+  uint64_t memory = machine_limit ? data::machine_memory_limit() : runs::parse_memory_size(o.memory_limit);
   if (group) {
-    // This rank's part of the machine and of the runs.
+    // This rank's part of the machine, of its memory and of the runs.
     cores = std::max(1, cores / group->local_size());
+    if (machine_limit) memory /= static_cast<uint64_t>(group->local_size());
     pending = (pending + static_cast<std::size_t>(group->size()) - 1) / static_cast<std::size_t>(group->size());
   }
-  const experiments::ThreadBudget budget = experiments::thread_budget(o.jobs, o.threads_per_job, cores, pending);
+  const experiments::ThreadBudget wanted = experiments::thread_budget(o.jobs, o.threads_per_job, cores, pending);
+  const experiments::RunMemory largest = experiments::largest_run_memory(unfinished);
+  const experiments::ThreadBudget budget =
+      experiments::fit_jobs_in_memory(wanted, largest, memory, machine_limit, o.threads_per_job, cores);
   const bool writer = group == nullptr || group->rank() == 0;
+  if (writer && budget.jobs < wanted.jobs)
+    std::cout << budget.jobs << " jobs at once instead of " << wanted.jobs << ": each run needs up to about "
+              << data::format_bytes(largest.estimate.total()) << " (" << largest.run << "), the memory limit is "
+              << data::format_bytes(memory) << "\n";
   if (o.dry_run) {
     if (!writer) return 0;
-    std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - pending << " done, "
-              << pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads)\n";
+    std::cout << spec.output.string() << ": " << runs.size() << " runs, " << runs.size() - all_pending << " done, "
+              << all_pending << " to run (" << budget.jobs << " jobs x " << budget.threads_per_job << " threads";
+    if (!largest.run.empty()) std::cout << ", up to " << data::format_bytes(largest.estimate.total()) << " each";
+    std::cout << ")\n";
     for (const auto& run : runs) {
       std::printf("  %-6s %s\n", experiments::to_string(experiments::run_state(run, spec.output / run.name)),
                   run.name.c_str());
@@ -67,8 +87,8 @@ int sweep(const SweepOptions& o, const runs::ProcessGroup* group) {
     }
     return 0;
   }
-  const experiments::SweepRunReport report =
-      experiments::run_sweep(spec, runs, {self_path(), budget, group}, std::cout);
+  const experiments::SweepRunReport report = experiments::run_sweep(
+      spec, runs, {self_path(), budget, group, memory / static_cast<uint64_t>(budget.jobs)}, std::cout);
   if (report.stop_signal != 0) {
     std::cout << "sweep interrupted (signal " << report.stop_signal << "); run the same command again to resume\n";
     return 128 + report.stop_signal;
@@ -99,6 +119,9 @@ void add_sweep(CLI::App& app) {
   cmd->add_option("-o,--output", opts->output, "Sweep directory (default: the sweep file's \"output\")");
   cmd->add_option("--set", opts->overrides,
                   "Override a value of every run, /train/epochs=3 (repeatable; applied over the axes)");
+  cmd->add_option("--memory-limit", opts->memory_limit,
+                  "Memory the runs trained at once may need together (bytes, or 512M, 8G; default: the machine's); "
+                  "fewer jobs run at once when they would not fit");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "List the runs and their state (new / resume / done) without training");
   cmd->add_option("--x", opts->x, "Plot against step or epoch")
       ->check(CLI::IsMember({"step", "epoch"}))

@@ -2,6 +2,7 @@
 // Runs a sweep plan: writes each run's config into its directory, skips the
 // finished runs, and trains the others as child processes
 //   <train_program> train <rundir>/config.json --resume --quiet --set /train/threads=T
+//                   [--memory-limit BYTES]
 // with its stdout and stderr appended to <rundir>/console.log (train keeps
 // its own train.log; console.log also catches errors from before it opens
 // one, such as an invalid config), printing one line per start and finish
@@ -44,6 +45,7 @@ struct SweepRunOptions {
   std::string program;                        // the zimt executable
   ThreadBudget budget;                        // of this process
   const runs::ProcessGroup* group = nullptr;  // the ranks sharing the sweep; nullptr: this process alone
+  uint64_t memory_per_job = 0;                // each run's --memory-limit; 0: the machine's
 };
 
 // Over a group, the run counts are the whole sweep's on every rank.
