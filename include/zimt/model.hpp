@@ -125,6 +125,22 @@ inline int64_t steady_now_ns() {
 // input (N,C,H,W) int8 with per-sample exponents -> acts (from `arena`).
 void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena& arena, LayerNanos* layer_ns = nullptr);
 
+// The working memory of a forward-only pass (model_infer): each layer's
+// output goes to `ping` or `pong` in turn, the arena reset just before, so
+// only the layer's input and output are alive; a basic block's
+// intermediates go to `block`, reset before each block. No activation is
+// kept for a backward pass. Arena::reset keeps the memory, so repeated
+// passes allocate only while the batch grows.
+struct InferenceArenas {
+  Arena ping, pong, block;
+};
+
+// input (N,C,H,W) int8 -> the logits (N,classes) int8, forward only: the
+// same outputs as model_forward's last one. `input` may live in
+// arenas.pong (reset only after layer 0 has read it), not in ping or block.
+// LayerNorm outputs saturated at ±127 are added to *saturated.
+Act model_infer(const Model& model, const Act& input, InferenceArenas& arenas, int64_t* saturated);
+
 // dlogits (N,classes): dL/dlogits. Overwrites every gradient in
 // model.params.g (and g_exp) with this process's share of the batch sum,
 // aligned over the whole batch that `reducer` spans (batch_reducer.hpp). No

@@ -73,9 +73,19 @@ BatchCounters compute_gradients(Model& model, const uint8_t* images, const uint8
                                 const InputNorm& norm, Arena& arena, StepProfile* profile = nullptr,
                                 const BatchReducer& reducer = single_process());
 
-// Forward only. pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
-// (may be nullptr) the per-sample loss in Q16.
+// The working memory of eval_batch, kept between calls: the batch (input,
+// labels, predictions) and the forward-only pass's arenas (model.hpp).
+struct EvalBuffers {
+  Arena batch;
+  InferenceArenas layers;
+};
+
+// Forward only (model_infer: no activation kept, no error signal, no
+// gradient). pred[n] (may be nullptr) gets the argmax class, loss_q16[n]
+// (may be nullptr) the per-sample loss in Q16. Every sample's results depend
+// on that sample alone, not on the batch it is evaluated in.
 BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                         const InputNorm& norm, Arena& arena, int32_t* pred = nullptr, int64_t* loss_q16 = nullptr);
+                         const InputNorm& norm, EvalBuffers& buffers, int32_t* pred = nullptr,
+                         int64_t* loss_q16 = nullptr);
 
 }  // namespace zimt

@@ -21,6 +21,23 @@ std::string pad(std::string s, size_t width, bool right_align = false) {
   return right_align ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
+// Layer l: x -> y; a basic block's intermediates go to `block`, allocated
+// from `arena`. Returns the LayerNorm outputs saturated at ±127.
+int64_t layer_forward(const ModelLayer& l, const Activation& y, const Activation& x, const ParamSet& p,
+                      BasicBlockActs& block, Arena& arena) {
+  switch (l.kind) {
+    case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv); break;
+    case LayerKind::linear: linear_forward(y, x, p, l.linear); break;
+    case LayerKind::relu: relu_forward(y, x); break;
+    case LayerKind::maxpool: maxpool_forward(y, x, l.pool); break;
+    case LayerKind::global_avgpool: global_avgpool_forward(y, x, l.rounding); break;
+    case LayerKind::flatten: flatten_forward(y, x); break;
+    case LayerKind::layernorm: return layernorm_forward(y, x, l.norm);
+    case LayerKind::basic_block: basic_block_forward(y, block, x, p, l.block, arena); break;
+  }
+  return 0;
+}
+
 }  // namespace
 
 Model build_model(const ModelSpec& spec, WeightStorage storage) {
@@ -171,18 +188,29 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
     assert(x.width == l.in_width);
     const int64_t t0 = layer_ns ? steady_now_ns() : 0;
     const Activation y = acts.out[i] = make_activation(arena, l.out_width, layer_output_shape(l, batch));
-    switch (l.kind) {
-      case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv); break;
-      case LayerKind::linear: linear_forward(y, x, p, l.linear); break;
-      case LayerKind::relu: relu_forward(y, x); break;
-      case LayerKind::maxpool: maxpool_forward(y, x, l.pool); break;
-      case LayerKind::global_avgpool: global_avgpool_forward(y, x, l.rounding); break;
-      case LayerKind::flatten: flatten_forward(y, x); break;
-      case LayerKind::layernorm: acts.saturated += layernorm_forward(y, x, l.norm); break;
-      case LayerKind::basic_block: basic_block_forward(y, acts.block[i], x, p, l.block, arena); break;
-    }
+    acts.saturated += layer_forward(l, y, x, p, acts.block[i], arena);
     if (layer_ns) (*layer_ns)[i] += steady_now_ns() - t0;
   }
+}
+
+Act model_infer(const Model& model, const Act& input, InferenceArenas& arenas, int64_t* saturated) {
+  const int64_t batch = input.batch();
+  assert(input.shape == model_input_shape(model, batch));
+  assert(!model.layers.empty());
+  const ParamSet& p = model.params;
+  Activation x = input;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const ModelLayer& l = model.layers[i];
+    assert(x.width == l.in_width);
+    Arena& out_arena = i % 2 == 0 ? arenas.ping : arenas.pong;
+    out_arena.reset();
+    const Activation y = make_activation(out_arena, l.out_width, layer_output_shape(l, batch));
+    arenas.block.reset();
+    BasicBlockActs intermediates;  // dropped with the block arena's next reset
+    *saturated += layer_forward(l, y, x, p, intermediates, arenas.block);
+    x = y;
+  }
+  return x.as<int8_t>();
 }
 
 void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Arena& arena, LayerNanos* layer_ns,

@@ -134,14 +134,17 @@ StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t
 }
 
 BatchCounters eval_batch(const Model& model, const uint8_t* images, const uint8_t* labels, int64_t batch,
-                         const InputNorm& norm, Arena& arena, int32_t* pred, int64_t* loss_q16) {
+                         const InputNorm& norm, EvalBuffers& buffers, int32_t* pred, int64_t* loss_q16) {
+  Arena& arena = buffers.batch;
   arena.reset();
   const int32_t* y = int_labels(labels, batch, model.spec.classes, arena);
-  ModelActs acts;
   int32_t* p = arena.alloc<int32_t>(static_cast<size_t>(batch));
-  forward(acts, model, images, batch, norm, arena, nullptr);
-  BatchCounters counters = loss_counters(acts.out.back().as<int8_t>(), y, p, loss_q16);
-  counters.act_saturated = acts.saturated;
+  Act x = make_tensor<int8_t>(arena, model_input_shape(model, batch));
+  normalize_input(x, images, norm);
+  int64_t saturated = 0;
+  const Act logits = model_infer(model, x, buffers.layers, &saturated);
+  BatchCounters counters = loss_counters(logits, y, p, loss_q16);
+  counters.act_saturated = saturated;
   if (pred) std::copy(p, p + batch, pred);
   return counters;
 }

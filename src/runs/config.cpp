@@ -42,6 +42,7 @@ const json& default_config() {
       "threads": 0,
       "eval_every": 20,
       "eval_samples": 0,
+      "eval_batch": 64,
       "weight_storage": "int8",
       "log_every": 50
     },

@@ -126,6 +126,7 @@ const std::map<std::string, Check>& leaf_rules() {
         {"/train/threads", integer(0, 1024)},
         {"/train/eval_every", integer(0)},
         {"/train/eval_samples", integer(0)},
+        {"/train/eval_batch", integer(1, 65536)},
         {"/train/log_every", positive_integer()},
         {"/output/dir", string(true)},
         {"/output/checkpoint_every", integer(0)},

@@ -81,6 +81,7 @@ RunConfig to_run_config(const json& r, const std::string& source) {
   c.threads = t.at("threads");
   c.eval_every = t.at("eval_every");
   c.eval_samples = t.at("eval_samples");
+  c.eval_batch = t.at("eval_batch");
   c.log_every = t.at("log_every");
   c.storage = typed(kWeightStorages, t.at("weight_storage"));
 

@@ -68,7 +68,8 @@ void check_data_fits(const data::Dataset& train, const data::Dataset& test, cons
 }
 
 // The configs must agree on everything that shapes the computation; threads,
-// output settings and the epoch/step budget may change across a resume.
+// the evaluation batch, output settings and the epoch/step budget may change
+// across a resume.
 void check_resumable(const json& saved, const json& now, const std::string& source) {
   json a = saved, b = now;
   for (json* j : {&a, &b}) {
@@ -77,6 +78,7 @@ void check_resumable(const json& saved, const json& now, const std::string& sour
     (*j)["train"].erase("epochs");
     (*j)["train"].erase("max_steps");
     (*j)["train"].erase("log_every");
+    (*j)["train"].erase("eval_batch");
   }
   if (a != b) {
     const json diff = json::diff(a, b);
@@ -251,7 +253,7 @@ int train(const RunConfig& config, const json& resolved, const TrainOptions& opt
   auto evaluate_now = [&](bool full) {
     const double eval_start = clock.seconds();
     const uint64_t count = full || c.eval_samples == 0 ? test_data.size() : std::min(c.eval_samples, test_data.size());
-    const EvalResult e = engine.evaluate(test_data, count == test_data.size() ? all_test : test_subset, c.batch_size);
+    const EvalResult e = engine.evaluate(test_data, count == test_data.size() ? all_test : test_subset, c.eval_batch);
     const double now = clock.seconds();
     const double acc = static_cast<double>(e.correct) / static_cast<double>(count);
     json row = {

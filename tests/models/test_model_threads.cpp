@@ -38,7 +38,8 @@ Outcome run(const ModelSpec& spec, int64_t N, int threads) {
   for (const auto& t : model.params.tensors) o.g_exp.push_back(t.g_exp);
   o.pred.resize(static_cast<size_t>(N));
   o.loss.resize(static_cast<size_t>(N));
-  eval_batch(model, b.images.data(), b.labels.data(), N, norm, arena, o.pred.data(), o.loss.data());
+  EvalBuffers buffers;
+  eval_batch(model, b.images.data(), b.labels.data(), N, norm, buffers, o.pred.data(), o.loss.data());
   return o;
 }
 

@@ -41,26 +41,37 @@ TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 st
   CHECK(x.data[static_cast<size_t>(M)] == -109);
 }
 
-TEST_CASE("compute_gradients and eval_batch agree on the loss and the predictions") {
-  Model model = build_model(runs::load_named_model_spec("mnist_cnn", models_dir));
-  ref::dense_integer_start(model.params, 3);
-  const int64_t N = 16;
-  const ref::Batch b = ref::synthetic_batch(model, N, 3);
-  Arena arena;
-  const BatchCounters t = compute_gradients(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
-  std::vector<int32_t> pred(static_cast<size_t>(N));
-  std::vector<int64_t> loss(static_cast<size_t>(N));
-  const BatchCounters e =
-      eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, arena, pred.data(), loss.data());
-  CHECK(t.loss_sum_q16 == e.loss_sum_q16);
-  CHECK(t.correct == e.correct);
-  int64_t sum = 0, correct = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    sum += loss[static_cast<size_t>(n)];
-    correct += pred[static_cast<size_t>(n)] == b.labels[static_cast<size_t>(n)];
+TEST_CASE("compute_gradients and the forward-only eval_batch agree on the loss and the predictions") {
+  // mnist_cnn (int16 norm activations), small_resnet with int8 and int16
+  // block activations (the blocks' intermediates in their own arena).
+  ModelSpec wide_blocks = runs::load_named_model_spec("small_resnet", models_dir);
+  wide_blocks.block_activations = ActivationWidth::int16;
+  for (const ModelSpec& spec : {runs::load_named_model_spec("mnist_cnn", models_dir),
+                                runs::load_named_model_spec("small_resnet", models_dir), wide_blocks}) {
+    CAPTURE(spec.name);
+    CAPTURE(activation_width_name(spec.block_activations));
+    Model model = build_model(spec);
+    ref::dense_integer_start(model.params, 3);
+    const int64_t N = 16;
+    const ref::Batch b = ref::synthetic_batch(model, N, 3);
+    Arena arena;
+    const BatchCounters t = compute_gradients(model, b.images.data(), b.labels.data(), N, mnist_norm, arena);
+    std::vector<int32_t> pred(static_cast<size_t>(N));
+    std::vector<int64_t> loss(static_cast<size_t>(N));
+    EvalBuffers buffers;
+    const BatchCounters e =
+        eval_batch(model, b.images.data(), b.labels.data(), N, mnist_norm, buffers, pred.data(), loss.data());
+    CHECK(t.loss_sum_q16 == e.loss_sum_q16);
+    CHECK(t.correct == e.correct);
+    CHECK(t.act_saturated == e.act_saturated);
+    int64_t sum = 0, correct = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      sum += loss[static_cast<size_t>(n)];
+      correct += pred[static_cast<size_t>(n)] == b.labels[static_cast<size_t>(n)];
+    }
+    CHECK(sum == e.loss_sum_q16);
+    CHECK(correct == e.correct);
   }
-  CHECK(sum == e.loss_sum_q16);
-  CHECK(correct == e.correct);
 }
 
 TEST_CASE("train_step: sign descent lowers the loss of the tiny model, as compute_gradients + the update") {

@@ -1,6 +1,7 @@
 // Run configs: base chains, overrides, defaults, strict validation with pointers.
 #include "zimt/runs/config.hpp"
 #include "zimt/runs/config_enums.hpp"
+#include "zimt/runs/run_config.hpp"
 
 #include <doctest/doctest.h>
 
@@ -116,6 +117,11 @@ TEST_CASE("--set overrides are parsed as JSON, else as strings, and validated li
   CHECK(resolved["/train/epochs"_json_pointer] == 7);
   CHECK(resolved["/train/seed"_json_pointer] == 42);
   CHECK(has_problem(problems(with_model({}), {"/train/batch_size=0"}), "/train/batch_size: must be >= 1, got 0"));
+  CHECK(has_problem(problems(with_model({}), {"/train/eval_batch=0"}), "/train/eval_batch: must be >= 1, got 0"));
+  CHECK(has_problem(problems(with_model({}), {"/train/eval_batch=65537"}),
+                    "/train/eval_batch: must be <= 65536, got 65537"));
+  CHECK(zimt::runs::to_run_config(zimt::runs::resolve_config(with_model({}), {"/train/eval_batch=512"}, "t"), "t")
+            .eval_batch == 512);
   CHECK(has_problem(problems(with_model({}), {"/train/epochz=2"}), "/train/epochz: unknown key"));
 }
 

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "zimt/runs/checkpoint.hpp"
+#include "zimt/runs/config.hpp"
 #include "zimt/runs/data_fit.hpp"
 #include "zimt/runs/engine.hpp"
 
@@ -42,7 +43,7 @@ void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset: accuracy, loss, confusion matrix");
   struct Options {
     std::string checkpoint, data;
-    uint64_t batch = 256, threads = 0, limit = 0;
+    uint64_t batch = runs::default_config()["train"]["eval_batch"], threads = 0, limit = 0;
     bool json = false;
   };
   auto opts = std::make_shared<Options>();
@@ -50,7 +51,8 @@ void add_eval(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", opts->data, "Dataset (.zds); default: the run config's /data/test");
-  cmd->add_option("--batch-size", opts->batch, "Samples per forward pass")
+  cmd->add_option("--batch-size", opts->batch,
+                  "Samples per forward pass; each thread holds one batch's activations (/train/eval_batch)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   cmd->add_option(
@@ -63,7 +65,9 @@ void add_eval(CLI::App& app) {
     std::optional<tbb::global_control> threads;
     if (opts->threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, opts->threads);
     const runs::Checkpoint ckpt = runs::load_checkpoint(opts->checkpoint);
-    const runs::RunConfig config = runs::to_run_config(ckpt.config, opts->checkpoint);
+    // Resolved again: keys added to the config since the checkpoint was written get their defaults.
+    const runs::RunConfig config =
+        runs::to_run_config(runs::resolve_config(ckpt.config, {}, opts->checkpoint), opts->checkpoint);
     const std::string data_path = opts->data.empty() ? config.test_path : opts->data;
     const data::Dataset data = data::Dataset::open(data_path);
     if (const auto problems = runs::data_fit_problems(data, config.model, "--data"); !problems.empty())

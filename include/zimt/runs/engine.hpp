@@ -11,6 +11,7 @@
 #include "zimt/train_step.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -25,9 +26,12 @@ struct EvalResult {
   double accuracy() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
 };
 
+struct EvalWorkers;
+
 class Engine {
  public:
   explicit Engine(const RunConfig& config);
+  ~Engine();
 
   // Overwrites every weight with the configured initialisation.
   void initialize(optim::InitKind kind, uint64_t seed);
@@ -41,18 +45,21 @@ class Engine {
   StepCounters train_batch(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t step,
                            const BatchReducer& reducer = single_process());
 
-  // The samples `indices` of `data`, in batches of `batch`.
+  // The samples `indices` of `data`, forward only (eval_batch), in batches
+  // of `batch` that the threads take in parallel: each thread keeps the
+  // working memory of one batch, so memory grows with batch x threads and
+  // not with the number of samples. The result is the same for any batch
+  // size and thread count (exact integer sums of per-sample results).
   EvalResult evaluate(const data::Dataset& data, std::span<const uint32_t> indices, uint64_t batch);
 
  private:
-  void gather(const data::Dataset& data, std::span<const uint32_t> indices);
-
   Model model_;
   optim::Optimizer optimizer_;
   InputNorm norm_;
   uint64_t seed_;
   Arena arena_;
   std::vector<uint8_t> images_, labels_;
+  std::unique_ptr<EvalWorkers> eval_;  // per-thread evaluation buffers, kept between evaluations
 };
 
 // Which test samples an evaluation of `count` < size samples uses: the first

@@ -23,6 +23,9 @@ struct RunConfig {
   optim::InitKind init = optim::InitKind::authors;
   uint64_t epochs = 1, max_steps = 0, batch_size = 64, seed = 1, threads = 0;
   uint64_t eval_every = 20, eval_samples = 0, log_every = 50;
+  // Samples per forward pass of an evaluation; each thread holds one such
+  // batch's activations (runs/engine.hpp, Engine::evaluate).
+  uint64_t eval_batch = 64;
   WeightStorage storage = WeightStorage::int8;
   std::string output_dir;
   uint64_t checkpoint_every = 0, keep_checkpoints = 3;
