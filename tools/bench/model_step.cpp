@@ -1,17 +1,8 @@
 // Wall time of the whole training step (train_step: input normalisation,
 // forward, loss, backward and the optimizer's update) for a model, per
 // optimizer and thread count, with the heap allocations each step makes and
-// the process's peak RSS. Median of `reps` steps after one warm-up step.
-//   bench_model_step [model=mnist_cnn] [batch=64] [reps=5] [threads=1,2] [norm_activations]
-//                    [--optimizer LIST] [--profile] [--json FILE]
-// model: a name in configs/models/ or a model .json file; norm_activations:
-// int8 or int16 to override the model's (model_spec.hpp).
-// --optimizer: comma-separated, from zim_authors (n = d, c = 1),
-//   zim_zero_inflated (n = d, alpha = 100), int_sgd (lr = 0.01) and none
-//   (forward + backward only, no update); default zim_zero_inflated.
-// --profile: time per layer (forward, backward), input, loss and update,
-//   averaged over the timed steps.
-// --json FILE: the same results as one JSON object.
+// the process's peak RSS. Arguments and options: kUsage below
+// (bench_model_step --help).
 // Heap allocations are the calls of the global operator new made by this
 // process (replaced below; TBB's own task allocator is not counted).
 #include <sys/resource.h>
@@ -69,6 +60,23 @@ void operator delete[](void* p, size_t, std::align_val_t) noexcept { ::operator 
 
 namespace {
 
+// The usage text (--help).
+constexpr const char* kUsage =
+    "bench_model_step [model=mnist_cnn] [batch=64] [reps=5] [threads=1,2] [norm_activations]\n"
+    "                 [--optimizer LIST] [--profile] [--json FILE]\n"
+    "Wall time of the whole training step (input normalisation, forward, loss, backward and the\n"
+    "optimizer's update): median of `reps` steps after one warm-up step, per optimizer and thread\n"
+    "count, with the heap allocations per step and the process's peak RSS.\n"
+    "  model             a name in configs/models/ or a model .json file\n"
+    "  threads           comma-separated thread counts\n"
+    "  norm_activations  int8 or int16, overriding the model's\n"
+    "  --optimizer LIST  comma-separated: zim_authors (n = d, c = 1), zim_zero_inflated (n = d,\n"
+    "                    alpha = 100), int_sgd (lr = 0.01), none (forward + backward only);\n"
+    "                    default zim_zero_inflated\n"
+    "  --profile         time per layer (forward, backward), input, loss and update\n"
+    "  --json FILE       the same results as one JSON object\n"
+    "  -h, --help        this text\n";
+
 struct Options {
   std::string model = "mnist_cnn";
   int64_t batch = 64;
@@ -78,6 +86,7 @@ struct Options {
   std::vector<std::string> optimizers{"zim_zero_inflated"};
   bool profile = false;
   std::string json;
+  bool help = false;
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -96,7 +105,9 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--optimizer")
+    if (a == "-h" || a == "--help")
+      o.help = true;
+    else if (a == "--optimizer")
       o.optimizers = split(value());
     else if (a == "--profile")
       o.profile = true;
@@ -193,6 +204,10 @@ std::string json_profile(const zimt::Model& model, const Result& r, int reps) {
 
 int run(int argc, char** argv) {
   const Options opt = parse(argc, argv);
+  if (opt.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   const auto dir = std::filesystem::path(ZIMT_SOURCE_DIR) / "configs" / "models";
   zimt::ModelSpec spec = opt.model.ends_with(".json") ? zimt::runs::load_model_spec_file(opt.model)
                                                       : zimt::runs::load_named_model_spec(opt.model, dir);
@@ -295,7 +310,7 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_model_step: %s\n", e.what());
+    std::fprintf(stderr, "bench_model_step: %s (--help: usage)\n", e.what());
     return 1;
   }
 }
