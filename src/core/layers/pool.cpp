@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "zimt/layers/max_2x2.hpp"
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -50,34 +51,15 @@ int64_t argmax_in_window(const X* x, const PoolGeometry& g, const MaxPoolSpec& s
 }
 
 // The 2x2, stride 2, unpadded pool (the CNN's): windows tile the input
-// exactly, so the argmax is two comparisons deep. Same tie rule as
-// argmax_in_window: the first maximum in (kh, kw) order wins.
+// exactly, so it runs on row kernels (max_2x2.hpp).
 bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
-
-template <class X>
-int64_t argmax_2x2(const X* x, int64_t W, int64_t ih, int64_t iw) {
-  const int64_t i0 = ih * W + iw;
-  int64_t best = i0;
-  for (const int64_t i : {i0 + 1, i0 + W, i0 + W + 1})
-    if (x[i] > x[best]) best = i;
-  return best;
-}
 
 // Index of the maximum of every window of sample x, in output order.
 template <class X, class F>
 void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
-  const bool plain = is_plain_2x2(s);
-  for (int64_t c = 0; c < g.C; ++c) {
-    const X* xc = x + c * g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t o = (c * g.OH + oh) * g.OW + ow;
-        if (plain)
-          f(o, c * g.H * g.W + argmax_2x2(xc, g.W, 2 * oh, 2 * ow));
-        else
-          f(o, argmax_in_window(x, g, s, c, oh, ow));
-      }
-  }
+      for (int64_t ow = 0; ow < g.OW; ++ow) f((c * g.OH + oh) * g.OW + ow, argmax_in_window(x, g, s, c, oh, ow));
 }
 
 }  // namespace
@@ -90,49 +72,42 @@ Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
 
 namespace {
 
-// The plain 2x2 pool of one sample as row loops the compiler vectorises:
+// The plain 2x2 pool's row kernels (max_2x2.hpp) for an element type.
+void forward_rows(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count) {
+  max_2x2::chosen_row_kernels().forward_i8(y, r0, r1, count);
+}
+void forward_rows(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count) {
+  max_2x2::chosen_row_kernels().forward_i16(y, r0, r1, count);
+}
+void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count) {
+  max_2x2::chosen_row_kernels().backward_i8(d0, d1, dy, r0, r1, count);
+}
+void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count) {
+  max_2x2::chosen_row_kernels().backward_i16(d0, d1, dy, r0, r1, count);
+}
+
+// The plain 2x2 pool of one sample, row pair by row pair:
 // y (C,OH,OW) = the max of each window of x (C,H,W).
 template <class X>
-void max_2x2_sample(X* __restrict y, const X* __restrict x, const PoolGeometry& g) {
+void max_2x2_sample(X* y, const X* x, const PoolGeometry& g) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const X* r0 = x + (c * g.H + 2 * oh) * g.W;
-      const X* r1 = r0 + g.W;
-      X* out = y + (c * g.OH + oh) * g.OW;
-      for (int64_t ow = 0; ow < g.OW; ++ow)
-        out[ow] = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
+      forward_rows(y + (c * g.OH + oh) * g.OW, r0, r0 + g.W, g.OW);
     }
 }
 
 // The plain 2x2 pool's backward for one sample: each window's dy goes to its
-// first maximum in (kh, kw) order (argmax_2x2's rule), the window's other
+// first maximum in (kh, kw) order (argmax_in_window's rule), the window's other
 // three inputs get 0; inputs outside every window (an odd last row or
 // column) get 0 too.
 template <class X>
-void max_2x2_backward_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const X* __restrict x,
-                             const PoolGeometry& g) {
+void max_2x2_backward_sample(int16_t* dx, const int16_t* dy, const X* x, const PoolGeometry& g) {
   if (g.H % 2 != 0 || g.W % 2 != 0) std::fill(dx, dx + g.C * g.H * g.W, int16_t{0});
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int64_t row = (c * g.H + 2 * oh) * g.W;
-      const X* r0 = x + row;
-      const X* r1 = r0 + g.W;
-      int16_t* d0 = dx + row;
-      int16_t* d1 = d0 + g.W;
-      const int16_t* e = dy + (c * g.OH + oh) * g.OW;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const X a = r0[2 * ow], b = r0[2 * ow + 1], c2 = r1[2 * ow], d = r1[2 * ow + 1];
-        // first maximum: a unless a later one is strictly larger than all before it
-        const X m = std::max(std::max(a, b), std::max(c2, d));
-        const bool pick_a = a == m;
-        const bool pick_b = !pick_a && b == m;
-        const bool pick_c = !pick_a && !pick_b && c2 == m;
-        const bool pick_d = !pick_a && !pick_b && !pick_c;
-        d0[2 * ow] = pick_a ? e[ow] : int16_t{0};
-        d0[2 * ow + 1] = pick_b ? e[ow] : int16_t{0};
-        d1[2 * ow] = pick_c ? e[ow] : int16_t{0};
-        d1[2 * ow + 1] = pick_d ? e[ow] : int16_t{0};
-      }
+      backward_rows(dx + row, dx + row + g.W, dy + (c * g.OH + oh) * g.OW, x + row, x + row + g.W, g.OW);
     }
 }
 

@@ -1,0 +1,42 @@
+#pragma once
+// The plain 2x2, stride 2, unpadded max pool (pool.hpp) on one pair of input
+// rows: its windows tile the rows, so forward and backward are row loops.
+// Ties go to the FIRST maximum in (kh, kw) order, as in every max pool here.
+//
+// Implementations, chosen once (first use):
+//   avx512: AVX-512 BW, 16 windows per zmm (int8 rows sign-extended to
+//           int16); used when gemm_nt runs its avx512vnni kernels, so that
+//           ZIMT_KERNEL (kernels/gemm.hpp) switches both
+//   scalar: plain loops (the reference)
+// Both are selections and copies of int8/int16 values, so they agree bit for
+// bit (tests/core/test_pool_rows.cpp checks it on random data, ties and the
+// int16 extremes).
+#include <cstdint>
+#include <span>
+
+namespace zimt::max_2x2 {
+
+// r0, r1 (2·count) -> y (count): y[w] = max(r0[2w], r0[2w+1], r1[2w], r1[2w+1])
+// dy (count), r0, r1 (2·count) -> d0, d1 (2·count): window w's dy[w] at its
+// first maximum, 0 at its other three inputs.
+struct RowKernels {
+  const char* name;
+  bool (*available)();
+  void (*forward_i8)(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count);
+  void (*forward_i16)(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count);
+  void (*backward_i8)(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count);
+  void (*backward_i16)(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1,
+                       int64_t count);
+};
+
+namespace detail {
+extern const RowKernels avx512_row_kernels;  // max_2x2_avx512.cpp
+extern const RowKernels scalar_row_kernels;  // max_2x2.cpp
+}  // namespace detail
+
+// Every implementation, the scalar reference last.
+std::span<const RowKernels> row_kernels();
+// The one the pool uses.
+const RowKernels& chosen_row_kernels();
+
+}  // namespace zimt::max_2x2

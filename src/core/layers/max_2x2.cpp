@@ -1,0 +1,65 @@
+// The scalar row kernels of the plain 2x2 max pool and the choice among the
+// implementations (max_2x2.hpp).
+#include "zimt/layers/max_2x2.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include "zimt/kernels/gemm.hpp"
+
+namespace zimt::max_2x2 {
+
+namespace {
+
+bool always() { return true; }
+
+// X: int8_t or int16_t
+template <class X>
+void forward_rows(X* __restrict y, const X* __restrict r0, const X* __restrict r1, int64_t count) {
+  for (int64_t w = 0; w < count; ++w)
+    y[w] = std::max(std::max(r0[2 * w], r0[2 * w + 1]), std::max(r1[2 * w], r1[2 * w + 1]));
+}
+
+template <class X>
+void backward_rows(int16_t* __restrict d0, int16_t* __restrict d1, const int16_t* __restrict dy, const X* __restrict r0,
+                   const X* __restrict r1, int64_t count) {
+  for (int64_t w = 0; w < count; ++w) {
+    const X a = r0[2 * w], b = r0[2 * w + 1], c = r1[2 * w], d = r1[2 * w + 1];
+    // first maximum: a unless a later one is strictly larger than all before it
+    const X m = std::max(std::max(a, b), std::max(c, d));
+    const bool pick_a = a == m;
+    const bool pick_b = !pick_a && b == m;
+    const bool pick_c = !pick_a && !pick_b && c == m;
+    const bool pick_d = !pick_a && !pick_b && !pick_c;
+    d0[2 * w] = pick_a ? dy[w] : int16_t{0};
+    d0[2 * w + 1] = pick_b ? dy[w] : int16_t{0};
+    d1[2 * w] = pick_c ? dy[w] : int16_t{0};
+    d1[2 * w + 1] = pick_d ? dy[w] : int16_t{0};
+  }
+}
+
+const RowKernels& choose() {
+  // The vector rows follow the GEMM's choice (ZIMT_KERNEL included).
+  const bool vector = std::string_view(kernels::kernel_name()) == "avx512vnni";
+  return vector && detail::avx512_row_kernels.available() ? detail::avx512_row_kernels : detail::scalar_row_kernels;
+}
+
+}  // namespace
+
+namespace detail {
+constinit const RowKernels scalar_row_kernels{
+    "scalar", &always, &forward_rows<int8_t>, &forward_rows<int16_t>, &backward_rows<int8_t>, &backward_rows<int16_t>};
+}  // namespace detail
+
+std::span<const RowKernels> row_kernels() {
+  static const std::array<RowKernels, 2> all{detail::avx512_row_kernels, detail::scalar_row_kernels};
+  return all;
+}
+
+const RowKernels& chosen_row_kernels() {
+  static const RowKernels& impl = choose();
+  return impl;
+}
+
+}  // namespace zimt::max_2x2

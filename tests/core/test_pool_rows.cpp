@@ -1,0 +1,99 @@
+// The plain 2x2 max pool's row kernels (max_2x2.hpp): every implementation
+// the CPU runs gives the scalar reference's bits, on random rows, rows full
+// of ties (all equal, two or three equal maxima at every position in the
+// window) and the extremes of int8 and int16, for window counts around the
+// vector width (tails of every length).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "zimt/layers/max_2x2.hpp"
+
+using namespace zimt;
+
+namespace {
+
+// Rows of 2·count values drawn by `kind`: 0 random over the type, 1 all
+// equal, 2 three values (many ties), 3 the two extremes.
+template <class X>
+std::vector<X> make_row(int64_t count, int kind, std::mt19937_64& rng) {
+  const int lo = sizeof(X) == 1 ? -127 : -32767, hi = -lo;
+  std::vector<X> row(static_cast<size_t>(2 * count));
+  std::uniform_int_distribution<int> any(lo, hi), few(-1, 1), ends(0, 1);
+  for (auto& v : row) {
+    switch (kind) {
+      case 0: v = static_cast<X>(any(rng)); break;
+      case 1: v = static_cast<X>(lo); break;
+      case 2: v = static_cast<X>(few(rng)); break;
+      default: v = static_cast<X>(ends(rng) != 0 ? hi : lo); break;
+    }
+  }
+  return row;
+}
+
+template <class X>
+void check_rows(const max_2x2::RowKernels& impl) {
+  const max_2x2::RowKernels& ref = max_2x2::detail::scalar_row_kernels;
+  std::mt19937_64 rng(7);
+  for (int64_t count : {1, 2, 7, 15, 16, 17, 31, 32, 33, 50}) {
+    for (int kind = 0; kind < 4; ++kind) {
+      CAPTURE(count);
+      CAPTURE(kind);
+      const std::vector<X> r0 = make_row<X>(count, kind, rng), r1 = make_row<X>(count, kind, rng);
+      std::vector<int16_t> dy(static_cast<size_t>(count));
+      std::uniform_int_distribution<int> err(-32767, 32767);
+      for (auto& v : dy) v = static_cast<int16_t>(err(rng));
+      // Outputs start with different garbage: every element must be written.
+      std::vector<X> y(static_cast<size_t>(count), X{5}), y_ref(static_cast<size_t>(count), X{-5});
+      std::vector<int16_t> d0(r0.size(), 9), d1(r0.size(), 9), d0_ref(r0.size(), -9), d1_ref(r0.size(), -9);
+      if constexpr (sizeof(X) == 1) {
+        impl.forward_i8(y.data(), r0.data(), r1.data(), count);
+        ref.forward_i8(y_ref.data(), r0.data(), r1.data(), count);
+        impl.backward_i8(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count);
+        ref.backward_i8(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count);
+      } else {
+        impl.forward_i16(y.data(), r0.data(), r1.data(), count);
+        ref.forward_i16(y_ref.data(), r0.data(), r1.data(), count);
+        impl.backward_i16(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count);
+        ref.backward_i16(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count);
+      }
+      CHECK(y == y_ref);
+      CHECK(d0 == d0_ref);
+      CHECK(d1 == d1_ref);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("max 2x2 rows: the scalar reference routes dy to the first maximum in (kh, kw) order") {
+  const max_2x2::RowKernels& ref = max_2x2::detail::scalar_row_kernels;
+  // One window per case: (a, b / c, d) -> the position that receives dy.
+  struct Case {
+    int16_t a, b, c, d;
+    int first;
+  };
+  for (const Case& k : {Case{1, 1, 1, 1, 0}, Case{0, 1, 1, 1, 1}, Case{0, 0, 1, 1, 2}, Case{0, 0, 0, 1, 3},
+                        Case{-32767, -32767, -32767, -32767, 0}, Case{2, 1, 2, 2, 0}, Case{1, 3, 3, 3, 1}}) {
+    const int16_t r0[2] = {k.a, k.b}, r1[2] = {k.c, k.d}, dy[1] = {-77};
+    int16_t y[1] = {0}, d0[2] = {5, 5}, d1[2] = {5, 5};
+    ref.forward_i16(y, r0, r1, 1);
+    ref.backward_i16(d0, d1, dy, r0, r1, 1);
+    const int16_t got[4] = {d0[0], d0[1], d1[0], d1[1]};
+    for (int p = 0; p < 4; ++p) CHECK(got[p] == (p == k.first ? -77 : 0));
+    CHECK(y[0] == std::max(std::max(k.a, k.b), std::max(k.c, k.d)));
+  }
+}
+
+TEST_CASE("max 2x2 rows: every implementation gives the scalar bits, int8 and int16") {
+  for (const max_2x2::RowKernels& impl : max_2x2::row_kernels()) {
+    if (!impl.available()) continue;
+    CAPTURE(std::string(impl.name));
+    check_rows<int8_t>(impl);
+    check_rows<int16_t>(impl);
+  }
+}
