@@ -56,6 +56,7 @@
 //   round-half-even shift when needed and requantised per sample to int16
 //   (quant.hpp). dout all zero gives exact zeros.
 #include <cstdint>
+#include <span>
 
 #include "zimt/tensor.hpp"
 
@@ -78,5 +79,35 @@ constexpr int64_t kLayerNormMaxSample = int64_t{1} << 20;
 int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec = {});
 // dout, din: shape of in.
 void layernorm_backward(Err& din, const Err& dout, const Activation& in);
+
+// The per-sample passes, one function per input width and direction. The
+// backward's result is defined in 128 bits (above); it is computed in int64
+// wherever a per-sample bound allows it, the same values exactly (the
+// argument in src/core/layers/layernorm.cpp, backward_bounded), with the
+// 128-bit evaluation for the rest. Implementations:
+//   avx512: the int64 loops vectorised for AVX-512 F/BW/VL/DQ; used when
+//           gemm_nt runs its avx512vnni kernels (ZIMT_KERNEL switches both)
+//   scalar: the same source for the baseline instruction set
+//   exact:  the scalar passes with the backward in 128 bits only (the
+//           definition, for tests)
+// All give the same bits (tests/core/test_layernorm_passes.cpp).
+struct LayerNormPasses {
+  const char* name;
+  bool (*available)();
+  // x (M) int16 -> out (M) int8; returns the saturations, out_exp the exponent.
+  int64_t (*normalise_i16)(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                           int32_t& out_exp);
+  // x (M) int16 -> out (M) int16; returns the output exponent.
+  int32_t (*forward_i16)(const int16_t* x, int64_t m, int32_t e, int16_t* out);
+  // x (M), d (M) -> dx (M); returns dx's exponent minus d's plus x's, plus 2·20 + 62.
+  int32_t (*backward_i8)(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx);
+  int32_t (*backward_i16)(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx);
+};
+std::span<const LayerNormPasses> layernorm_passes();
+
+// The layer on the given passes (the two above use the chosen ones).
+int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec,
+                          const LayerNormPasses& passes);
+void layernorm_backward(Err& din, const Err& dout, const Activation& in, const LayerNormPasses& passes);
 
 }  // namespace zimt

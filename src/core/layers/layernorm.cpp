@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <string_view>
 
+#include "zimt/kernels/gemm.hpp"
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -200,7 +202,7 @@ struct Int16Sums {
   int64_t s1 = 0, s2 = 0, lo = 0, hi = 0;
 };
 
-Int16Sums sums_int16(const int16_t* x, int64_t m) {
+[[gnu::always_inline]] inline Int16Sums sums_int16(const int16_t* x, int64_t m) {
   int64_t s1 = 0, s2 = 0;
   int16_t lo = m > 0 ? x[0] : 0, hi = lo;
   for (int64_t i = 0; i < m; ++i) {
@@ -218,7 +220,8 @@ Int16Sums sums_int16(const int16_t* x, int64_t m) {
 // 128-bit rounding of yhat_exact is done in int64 (same result: the
 // identity of shift_round_even_branchless (numerics.hpp), no overflow
 // below 2^62), else per entry in 128 bits.
-void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st, int64_t* y) {
+[[gnu::always_inline]] inline void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st,
+                                              int64_t* y) {
   const int64_t s1 = st.s1, r = st.r;
   const int down = 62 - st.t - kQ;
   const u128 reach = std::max(abs_u128(m * sums.lo - s1), abs_u128(m * sums.hi - s1)) * static_cast<u128>(r);
@@ -233,7 +236,7 @@ void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const Sample
 }
 
 // Σ (ŷ - Q(ŷ))² (Q40) at exponents max_rule - k, k < n (n <= 1 + kFinerSteps), in one pass.
-void squared_errors(const int64_t* y, int64_t m, int32_t max_rule, int n, u128* err) {
+[[gnu::always_inline]] inline void squared_errors(const int64_t* y, int64_t m, int32_t max_rule, int n, u128* err) {
   std::array<int, 1 + kFinerSteps> shift{};
   for (int k = 0; k < n; ++k) {
     shift[static_cast<size_t>(k)] = max_rule - k + kQ;
@@ -250,8 +253,8 @@ void squared_errors(const int64_t* y, int64_t m, int32_t max_rule, int n, u128* 
 }
 
 // int8 output of one int16 sample; returns the saturations.
-int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
-                        int32_t& out_exp) {
+[[gnu::always_inline]] inline int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec,
+                                                      int8_t* out, int32_t& out_exp) {
   const Int16Sums sums = sums_int16(x, m);
   const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
   int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
@@ -271,146 +274,310 @@ int64_t normalise_int16(const int16_t* x, int64_t m, int32_t e, const LayerNormS
   return saturated;
 }
 
+// int16 output of one int16 sample: the max rule of requantize_i16 on ŷ
+// (quant.hpp), the sign kept. Returns the output exponent.
+[[gnu::always_inline]] inline int32_t forward_i16_sample(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
+  const Int16Sums sums = sums_int16(x, m);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
+  yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, e), y);
+  return requantize_i16(y, m, -kQ, out);
+}
+
+// ------------------------------------------------------------------- backward
+// dx_i = v_i·2^(f - e - 40 + t - 62) with
+//   v_i = [(M·d_i - A)·2^40 - ŷq_i·G]·r = K1·c_i - K2·y_i,
+//   c_i = M·d_i - A, y_i = ŷq_i, K1 = r·2^40, K2 = G·r,
+// A = Σd (< 2^35) and G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M)
+// <= 2^55 (every partial sum too, by the same bound on its subset).
+// Exact in 128 bits: |K1·c| < 2^32·2^40·2^36 = 2^108, |K2·y| <= 2^55·2^32·2^30 = 2^117.
+// The result, per sample: acc_i = v_i rounded half-even by `down`, the
+// smallest shift leaving max|v| below 2^61 (so down <= 57), then
+// requantize_i16 of acc (quant.hpp), i.e. round_keep_sign(acc_i, s) with s
+// its max rule's shift. Returned: the int16 values and down + s.
+// round_keep_sign (numerics.hpp) as straight-line code, for |x| < 2^62 and
+// k >= 1 (shift_round_even_branchless's domain).
+[[gnu::always_inline]] inline int64_t round_keep_sign_straight(int64_t x, int k) {
+  return keep_sign(shift_round_even_branchless(x, k), x);
+}
+
+struct BackwardSample {
+  const int16_t* d;  // dout, M values
+  const int64_t* y;  // ŷq, M values
+  int64_t m = 0, a = 0, r = 0, g = 0;
+};
+
+i128 v_exact(const BackwardSample& s, int64_t i, i128 k2) {
+  return (static_cast<i128>(s.m * s.d[i] - s.a) * s.r << (2 * kQ)) - s.y[i] * k2;
+}
+
+// The definition above, in 128 bits per entry.
+int32_t backward_exact(const BackwardSample& s, int16_t* out) {
+  const i128 k2 = static_cast<i128>(s.g) * s.r;
+  i128* v = thread_scratch<i128>(ScratchSlot::body2, s.m);
+  int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body1, s.m);
+  u128 max_abs = 0;
+  for (int64_t i = 0; i < s.m; ++i) {
+    v[i] = v_exact(s, i, k2);
+    max_abs = std::max(max_abs, abs_u128(v[i]));
+  }
+  const int down = std::max(0, bit_width_u128(max_abs) - 61);
+  for (int64_t i = 0; i < s.m; ++i)  // branch-free half-even: no overflow below 2^118 for down <= 57
+    acc[i] = static_cast<int64_t>(down == 0 ? v[i] : shift_round_even_branchless(v[i], down));
+  return down + requantize_i16(acc, s.m, 0, out);
+}
+
+// The same values from int64 arithmetic (false where its bounds do not hold:
+// then backward_exact). With C = max|c|, Y = max|y| and 2^f > C + Y:
+//   κ1 = floor(K1·2^(f - t0)), κ2 = floor(K2·2^(f - t0)), t0 chosen so that
+//   (K1·C + |K2|·Y)·2^(f - t0) < 2^61; then S_i = κ1·c_i - κ2·y_i fits int64
+//   (< 2^61 + Y) and differs from v_i·2^(f - t0) by less than C + Y < 2^f,
+//   so w_i = floor(S_i / 2^f) has v_i / 2^t0 in (w_i - 1, w_i + 2).
+// max|v| is exact: it lies at an entry with |w| >= max|w| - 3, evaluated in
+// 128 bits. Then down and s are those of backward_exact, and t0 >= down
+// (K1·C + |K2|·Y >= max|v|). The result is a monotone function of v_i; at
+// v = x·2^t0 it is round_keep_sign(x, k), k = down + s - t0 >= 1 (rounding
+// x·2^(t0 - down) by s is rounding x by k). So where x = w_i - 1 and
+// x = w_i + 2 give the same value, that is the result; elsewhere (a
+// fraction ~3·2^-k of the entries) the entry is evaluated in 128 bits.
+// [[gnu::always_inline]]: the loops are compiled into each implementation
+// of the passes (see SamplePasses below).
+[[gnu::always_inline]] inline bool backward_bounded(const BackwardSample& s, int16_t* out, int32_t& shift) {
+  const int64_t m = s.m;
+  int16_t d_lo = 0, d_hi = 0;
+  int64_t y_max = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    d_lo = std::min(d_lo, s.d[i]);
+    d_hi = std::max(d_hi, s.d[i]);
+    y_max = std::max(y_max, s.y[i] < 0 ? -s.y[i] : s.y[i]);  // |y| <= 2^30
+  }
+  const uint64_t c_max = std::max(abs_u64(m * d_lo - s.a), abs_u64(m * d_hi - s.a));  // < 2^36
+  const int f = bit_width_u64(c_max + static_cast<uint64_t>(y_max));                  // C + Y < 2^f
+  const i128 k1 = static_cast<i128>(s.r) << (2 * kQ);
+  const i128 k2 = static_cast<i128>(s.g) * s.r;
+  const u128 bound = static_cast<u128>(k1) * c_max + abs_u128(k2) * static_cast<uint64_t>(y_max);  // < 2^118
+  const int t0 = std::max(0, bit_width_u128(bound) + f - 61);
+  // floor(k·2^(f - t0)); 0 for a coefficient whose factor is 0 everywhere.
+  const auto scaled = [&](i128 k, uint64_t factor_max) {
+    if (factor_max == 0) return int64_t{0};
+    return static_cast<int64_t>(f >= t0 ? k << (f - t0) : k >> (t0 - f));
+  };
+  const int64_t kappa1 = scaled(k1, c_max), kappa2 = scaled(k2, static_cast<uint64_t>(y_max));
+  int64_t* w = thread_scratch<int64_t>(ScratchSlot::body1, m);
+  int64_t w_max = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    w[i] = (kappa1 * (m * s.d[i] - s.a) - kappa2 * s.y[i]) >> f;
+    w_max = std::max(w_max, w[i] < 0 ? -w[i] : w[i]);
+  }
+  u128 v_max = 0;
+  for (int64_t i = 0; i < m; ++i)
+    if ((w[i] < 0 ? -w[i] : w[i]) >= w_max - 3) v_max = std::max(v_max, abs_u128(v_exact(s, i, k2)));
+  const int down = std::max(0, bit_width_u128(v_max) - 61);
+  const int sq = shift_to_fit(static_cast<uint64_t>(shift_round_even_u128(v_max, down)), 32767);
+  const int k = down + sq - t0;
+  if (sq == 0 || k < 1) return false;
+  int64_t unsure = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t lo = round_keep_sign_straight(w[i] - 1, k), hi = round_keep_sign_straight(w[i] + 2, k);
+    out[i] = static_cast<int16_t>(lo);
+    unsure += lo != hi ? 1 : 0;
+  }
+  if (unsure > 0) {
+    for (int64_t i = 0; i < m; ++i) {
+      if (round_keep_sign_straight(w[i] - 1, k) == round_keep_sign_straight(w[i] + 2, k)) continue;
+      const i128 v = v_exact(s, i, k2);
+      const auto acc = static_cast<int64_t>(down == 0 ? v : shift_round_even_branchless(v, down));
+      out[i] = static_cast<int16_t>(round_keep_sign(acc, sq));
+    }
+  }
+  shift = down + sq;
+  return true;
+}
+
+// A = Σd, G = Σ d·y of one sample (bounds above).
+[[gnu::always_inline]] inline void backward_sums(BackwardSample& s) {
+  int64_t a = 0, g = 0;
+  for (int64_t i = 0; i < s.m; ++i) {
+    a += s.d[i];
+    g += s.d[i] * s.y[i];
+  }
+  s.a = a;
+  s.g = g;
+}
+
+// dx of one sample from its ŷq (y): the int64 path where it applies (and
+// kBounded), else the 128-bit definition. Returns down + s.
+template <bool kBounded>
+[[gnu::always_inline]] inline int32_t backward_from_yhat(BackwardSample& s, int16_t* out) {
+  backward_sums(s);
+  int32_t shift = 0;
+  if (kBounded && backward_bounded(s, out, shift)) return shift;
+  return backward_exact(s, out);
+}
+
+// x (M) int8, d (M) -> dx (M); returns the exponent offset down + s + t.
+template <bool kBounded>
+[[gnu::always_inline]] inline int32_t backward_int8(const int8_t* x, const int16_t* d, int64_t m, int32_t e,
+                                                    int16_t* dx) {
+  Int8Sample h;
+  analyse_int8(x, m, e, h);
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
+  for (int64_t i = 0; i < m; ++i) y[i] = h.yhat[b[i]];
+  BackwardSample s{d, y, m, 0, h.st.r, 0};
+  return backward_from_yhat<kBounded>(s, dx) + h.st.t;
+}
+
+template <bool kBounded>
+[[gnu::always_inline]] inline int32_t backward_int16(const int16_t* x, const int16_t* d, int64_t m, int32_t e,
+                                                     int16_t* dx) {
+  const Int16Sums sums = sums_int16(x, m);
+  const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
+  yhat_int16(x, m, sums, st, y);
+  BackwardSample s{d, y, m, 0, st.r, 0};
+  return backward_from_yhat<kBounded>(s, dx) + st.t;
+}
+
+// The passes compiled twice: for the baseline, and for AVX-512 (F, BW, VL,
+// DQ: 64-bit multiplies and arithmetic shifts in vectors), where GCC
+// vectorises the int64 loops. Same source, integer arithmetic: the same
+// values (tests/core/test_layernorm_passes.cpp checks it).
+#define ZIMT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+bool always() { return true; }
+bool has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+int64_t normalise_i16_scalar(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                             int32_t& out_exp) {
+  return normalise_int16(x, m, e, spec, out, out_exp);
+}
+ZIMT_AVX512 int64_t normalise_i16_avx512(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
+                                         int32_t& out_exp) {
+  return normalise_int16(x, m, e, spec, out, out_exp);
+}
+int32_t forward_i16_scalar(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
+  return forward_i16_sample(x, m, e, out);
+}
+ZIMT_AVX512 int32_t forward_i16_avx512(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
+  return forward_i16_sample(x, m, e, out);
+}
+int32_t backward_i8_scalar(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int8<true>(x, d, m, e, dx);
+}
+ZIMT_AVX512 int32_t backward_i8_avx512(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int8<true>(x, d, m, e, dx);
+}
+int32_t backward_i8_exact(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int8<false>(x, d, m, e, dx);
+}
+int32_t backward_i16_scalar(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int16<true>(x, d, m, e, dx);
+}
+ZIMT_AVX512 int32_t backward_i16_avx512(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int16<true>(x, d, m, e, dx);
+}
+int32_t backward_i16_exact(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
+  return backward_int16<false>(x, d, m, e, dx);
+}
+
+const std::array<LayerNormPasses, 3> kPasses{
+    LayerNormPasses{"avx512", &has_avx512, &normalise_i16_avx512, &forward_i16_avx512, &backward_i8_avx512,
+                    &backward_i16_avx512},
+    LayerNormPasses{"scalar", &always, &normalise_i16_scalar, &forward_i16_scalar, &backward_i8_scalar,
+                    &backward_i16_scalar},
+    LayerNormPasses{"exact", &always, &normalise_i16_scalar, &forward_i16_scalar, &backward_i8_exact,
+                    &backward_i16_exact},
+};
+
+const LayerNormPasses& chosen_passes() {
+  // The vector passes follow the GEMM's choice (ZIMT_KERNEL included).
+  static const LayerNormPasses& chosen =
+      std::string_view(kernels::kernel_name()) == "avx512vnni" && kPasses[0].available() ? kPasses[0] : kPasses[1];
+  return chosen;
+}
+
 int64_t normalise_sample(const int8_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
-                         int32_t& out_exp) {
+                         int32_t& out_exp, const LayerNormPasses&) {
   return normalise_int8(x, m, e, spec, out, out_exp);
 }
 int64_t normalise_sample(const int16_t* x, int64_t m, int32_t e, const LayerNormSpec& spec, int8_t* out,
-                         int32_t& out_exp) {
-  return normalise_int16(x, m, e, spec, out, out_exp);
+                         int32_t& out_exp, const LayerNormPasses& passes) {
+  return passes.normalise_i16(x, m, e, spec, out, out_exp);
 }
 
 template <class T>
-int64_t forward_i8(Act out, const Tensor<T>& in, const LayerNormSpec& spec) {
+int64_t forward_i8(Act out, const Tensor<T>& in, const LayerNormSpec& spec, const LayerNormPasses& passes) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
   int64_t* saturated = thread_scratch<int64_t>(ScratchSlot::caller0, in.batch());
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n)
-      saturated[n] = normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n]);
+      saturated[n] = normalise_sample(in.sample(n), m, in.exp[n], spec, out.sample(n), out.exp[n], passes);
   });
   int64_t total = 0;
   for (int64_t n = 0; n < in.batch(); ++n) total += saturated[n];
   return total;
 }
 
-// ------------------------------------------------------------------- backward
-// dx_i = v_i·2^(f - e - 40 + t - 62), v_i = [(M·d_i - A)·2^40 - ŷq_i·G]·r
-//      = (M·d_i - A)·r·2^40 - ŷq_i·(G·r),
-// exact in 128 bits: |(M·d - A)·r·2^40| < 2^36·2^32·2^40 = 2^108,
-// |ŷq·G·r| <= 2^30·2^55·2^32 = 2^117. `term(i)` gives ŷq_i·(G·r).
-// Into int64 (< 2^62) by one round-half-even shift `down` chosen from
-// max|v_i| (< 2^118, so down <= 57), then per-sample int16.
-template <class Term>
-void backward_sample(const int16_t* d, int64_t m, int64_t a, int64_t r, Term term, int64_t* acc, int& down) {
-  // v_i = ((M·d_i - A)·r << 40) - term(i): |M·d_i - A| < 2^36, one 64x64-bit product.
-  // Computed once into per-thread scratch: the 128-bit products cost more
-  // than the second pass over memory.
-  i128* v = thread_scratch<i128>(ScratchSlot::body2, m);
-  u128 max_abs = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    v[i] = (static_cast<i128>(m * d[i] - a) * r << (2 * kQ)) - term(i);
-    max_abs = std::max(max_abs, abs_u128(v[i]));
-  }
-  down = std::max(0, bit_width_u128(max_abs) - 61);  // the smallest shift leaving max|v| below 2^61
-  if (down == 0) {
-    for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(v[i]);
-    return;
-  }
-  // Round-half-even, branch-free: no overflow since |v| < 2^118 and down <= 57.
-  for (int64_t i = 0; i < m; ++i) acc[i] = static_cast<int64_t>(shift_round_even_branchless(v[i], down));
-}
-
-// A = Σd (< 2^35); G = Σ d·ŷq, |G| <= ||d||·||ŷq|| <= 2^15·sqrt(M)·2^20·sqrt(M) <= 2^55
-// (every partial sum too, by the same bound on its subset).
-void backward_int8(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
-  Int8Sample h;
-  analyse_int8(x, m, e, h);
-  const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
-  int64_t a = 0, g = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    a += d[i];
-    g += d[i] * h.yhat[b[i]];
-  }
-  // ŷq·(G·r) per value present: one 128-bit table entry per value.
-  std::array<i128, 256> term{};
-  const i128 gr = static_cast<i128>(g) * h.st.r;
-  for (int p = 0; p < h.n_present; ++p) {
-    const uint8_t key = h.present[static_cast<size_t>(p)];
-    term[key] = h.yhat[key] * gr;
-  }
-  backward_sample(
-      d, m, a, h.st.r, [&](int64_t i) { return term[b[i]]; }, acc, down);
-  t = h.st.t;
-}
-
-void backward_int16(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
-  const Int16Sums sums = sums_int16(x, m);
-  const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
-  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
-  yhat_int16(x, m, sums, st, y);
-  int64_t a = 0, g = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    a += d[i];
-    g += d[i] * y[i];
-  }
-  const i128 gr = static_cast<i128>(g) * st.r;
-  backward_sample(
-      d, m, a, st.r, [&](int64_t i) { return y[i] * gr; }, acc, down);
-  t = st.t;
-}
-
-void backward_one(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
-  backward_int8(x, d, m, e, acc, down, t);
-}
-void backward_one(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int64_t* acc, int& down, int& t) {
-  backward_int16(x, d, m, e, acc, down, t);
-}
-
-// dout (N,...), in (N,...) -> din (N,...)
-template <class T>
-void backward(Err& din, const Err& dout, const Tensor<T>& in) {
-  assert(din.shape == in.shape && dout.shape == in.shape);
-  const int64_t m = in.sample_numel();
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t n = r.begin(); n < r.end(); ++n) {
-      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body1, m);
-      int down = 0, t = 0;
-      backward_one(in.sample(n), dout.sample(n), m, in.exp[n], acc, down, t);
-      const int32_t e = dout.exp[n] - in.exp[n] - 2 * kQ + t - 62 + down;
-      din.exp[n] = requantize_i16(acc, m, e, din.sample(n));
-    }
-  });
-}
-
 // in (N,...) int16 -> out (N,...) int16
-void forward_i16(Tensor<int16_t> out, const Tensor<int16_t>& in) {
+void forward_i16(Tensor<int16_t> out, const Tensor<int16_t>& in, const LayerNormPasses& passes) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
   assert(m <= kLayerNormMaxSample);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t n = r.begin(); n < r.end(); ++n)
+      out.exp[n] = passes.forward_i16(in.sample(n), m, in.exp[n], out.sample(n));
+  });
+}
+
+int32_t backward_sample(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx,
+                        const LayerNormPasses& passes) {
+  return passes.backward_i8(x, d, m, e, dx);
+}
+int32_t backward_sample(const int16_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx,
+                        const LayerNormPasses& passes) {
+  return passes.backward_i16(x, d, m, e, dx);
+}
+
+// dout (N,...), in (N,...) -> din (N,...)
+template <class T>
+void backward(Err& din, const Err& dout, const Tensor<T>& in, const LayerNormPasses& passes) {
+  assert(din.shape == in.shape && dout.shape == in.shape);
+  const int64_t m = in.sample_numel();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int16_t* x = in.sample(n);
-      const Int16Sums sums = sums_int16(x, m);
-      int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
-      yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, in.exp[n]), y);
-      out.exp[n] = requantize_i16(y, m, -kQ, out.sample(n));  // max rule, sign kept (quant.hpp)
+      const int32_t shift = backward_sample(in.sample(n), dout.sample(n), m, in.exp[n], din.sample(n), passes);
+      din.exp[n] = dout.exp[n] - in.exp[n] - 2 * kQ - 62 + shift;
     }
   });
 }
 
 }  // namespace
 
+std::span<const LayerNormPasses> layernorm_passes() { return kPasses; }
+
 int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec) {
-  if (out.width == ActivationWidth::int8)
-    return visit(in, [&](auto x) { return forward_i8(out.as<int8_t>(), x, spec); });
-  forward_i16(out.as<int16_t>(), in.as<int16_t>());  // int16 outputs read int16 inputs only
-  return 0;
+  return layernorm_forward(out, in, spec, chosen_passes());
 }
 
 void layernorm_backward(Err& din, const Err& dout, const Activation& in) {
-  visit(in, [&](auto x) { backward(din, dout, x); });
+  layernorm_backward(din, dout, in, chosen_passes());
+}
+
+int64_t layernorm_forward(const Activation& out, const Activation& in, const LayerNormSpec& spec,
+                          const LayerNormPasses& passes) {
+  if (out.width == ActivationWidth::int8)
+    return visit(in, [&](auto x) { return forward_i8(out.as<int8_t>(), x, spec, passes); });
+  forward_i16(out.as<int16_t>(), in.as<int16_t>(), passes);  // int16 outputs read int16 inputs only
+  return 0;
+}
+
+void layernorm_backward(Err& din, const Err& dout, const Activation& in, const LayerNormPasses& passes) {
+  visit(in, [&](auto x) { backward(din, dout, x, passes); });
 }
 
 }  // namespace zimt
