@@ -88,8 +88,8 @@ void layernorm_backward(Err& din, const Err& dout, const Activation& in);
 //   avx512: the int64 loops vectorised for AVX-512 F/BW/VL/DQ; used when
 //           gemm_nt runs its avx512vnni kernels (ZIMT_KERNEL switches both)
 //   scalar: the same source for the baseline instruction set
-//   exact:  the scalar passes with the backward in 128 bits only (the
-//           definition, for tests)
+//   exact:  the scalar passes with the backward in 128 bits only and the
+//           int16 forward through requantize_i16 (the definitions, for tests)
 // All give the same bits (tests/core/test_layernorm_passes.cpp).
 struct LayerNormPasses {
   const char* name;

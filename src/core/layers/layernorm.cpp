@@ -274,16 +274,13 @@ struct Int16Sums {
   return saturated;
 }
 
-// int16 output of one int16 sample: the max rule of requantize_i16 on ŷ
-// (quant.hpp), the sign kept. Returns the output exponent.
-[[gnu::always_inline]] inline int32_t forward_i16_sample(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
-  const Int16Sums sums = sums_int16(x, m);
-  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
-  yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, e), y);
-  return requantize_i16(y, m, -kQ, out);
+// ------------------------------------------------------------------- backward
+// round_keep_sign (numerics.hpp) as straight-line code, for |x| < 2^62 and
+// k >= 1 (shift_round_even_branchless's domain).
+[[gnu::always_inline]] inline int64_t round_keep_sign_straight(int64_t x, int k) {
+  return keep_sign(shift_round_even_branchless(x, k), x);
 }
 
-// ------------------------------------------------------------------- backward
 // dx_i = v_i·2^(f - e - 40 + t - 62) with
 //   v_i = [(M·d_i - A)·2^40 - ŷq_i·G]·r = K1·c_i - K2·y_i,
 //   c_i = M·d_i - A, y_i = ŷq_i, K1 = r·2^40, K2 = G·r,
@@ -294,10 +291,25 @@ struct Int16Sums {
 // smallest shift leaving max|v| below 2^61 (so down <= 57), then
 // requantize_i16 of acc (quant.hpp), i.e. round_keep_sign(acc_i, s) with s
 // its max rule's shift. Returned: the int16 values and down + s.
-// round_keep_sign (numerics.hpp) as straight-line code, for |x| < 2^62 and
-// k >= 1 (shift_round_even_branchless's domain).
-[[gnu::always_inline]] inline int64_t round_keep_sign_straight(int64_t x, int k) {
-  return keep_sign(shift_round_even_branchless(x, k), x);
+// int16 output of one int16 sample: requantize_i16 of ŷ (quant.hpp: the max
+// rule, the sign kept). Returns the output exponent. kFused: the same values
+// from loops compiled with the passes (shift_to_fit and round_keep_sign,
+// |ŷ| <= 2^30 in Q20); else by calling requantize_i16.
+template <bool kFused>
+[[gnu::always_inline]] inline int32_t forward_i16_sample(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
+  const Int16Sums sums = sums_int16(x, m);
+  int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
+  yhat_int16(x, m, sums, stats_from_sums(sums.s1, sums.s2, m, e), y);
+  if (!kFused) return requantize_i16(y, m, -kQ, out);
+  uint64_t max_abs = 0;
+  for (int64_t i = 0; i < m; ++i) max_abs = std::max(max_abs, abs_u64(y[i]));
+  const int s = shift_to_fit(max_abs, 32767);
+  if (s == 0) {
+    for (int64_t i = 0; i < m; ++i) out[i] = static_cast<int16_t>(y[i]);  // fits: copied exactly
+  } else {
+    for (int64_t i = 0; i < m; ++i) out[i] = static_cast<int16_t>(round_keep_sign_straight(y[i], s));
+  }
+  return -kQ + s;
 }
 
 struct BackwardSample {
@@ -340,7 +352,7 @@ int32_t backward_exact(const BackwardSample& s, int16_t* out) {
 // x = w_i + 2 give the same value, that is the result; elsewhere (a
 // fraction ~3·2^-k of the entries) the entry is evaluated in 128 bits.
 // [[gnu::always_inline]]: the loops are compiled into each implementation
-// of the passes (see SamplePasses below).
+// of the passes (LayerNormPasses, below).
 [[gnu::always_inline]] inline bool backward_bounded(const BackwardSample& s, int16_t* out, int32_t& shift) {
   const int64_t m = s.m;
   int16_t d_lo = 0, d_hi = 0;
@@ -459,10 +471,13 @@ ZIMT_AVX512 int64_t normalise_i16_avx512(const int16_t* x, int64_t m, int32_t e,
   return normalise_int16(x, m, e, spec, out, out_exp);
 }
 int32_t forward_i16_scalar(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
-  return forward_i16_sample(x, m, e, out);
+  return forward_i16_sample<true>(x, m, e, out);
 }
 ZIMT_AVX512 int32_t forward_i16_avx512(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
-  return forward_i16_sample(x, m, e, out);
+  return forward_i16_sample<true>(x, m, e, out);
+}
+int32_t forward_i16_exact(const int16_t* x, int64_t m, int32_t e, int16_t* out) {
+  return forward_i16_sample<false>(x, m, e, out);
 }
 int32_t backward_i8_scalar(const int8_t* x, const int16_t* d, int64_t m, int32_t e, int16_t* dx) {
   return backward_int8<true>(x, d, m, e, dx);
@@ -488,7 +503,7 @@ const std::array<LayerNormPasses, 3> kPasses{
                     &backward_i16_avx512},
     LayerNormPasses{"scalar", &always, &normalise_i16_scalar, &forward_i16_scalar, &backward_i8_scalar,
                     &backward_i16_scalar},
-    LayerNormPasses{"exact", &always, &normalise_i16_scalar, &forward_i16_scalar, &backward_i8_exact,
+    LayerNormPasses{"exact", &always, &normalise_i16_scalar, &forward_i16_exact, &backward_i8_exact,
                     &backward_i16_exact},
 };
 
