@@ -36,11 +36,17 @@ namespace zimt {
 //                  before rounding.
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
+// The same rule on int32 accumulators (GEMMs whose sums fit int32): the same
+// values give the same result as the int64 versions.
+int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out);
+int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out);
 // The one of the two that matches the output type (layers with both outputs).
-inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+template <class A>
+int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize_i8(acc, count, acc_exp, out);
 }
-inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
+template <class A>
+int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, int16_t* out) {
   return requantize_i16(acc, count, acc_exp, out);
 }
 

@@ -15,10 +15,38 @@ void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
     out[i] = static_cast<T>(keep_sign(shift_round_even_branchless(acc[i], s), acc[i]));
 }
 
+// The same for int32 accumulators and 0 < s < 31, in int32 lanes: with the
+// floor quotient q = a >> s and remainder r = a - q·2^s in [0, 2^s), half-even
+// rounds up exactly when r + (q & 1) > 2^(s-1); no intermediate leaves int32.
 template <class T>
-int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
+void round_keep_sign_all(const int32_t* acc, int64_t count, int s, T* out) {
+  const int32_t mask = (int32_t{1} << s) - 1, half = int32_t{1} << (s - 1);
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t a = acc[i], q = a >> s;
+    const int32_t rounded = q + static_cast<int32_t>((a & mask) + (q & 1) > half);
+    out[i] = static_cast<T>(keep_sign(rounded, a));
+  }
+}
+
+// max |acc[i]| (< 2^63 for int64 accumulators: they are bounded).
+uint64_t max_abs_of(const int64_t* acc, int64_t count) {
   uint64_t max_abs = 0;
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
+  return max_abs;
+}
+uint64_t max_abs_of(const int32_t* acc, int64_t count) {
+  int32_t hi = 0, lo = 0;  // separate max and min: int32 lanes
+  for (int64_t i = 0; i < count; ++i) {
+    hi = std::max(hi, acc[i]);
+    lo = std::min(lo, acc[i]);
+  }
+  return std::max(abs_u64(hi), abs_u64(lo));
+}
+
+// A: int64_t or int32_t accumulators (the same values give the same result).
+template <class A, class T>
+int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
+  const uint64_t max_abs = max_abs_of(acc, count);
   const int s = shift_to_fit(max_abs, limit);
   if (s == 0) {
     for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(acc[i]);  // fits: copied exactly
@@ -33,11 +61,19 @@ int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, T* out, i
 }  // namespace
 
 int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
-  return requantize<int8_t>(acc, count, acc_exp, out, 127);
+  return requantize(acc, count, acc_exp, out, 127);
 }
 
 int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
-  return requantize<int16_t>(acc, count, acc_exp, out, 32767);
+  return requantize(acc, count, acc_exp, out, 32767);
+}
+
+int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+  return requantize(acc, count, acc_exp, out, 127);
+}
+
+int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
+  return requantize(acc, count, acc_exp, out, 32767);
 }
 
 int32_t requantize_i8_nearest(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {

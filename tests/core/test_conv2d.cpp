@@ -329,3 +329,100 @@ TEST_CASE("conv2d chain: weight gradients agree with float (cosine, signs, flush
     CHECK(st.spurious == 0);
   }
 }
+
+namespace {
+
+// The exact integer layer, directly: int64 sums of the convolution, the bias
+// joined as join_bias states (src/core/layers/bias.hpp), one requantisation
+// (quant.hpp). Every accumulation path of conv2d (int32 or int64 GEMMs and
+// pixel sums) must give these bits.
+template <class X>
+void check_exact(CaseT<X>& c) {
+  const Shape& s = c.x.shape;
+  const int64_t N = s[0], C = s[1], H = s[2], W = s[3], O = c.spec.out_channels, k = c.spec.kernel;
+  const int64_t st = c.spec.stride, pad = c.spec.padding;
+  const Shape os = conv2d_out_shape(s, c.spec);
+  const int64_t OH = os[2], OW = os[3];
+  const int16_t* w = c.params.weights(c.spec.weight);
+  const int32_t w_exp = c.params.tensors[c.spec.weight].w_exp;
+  const ResultT<X> r = run(c);
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<int64_t> acc(static_cast<size_t>(O * OH * OW), 0), img(static_cast<size_t>(C * H * W), 0);
+    const X* x = c.x.data.data() + n * C * H * W;
+    const int16_t* dy = c.dy.data.data() + n * O * OH * OW;
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow)
+          for (int64_t ch = 0; ch < C; ++ch)
+            for (int64_t kh = 0; kh < k; ++kh)
+              for (int64_t kw = 0; kw < k; ++kw) {
+                const int64_t ih = oh * st - pad + kh, iw = ow * st - pad + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const int64_t wv = w[((o * C + ch) * k + kh) * k + kw];
+                acc[static_cast<size_t>((o * OH + oh) * OW + ow)] += wv * x[(ch * H + ih) * W + iw];
+                img[static_cast<size_t>((ch * H + ih) * W + iw)] += wv * dy[(o * OH + oh) * OW + ow];
+              }
+    int32_t e = c.x.exp[static_cast<size_t>(n)] + w_exp;
+    if (c.spec.has_bias) {
+      const int16_t* b = c.params.weights(c.spec.bias);
+      const int32_t b_exp = c.params.tensors[c.spec.bias].w_exp;
+      uint64_t max_acc = 0, max_b = 0;
+      for (int64_t v : acc) max_acc = std::max(max_acc, abs_u64(v));
+      for (int64_t o = 0; o < O; ++o) max_b = std::max(max_b, abs_u64(b[o]));
+      if (max_b != 0) {
+        const int32_t je = common_exponent(e, bit_width_u64(max_acc), b_exp, bit_width_u64(max_b));
+        for (int64_t o = 0; o < O; ++o)
+          for (int64_t p = 0; p < OH * OW; ++p) {
+            int64_t& v = acc[static_cast<size_t>(o * OH * OW + p)];
+            v = apply_shift(v, e - je) + apply_shift(b[o], b_exp - je);
+          }
+        e = je;
+      }
+    }
+    std::vector<X> y(acc.size());
+    CHECK(requantize(acc.data(), O * OH * OW, e, y.data()) == r.y.exp[static_cast<size_t>(n)]);
+    CHECK(std::equal(y.begin(), y.end(), r.y.data.begin() + n * O * OH * OW));
+    std::vector<int16_t> dx(img.size());
+    CHECK(requantize_i16(img.data(), C * H * W, c.dy.exp[static_cast<size_t>(n)] + w_exp, dx.data()) ==
+          r.dx.exp[static_cast<size_t>(n)]);
+    CHECK(std::equal(dx.begin(), dx.end(), r.dx.data.begin() + n * C * H * W));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: int32 and int64 accumulation give the exact layer on both sides of the int32 bound") {
+  // Forward sums of K = C·k·k terms |w·x| <= 127·32767: K = 516 fits int32,
+  // 517 does not. With the bias 2^11 steps of the sum up, 516 terms no longer
+  // fit with it (joined in int64), 2^0 still do.
+  for (int64_t C : {516, 517})
+    for (int32_t bias_up : {0, 11}) {
+      CAPTURE(C);
+      CAPTURE(bias_up);
+      WideCase c(Geo{2, C, 3, 3, 3, 1, 1, 0}, true, 41);
+      for (auto& w : c.params.w) w = 127;
+      for (auto& v : c.x.data) v = 32767;
+      c.params.tensors[c.spec.bias].w_exp = c.x.exp[0] + c.params.tensors[c.spec.weight].w_exp + bias_up;
+      c.x.exp[1] = c.x.exp[0];
+      check_exact(c);
+    }
+  // Input-error sums of O terms |w·dout| <= 127·32767 (O = 516 fits int32,
+  // 517 does not), and a pixel's sum of 9 taps of 3x3 (O = 57 fits int32,
+  // 58 does not); same-sign values reach the bounds.
+  for (int64_t O : {57, 58, 516, 517}) {
+    CAPTURE(O);
+    Case c(Geo{2, 2, 5, 4, O, 3, 1, 1}, false, 42);
+    for (auto& w : c.params.w) w = -127;
+    for (auto& v : c.dy.data) v = 32767;
+    check_exact(c);
+  }
+  // Random cases of both input types, strides and paddings.
+  uint64_t seed = 500;
+  for (const Geo& g : {Geo{3, 3, 9, 7, 4, 3, 2, 1}, Geo{2, 5, 7, 7, 6, 3, 3, 2}, Geo{2, 4, 6, 5, 3, 3, 1, 0},
+                       Geo{1, 1, 28, 28, 4, 7, 2, 3}}) {
+    Case c(g, true, ++seed);
+    check_exact(c);
+    WideCase wc(g, true, ++seed, WeightStorage::int16);
+    check_exact(wc);
+  }
+}

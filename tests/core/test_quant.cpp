@@ -87,3 +87,26 @@ TEST_CASE("common_exponent: the smaller exponent unless a shift would overflow")
   // b at 2^100 with 8 bits: shifting it down to -5 would need 113 bits.
   CHECK(common_exponent(-5, 30, 100, 8) == 100 + 8 - 61);
 }
+
+TEST_CASE("requantize on int32 accumulators gives the int64 versions' bits") {
+  std::mt19937_64 rng(17);
+  const int32_t extremes[] = {INT32_MIN, INT32_MAX, INT32_MIN + 1, -1, 1, 0, 127, -128, 32767, -32768, 1 << 30};
+  for (int trial = 0; trial < 400; ++trial) {
+    const int bits = 1 + trial % 31;
+    std::uniform_int_distribution<int64_t> d(-(int64_t{1} << bits), (int64_t{1} << bits) - 1);
+    std::vector<int32_t> a32(41);
+    for (auto& a : a32) a = static_cast<int32_t>(d(rng));
+    // ties of every shift: odd multiples of 2^(s-1)
+    for (size_t i = 0; i < 6; ++i)
+      a32[i] = static_cast<int32_t>((2 * (d(rng) >> 8) + 1) * (int64_t{1} << (i + trial % 20)));
+    if (trial % 4 == 0)
+      for (size_t i = 0; i < std::size(extremes); ++i) a32[6 + i] = extremes[(i + trial) % std::size(extremes)];
+    const std::vector<int64_t> a64(a32.begin(), a32.end());
+    std::vector<int8_t> q8(a32.size()), r8(a32.size());
+    std::vector<int16_t> q16(a32.size()), r16(a32.size());
+    CHECK(requantize_i8(a32.data(), 41, 3, q8.data()) == requantize_i8(a64.data(), 41, 3, r8.data()));
+    CHECK(q8 == r8);
+    CHECK(requantize_i16(a32.data(), 41, -9, q16.data()) == requantize_i16(a64.data(), 41, -9, r16.data()));
+    CHECK(q16 == r16);
+  }
+}

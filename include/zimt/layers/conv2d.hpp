@@ -4,13 +4,15 @@
 //   or in int16 (the int16 activations of residual blocks, residual.hpp:
 //   the same code, gemm_nt's exact int16 x int16 kernel),
 //   W (O,C,k,k) and b (O) in ParamSet.
-// Forward: acc = Σ x·w exact in int64 on exponent exp_in[n] + w_exp; the bias
+// Forward: acc = Σ x·w exact on exponent exp_in[n] + w_exp (int32 where the
+// actual maxima bound every sum below 2^31, else int64: the same integers);
+// the bias
 // b·2^b_exp joins on common_exponent (quant.hpp: exact in all but absurd
 // scale gaps); then requantised per sample to int8 (quant.hpp), or to int16
 // where a LayerNorm, not a GEMM, reads the output (residual.hpp: the signs of
 // the normalised values, i.e. the next ReLU's mask, come from a 2^8 times
 // finer rounding).
-// Backward: din = col2im(Wᵀ·dout), exact int64, requantised per sample to
+// Backward: din = col2im(Wᵀ·dout), exact (int32 or int64 as above), requantised per sample to
 // int16; dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
 // align_batch (quant.hpp).
 // GEMM shapes: a layer with few output positions P (ResNet-18's deep layers,

@@ -9,4 +9,11 @@ namespace zimt::detail {
 // exact unless the scales are > 2^40 apart). Returns the new exponent.
 int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b, int32_t b_exp);
 
+// The same join on int32 accumulators, in place, when join_bias would keep
+// acc_exp (no accumulator shifted) and every sum fits int32: then the values
+// are join_bias's exactly. Returns false with acc untouched otherwise (the
+// caller joins in int64); acc_exp stays the exponent when it returns true.
+bool join_bias_in_int32(int32_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
+                        int32_t b_exp);
+
 }  // namespace zimt::detail

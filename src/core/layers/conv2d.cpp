@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <type_traits>
+#include <utility>
 
 #include "bias.hpp"
 #include "sample_runs.hpp"
 #include "zimt/kernels/gemm.hpp"
+#include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -31,22 +34,102 @@ Geometry geometry(const Shape& in, const Conv2dSpec& s) {
   return {in[1], in[2], in[3], s.out_channels, s.kernel, s.stride, s.padding, OH, OW};
 }
 
-// Calls f(p, kidx, ih, iw) for every (output position, patch index) whose
-// input pixel lies inside the image; padded pixels are skipped (they are 0).
-template <class F>
-void for_each_tap(const Geometry& g, F&& f) {
+// The output columns ow whose tap kw reads a pixel inside the image,
+// iw = ow·stride - pad + kw in [0, W): [first, last), possibly empty.
+std::pair<int64_t, int64_t> inside_columns(const Geometry& g, int64_t kw) {
+  const int64_t offset = kw - g.pad;  // iw of ow = 0
+  const int64_t first = std::clamp<int64_t>(offset >= 0 ? 0 : (-offset + g.stride - 1) / g.stride, 0, g.OW);
+  const int64_t last = std::clamp<int64_t>((g.W - offset + g.stride - 1) / g.stride, first, g.OW);
+  return {first, last};
+}
+
+// One sample's patches as rows, for the forward GEMM's B operand (n = P, k = K):
+// rows (P,K), rows[p·K + (c·k + kh)·k + kw] = x[c, oh·s - pad + kh, ow·s - pad + kw]
+// for p = oh·OW + ow, 0 where that pixel is padding. Every entry is written.
+// KW: the kernel width when fixed at compile time (the shipped models' 3),
+// else 0 (g.k).
+template <int64_t KW, class X>
+void patch_rows(const Geometry& g, const X* x, X* rows) {
+  const int64_t k = KW != 0 ? KW : g.k;
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      X* dst = rows + (oh * g.OW + ow) * g.K();
+      const int64_t iw0 = ow * g.stride - g.pad;
+      const int64_t lo = std::clamp<int64_t>(-iw0, 0, k), hi = std::clamp<int64_t>(g.W - iw0, lo, k);
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t kh = 0; kh < k; ++kh, dst += k) {
+          const int64_t ih = oh * g.stride - g.pad + kh;
+          if (ih < 0 || ih >= g.H) {
+            std::fill_n(dst, k, X{0});
+            continue;
+          }
+          const X* src = x + (c * g.H + ih) * g.W;
+          if (lo == 0 && hi == k) {
+            for (int64_t kw = 0; kw < k; ++kw) dst[kw] = src[iw0 + kw];
+          } else {
+            for (int64_t kw = 0; kw < k; ++kw) dst[kw] = kw >= lo && kw < hi ? src[iw0 + kw] : X{0};
+          }
+        }
+    }
+}
+
+template <class X>
+void patch_rows(const Geometry& g, const X* x, X* rows) {
+  if (g.k == 3)
+    patch_rows<3>(g, x, rows);
+  else
+    patch_rows<0>(g, x, rows);
+}
+
+// One sample's patches as columns, for the weight gradient's B operand (n =
+// K, k = positions): col (K, ld), col[(c·k + kh)·k + kw][p] = the same pixel
+// as in patch_rows, 0 for padding. Each row is the input rows' shifted
+// copies (contiguous for stride 1); every entry of the P columns is written.
+template <class X>
+void patch_columns(const Geometry& g, const X* x, X* col, int64_t ld) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.k; ++kh)
       for (int64_t kw = 0; kw < g.k; ++kw) {
-        const int64_t kidx = (c * g.k + kh) * g.k + kw;
+        X* row = col + ((c * g.k + kh) * g.k + kw) * ld;
+        const auto [lo, hi] = inside_columns(g, kw);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          X* dst = row + oh * g.OW;
+          const int64_t ih = oh * g.stride - g.pad + kh;
+          if (ih < 0 || ih >= g.H) {
+            std::fill_n(dst, g.OW, X{0});
+            continue;
+          }
+          std::fill(dst, dst + lo, X{0});
+          std::fill(dst + hi, dst + g.OW, X{0});
+          const int64_t base = (c * g.H + ih) * g.W + kw - g.pad;  // pixel of ow = 0, read from lo on
+          if (g.stride == 1)
+            std::copy(x + base + lo, x + base + hi, dst + lo);
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = x[base + ow * g.stride];
+        }
+      }
+}
+
+// The input error of one sample from its patches' errors: img (C,H,W) =
+// Σ over taps of dcol (K, ld) (the inverse of patch_columns: each row adds
+// onto shifted input rows). D, I: int32_t or int64_t; I holds every sum.
+template <class D, class I>
+void add_patch_columns(const Geometry& g, const D* dcol, int64_t ld, I* img) {
+  std::fill(img, img + g.C * g.H * g.W, I{0});
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.k; ++kh)
+      for (int64_t kw = 0; kw < g.k; ++kw) {
+        const D* row = dcol + ((c * g.k + kh) * g.k + kw) * ld;
+        const auto [lo, hi] = inside_columns(g, kw);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const int64_t ih = oh * g.stride - g.pad + kh;
           if (ih < 0 || ih >= g.H) continue;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t iw = ow * g.stride - g.pad + kw;
-            if (iw < 0 || iw >= g.W) continue;
-            f(oh * g.OW + ow, kidx, (c * g.H + ih) * g.W + iw);
-          }
+          const D* src = row + oh * g.OW;
+          const int64_t base = (c * g.H + ih) * g.W + kw - g.pad;  // pixel of ow = 0, written from lo on
+          if (g.stride == 1)
+            for (int64_t ow = lo; ow < hi; ++ow) img[base + ow] += src[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) img[base + ow * g.stride] += src[ow];
         }
       }
 }
@@ -73,51 +156,83 @@ int64_t group_samples(int64_t P, int64_t K) {
   return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
 }
 
+// One sample's output from its exact accumulators a (O,P) on exponent e:
+// the bias joined (bias.hpp), then requantised (quant.hpp). int32
+// accumulators join in place where join_bias_in_int32 can, else in int64
+// (`wide`, (O,P)); the values are the same either way.
+template <class T>
+int32_t finish_sample(int64_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
+                      int64_t*) {
+  if (spec.has_bias)
+    e = detail::join_bias(a, spec.out_channels, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
+  return requantize(a, spec.out_channels * P, e, out);
+}
+template <class T>
+int32_t finish_sample(int32_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
+                      int64_t* wide) {
+  const int64_t count = spec.out_channels * P;
+  if (spec.has_bias && !detail::join_bias_in_int32(a, spec.out_channels, P, e, params.weights(spec.bias),
+                                                   params.tensors[spec.bias].w_exp)) {
+    std::copy_n(a, count, wide);
+    return finish_sample(wide, e, params, spec, P, out, wide);
+  }
+  return requantize(a, count, e, out);
+}
+
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
-// (input): int8_t or int16_t.
+// (input): int8_t or int16_t. Each group of samples is one GEMM, acc (O,L)
+// = W (O,K) · patches (L,K)ᵀ, L = samples·P, in int32 when K·max|w|·max|x|
+// (the group's actual maxima) fits, else int64: the exact sums either way.
 template <class T, class X>
 void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
   const Geometry g = geometry(in.shape, spec);
   assert(out.shape == conv2d_out_shape(in.shape, spec));
-  const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch();
+  const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch(), O = g.O;
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
+  const int64_t w_max = kernels::max_abs(w, O * K);
   // Under the int8 storage policy the GEMM reads the weights as int8:
   // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
   int8_t* w8 = nullptr;
   if (params.storage == WeightStorage::int8) {
-    w8 = thread_scratch<int8_t>(ScratchSlot::caller0, g.O * K);
-    kernels::narrow_to_int8(w8, w, g.O * K);
+    w8 = thread_scratch<int8_t>(ScratchSlot::caller0, O * K);
+    kernels::narrow_to_int8(w8, w, O * K);
   }
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
     X* col_t = thread_scratch<X>(ScratchSlot::body0, G * P * K);  // (L,K): one patch per row, L = samples·P
-    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body1, g.O * G * P);     // (O,L)
-    int64_t* sample_acc = thread_scratch<int64_t>(ScratchSlot::body2, g.O * P);  // (O,P): one sample's columns
-    for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
-      const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
-      std::fill(col_t, col_t + L * K, X{0});
-      for (int64_t j = 0; j < count; ++j) {
-        const X* x = in.sample(n0 + j);
-        X* rows = col_t + j * P * K;
-        for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { rows[p * K + kidx] = x[xi]; });
-      }
-      if (w8 == nullptr)
-        kernels::gemm_nt(acc, L, w, K, col_t, K, g.O, L, K);
-      else
-        kernels::gemm_nt(acc, L, w8, K, col_t, K, g.O, L, K);
+    // (O,L) accumulators, int32 or int64; then one sample's (O,P) columns
+    // (int32 or int64) and the int64 (O,P) of an int32 sample joined in int64.
+    void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * G * P);
+    void* sample_buf = thread_scratch<int64_t>(ScratchSlot::body2, 2 * O * P);
+    int64_t* wide = static_cast<int64_t*>(sample_buf) + O * P;
+    auto finish = [&](auto* a, int64_t n0, int64_t count) {
+      using A = std::remove_pointer_t<decltype(a)>;
       for (int64_t j = 0; j < count; ++j) {
         const int64_t n = n0 + j;
-        int64_t* a = acc;
+        A* s = a;
         if (count > 1) {
-          for (int64_t o = 0; o < g.O; ++o) std::copy_n(acc + o * L + j * P, P, sample_acc + o * P);
-          a = sample_acc;
+          s = static_cast<A*>(sample_buf);
+          for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
         }
-        int32_t e = in.exp[n] + w_exp;
-        if (spec.has_bias)
-          e = detail::join_bias(a, g.O, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-        out.exp[n] = requantize(a, g.O * P, e, out.sample(n));
+        out.exp[n] = finish_sample(s, in.exp[n] + w_exp, params, spec, P, out.sample(n), wide);
       }
+    };
+    for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
+      const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
+      for (int64_t j = 0; j < count; ++j) patch_rows(g, in.sample(n0 + j), col_t + j * P * K);
+      const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
+      auto product = [&](auto* c) {
+        if (w8 == nullptr)
+          kernels::gemm_nt(c, L, w, K, col_t, K, O, L, K);
+        else
+          kernels::gemm_nt(c, L, w8, K, col_t, K, O, L, K);
+        finish(c, n0, count);
+      };
+      if (kernels::sum_fits_int32(K, w_max, x_max))
+        product(static_cast<int32_t*>(acc));
+      else
+        product(static_cast<int64_t*>(acc));
     }
   });
 }
@@ -138,11 +253,14 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, K * O);  // Wᵀ (K,O)
     for (int64_t o = 0; o < O; ++o)
       for (int64_t kk = 0; kk < K; ++kk) wt[kk * O + o] = w[o * K + kk];
+    const int64_t w_max = kernels::max_abs(w, O * K);
+    // An input pixel takes at most ceil(k/stride)² taps per channel.
+    const int64_t taps = (g.k + g.stride - 1) / g.stride * ((g.k + g.stride - 1) / g.stride);
     const int64_t G = group_samples(P, K), groups = (batch + G - 1) / G;
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
-      int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::body0, G * P * O);  // (L,O), L = samples·P
-      int64_t* dcol_t = thread_scratch<int64_t>(ScratchSlot::body1, G * P * K);  // (L,K)
-      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body2, in.sample_numel());
+      int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::body0, G * P * O);    // (L,O), L = samples·P
+      void* dcol = thread_scratch<int64_t>(ScratchSlot::body1, G * P * K);         // (K,L), int32 or int64
+      void* img = thread_scratch<int64_t>(ScratchSlot::body2, in.sample_numel());  // (C,H,W), int32 or int64
       for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
         const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
         for (int64_t j = 0; j < count; ++j) {
@@ -151,13 +269,29 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           for (int64_t o = 0; o < O; ++o)
             for (int64_t p = 0; p < P; ++p) rows[p * O + o] = dy[o * P + p];
         }
-        kernels::gemm_nt(dcol_t, K, dout_t, O, wt, O, L, K, O);
-        for (int64_t j = 0; j < count; ++j) {
-          const int64_t n = n0 + j;
-          const int64_t* rows = dcol_t + j * P * K;
-          std::fill(acc, acc + in.sample_numel(), int64_t{0});
-          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { acc[xi] += rows[p * K + kidx]; });
-          din->exp[n] = requantize_i16(acc, in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+        const int64_t d_max = kernels::max_abs(dout.sample(n0), count * O * P);
+        // dcol (K,L) = Wᵀ (K,O) · dout_t (L,O)ᵀ, int32 where its O-term sums
+        // fit; then each sample's columns added onto its input pixels, in
+        // int32 where ceil(k/stride)² of the largest |dcol| fit, and
+        // requantised.
+        auto add_and_requantize = [&](auto* dc, auto* im) {
+          for (int64_t j = 0; j < count; ++j) {
+            const int64_t n = n0 + j;
+            add_patch_columns(g, dc + j * P, L, im);
+            din->exp[n] = requantize_i16(im, in.sample_numel(), dout.exp[n] + w_exp, din->sample(n));
+          }
+        };
+        if (kernels::sum_fits_int32(O, w_max, d_max)) {
+          int32_t* dc = static_cast<int32_t*>(dcol);
+          kernels::gemm_nt(dc, L, wt, O, dout_t, O, K, L, O);
+          if (kernels::sum_fits_int32(taps, kernels::max_abs(dc, K * L), 1))
+            add_and_requantize(dc, static_cast<int32_t*>(img));
+          else
+            add_and_requantize(dc, static_cast<int64_t*>(img));
+        } else {
+          int64_t* dc = static_cast<int64_t*>(dcol);
+          kernels::gemm_nt(dc, L, wt, O, dout_t, O, K, L, O);
+          add_and_requantize(dc, static_cast<int64_t*>(img));
         }
       }
     });
@@ -206,11 +340,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       std::fill(total, total + O * K, int64_t{0});
       for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
         const int64_t j0 = begin[run], count = begin[run + 1] - j0, L = count * P;
-        std::fill(col, col + K * L, X{0});
         for (int64_t j = 0; j < count; ++j) {
           const int64_t n = order[j0 + j], offset = j * P;
-          const X* x = in.sample(n);
-          for_each_tap(g, [&](int64_t p, int64_t kidx, int64_t xi) { col[kidx * L + offset + p] = x[xi]; });
+          patch_columns(g, in.sample(n), col + offset, L);
           const int16_t* d = dout.sample(n);
           for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
         }
