@@ -202,14 +202,16 @@ struct Int16Sums {
   int64_t s1 = 0, s2 = 0, lo = 0, hi = 0;
 };
 
+// In int32 lanes where it fits (x² <= 32767² < 2^31), which GCC vectorises.
 [[gnu::always_inline]] inline Int16Sums sums_int16(const int16_t* x, int64_t m) {
   int64_t s1 = 0, s2 = 0;
-  int16_t lo = m > 0 ? x[0] : 0, hi = lo;
+  int32_t lo = m > 0 ? x[0] : 0, hi = lo;
   for (int64_t i = 0; i < m; ++i) {
-    s1 += x[i];
-    s2 += int64_t{x[i]} * x[i];
-    lo = std::min(lo, x[i]);
-    hi = std::max(hi, x[i]);
+    const int32_t v = x[i];
+    s1 += v;
+    s2 += v * v;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
   }
   return {s1, s2, lo, hi};
 }
@@ -380,9 +382,17 @@ int32_t backward_exact(const BackwardSample& s, int16_t* out) {
     w[i] = (kappa1 * (m * s.d[i] - s.a) - kappa2 * s.y[i]) >> f;
     w_max = std::max(w_max, w[i] < 0 ? -w[i] : w[i]);
   }
+  // Blocks without a candidate are skipped by a count the compiler vectorises.
   u128 v_max = 0;
-  for (int64_t i = 0; i < m; ++i)
-    if ((w[i] < 0 ? -w[i] : w[i]) >= w_max - 3) v_max = std::max(v_max, abs_u128(v_exact(s, i, k2)));
+  constexpr int64_t kBlock = 256;
+  for (int64_t i0 = 0; i0 < m; i0 += kBlock) {
+    const int64_t end = std::min(m, i0 + kBlock);
+    int64_t candidates = 0;
+    for (int64_t i = i0; i < end; ++i) candidates += (w[i] < 0 ? -w[i] : w[i]) >= w_max - 3 ? 1 : 0;
+    if (candidates == 0) continue;
+    for (int64_t i = i0; i < end; ++i)
+      if ((w[i] < 0 ? -w[i] : w[i]) >= w_max - 3) v_max = std::max(v_max, abs_u128(v_exact(s, i, k2)));
+  }
   const int down = std::max(0, bit_width_u128(v_max) - 61);
   const int sq = shift_to_fit(static_cast<uint64_t>(shift_round_even_u128(v_max, down)), 32767);
   const int k = down + sq - t0;

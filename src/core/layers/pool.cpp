@@ -28,38 +28,46 @@ PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
           (in[3] + 2 * s.padding - s.kernel) / s.stride + 1};
 }
 
-// Index (within the sample) of the first maximum of window (c, oh, ow);
-// X: int8_t or int16_t.
-template <class X>
-int64_t argmax_in_window(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, int64_t c, int64_t oh, int64_t ow) {
-  int64_t best = -1;
-  int32_t best_v = -100000;  // below any int8/int16: padded positions are never chosen
-  for (int64_t kh = 0; kh < s.kernel; ++kh) {
-    const int64_t ih = oh * s.stride - s.padding + kh;
-    if (ih < 0 || ih >= g.H) continue;
-    for (int64_t kw = 0; kw < s.kernel; ++kw) {
-      const int64_t iw = ow * s.stride - s.padding + kw;
-      if (iw < 0 || iw >= g.W) continue;
-      const int64_t idx = (c * g.H + ih) * g.W + iw;
-      if (x[idx] > best_v) {
-        best_v = x[idx];
-        best = idx;
-      }
-    }
-  }
-  return best;
-}
-
 // The 2x2, stride 2, unpadded pool (the CNN's): windows tile the input
 // exactly, so it runs on row kernels (max_2x2.hpp).
 bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
 
-// Index of the maximum of every window of sample x, in output order.
+// f(o, i) for every window o of sample x (output order) and the index i
+// (within the sample) of its FIRST maximum in row-major (kh, kw) order;
+// padded positions never win (they act as -inf). Separable: per input row,
+// the first maximum of each window's columns; then per window, the first of
+// its rows whose maximum is strictly the largest so far. Every window holds
+// at least one input (padding·2 <= kernel), so both ranges are nonempty.
+// X: int8_t or int16_t.
 template <class X, class F>
 void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) f((c * g.OH + oh) * g.OW + ow, argmax_in_window(x, g, s, c, oh, ow));
+  X* row_max = thread_scratch<X>(ScratchSlot::body1, g.H * g.OW);             // (H, OW)
+  int64_t* row_at = thread_scratch<int64_t>(ScratchSlot::body2, g.H * g.OW);  // (H, OW)
+  for (int64_t c = 0; c < g.C; ++c) {
+    const X* xc = x + c * g.H * g.W;
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      const X* row = xc + ih * g.W;
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t iw0 = ow * s.stride - s.padding;
+        const int64_t lo = std::max<int64_t>(iw0, 0), hi = std::min(iw0 + s.kernel, g.W);
+        int64_t at = lo;
+        for (int64_t iw = lo + 1; iw < hi; ++iw)
+          if (row[iw] > row[at]) at = iw;
+        row_max[ih * g.OW + ow] = row[at];
+        row_at[ih * g.OW + ow] = ih * g.W + at;
+      }
+    }
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t ih0 = oh * s.stride - s.padding;
+      const int64_t lo = std::max<int64_t>(ih0, 0), hi = std::min(ih0 + s.kernel, g.H);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        int64_t best = lo * g.OW + ow;
+        for (int64_t ih = lo + 1; ih < hi; ++ih)
+          if (row_max[ih * g.OW + ow] > row_max[best]) best = ih * g.OW + ow;
+        f((c * g.OH + oh) * g.OW + ow, c * g.H * g.W + row_at[best]);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -98,7 +106,7 @@ void max_2x2_sample(X* y, const X* x, const PoolGeometry& g) {
 }
 
 // The plain 2x2 pool's backward for one sample: each window's dy goes to its
-// first maximum in (kh, kw) order (argmax_in_window's rule), the window's other
+// first maximum in (kh, kw) order (for_each_window_max's rule), the window's other
 // three inputs get 0; inputs outside every window (an odd last row or
 // column) get 0 too.
 template <class X>
