@@ -19,7 +19,7 @@ void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
 // floor quotient q = a >> s and remainder r = a - q·2^s in [0, 2^s), half-even
 // rounds up exactly when r + (q & 1) > 2^(s-1); no intermediate leaves int32.
 template <class T>
-void round_keep_sign_all(const int32_t* acc, int64_t count, int s, T* out) {
+[[gnu::always_inline]] inline void round_keep_sign_all(const int32_t* acc, int64_t count, int s, T* out) {
   const int32_t mask = (int32_t{1} << s) - 1, half = int32_t{1} << (s - 1);
   for (int64_t i = 0; i < count; ++i) {
     const int32_t a = acc[i], q = a >> s;
@@ -34,7 +34,7 @@ uint64_t max_abs_of(const int64_t* acc, int64_t count) {
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
   return max_abs;
 }
-uint64_t max_abs_of(const int32_t* acc, int64_t count) {
+[[gnu::always_inline]] inline uint64_t max_abs_of(const int32_t* acc, int64_t count) {
   int32_t hi = 0, lo = 0;  // separate max and min: int32 lanes
   for (int64_t i = 0; i < count; ++i) {
     hi = std::max(hi, acc[i]);
@@ -45,7 +45,7 @@ uint64_t max_abs_of(const int32_t* acc, int64_t count) {
 
 // A: int64_t or int32_t accumulators (the same values give the same result).
 template <class A, class T>
-int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
+[[gnu::always_inline]] inline int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
   const uint64_t max_abs = max_abs_of(acc, count);
   const int s = shift_to_fit(max_abs, limit);
   if (s == 0) {
@@ -68,11 +68,16 @@ int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16
   return requantize(acc, count, acc_exp, out, 32767);
 }
 
-int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+// The int32 versions run after the layers' int32-C GEMMs, on every output:
+// compiled for x86-64-v4 (AVX-512), AVX2 and the baseline, the loader picks
+// the best one the CPU runs (the loops above are inlined into each).
+#define ZIMT_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+
+ZIMT_CLONES int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize(acc, count, acc_exp, out, 127);
 }
 
-int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
+ZIMT_CLONES int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
   return requantize(acc, count, acc_exp, out, 32767);
 }
 

@@ -395,27 +395,34 @@ TEST_CASE("conv2d: int32 and int64 accumulation give the exact layer on both sid
   // Forward sums of K = C·k·k terms |w·x| <= 127·32767: K = 516 fits int32,
   // 517 does not. With the bias 2^11 steps of the sum up, 516 terms no longer
   // fit with it (joined in int64), 2^0 still do.
+  // Alternating signs over the channels (sums near 0): the bound says no, the
+  // accumulators themselves fit with the bias (joined in int32).
   for (int64_t C : {516, 517})
-    for (int32_t bias_up : {0, 11}) {
-      CAPTURE(C);
-      CAPTURE(bias_up);
-      WideCase c(Geo{2, C, 3, 3, 3, 1, 1, 0}, true, 41);
-      for (auto& w : c.params.w) w = 127;
-      for (auto& v : c.x.data) v = 32767;
-      c.params.tensors[c.spec.bias].w_exp = c.x.exp[0] + c.params.tensors[c.spec.weight].w_exp + bias_up;
-      c.x.exp[1] = c.x.exp[0];
-      check_exact(c);
-    }
+    for (int32_t bias_up : {0, 11})
+      for (bool alternate : {false, true}) {
+        CAPTURE(C);
+        CAPTURE(bias_up);
+        CAPTURE(alternate);
+        WideCase c(Geo{2, C, 3, 3, 3, 1, 1, 0}, true, 41);
+        for (auto& w : c.params.w) w = 127;
+        for (size_t i = 0; i < c.x.data.size(); ++i) c.x.data[i] = alternate && (i / 9) % 2 == 1 ? -32767 : 32767;
+        c.params.tensors[c.spec.bias].w_exp = c.x.exp[0] + c.params.tensors[c.spec.weight].w_exp + bias_up;
+        c.x.exp[1] = c.x.exp[0];
+        check_exact(c);
+      }
   // Input-error sums of O terms |w·dout| <= 127·32767 (O = 516 fits int32,
   // 517 does not), and a pixel's sum of 9 taps of 3x3 (O = 57 fits int32,
-  // 58 does not); same-sign values reach the bounds.
-  for (int64_t O : {57, 58, 516, 517}) {
-    CAPTURE(O);
-    Case c(Geo{2, 2, 5, 4, O, 3, 1, 1}, false, 42);
-    for (auto& w : c.params.w) w = -127;
-    for (auto& v : c.dy.data) v = 32767;
-    check_exact(c);
-  }
+  // 58 does not); same-sign values reach the bounds. Weights alternating in
+  // sign over O: the bound says no, the patch errors themselves fit.
+  for (int64_t O : {57, 58, 516, 517})
+    for (bool alternate : {false, true}) {
+      CAPTURE(O);
+      CAPTURE(alternate);
+      Case c(Geo{2, 2, 5, 4, O, 3, 1, 1}, false, 42);
+      for (size_t i = 0; i < c.params.w.size(); ++i) c.params.w[i] = alternate && (i / 18) % 2 == 1 ? 127 : -127;
+      for (auto& v : c.dy.data) v = 32767;
+      check_exact(c);
+    }
   // Random cases of both input types, strides and paddings.
   uint64_t seed = 500;
   for (const Geo& g : {Geo{3, 3, 9, 7, 4, 3, 2, 1}, Geo{2, 5, 7, 7, 6, 3, 3, 2}, Geo{2, 4, 6, 5, 3, 3, 1, 0},

@@ -26,17 +26,21 @@ int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc
 }
 
 bool join_bias_in_int32(int32_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
-                        int32_t b_exp) {
-  const uint64_t max_acc = static_cast<uint64_t>(kernels::max_abs(acc, channels * positions));
+                        int32_t b_exp, int64_t acc_bound) {
   uint64_t max_b = 0;
   for (int64_t c = 0; c < channels; ++c) max_b = std::max(max_b, abs_u64(b[c]));
   if (max_b == 0) return true;
-  const int bits_acc = bit_width_u64(max_acc);
   const int bits_b = 64 - __builtin_clzll(max_b);
-  if (common_exponent(acc_exp, bits_acc, b_exp, bits_b) != acc_exp) return false;
+  // For accumulators below 2^32 the accumulator term of common_exponent stays
+  // below acc_exp, so whether join_bias keeps acc_exp does not depend on
+  // their size: 32 bits decide it for all of them.
+  if (common_exponent(acc_exp, 32, b_exp, bits_b) != acc_exp) return false;
   uint64_t max_bias = 0;
   for (int64_t c = 0; c < channels; ++c) max_bias = std::max(max_bias, abs_u64(apply_shift(b[c], b_exp - acc_exp)));
-  if (max_acc + max_bias > uint64_t{2147483647}) return false;
+  constexpr uint64_t kInt32Max = 2147483647;
+  uint64_t max_acc = static_cast<uint64_t>(acc_bound);
+  if (max_acc + max_bias > kInt32Max) max_acc = static_cast<uint64_t>(kernels::max_abs(acc, channels * positions));
+  if (max_acc + max_bias > kInt32Max) return false;
   for (int64_t c = 0; c < channels; ++c) {
     const int32_t bias = static_cast<int32_t>(apply_shift(b[c], b_exp - acc_exp));
     int32_t* row = acc + c * positions;

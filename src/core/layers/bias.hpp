@@ -13,7 +13,9 @@ int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc
 // acc_exp (no accumulator shifted) and every sum fits int32: then the values
 // are join_bias's exactly. Returns false with acc untouched otherwise (the
 // caller joins in int64); acc_exp stays the exponent when it returns true.
+// acc_bound >= every |acc| (e.g. a GEMM's k·max|a|·max|b|): the accumulators
+// are scanned only when the bound is too loose to show that the sums fit.
 bool join_bias_in_int32(int32_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
-                        int32_t b_exp);
+                        int32_t b_exp, int64_t acc_bound);
 
 }  // namespace zimt::detail

@@ -159,22 +159,23 @@ int64_t group_samples(int64_t P, int64_t K) {
 // One sample's output from its exact accumulators a (O,P) on exponent e:
 // the bias joined (bias.hpp), then requantised (quant.hpp). int32
 // accumulators join in place where join_bias_in_int32 can, else in int64
-// (`wide`, (O,P)); the values are the same either way.
+// (`wide`, (O,P)); the values are the same either way. acc_bound >= every
+// |a| (join_bias_in_int32).
 template <class T>
 int32_t finish_sample(int64_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
-                      int64_t*) {
+                      int64_t*, int64_t) {
   if (spec.has_bias)
     e = detail::join_bias(a, spec.out_channels, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
   return requantize(a, spec.out_channels * P, e, out);
 }
 template <class T>
 int32_t finish_sample(int32_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
-                      int64_t* wide) {
+                      int64_t* wide, int64_t acc_bound) {
   const int64_t count = spec.out_channels * P;
   if (spec.has_bias && !detail::join_bias_in_int32(a, spec.out_channels, P, e, params.weights(spec.bias),
-                                                   params.tensors[spec.bias].w_exp)) {
+                                                   params.tensors[spec.bias].w_exp, acc_bound)) {
     std::copy_n(a, count, wide);
-    return finish_sample(wide, e, params, spec, P, out, wide);
+    return finish_sample(wide, e, params, spec, P, out, wide, acc_bound);
   }
   return requantize(a, count, e, out);
 }
@@ -206,7 +207,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
     void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * G * P);
     void* sample_buf = thread_scratch<int64_t>(ScratchSlot::body2, 2 * O * P);
     int64_t* wide = static_cast<int64_t*>(sample_buf) + O * P;
-    auto finish = [&](auto* a, int64_t n0, int64_t count) {
+    auto finish = [&](auto* a, int64_t n0, int64_t count, int64_t acc_bound) {
       using A = std::remove_pointer_t<decltype(a)>;
       for (int64_t j = 0; j < count; ++j) {
         const int64_t n = n0 + j;
@@ -215,7 +216,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
           s = static_cast<A*>(sample_buf);
           for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
         }
-        out.exp[n] = finish_sample(s, in.exp[n] + w_exp, params, spec, P, out.sample(n), wide);
+        out.exp[n] = finish_sample(s, in.exp[n] + w_exp, params, spec, P, out.sample(n), wide, acc_bound);
       }
     };
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
@@ -227,7 +228,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
           kernels::gemm_nt(c, L, w, K, col_t, K, O, L, K);
         else
           kernels::gemm_nt(c, L, w8, K, col_t, K, O, L, K);
-        finish(c, n0, count);
+        finish(c, n0, count, K * w_max * x_max);
       };
       if (kernels::sum_fits_int32(K, w_max, x_max))
         product(static_cast<int32_t*>(acc));
@@ -272,8 +273,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         const int64_t d_max = kernels::max_abs(dout.sample(n0), count * O * P);
         // dcol (K,L) = Wᵀ (K,O) · dout_t (L,O)ᵀ, int32 where its O-term sums
         // fit; then each sample's columns added onto its input pixels, in
-        // int32 where ceil(k/stride)² of the largest |dcol| fit, and
-        // requantised.
+        // int32 where a pixel's O·taps terms fit, or failing that
+        // ceil(k/stride)² of the largest |dcol|; and requantised.
         auto add_and_requantize = [&](auto* dc, auto* im) {
           for (int64_t j = 0; j < count; ++j) {
             const int64_t n = n0 + j;
@@ -284,7 +285,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         if (kernels::sum_fits_int32(O, w_max, d_max)) {
           int32_t* dc = static_cast<int32_t*>(dcol);
           kernels::gemm_nt(dc, L, wt, O, dout_t, O, K, L, O);
-          if (kernels::sum_fits_int32(taps, kernels::max_abs(dc, K * L), 1))
+          if (kernels::sum_fits_int32(O * taps, w_max, d_max) ||
+              kernels::sum_fits_int32(taps, kernels::max_abs(dc, K * L), 1))
             add_and_requantize(dc, static_cast<int32_t*>(img));
           else
             add_and_requantize(dc, static_cast<int64_t*>(img));
