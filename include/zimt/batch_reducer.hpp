@@ -1,8 +1,10 @@
 #pragma once
 // What a training step needs from the other processes when its global batch
 // is split across several (data-parallel training, src/dist): the
-// batch-wide quantities a result depends on. A process that holds the whole
-// batch uses single_process(), whose reductions are the identity.
+// batch-wide quantities a result depends on, and the pieces of the
+// optimizer's draw that each process samples for all (sharded_draw.hpp). A
+// process that holds the whole batch uses single_process(), whose
+// reductions are the identity.
 //
 // Why the split is exact: gradients are integer sums over samples, and an
 // integer sum does not depend on how its terms are grouped. Each process
@@ -13,6 +15,7 @@
 // (docs/distributed.md).
 #include <cstdint>
 #include <limits>
+#include <span>
 
 namespace zimt {
 
@@ -38,9 +41,17 @@ class BatchReducer {
   virtual BatchExtent combine(const BatchExtent& local) const = 0;
   // values[0..count) summed element-wise over the processes, in place.
   virtual void sum(int64_t* values, int64_t count) const = 0;
+  // This process, 0 .. size() - 1, among size() processes.
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // An all-gather in place: process r holds values[ends[r - 1], ends[r])
+  // (ends[-1] = 0; ends has size() entries, ends[size() - 1] < 2^31) and
+  // afterwards every process holds every process's part.
+  virtual void gather(int32_t* values, std::span<const int64_t> ends) const = 0;
 };
 
-// The process alone: holds the whole batch, both reductions are the identity.
+// The process alone: holds the whole batch and every part of a draw; its
+// reductions and its gather are the identity.
 const BatchReducer& single_process();
 
 }  // namespace zimt

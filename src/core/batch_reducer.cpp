@@ -20,6 +20,9 @@ class SingleProcess final : public BatchReducer {
  public:
   BatchExtent combine(const BatchExtent& local) const override { return local; }
   void sum(int64_t*, int64_t) const override {}
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void gather(int32_t*, std::span<const int64_t>) const override {}
 };
 
 }  // namespace

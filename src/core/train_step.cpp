@@ -128,7 +128,7 @@ StepCounters train_step(Model& model, optim::Optimizer& optimizer, const uint8_t
       compute_gradients(model, images, labels, batch, norm, arena, profile, reducer);
   // update
   const int64_t t0 = profile ? steady_now_ns() : 0;
-  counters.update = optimizer.step(model.params, seed, step);
+  counters.update = optimizer.step(model.params, seed, step, reducer);
   if (profile) profile->update_ns += steady_now_ns() - t0;
   return counters;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -18,7 +19,7 @@ bool launched_by_mpi() {
 
 class MpiGroup::Reducer final : public BatchReducer {
  public:
-  explicit Reducer(int size) : size_(size) {}
+  Reducer(int rank, int size) : rank_(rank), size_(size) {}
 
   // One all-gather of every process's (samples, min, max), combined alike on each.
   BatchExtent combine(const BatchExtent& local) const override {
@@ -43,7 +44,26 @@ class MpiGroup::Reducer final : public BatchReducer {
     }
   }
 
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  // MPI_Allgatherv in place: process r's part starts at ends[r - 1].
+  void gather(int32_t* values, std::span<const int64_t> ends) const override {
+    if (ends.size() != static_cast<size_t>(size_)) throw std::invalid_argument("gather: one end per process needed");
+    if (ends.back() > INT32_MAX) throw std::length_error("gather: more than 2^31 - 1 values");
+    std::vector<int> sizes(ends.size()), starts(ends.size());
+    int64_t start = 0;
+    for (size_t r = 0; r < ends.size(); ++r) {
+      starts[r] = static_cast<int>(start);
+      sizes[r] = static_cast<int>(ends[r] - start);
+      start = ends[r];
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, sizes.data(), starts.data(), MPI_INT32_T,
+                   MPI_COMM_WORLD);
+  }
+
  private:
+  int rank_;
   int size_;
 };
 
@@ -56,7 +76,7 @@ MpiGroup::MpiGroup() {
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &local_size_);
   MPI_Comm_free(&node);
-  reducer_ = std::make_unique<Reducer>(size_);
+  reducer_ = std::make_unique<Reducer>(rank_, size_);
 }
 
 MpiGroup::~MpiGroup() { MPI_Finalize(); }

@@ -22,7 +22,11 @@ class TwoShares final : public BatchReducer {
     return {local.samples + other_.samples, std::min(local.min_exp, other_.min_exp),
             std::max(local.max_exp, other_.max_exp)};
   }
-  void sum(int64_t*, int64_t) const override {}  // align_batch only combines extents
+  // align_batch only combines extents
+  void sum(int64_t*, int64_t) const override {}
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  void gather(int32_t*, std::span<const int64_t>) const override {}
 
  private:
   BatchExtent other_;

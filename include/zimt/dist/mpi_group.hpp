@@ -16,7 +16,8 @@ bool launched_by_mpi();
 
 // MPI initialised on construction (one per process; only the constructing
 // thread calls MPI), finalised on destruction. Reductions are exact: int64
-// sums and min/max of integers, in chunks of kSumChunk values. Every error of
+// sums and min/max of integers, in chunks of kSumChunk values; the draw's
+// counts are all-gathered as int32 (MPI_Allgatherv). Every error of
 // MPI ends the whole job (MPI's default error handler), so does a process
 // that dies (the launcher ends the others and names the rank).
 class MpiGroup final : public runs::ProcessGroup {

@@ -24,10 +24,12 @@ class Optimizer {
   explicit Optimizer(const OptimizerParams& params) : type_(params.type), zim_(params.zim), int_sgd_(params.int_sgd) {}
 
   // w <- w - U for gradient p.g at training step `step`; a pure function of
-  // (p, seed, step) and the parameters.
-  StepStats step(ParamSet& p, uint64_t seed, uint64_t step) {
+  // (p, seed, step) and the parameters. The processes of `group` all call it
+  // with the same gradients: ZIM splits its draw among them, the other rules
+  // run whole on each.
+  StepStats step(ParamSet& p, uint64_t seed, uint64_t step, const BatchReducer& group = single_process()) {
     switch (type_) {
-      case OptimizerType::zim: return zim_.step(p, seed, step);
+      case OptimizerType::zim: return zim_.step(p, seed, step, group);
       case OptimizerType::int_sgd: return int_sgd_step(p, int_sgd_, seed, step);
       case OptimizerType::sign_sgd: return sign_sgd_step(p);
     }

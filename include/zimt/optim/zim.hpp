@@ -49,9 +49,15 @@
 //   authors with c = 0 and g = 0 -> T = 0: no category, all counts 0
 //   |g| up to 2^63 (INT64_MIN included) -> exact signs, scale per common_scale.hpp
 // Limits: n <= INT32_MAX (counts are int32), first_trial + n <= 2^54.
+//
+// Several processes holding the same gradients can split one draw (the
+// trials of stage 1, the blocks of stage 2) and exchange their counts
+// (sharded_draw.hpp): the counts are the same.
+#include "zimt/batch_reducer.hpp"
 #include "zimt/optim/common_scale.hpp"
 #include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/q32.hpp"
+#include "zimt/optim/sharded_draw.hpp"
 #include "zimt/rng.hpp"
 
 #include <tbb/enumerable_thread_specific.h>
@@ -94,12 +100,17 @@ struct CategoryWeights {
 class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size(), cat.block_magnitude_sum
-  // must hold the block sums of cat.magnitude; counts are overwritten.
-  void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts);
+  // must hold the block sums of cat.magnitude; counts are overwritten. The
+  // processes of `group` each draw a share and all receive the whole counts
+  // (collective: every process calls it with the same arguments).
+  void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
+              const BatchReducer& group = single_process());
 
   // Which Philox path draws the words (default: the widest the CPU has);
   // every supported path gives the same counts.
   void use_philox_path(PhiloxPath path) { philox_path_ = path; }
+  // This process's share of the last draw and what it exchanged.
+  const DrawShares& shares() const { return shares_; }
 
  private:
   PhiloxPath philox_path_ = best_philox_path();
@@ -107,6 +118,7 @@ class MultinomialSampler {
   std::vector<uint32_t> block_lookup_;  // first block that can hold u, by u's high bits
   std::vector<uint32_t> block_trials_;  // N_b
   std::vector<uint64_t> block_offset_;  // Q_b
+  DrawShares shares_;                   // this process's share of the draw
   struct ThreadScratch {
     std::vector<uint32_t> block_trials;  // this thread's share of N_b
     std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes
@@ -127,15 +139,16 @@ struct ZimWorkspace {
 };
 
 // The rule on gradient slices (one multinomial over their concatenation):
-// counts[i] = X_i, and U_i = X_i * ws.scaled.sign[i] afterwards.
+// counts[i] = X_i, and U_i = X_i * ws.scaled.sign[i] afterwards; the draw
+// split over the processes of `group` (MultinomialSampler::sample).
 ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
-                   std::span<int32_t> counts, ZimWorkspace& ws);
+                   std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group = single_process());
 
 // Convenience for one vector with one exponent.
 inline ZimDraw zim_sample(std::span<const int64_t> g, int64_t g_exp, const ZimRuleParams& rule, const SampleKey& key,
-                          std::span<int32_t> counts, ZimWorkspace& ws) {
+                          std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group = single_process()) {
   const GradientSlice slice{g.data(), g.size(), g_exp};
-  return zim_sample(std::span<const GradientSlice>(&slice, 1), rule, key, counts, ws);
+  return zim_sample(std::span<const GradientSlice>(&slice, 1), rule, key, counts, ws, group);
 }
 
 }  // namespace zimt::optim

@@ -47,7 +47,9 @@ class ZimOptimizer {
  public:
   // Throws std::invalid_argument for negative n, c, alpha or fraction.
   explicit ZimOptimizer(ZimParams params);
-  StepStats step(ParamSet& p, uint64_t seed, uint64_t step);
+  // The draw is split over the processes of `group`, each of which calls
+  // step with the same arguments (sharded_draw.hpp).
+  StepStats step(ParamSet& p, uint64_t seed, uint64_t step, const BatchReducer& group = single_process());
   const ZimParams& params() const { return params_; }
 
  private:

@@ -115,8 +115,8 @@ inline size_t find_entry(const uint64_t* start, const uint32_t* lookup, int shif
 
 }  // namespace
 
-void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key,
-                                std::span<int32_t> counts) {
+void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
+                                const BatchReducer& group) {
   const size_t d = cat.magnitude.size();
   if (counts.size() != d) throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
   if (n < 0 || n > INT32_MAX) throw std::invalid_argument("MultinomialSampler: n must be in [0, 2^31)");
@@ -151,11 +151,13 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   const int block_shift = build_lookup(block_start_.data(), blocks + 1, total,
                                        bit_width_u64(blocks + 1) + lookup_extra_bits, block_lookup_);
 
-  // Stage 1: each thread counts its trials per block (the zero category is block `blocks`).
+  // Stage 1: each thread counts its trials per block (the zero category is
+  // block `blocks`), of this process's share of the trials (sharded_draw.hpp).
   for (auto& s : scratch_) s.block_trials.assign(blocks + 1, 0);
   const PhiloxPath path = philox_path_;
   const uint64_t first = key.first_trial;
-  tbb::parallel_for(tbb::blocked_range<uint64_t>(0, static_cast<uint64_t>(n), trial_grain),
+  const IndexRange my_trials = shares_.trials(n, group);
+  tbb::parallel_for(tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
                     [&](const tbb::blocked_range<uint64_t>& r) {
                       auto& local = scratch_.local();
                       if (local.block_trials.size() != blocks + 1) local.block_trials.assign(blocks + 1, 0);
@@ -171,6 +173,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   for (const auto& s : scratch_)
     if (s.block_trials.size() == blocks + 1)
       for (size_t b = 0; b < blocks; ++b) block_trials_[b] += s.block_trials[b];
+  const IndexRange own = shares_.blocks(block_trials_, d, group);  // N_b summed over the processes first
   block_offset_.resize(blocks);
   uint64_t offset = 0;
   for (size_t b = 0; b < blocks; ++b) {
@@ -178,9 +181,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     offset += block_trials_[b];
   }
 
-  // Stage 2: each block draws its trials' categories into its own range of counts.
+  // Stage 2: each block (of this process's) draws its trials' categories into its own range of counts.
   const Divider by_smoothing(cat.smoothing);
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, block_grain), [&](const tbb::blocked_range<size_t>& r) {
+  const tbb::blocked_range<size_t> my_blocks(own.begin, own.end, block_grain);
+  tbb::parallel_for(my_blocks, [&](const tbb::blocked_range<size_t>& r) {
     auto& local = scratch_.local();
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * category_block, size = std::min(category_block, d - begin);
@@ -216,6 +220,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       });
     }
   });
+  shares_.gather(counts, group);  // every process's blocks on every process
 }
 
 }  // namespace zimt::optim

@@ -21,7 +21,7 @@ ZimOptimizer::ZimOptimizer(ZimParams params) : params_(params) {
     throw std::invalid_argument("zim: n must be >= 0");
 }
 
-StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step) {
+StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step, const BatchReducer& group) {
   const auto d = static_cast<int64_t>(p.size());
   const q32 factor = schedule_factor(params_.schedule, step);
   int64_t n = params_.n.resolve(d);
@@ -45,7 +45,7 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step) {
                   size_t size) {
     rule.n = trials;
     const ZimDraw r = zim_sample(slices, rule, {seed, step, first_trial, Stream::sample},
-                                 std::span<int32_t>(counts_.data() + offset, size), ws_);
+                                 std::span<int32_t>(counts_.data() + offset, size), ws_, group);
     stats.trials += r.trials;
     stats.fallback_groups += r.fallback;
     apply(offset, size, ws_.scaled.sign.data());

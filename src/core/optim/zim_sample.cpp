@@ -5,7 +5,7 @@
 namespace zimt::optim {
 
 ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
-                   std::span<int32_t> counts, ZimWorkspace& ws) {
+                   std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group) {
   if (rule.n < 0 || rule.n > INT32_MAX) throw std::invalid_argument("zim_sample: n must be in [0, 2^31)");
   if (rule.c < 0 || rule.alpha < 0) throw std::invalid_argument("zim_sample: c and alpha must be >= 0");
   ZimDraw draw{rule.n, false};
@@ -23,7 +23,7 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
     cat = {ws.scaled.magnitude, ws.scaled.block_sum, ws.scaled.magnitude_sum, 0,
            draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
   }
-  ws.sampler.sample(cat, rule.n, key, counts);
+  ws.sampler.sample(cat, rule.n, key, counts, group);
   return draw;
 }
 
