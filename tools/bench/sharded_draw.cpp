@@ -4,7 +4,10 @@
 // job's processes (its share of both stages plus the exchange of the counts),
 // alternated in one run, the part of either that every process does whole
 // (scaling the gradients: a draw of no trials), and the bytes each process
-// receives per draw.
+// receives per draw. Times are the minimum over the draws of wall time and
+// of the process's CPU time (all its threads): on a machine shared with
+// other work the CPU time is what a draw costs, but it also counts the time
+// a process spins in MPI waiting for the others.
 // Gradients as bench_sampler's regimes 0 (authors' rule, steady state) and 2
 // (zero-inflated rule, half the trials in the zero category).
 // Run: mpirun -np N build/tools/bench/bench_sharded_draw [threads [draws [d...]]]
@@ -19,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -40,9 +44,26 @@ std::vector<int64_t> make_gradient(int64_t d, int regime) {
   return g;
 }
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+// Wall and CPU time now, in ms.
+struct Clock {
+  double wall;
+  double cpu;
+};
+Clock now() {
+  timespec cpu{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+  return {std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(),
+          1e3 * static_cast<double>(cpu.tv_sec) + 1e-6 * static_cast<double>(cpu.tv_nsec)};
 }
+
+// The minimum of each clock's durations.
+struct Fastest {
+  Clock best{1e300, 1e300};
+  void add(const Clock& from, const Clock& to) {
+    best.wall = std::min(best.wall, to.wall - from.wall);
+    best.cpu = std::min(best.cpu, to.cpu - from.cpu);
+  }
+};
 
 }  // namespace
 
@@ -71,30 +92,30 @@ int main(int argc, char** argv) {
       }
       ZimWorkspace whole_ws, split_ws;
       std::vector<int32_t> whole(static_cast<size_t>(d)), split(static_cast<size_t>(d));
-      double whole_ms = 1e300, split_ms = 1e300, scale_ms = 1e300;
+      Fastest whole_ms, split_ms, scale_ms;
       ZimRuleParams no_trials = rule;
       no_trials.n = 0;
       for (int k = 0; k <= draws; ++k) {  // draw 0 sizes the workspaces, untimed
         const SampleKey key{1, static_cast<uint64_t>(k), 0, Stream::sample};
         group.barrier();
-        const double t0 = now_ms();
+        const Clock t0 = now();
         zim_sample(g, g_exp, rule, key, whole, whole_ws);
-        const double t1 = now_ms();
+        const Clock t1 = now();
         group.barrier();
-        const double t2 = now_ms();
+        const Clock t2 = now();
         zim_sample(g, g_exp, rule, key, split, split_ws, processes);
-        const double t3 = now_ms();
+        const Clock t3 = now();
         if (whole != split) {
           std::fprintf(stderr, "rank %d: the split draw differs from the whole one\n", group.rank());
           group.abort(1);
         }
-        const double t4 = now_ms();
+        const Clock t4 = now();
         zim_sample(g, g_exp, no_trials, key, whole, whole_ws);
-        const double t5 = now_ms();
+        const Clock t5 = now();
         if (k > 0) {
-          whole_ms = std::min(whole_ms, t1 - t0);
-          split_ms = std::min(split_ms, t3 - t2);
-          scale_ms = std::min(scale_ms, t5 - t4);
+          whole_ms.add(t0, t1);
+          split_ms.add(t2, t3);
+          scale_ms.add(t4, t5);
         }
       }
       const auto sent = split_ws.sampler.shares().word_counts();
@@ -103,10 +124,11 @@ int main(int argc, char** argv) {
       const int64_t received = 4 * (words - (sent.empty() ? 0 : sent[static_cast<size_t>(group.rank())]));
       const auto blocks = static_cast<long long>((d + category_block - 1) / category_block);
       std::printf(
-          "d %lld regime %d rank %d: whole %.1f ms, split %.1f ms, scaling alone %.1f ms; counts %.1f %% nonzero, "
-          "%lld bytes of them received, and %lld int64 N_b all-reduced\n",
-          static_cast<long long>(d), regime, group.rank(), whole_ms, split_ms, scale_ms, 100.0 * static_cast<double>(nonzero) / static_cast<double>(d),
-          static_cast<long long>(received), blocks);
+          "d %lld regime %d rank %d: ms wall/cpu whole %.1f/%.1f, split %.1f/%.1f, scaling alone %.1f/%.1f; "
+          "counts %.1f %% nonzero, %lld bytes of them received, and %lld int64 N_b all-reduced\n",
+          static_cast<long long>(d), regime, group.rank(), whole_ms.best.wall, whole_ms.best.cpu, split_ms.best.wall,
+          split_ms.best.cpu, scale_ms.best.wall, scale_ms.best.cpu,
+          100.0 * static_cast<double>(nonzero) / static_cast<double>(d), static_cast<long long>(received), blocks);
       std::fflush(stdout);
     }
   return 0;
