@@ -9,6 +9,7 @@
 //         build their magnitude search table)
 //     2 = zero-inflated rule, alpha = n / ||g||_1 / 2 (half the trials land
 //         in the zero category, the rest search the block's magnitudes)
+#include "sampler_gradient.hpp"
 #include "zimt/optim/zim.hpp"
 #include "zimt/optim/zim_optimizer.hpp"
 
@@ -24,18 +25,7 @@ namespace {
 using namespace zimt;
 using namespace zimt::optim;
 
-// Gradient mantissas with exponent -40 (real ~ mantissa * 9e-13).
-std::vector<int64_t> make_gradient(int64_t d, int regime) {
-  std::vector<int64_t> g(static_cast<size_t>(d));
-  for (int64_t i = 0; i < d; ++i) {
-    const Block b = philox(7, Stream::test_data, 0, static_cast<uint64_t>(i));
-    const bool nonzero = regime != 0 || b[0] % 100 < 7;
-    // |real| around 2^-40 * 2^(26..30): 6e-5 .. 1e-3 per entry.
-    const int64_t mag = static_cast<int64_t>(b[1] >> (2 + b[2] % 4));
-    g[static_cast<size_t>(i)] = nonzero ? ((b[3] & 1) ? mag : -mag) : 0;
-  }
-  return g;
-}
+using bench::make_gradient;
 
 void BM_zim_sample(benchmark::State& state) {
   const int64_t d = state.range(0);

@@ -12,6 +12,7 @@
 // (zero-inflated rule, half the trials in the zero category).
 // Run: mpirun -np N build/tools/bench/bench_sharded_draw [threads [draws [d...]]]
 // (arguments default to 1 thread per process, 5 timed draws, d = 421,642 and 11.2 M)
+#include "sampler_gradient.hpp"
 #include "zimt/dist/mpi_group.hpp"
 #include "zimt/optim/zim.hpp"
 
@@ -32,17 +33,7 @@ namespace {
 using namespace zimt;
 using namespace zimt::optim;
 
-// bench_sampler's gradient: regime 0 has 7 % nonzero entries, regime 2 all.
-std::vector<int64_t> make_gradient(int64_t d, int regime) {
-  std::vector<int64_t> g(static_cast<size_t>(d));
-  for (int64_t i = 0; i < d; ++i) {
-    const Block b = philox(7, Stream::test_data, 0, static_cast<uint64_t>(i));
-    const bool nonzero = regime != 0 || b[0] % 100 < 7;
-    const int64_t mag = static_cast<int64_t>(b[1] >> (2 + b[2] % 4));
-    g[static_cast<size_t>(i)] = nonzero ? ((b[3] & 1) ? mag : -mag) : 0;
-  }
-  return g;
-}
+using bench::make_gradient;
 
 // Wall and CPU time now, in ms.
 struct Clock {
