@@ -1,5 +1,8 @@
 #include "zimt/quant.hpp"
 
+#include "kernels/target_clones.hpp"
+#include "zimt/kernels/max_abs.hpp"
+
 #include <algorithm>
 
 namespace zimt {
@@ -34,14 +37,7 @@ uint64_t max_abs_of(const int64_t* acc, int64_t count) {
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
   return max_abs;
 }
-[[gnu::always_inline]] inline uint64_t max_abs_of(const int32_t* acc, int64_t count) {
-  int32_t hi = 0, lo = 0;  // separate max and min: int32 lanes
-  for (int64_t i = 0; i < count; ++i) {
-    hi = std::max(hi, acc[i]);
-    lo = std::min(lo, acc[i]);
-  }
-  return std::max(abs_u64(hi), abs_u64(lo));
-}
+uint64_t max_abs_of(const int32_t* acc, int64_t count) { return static_cast<uint64_t>(kernels::max_abs(acc, count)); }
 
 // A: int64_t or int32_t accumulators (the same values give the same result).
 template <class A, class T>
@@ -69,9 +65,8 @@ int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16
 }
 
 // The int32 versions run after the layers' int32-C GEMMs, on every output:
-// compiled for x86-64-v4 (AVX-512), AVX2 and the baseline, the loader picks
-// the best one the CPU runs (the loops above are inlined into each).
-#define ZIMT_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+// one version per instruction set (kernels/target_clones.hpp), the rounding
+// loop above inlined into each.
 
 ZIMT_CLONES int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize(acc, count, acc_exp, out, 127);

@@ -1,5 +1,7 @@
 #include "zimt/kernels/max_abs.hpp"
 
+#include "target_clones.hpp"
+
 #include <algorithm>
 
 namespace zimt::kernels {
@@ -21,10 +23,9 @@ template <class T>
 
 }  // namespace
 
-// Compiled for x86-64-v4 (AVX-512), AVX2 and the baseline; the loader picks the best
-// one the CPU runs (the layers scan every operand, which at baseline SSE2
-// costs ~1/5 of the GEMMs it decides about: conv2, measured).
-#define ZIMT_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+// One version per instruction set (target_clones.hpp): the layers scan every
+// operand, which at baseline SSE2 costs ~1/5 of the GEMMs it decides about
+// (conv2, measured).
 
 ZIMT_CLONES int64_t max_abs(const int8_t* x, int64_t count) { return max_abs_of(x, count); }
 ZIMT_CLONES int64_t max_abs(const int16_t* x, int64_t count) { return max_abs_of(x, count); }
