@@ -179,6 +179,23 @@ TEST_CASE("every Philox path this CPU supports matches philox for every lane") {
   CHECK(philox_path_supported(best_philox_path()));
 }
 
+TEST_CASE("runs of 64 Philox blocks match philox on every path this CPU supports") {
+  PhiloxRunWords words;
+  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+    if (!philox_path_supported(path)) continue;
+    for (uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 37, (uint64_t{1} << 53) + 7}) {
+      for (uint64_t seed : {uint64_t{0}, uint64_t{0x123456789abcdefull}, ~uint64_t{0}}) {
+        philox_run_on(path, seed, Stream::sgd_round, 0x100000007ull, first, words);
+        for (int k = 0; k < philox_run_blocks; ++k) {
+          const Block r = philox(seed, Stream::sgd_round, 0x100000007ull, first + static_cast<uint64_t>(k));
+          CHECK(words[2 * k] == lo64(r));
+          CHECK(words[2 * k + 1] == hi64(r));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("scale_gradients rounds half to even at every shift, as the exact reference") {
   // c = 1 dominates every |g| * 2^exp (< 2^-6), so the scale is fixed by c and
   // the gradient's shift is exp - scale_exp; values probe the rounding ties.

@@ -67,4 +67,14 @@ using PhiloxWords = uint64_t[2 * philox_lanes];
 void philox_words_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
                      PhiloxWords& words);
 
+// The same for a run of 64 consecutive blocks (four batches):
+// words[2k] = lo64 and words[2k + 1] = hi64 of philox(seed, stream, step,
+// first_index + k). On the AVX-512 path the four batches' rounds interleave,
+// which hides the multiplier's latency (about three times the words per
+// second of one batch at a time).
+inline constexpr int philox_run_blocks = 4 * philox_lanes;
+using PhiloxRunWords = uint64_t[2 * philox_run_blocks];
+void philox_run_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
+                   PhiloxRunWords& words);
+
 }  // namespace zimt::optim

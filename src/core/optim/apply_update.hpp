@@ -58,7 +58,7 @@ StepStats apply_update(int16_t* w, size_t size, int32_t limit, const Delta& delt
 // Updates computed a run at a time (for updates that draw random words in
 // batches): fill(begin, count, u) writes the updates of w[begin, begin +
 // count), count <= update_run. Otherwise as apply_update.
-inline constexpr size_t update_run = 16;
+inline constexpr size_t update_run = 64;
 
 template <class Fill>
 StepStats apply_update_runs(int16_t* w, size_t size, int32_t limit, const Fill& fill) {

@@ -90,14 +90,16 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
 // magnitude = round-half-even(|g| k / 2^right), the same value as rescale;
 // the remainder fits 64 bits. Returns the magnitude sum.
 uint64_t scale_by_factor(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, uint64_t k, int right) {
-  const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
+  const uint64_t half = uint64_t{1} << (right - 1);
   uint64_t sum = 0;
   for (size_t i = 0; i < size; ++i) {
-    sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
-    const u128 m = static_cast<u128>(abs_u64(g[i])) * k;
-    const auto q = static_cast<uint64_t>(m >> right);  // fits: the scale choice bounds it by 2^budget
-    const uint64_t rem = static_cast<uint64_t>(m) & mask;
-    mag[i] = q + (rem > half || (rem == half && (q & 1)));
+    const int64_t x = g[i];
+    sign[i] = static_cast<int8_t>((x > 0) - (x < 0));
+    const auto negative = static_cast<uint64_t>(x >> 63);                                    // all ones for x < 0
+    const u128 m = static_cast<u128>((static_cast<uint64_t>(x) ^ negative) - negative) * k;  // |x| k < 2^127
+    // m + half - 1 + (q & 1) carries into q exactly when rem > half, or rem
+    // == half and q odd; the result fits: the scale choice bounds it by 2^budget.
+    mag[i] = static_cast<uint64_t>((m + (half - 1) + (static_cast<uint64_t>(m >> right) & 1)) >> right);
     sum += mag[i];
   }
   return sum;

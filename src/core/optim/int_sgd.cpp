@@ -9,6 +9,8 @@
 
 namespace zimt::optim {
 
+static_assert(update_run == philox_run_blocks, "one Philox run per run of updates");
+
 StepStats int_sgd_step(ParamSet& p, const IntSgdParams& params, uint64_t seed, uint64_t step) {
   const q32 lr = std::max<q32>(q32_mul(params.lr, schedule_factor(params.schedule, step)), 0);
   const int32_t limit = weight_limit(p.storage);
@@ -20,12 +22,12 @@ StepStats int_sgd_step(ParamSet& p, const IntSgdParams& params, uint64_t seed, u
     const size_t offset = t.offset;
     if (shift >= 0) {
       // Stochastic rounding: weight i's word is lo64(philox(seed, sgd_round,
-      // step, offset + i)), 16 weights' words per Philox batch.
+      // step, offset + i)), a run of 64 weights' words at a time.
       const PhiloxPath path = best_philox_path();
       accumulate(
           stats, apply_update_runs(p.w.data() + offset, t.numel, limit, [&](size_t begin, size_t count, int64_t* u) {
-            PhiloxWords words;
-            philox_words_on(path, seed, Stream::sgd_round, step, offset + begin, words);
+            PhiloxRunWords words;
+            philox_run_on(path, seed, Stream::sgd_round, step, offset + begin, words);
             for (size_t k = 0; k < count; ++k) {
               const int64_t gi = g[begin + k];
               const u128 m = static_cast<u128>(abs_u64(gi)) * static_cast<uint64_t>(lr);

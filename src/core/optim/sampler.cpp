@@ -1,4 +1,5 @@
 #include "zimt/numerics.hpp"
+#include "zimt/optim/exact_divider.hpp"
 #include "zimt/optim/zim.hpp"
 
 #include <tbb/blocked_range.h>
@@ -24,19 +25,6 @@ constexpr uint64_t within_block_extra_bit = uint64_t{1} << 54;
 // category, cheap to build for every block that needs it.
 constexpr int lookup_extra_bits = 2;
 
-// Exact u / C for a fixed C >= 1: an estimate from a 64-bit reciprocal, low by
-// at most 2, then corrected.
-struct Divider {
-  uint64_t divisor;
-  uint64_t reciprocal;  // floor((2^64 - 1) / divisor)
-  explicit Divider(uint64_t c) : divisor(c), reciprocal(c == 0 ? 0 : ~uint64_t{0} / c) {}
-  uint64_t operator()(uint64_t u) const {
-    auto q = static_cast<uint64_t>((static_cast<u128>(u) * reciprocal) >> 64);
-    while (u - q * divisor >= divisor) ++q;
-    return q;
-  }
-};
-
 // A draw's 64-bit words: its shared first word, then its own WordStream.
 struct DrawWords {
   uint64_t first;
@@ -59,21 +47,30 @@ inline uint64_t draw_below(uint64_t bound, uint64_t word, const SampleKey& key, 
 }
 
 // f(t, word) for t in [begin, end): word is the low (t even) or high (t odd)
-// half of philox(seed, stream, step, counter_base + t / 2), 16 blocks per batch.
+// half of philox(seed, stream, step, counter_base + t / 2), 64 blocks per
+// run (16 for a short rest).
 template <class F>
 void for_each_word(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t begin, uint64_t end, F&& f) {
-  PhiloxWords words;
+  constexpr uint64_t run_words = 2 * philox_run_blocks, batch_words = 2 * philox_lanes;
+  PhiloxRunWords words;
   uint64_t t = begin;
   while (t < end) {
     const uint64_t first_block = t >> 1;
-    philox_words_on(path, key.seed, key.stream, key.step, counter_base + first_block, words);
     const uint64_t first_word = first_block << 1;
-    if (t == first_word && end - t >= 2 * philox_lanes) {
-      for (int k = 0; k < 2 * philox_lanes; ++k) f(t + static_cast<uint64_t>(k), words[k]);
-      t += 2 * philox_lanes;
+    uint64_t count = run_words;
+    if (end - first_word > batch_words) {
+      philox_run_on(path, key.seed, key.stream, key.step, counter_base + first_block, words);
+    } else {
+      philox_words_on(path, key.seed, key.stream, key.step, counter_base + first_block,
+                      *reinterpret_cast<PhiloxWords*>(words));
+      count = batch_words;
+    }
+    if (t == first_word && end - t >= count) {
+      for (uint64_t k = 0; k < count; ++k) f(t + k, words[k]);
+      t += count;
       continue;
     }
-    const uint64_t batch_end = std::min(end, first_word + 2 * philox_lanes);
+    const uint64_t batch_end = std::min(end, first_word + count);
     for (; t < batch_end; ++t) f(t, words[t - first_word]);
   }
 }
@@ -182,7 +179,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   }
 
   // Stage 2: each block (of this process's) draws its trials' categories into its own range of counts.
-  const Divider by_smoothing(cat.smoothing);
+  const ExactDivider by_smoothing(cat.smoothing);  // block draws are below T < 2^55
   const tbb::blocked_range<size_t> my_blocks(own.begin, own.end, block_grain);
   tbb::parallel_for(my_blocks, [&](const tbb::blocked_range<size_t>& r) {
     auto& local = scratch_.local();

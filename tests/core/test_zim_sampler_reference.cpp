@@ -1,0 +1,172 @@
+// The ZIM sampler (zim.hpp) against a direct, unoptimised reading of its
+// specification: the same random words, a binary search in place of the
+// lookup tables and a plain division in place of the divider. Counts must be
+// equal entry for entry, for both rules, every gradient regime of the
+// benchmark, slices that split category blocks, every Philox path and thread
+// count (docs/design.md, Update rules: Sampling).
+#include "zimt/numerics.hpp"
+#include "zimt/optim/philox_batch.hpp"
+#include "zimt/optim/zim.hpp"
+
+#include <doctest/doctest.h>
+#include <tbb/global_control.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+using namespace zimt;
+using namespace zimt::optim;
+
+namespace {
+
+// The first 64-bit word of a draw (low half for even, high half for odd
+// positions of counter base + position / 2), then its own WordStream.
+struct ReferenceWords {
+  uint64_t seed, step;
+  Stream stream;
+  uint64_t first_word;
+  WordStream extra;
+  bool first_used = false;
+  uint64_t operator()() {
+    if (first_used) return extra();
+    first_used = true;
+    return first_word;
+  }
+};
+
+uint64_t reference_draw(uint64_t bound, const SampleKey& key, uint64_t counter_base, uint64_t position,
+                        uint64_t extra_index) {
+  const Block b = philox(key.seed, key.stream, key.step, counter_base + position / 2);
+  ReferenceWords words{key.seed, key.step, key.stream, position % 2 ? hi64(b) : lo64(b),
+                       WordStream(key.seed, key.stream, key.step, extra_index)};
+  return uniform_below(bound, words);
+}
+
+// The index i with start[i] <= x < start[i + 1] (start non-decreasing).
+size_t reference_find(const std::vector<uint64_t>& start, uint64_t x) {
+  return static_cast<size_t>(std::upper_bound(start.begin(), start.end(), x) - start.begin()) - 1;
+}
+
+std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, const SampleKey& key) {
+  const size_t d = cat.magnitude.size();
+  std::vector<int32_t> counts(d, 0);
+  const uint64_t total = cat.smoothing * d + cat.magnitude_sum + cat.zero_weight;
+  if (n == 0 || d == 0 || total == 0) return counts;
+  const size_t blocks = (d + category_block - 1) / category_block;
+  std::vector<uint64_t> start{0};  // blocks, then the zero category
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t size = std::min(category_block, d - b * category_block);
+    uint64_t m = 0;
+    for (size_t i = 0; i < size; ++i) m += cat.magnitude[b * category_block + i];
+    start.push_back(start.back() + size * cat.smoothing + m);
+  }
+  start.push_back(total);
+  std::vector<uint64_t> trials(blocks + 1, 0);
+  for (uint64_t j = 0; j < static_cast<uint64_t>(n); ++j) {
+    const uint64_t t = key.first_trial + j;
+    ++trials[reference_find(start, reference_draw(total, key, 0, t, (uint64_t{1} << 55) | t))];
+  }
+  uint64_t offset = 0;
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t begin = b * category_block, size = std::min(category_block, d - begin);
+    const uint64_t uniform = size * cat.smoothing;
+    std::vector<uint64_t> cumulative{0};
+    for (size_t i = 0; i < size; ++i) cumulative.push_back(cumulative.back() + cat.magnitude[begin + i]);
+    for (uint64_t k = 0; k < trials[b]; ++k) {
+      const uint64_t s = key.first_trial + offset + k;
+      const uint64_t v = reference_draw(start[b + 1] - start[b], key, uint64_t{1} << 53, s,
+                                        (uint64_t{1} << 55) | (uint64_t{1} << 54) | s);
+      const size_t i = v < uniform ? static_cast<size_t>(v / cat.smoothing) : reference_find(cumulative, v - uniform);
+      ++counts[begin + i];
+    }
+    offset += trials[b];
+  }
+  return counts;
+}
+
+// The rule's category weights exactly as zim_sample forms them.
+std::vector<int32_t> reference_zim(std::span<const GradientSlice> slices, const ZimRuleParams& rule,
+                                   const SampleKey& key) {
+  ScaledGradient s;
+  CategoryWeights cat;
+  if (rule.rule == ZimRule::authors) {
+    scale_gradients(slices, q32_one, rule.c, s);
+    cat = {s.magnitude, s.block_sum, s.magnitude_sum, s.constant, 0};
+  } else {
+    scale_gradients(slices, rule.alpha, rule.n * q32_one, s);
+    const bool fallback = s.magnitude_sum > s.constant;
+    cat = {s.magnitude, s.block_sum, s.magnitude_sum, 0, fallback ? 0 : s.constant - s.magnitude_sum};
+  }
+  return reference_sample(cat, rule.n, key);
+}
+
+// The benchmark's gradient regimes (tools/bench/bench_sampler.cpp) at a
+// smaller d: 0 = 7 % nonzero, 1 = all nonzero, both with varied magnitudes.
+std::vector<int64_t> regime_gradient(size_t d, int regime) {
+  std::vector<int64_t> g(d);
+  for (size_t i = 0; i < d; ++i) {
+    const Block b = philox(7, Stream::test_data, 0, i);
+    const bool nonzero = regime != 0 || b[0] % 100 < 7;
+    const auto mag = static_cast<int64_t>(b[1] >> (2 + b[2] % 4));
+    g[i] = nonzero ? ((b[3] & 1) ? mag : -mag) : 0;
+  }
+  return g;
+}
+
+std::vector<int32_t> sampled(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
+                             int threads, PhiloxPath path) {
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+  size_t d = 0;
+  for (const auto& s : slices) d += s.size;
+  ZimWorkspace ws;
+  ws.sampler.use_philox_path(path);
+  std::vector<int32_t> counts(d, -1);
+  zim_sample(slices, rule, key, counts, ws);
+  return counts;
+}
+
+}  // namespace
+
+TEST_CASE("sampler counts equal the reference's on every path and thread count") {
+  struct Case {
+    size_t d;
+    int regime;
+    int64_t g_exp;
+    ZimRuleParams rule;
+    uint64_t first_trial;
+  };
+  const q32 quarter = q32_one / 4;
+  const std::vector<Case> cases{
+      {3 * category_block + 17, 0, -50, {ZimRule::authors, 0, q32_one, q32_one}, 0},
+      {3 * category_block + 17, 1, -36, {ZimRule::authors, 0, q32_one, q32_one}, 5},
+      {2 * category_block, 1, -44, {ZimRule::authors, 0, quarter * 3, q32_one}, 1},
+      {3 * category_block + 17, 1, -40, {ZimRule::zero_inflated, 0, q32_one, q32_one * 2800}, 0},
+      {3 * category_block + 17, 0, -40, {ZimRule::zero_inflated, 0, q32_one, q32_one * 40000 + 3}, 7},
+      {category_block - 1, 1, -40, {ZimRule::zero_inflated, 0, q32_one, q32_one * 100000}, 0},  // fallback
+      {100, 1, -40, {ZimRule::authors, 0, 0, q32_one}, 3},                                      // c = 0
+  };
+  for (const Case& c : cases) {
+    const std::vector<int64_t> g = regime_gradient(c.d, c.regime);
+    // Three slices, their boundaries inside category blocks, one exponent apart.
+    const size_t cut1 = c.d / 3, cut2 = 2 * c.d / 3 + 1;
+    const std::vector<GradientSlice> slices{
+        {g.data(), cut1, c.g_exp}, {g.data() + cut1, cut2 - cut1, c.g_exp - 1}, {g.data() + cut2, c.d - cut2, c.g_exp}};
+    ZimRuleParams rule = c.rule;
+    rule.n = static_cast<int64_t>(c.d) + 333;
+    const SampleKey key{0x5eedull, 42, c.first_trial, Stream::sample};
+    const auto expected = reference_zim(slices, rule, key);
+    CHECK(std::accumulate(expected.begin(), expected.end(), int64_t{0}) > 0);
+    for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+      if (!philox_path_supported(path)) continue;
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(c.d);
+        CAPTURE(c.regime);
+        CAPTURE(static_cast<int>(path));
+        CAPTURE(threads);
+        CHECK(sampled(slices, rule, key, threads, path) == expected);
+      }
+    }
+  }
+}
