@@ -123,6 +123,7 @@ class MultinomialSampler {
     std::vector<uint32_t> block_trials;  // this thread's share of N_b
     std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes
     std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
+    std::vector<uint64_t> pending;       // a block's draws in its magnitude part, before their search
   };
   tbb::enumerable_thread_specific<ThreadScratch> scratch_;
 };

@@ -22,8 +22,11 @@ constexpr uint64_t extra_words_bit = uint64_t{1} << 55;
 constexpr uint64_t within_block_extra_bit = uint64_t{1} << 54;
 // The block lookup table holds about four entries per block, so a draw scans
 // past a boundary with probability ~1/4; a block's guide table one entry per
-// category, cheap to build for every block that needs it.
+// category, built for the blocks with many draws in their magnitude part.
 constexpr int lookup_extra_bits = 2;
+// A block's lookup table costs about as much to build as this many binary
+// searches per category (block entries / 16 = 256 searches for a full block).
+constexpr size_t searches_per_table = 16;
 
 // A draw's 64-bit words: its shared first word, then its own WordStream.
 struct DrawWords {
@@ -105,9 +108,25 @@ int build_lookup(const uint64_t* start, size_t last, uint64_t bound, int bits, s
 // The entry i of a lookup table (build_lookup) that holds x: start[i] <= x < start[i + 1].
 inline size_t find_entry(const uint64_t* start, const uint32_t* lookup, int shift, uint64_t x) {
   size_t i = lookup[x >> shift];
-  i += start[i + 1] <= x;  // the usual one step without a branch
+  // The usual one or two steps without a branch (the entry is found by then
+  // unless three boundaries share one table entry).
+  i += start[i + 1] <= x;
+  i += start[i + 1] <= x;
   while (start[i + 1] <= x) ++i;
   return i;
+}
+
+// The largest i < size with start[i] <= x, for non-decreasing start with
+// start[0] <= x: the same entry as find_entry, by a binary search without
+// branches (no table to build, for a few values).
+inline size_t search_entry(const uint64_t* start, size_t size, uint64_t x) {
+  const uint64_t* base = start;
+  while (size > 1) {
+    const size_t half = size / 2;
+    base = base[half] <= x ? base + half : base;
+    size -= half;
+  }
+  return static_cast<size_t>(base - start);
 }
 
 }  // namespace
@@ -192,19 +211,11 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       const uint64_t uniform_weight = size * cat.smoothing;
       const uint64_t magnitude_weight = cat.block_magnitude_sum[b];
       const uint64_t block_weight = uniform_weight + magnitude_weight;
-      // The block's cumulative magnitudes and their lookup table, built at the
-      // first trial that lands in the magnitude part.
-      int guide_shift = -1;
-      auto build_guide = [&] {
-        local.cumulative.resize(size + 1);
-        uint64_t sum = 0;
-        for (size_t i = 0; i < size; ++i) {
-          local.cumulative[i] = sum;
-          sum += cat.magnitude[begin + i];
-        }
-        local.cumulative[size] = sum;
-        guide_shift = build_lookup(local.cumulative.data(), size, magnitude_weight, category_block_bits, local.guide);
-      };
+      // Every trial of the block: the uniform part counts at once, the
+      // magnitude part keeps its offset into the block's magnitudes.
+      if (local.pending.size() < trials) local.pending.resize(trials);
+      uint64_t* pending = local.pending.data();
+      size_t pending_count = 0;
       const uint64_t s_begin = first + block_offset_[b];
       for_each_word(path, key, within_block_counters, s_begin, s_begin + trials, [&](uint64_t s, uint64_t w) {
         const uint64_t v = draw_below(block_weight, w, key, extra_words_bit | within_block_extra_bit | s);
@@ -212,9 +223,27 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
           ++out[by_smoothing(v)];
           return;
         }
-        if (guide_shift < 0) build_guide();
-        ++out[find_entry(local.cumulative.data(), local.guide.data(), guide_shift, v - uniform_weight)];
+        pending[pending_count++] = v - uniform_weight;
       });
+      if (pending_count == 0) continue;
+      // The magnitude part by the block's cumulative magnitudes: a binary
+      // search for a few offsets, a lookup table (one entry per category) for
+      // many, where building it costs less than the searches it saves.
+      local.cumulative.resize(size + 1);
+      uint64_t* cumulative = local.cumulative.data();
+      uint64_t sum = 0;
+      for (size_t i = 0; i < size; ++i) {
+        cumulative[i] = sum;
+        sum += cat.magnitude[begin + i];
+      }
+      cumulative[size] = sum;
+      if (pending_count < size / searches_per_table) {
+        for (size_t k = 0; k < pending_count; ++k) ++out[search_entry(cumulative, size, pending[k])];
+        continue;
+      }
+      const int guide_shift = build_lookup(cumulative, size, magnitude_weight, category_block_bits, local.guide);
+      for (size_t k = 0; k < pending_count; ++k)
+        ++out[find_entry(cumulative, local.guide.data(), guide_shift, pending[k])];
     }
   });
   shares_.gather(counts, group);  // every process's blocks on every process
