@@ -1,6 +1,7 @@
 #include "zimt/optim/common_scale.hpp"
 
 #include "zimt/numerics.hpp"
+#include "zimt/optim/scale_by_factor.hpp"
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -85,26 +86,6 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
   return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
 }
 
-// sign and magnitude of g[0, size) for a factor k that is no power of two
-// (the zero-inflated rule's alpha) and a right shift 0 < right < 64:
-// magnitude = round-half-even(|g| k / 2^right), the same value as rescale;
-// the remainder fits 64 bits. Returns the magnitude sum.
-uint64_t scale_by_factor(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, uint64_t k, int right) {
-  const uint64_t half = uint64_t{1} << (right - 1);
-  uint64_t sum = 0;
-  for (size_t i = 0; i < size; ++i) {
-    const int64_t x = g[i];
-    sign[i] = static_cast<int8_t>((x > 0) - (x < 0));
-    const auto negative = static_cast<uint64_t>(x >> 63);                                    // all ones for x < 0
-    const u128 m = static_cast<u128>((static_cast<uint64_t>(x) ^ negative) - negative) * k;  // |x| k < 2^127
-    // m + half - 1 + (q & 1) carries into q exactly when rem > half, or rem
-    // == half and q odd; the result fits: the scale choice bounds it by 2^budget.
-    mag[i] = static_cast<uint64_t>((m + (half - 1) + (static_cast<uint64_t>(m >> right) & 1)) >> right);
-    sum += mag[i];
-  }
-  return sum;
-}
-
 }  // namespace
 
 void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out) {
@@ -158,7 +139,8 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
     int8_t* sign = out.sign.data() + begin;
     const size_t size = end - begin;
     if (s.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(s.shift));
-    if (s.shift < 0 && s.shift > -64) return scale_by_factor(g_in, sign, mag, size, k, static_cast<int>(-s.shift));
+    if (s.shift < 0 && s.shift > -64)
+      return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, static_cast<int>(-s.shift));
     uint64_t partial = 0;
     for (size_t i = 0; i < size; ++i) {
       const int64_t g = g_in[i];

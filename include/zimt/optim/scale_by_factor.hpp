@@ -1,0 +1,25 @@
+#pragma once
+// One step of the optimizer scaling (common_scale.hpp) for a factor that is
+// no power of two (the zero-inflated rule's alpha), on two instruction-set
+// paths with the same results (tested):
+//   magnitude[i] = round-half-even(|g_i| k / 2^right), sign[i] = sign(g_i)
+// for 0 < right < 64 and magnitudes known to fit 64 bits (the scale choice
+// bounds them by 2^budget). The exact product |g_i| k has up to 127 bits.
+#include <cstddef>
+#include <cstdint>
+
+namespace zimt::optim {
+
+enum class ScalePath : uint8_t { scalar, avx512 };
+
+// Whether this CPU can run `path` (scalar always).
+bool scale_path_supported(ScalePath path);
+
+// The widest path this CPU supports (checked once).
+ScalePath best_scale_path();
+
+// g, sign and magnitude are (size); returns the sum of the magnitudes.
+uint64_t scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
+                            uint64_t k, int right);
+
+}  // namespace zimt::optim
