@@ -3,7 +3,7 @@
 // no power of two (the zero-inflated rule's alpha), on two instruction-set
 // paths with the same results (tested):
 //   magnitude[i] = round-half-even(|g_i| k / 2^right), sign[i] = sign(g_i)
-// for 0 < right < 64 and magnitudes known to fit 64 bits (the scale choice
+// for 0 < right < 128 and magnitudes known to fit 64 bits (the scale choice
 // bounds them by 2^budget). The exact product |g_i| k has up to 127 bits.
 #include <cstddef>
 #include <cstdint>

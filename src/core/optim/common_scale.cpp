@@ -139,7 +139,7 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
     int8_t* sign = out.sign.data() + begin;
     const size_t size = end - begin;
     if (s.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(s.shift));
-    if (s.shift < 0 && s.shift > -64)
+    if (s.shift < 0 && s.shift > -128)
       return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, static_cast<int>(-s.shift));
     uint64_t partial = 0;
     for (size_t i = 0; i < size; ++i) {
