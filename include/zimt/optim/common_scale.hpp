@@ -57,6 +57,14 @@ struct ScaledGradient {
   uint64_t constant = 0;       // c on the same scale (<= 2^budget)
   int64_t scale_exp = 0;       // real value = integer * 2^scale_exp
   int budget_bits = 0;         // 54 - L
+  // Scratch of scale_gradients, kept so that a step allocates nothing: per
+  // slice, where it starts in the concatenation and how its entries scale.
+  struct SliceScale {
+    size_t start;
+    int64_t shift;  // exponent of |g| k relative to the common scale
+    bool folded;    // k is a power of two folded into shift, and -63 < shift < 64
+  };
+  std::vector<SliceScale> slice_scale;
 };
 
 // Fills `out` (resized to the total slice length). factor >= 0, constant >= 0.

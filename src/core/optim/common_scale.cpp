@@ -98,13 +98,12 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   // The largest term's bit length, as an exponent: term < 2^top.
   const auto k = static_cast<uint64_t>(std::max<q32>(factor, 0));
   const auto c = static_cast<uint64_t>(std::max<q32>(constant, 0));
-  std::vector<uint64_t> maxes(slices.size());  // OR of |g_i|: bit length of max |g_i|
   bool any = c != 0;
   int64_t top = c != 0 ? bit_width_u64(c) - 32 : 0;
   for (size_t t = 0; t < slices.size(); ++t) {
-    maxes[t] = abs_or(slices[t]);
-    if (maxes[t] == 0 || k == 0) continue;
-    const int64_t slice_top = int64_t{bit_width_u64(maxes[t])} + bit_width_u64(k) + slices[t].exp - 32;
+    const uint64_t max_bits = abs_or(slices[t]);  // OR of |g_i|: bit length of max |g_i|
+    if (max_bits == 0 || k == 0) continue;
+    const int64_t slice_top = int64_t{bit_width_u64(max_bits)} + bit_width_u64(k) + slices[t].exp - 32;
     top = any ? std::max(top, slice_top) : slice_top;
     any = true;
   }
@@ -112,12 +111,8 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   out.constant = rescale(c, -32 - out.scale_exp);
 
   // Per slice: where it starts in the concatenation and how its entries scale.
-  struct SliceScale {
-    size_t start;
-    int64_t shift;  // exponent of |g| k relative to the common scale
-    bool folded;    // k is a power of two folded into shift, and -63 < shift < 64
-  };
-  std::vector<SliceScale> plan(slices.size() + 1);
+  std::vector<ScaledGradient::SliceScale>& plan = out.slice_scale;
+  plan.resize(slices.size() + 1);
   {
     // A power-of-two factor (the authors' rule: k = 1) folds into the shift.
     const int64_t k_exp = k != 0 && (k & (k - 1)) == 0 ? __builtin_ctzll(k) : -1;
@@ -133,7 +128,7 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   }
   // Entries [begin, end) of slice t: sign and magnitude written, magnitudes summed.
   auto scale_part = [&](size_t t, size_t begin, size_t end) -> uint64_t {
-    const SliceScale& s = plan[t];
+    const ScaledGradient::SliceScale& s = plan[t];
     const int64_t* g_in = slices[t].g + (begin - s.start);
     uint64_t* mag = out.magnitude.data() + begin;
     int8_t* sign = out.sign.data() + begin;
