@@ -170,8 +170,8 @@ TEST_CASE("every Philox path this CPU supports matches philox for every lane") {
         philox_words_on(path, seed, Stream::sample, 0x100000007ull, first, words);
         for (int k = 0; k < philox_lanes; ++k) {
           const Block r = philox(seed, Stream::sample, 0x100000007ull, first + static_cast<uint64_t>(k));
-          CHECK(words[2 * k] == lo64(r));
-          CHECK(words[2 * k + 1] == hi64(r));
+          CHECK(words[2 * static_cast<size_t>(k)] == lo64(r));
+          CHECK(words[2 * static_cast<size_t>(k) + 1] == hi64(r));
         }
       }
     }
@@ -188,8 +188,8 @@ TEST_CASE("runs of 64 Philox blocks match philox on every path this CPU supports
         philox_run_on(path, seed, Stream::sgd_round, 0x100000007ull, first, words);
         for (int k = 0; k < philox_run_blocks; ++k) {
           const Block r = philox(seed, Stream::sgd_round, 0x100000007ull, first + static_cast<uint64_t>(k));
-          CHECK(words[2 * k] == lo64(r));
-          CHECK(words[2 * k + 1] == hi64(r));
+          CHECK(words[2 * static_cast<size_t>(k)] == lo64(r));
+          CHECK(words[2 * static_cast<size_t>(k) + 1] == hi64(r));
         }
       }
     }
@@ -352,7 +352,7 @@ TEST_CASE("chi-square per category over several blocks, and the test rejects a s
   // d = 10,000 (three blocks, the last short), weights alternating 1 : 30 so
   // that an off-by-one category (a search error) changes every probability.
   std::vector<int64_t> g(10000);
-  for (size_t i = 0; i < g.size(); ++i) g[i] = (i % 2 ? 30 : 1) * ((i % 3) ? 1 : -1);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = int64_t{i % 2 ? 30 : 1} * ((i % 3) ? 1 : -1);
   g[9999] = 0;
   for (ZimRule rule : {ZimRule::authors, ZimRule::zero_inflated}) {
     constexpr int64_t n = 4000000;

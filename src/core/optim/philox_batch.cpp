@@ -79,7 +79,7 @@ __attribute__((target("avx512f"), always_inline)) inline void philox_words_avx51
     // Counter words x0, x1 (index low and high halves) of lanes 0..15.
     const uint64_t first = first_index + static_cast<uint64_t>(g) * philox_lanes;
     const __m512i index_a = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first)), lane);
-    const __m512i index_b = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first + 8)), lane);
+    const __m512i index_b = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first) + 8), lane);
     x0[g] = _mm512_permutex2var_epi32(index_a, even, index_b);
     x1[g] = _mm512_permutex2var_epi32(index_a, odd, index_b);
     x2[g] = _mm512_set1_epi32(static_cast<int>(step_word));
@@ -115,7 +115,7 @@ __attribute__((target("avx512f"), always_inline)) inline void philox_words_avx51
                   q = _mm512_shuffle_i64x2(gg, h, 0x44);  // lanes 0 4 1 5, 2 6 3 7
     const __m512i r = _mm512_shuffle_i64x2(e, f, 0xEE),
                   s = _mm512_shuffle_i64x2(gg, h, 0xEE);  // lanes 8 12 9 13, 10 14 11 15
-    uint64_t* out = words + 2 * philox_lanes * g;
+    uint64_t* out = words + size_t{2} * philox_lanes * static_cast<size_t>(g);
     _mm512_storeu_si512(out + 0, _mm512_shuffle_i64x2(p, q, 0x88));
     _mm512_storeu_si512(out + 8, _mm512_shuffle_i64x2(p, q, 0xDD));
     _mm512_storeu_si512(out + 16, _mm512_shuffle_i64x2(r, s, 0x88));
@@ -165,8 +165,9 @@ void philox_words_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t ste
     philox_batch(seed, stream, step, first_index, batch);
   }
   for (int k = 0; k < philox_lanes; ++k) {
-    words[2 * k] = batch.lo64(k);
-    words[2 * k + 1] = batch.hi64(k);
+    const auto at = 2 * static_cast<size_t>(k);
+    words[at] = batch.lo64(k);
+    words[at + 1] = batch.hi64(k);
   }
 }
 
@@ -177,7 +178,7 @@ void philox_run_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step,
     return;
   }
   for (int g = 0; g < philox_run_blocks / philox_lanes; ++g) {
-    auto& batch = *reinterpret_cast<PhiloxWords*>(words + 2 * philox_lanes * g);
+    auto& batch = *reinterpret_cast<PhiloxWords*>(words + size_t{2} * philox_lanes * static_cast<size_t>(g));
     philox_words_on(path, seed, stream, step, first_index + static_cast<uint64_t>(g) * philox_lanes, batch);
   }
 }

@@ -54,7 +54,7 @@ inline uint64_t draw_below(uint64_t bound, uint64_t word, const SampleKey& key, 
 // run (16 for a short rest).
 template <class F>
 void for_each_word(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t begin, uint64_t end, F&& f) {
-  constexpr uint64_t run_words = 2 * philox_run_blocks, batch_words = 2 * philox_lanes;
+  constexpr uint64_t run_words = uint64_t{2} * philox_run_blocks, batch_words = uint64_t{2} * philox_lanes;
   PhiloxRunWords words;
   uint64_t t = begin;
   while (t < end) {
