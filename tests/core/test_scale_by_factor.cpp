@@ -31,7 +31,8 @@ TEST_CASE("scale_by_factor_on rounds |g| k / 2^right half to even on every path"
         g.push_back(std::numeric_limits<int64_t>::min());
       }
       for (int i = 0; i < 40; ++i) {
-        const auto a = static_cast<int64_t>(next() >> (64 - g_bits + (i % 7)));
+        const int drop = 64 - g_bits + (i % 7);  // 64 and more: a = 0
+        const auto a = static_cast<int64_t>(drop < 64 ? next() >> drop : 0);
         g.push_back(i % 2 ? a : -a);
       }
       // Ties: |g| k = (2 q + 1) 2^(right - 1) exactly, for k = 1.
