@@ -155,6 +155,56 @@ TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
   }
 }
 
+TEST_CASE("conv2d on images smaller than the kernel's reach: taps that read padding only are skipped exactly") {
+  // ResNet-18's last stage on 28x28 inputs: 2x2 -> 1x1 (stride 2: 4 of 9
+  // taps read the image) and 1x1 -> 1x1 (1 of 9); a 5x5 kernel on 2x2 (9 of
+  // 25); a non-square image (every tap kept). The float reference, the
+  // padding taps' gradients exactly 0, the same at 1, 2 and 4 threads.
+  uint64_t seed = 600;
+  for (const Geo& g : {Geo{4, 3, 2, 2, 4, 3, 2, 1}, Geo{3, 4, 1, 1, 5, 3, 1, 1}, Geo{2, 2, 2, 2, 3, 5, 1, 2},
+                       Geo{2, 2, 1, 3, 3, 3, 1, 1}}) {
+    CAPTURE(g.H);
+    CAPTURE(g.W);
+    CAPTURE(g.k);
+    CAPTURE(g.stride);
+    for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int16}) {
+      Case c(g, true, ++seed, storage);
+      check_against_ref(c);
+      WideCase wide(g, true, ++seed, storage);
+      check_against_ref(wide);
+      // A tap reads the image iff some output position puts it inside.
+      const Result r = run(c);
+      const int64_t oh_count = conv2d_out_shape(c.x.shape, c.spec)[2],
+                    ow_count = conv2d_out_shape(c.x.shape, c.spec)[3];
+      for (int64_t kh = 0; kh < g.k; ++kh)
+        for (int64_t kw = 0; kw < g.k; ++kw) {
+          bool reads = false;
+          for (int64_t oh = 0; oh < oh_count; ++oh)
+            for (int64_t ow = 0; ow < ow_count; ++ow) {
+              const int64_t ih = oh * g.stride - g.pad + kh, iw = ow * g.stride - g.pad + kw;
+              reads = reads || (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W);
+            }
+          if (reads) continue;
+          for (int64_t o = 0; o < g.O; ++o)
+            for (int64_t ch = 0; ch < g.C; ++ch)
+              CHECK(r.g[static_cast<size_t>(((o * g.C + ch) * g.k + kh) * g.k + kw)] == 0);
+        }
+    }
+    std::vector<Result> results;
+    for (int threads : {1, 2, 4}) {
+      tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+      Case c(Geo{9, g.C, g.H, g.W, g.O, g.k, g.stride, g.pad}, true, 77);
+      results.push_back(run(c));
+    }
+    for (size_t i = 1; i < results.size(); ++i) {
+      CHECK(results[i].y.data == results[0].y.data);
+      CHECK(results[i].dx.data == results[0].dx.data);
+      CHECK(results[i].dx.exp == results[0].dx.exp);
+      CHECK(results[i].g == results[0].g);
+    }
+  }
+}
+
 namespace {
 
 // The weight gradient of c's whole batch against the per-sample gradients

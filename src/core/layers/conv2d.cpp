@@ -43,6 +43,53 @@ std::pair<int64_t, int64_t> inside_columns(const Geometry& g, int64_t kw) {
   return {first, last};
 }
 
+// The taps that read a pixel inside the image for at least one output
+// position. On a square image with OH = OW they are the square kh, kw in
+// [first, first + live.k) of the kernel; every other tap reads padding only,
+// so it adds exactly 0 to every output, input error and weight gradient.
+// `live` is the geometry of that smaller kernel (pad reduced by first, the
+// same OH, OW), which every function here accepts: ResNet-18's last stage on
+// 28x28 inputs has 2x2 and 1x1 images, where 4 and 1 of the 9 taps are live.
+// Elsewhere (every tap live, or a non-square image) live is the full geometry.
+struct LiveTaps {
+  Geometry live;
+  int64_t first = 0;   // the first live tap, in rows and columns
+  int64_t full_k = 0;  // the kernel's own size
+  bool all() const { return live.k == full_k; }
+  int64_t full_K() const { return live.C * full_k * full_k; }
+  // f(kk, full) for every live patch index kk = (c·k' + kh)·k' + kw in
+  // order, with its index in the full patch, (c·k + first + kh)·k + first + kw.
+  template <class F>
+  void for_each(F&& f) const {
+    int64_t kk = 0;
+    for (int64_t c = 0; c < live.C; ++c)
+      for (int64_t kh = 0; kh < live.k; ++kh)
+        for (int64_t kw = 0; kw < live.k; ++kw, ++kk) f(kk, (c * full_k + first + kh) * full_k + first + kw);
+  }
+};
+
+LiveTaps live_taps(const Geometry& g) {
+  LiveTaps t{g, 0, g.k};
+  if (g.H != g.W || g.OH != g.OW) return t;
+  int64_t first = g.k, last = 0;
+  for (int64_t kw = 0; kw < g.k; ++kw) {
+    const auto [lo, hi] = inside_columns(g, kw);
+    if (lo < hi) first = std::min(first, kw), last = kw + 1;
+  }
+  if (first >= last) return t;  // no tap reads the image (pad >= k): keep the plain path
+  t.first = first;
+  t.live.k = last - first;
+  t.live.pad = g.pad - first;
+  return t;
+}
+
+// W (O, C·k·k) -> the live taps' weights (O, C·k'·k'), k' = taps.live.k.
+void live_weights(const LiveTaps& taps, const int16_t* w, int16_t* out) {
+  const int64_t K = taps.live.K(), full_K = taps.full_K();
+  for (int64_t o = 0; o < taps.live.O; ++o)
+    taps.for_each([&](int64_t kk, int64_t full) { out[o * K + kk] = w[o * full_K + full]; });
+}
+
 // One sample's patches as rows, for the forward GEMM's B operand (n = P, k = K):
 // rows (P,K), rows[p·K + (c·k + kh)·k + kw] = x[c, oh·s - pad + kh, ow·s - pad + kw]
 // for p = oh·OW + ow, 0 where that pixel is padding. Every entry is written.
@@ -182,14 +229,21 @@ int32_t finish_sample(int32_t* a, int32_t e, const ParamSet& params, const Conv2
 
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
 // (input): int8_t or int16_t. Each group of samples is one GEMM, acc (O,L)
-// = W (O,K) · patches (L,K)ᵀ, L = samples·P, in int32 when K·max|w|·max|x|
+// = W (O,K) · patches (L,K)ᵀ over the live taps (live_taps: all of them but
+// in small images), L = samples·P, in int32 when K·max|w|·max|x|
 // (the group's actual maxima) fits, else int64: the exact sums either way.
 template <class T, class X>
 void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
-  const Geometry g = geometry(in.shape, spec);
   assert(out.shape == conv2d_out_shape(in.shape, spec));
+  const LiveTaps taps = live_taps(geometry(in.shape, spec));
+  const Geometry& g = taps.live;
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch(), O = g.O;
   const int16_t* w = params.weights(spec.weight);
+  if (!taps.all()) {
+    int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, O * K);
+    live_weights(taps, w, w_live);
+    w = w_live;
+  }
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
   const int64_t w_max = kernels::max_abs(w, O * K);
   // Under the int8 storage policy the GEMM reads the weights as int8:
@@ -243,20 +297,21 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
 template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec,
               const BatchReducer& reducer) {
-  const Geometry g = geometry(in.shape, spec);
   assert(dout.shape == conv2d_out_shape(in.shape, spec));
-  const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O;
+  const LiveTaps taps = live_taps(geometry(in.shape, spec));
+  const Geometry& g = taps.live;  // the live taps (all of them but in small images)
+  const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O, full_K = taps.full_K();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
 
   if (din != nullptr) {
     assert(din->shape == in.shape);
-    int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, K * O);  // Wᵀ (K,O)
+    int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, K * O);  // live Wᵀ (K,O)
     for (int64_t o = 0; o < O; ++o)
-      for (int64_t kk = 0; kk < K; ++kk) wt[kk * O + o] = w[o * K + kk];
-    const int64_t w_max = kernels::max_abs(w, O * K);
+      taps.for_each([&](int64_t kk, int64_t full) { wt[kk * O + o] = w[o * full_K + full]; });
+    const int64_t w_max = kernels::max_abs(wt, O * K);
     // An input pixel takes at most ceil(k/stride)² taps per channel.
-    const int64_t taps = (g.k + g.stride - 1) / g.stride * ((g.k + g.stride - 1) / g.stride);
+    const int64_t pixel_taps = (g.k + g.stride - 1) / g.stride * ((g.k + g.stride - 1) / g.stride);
     const int64_t G = group_samples(P, K), groups = (batch + G - 1) / G;
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
       int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::body0, G * P * O);    // (L,O), L = samples·P
@@ -285,8 +340,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         if (kernels::sum_fits_int32(O, w_max, d_max)) {
           int32_t* dc = static_cast<int32_t*>(dcol);
           kernels::gemm_nt(dc, L, wt, O, dout_t, O, K, L, O);
-          if (kernels::sum_fits_int32(O * taps, w_max, d_max) ||
-              kernels::sum_fits_int32(taps, kernels::max_abs(dc, K * L), 1))
+          if (kernels::sum_fits_int32(O * pixel_taps, w_max, d_max) ||
+              kernels::sum_fits_int32(pixel_taps, kernels::max_abs(dc, K * L), 1))
             add_and_requantize(dc, static_cast<int32_t*>(img));
           else
             add_and_requantize(dc, static_cast<int64_t*>(img));
@@ -328,17 +383,21 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int64_t runs = detail::sort_into_runs(shift, batch, max_run, order, begin);
   // The runs are cut into at most one chunk per thread; each chunk sums its
   // runs' shifted partials into an (O,K) total of its own (chunk 0 straight
-  // into the gradient), and the totals are added at the end. Integer sums
-  // are exact, so the result is the same for any number of chunks.
+  // into the gradient when every tap is live), and the totals are added at
+  // the end, scattered into (O, full_K) when only some taps are live (a tap
+  // that reads padding only has gradient 0). Integer sums are exact, so the
+  // result is the same for any number of chunks.
   int64_t* gw = params.grads(spec.weight);
   const int64_t chunks = std::clamp<int64_t>(tbb::this_task_arena::max_concurrency(), 1, std::max<int64_t>(runs, 1));
-  int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - 1) * O * K);  // chunks 1..: (O,K) each
+  const int64_t first_in_scratch = taps.all() ? 1 : 0;
+  int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - first_in_scratch) * O * K);
+  auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
     X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
     int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_run * P);  // (O,L): its output errors
     int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
     for (int64_t c = r.begin(); c < r.end(); ++c) {
-      int64_t* total = c == 0 ? gw : chunk_gw + (c - 1) * O * K;
+      int64_t* total = total_of(c);
       std::fill(total, total + O * K, int64_t{0});
       for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
         const int64_t j0 = begin[run], count = begin[run + 1] - j0, L = count * P;
@@ -354,9 +413,18 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       }
     }
   });
-  for (int64_t c = 1; c < chunks; ++c) {
-    const int64_t* part = chunk_gw + (c - 1) * O * K;
-    for (int64_t i = 0; i < O * K; ++i) gw[i] += part[i];
+  if (taps.all()) {
+    for (int64_t c = 1; c < chunks; ++c) {
+      const int64_t* part = total_of(c);
+      for (int64_t i = 0; i < O * K; ++i) gw[i] += part[i];
+    }
+  } else {
+    std::fill(gw, gw + O * full_K, int64_t{0});
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t* part = total_of(c);
+      for (int64_t o = 0; o < O; ++o)
+        taps.for_each([&](int64_t kk, int64_t full) { gw[o * full_K + full] += part[o * K + kk]; });
+    }
   }
 
   if (spec.has_bias) {
