@@ -191,10 +191,10 @@ class RunTest(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def run_tool(self, *extra):
+    def run_tool(self, *extra, epochs="2", start="--force"):
         out = os.path.join(self.dir.name, "run")
-        argv = ["--train", self.train, "--test", self.test, "--model", "mlp", "--epochs", "2",
-                "--eval-every", "4", "--eval-samples", "50", "--out", out, "--force", "--quiet"]
+        argv = ["--train", self.train, "--test", self.test, "--model", "mlp", "--epochs", epochs,
+                "--eval-every", "4", "--eval-samples", "50", "--out", out, start, "--quiet"]
         self.assertEqual(zimt_torch.main(argv + list(extra)), 0)
         with open(os.path.join(out, "metrics.jsonl")) as f:
             metrics = [json.loads(line) for line in f]
@@ -228,6 +228,33 @@ class RunTest(unittest.TestCase):
         second, _ = self.run_tool("--opt", "zim", "--seed", "3", "--max-steps", "8")
         keys = ("train_loss", "test_loss", "test_acc", "u_l1", "changed", "max_abs_w")
         self.assertEqual([[m[k] for k in keys] for m in first], [[m[k] for k in keys] for m in second])
+
+    def test_resume_continues_the_same_run(self):
+        keys = ("train_loss", "test_loss", "test_acc", "u_l1", "changed", "max_abs_w")
+        straight, _ = self.run_tool("--opt", "zim", "--seed", "3")
+        # stopped at the first epoch's end, then mid-epoch (step 13 of 20)
+        self.run_tool("--opt", "zim", "--seed", "3", epochs="1")
+        self.run_tool("--opt", "zim", "--seed", "3", "--max-steps", "13", start="--resume")
+        resumed, summary = self.run_tool("--opt", "zim", "--seed", "3", start="--resume")
+        self.assertEqual([m["step"] for m in resumed], [4, 8, 10, 12, 13, 16, 20])
+        # the stop at 13 evaluated there, so the step-16 record's training
+        # fields cover 14..16 instead of 13..16; the model is the same
+        same = [m for m in resumed if m["step"] != 13]
+        for m, s in zip(same, straight):
+            fields = ("test_loss", "test_acc", "max_abs_w") if m["step"] == 16 else keys
+            self.assertEqual([m[k] for k in fields], [s[k] for k in fields], m["step"])
+        self.assertEqual((summary["status"], summary["steps"]), ("finished", 20))
+
+    def test_resume_refuses_other_options_and_missing_checkpoints(self):
+        self.run_tool("--opt", "zim", "--seed", "3", epochs="1")
+        with self.assertRaisesRegex(SystemExit, r"--seed 3 -> 4"):
+            self.run_tool("--opt", "zim", "--seed", "4", start="--resume")
+        with self.assertRaisesRegex(SystemExit, "already holds a run"):
+            zimt_torch.main(["--train", self.train, "--test", self.test, "--model", "mlp",
+                             "--out", os.path.join(self.dir.name, "run"), "--quiet"])
+        with self.assertRaisesRegex(SystemExit, "holds no checkpoint"):
+            zimt_torch.main(["--train", self.train, "--test", self.test, "--model", "mlp",
+                             "--out", os.path.join(self.dir.name, "other"), "--resume"])
 
 
 if __name__ == "__main__":

@@ -40,47 +40,60 @@ def _binomial(n, p, gen):
 
 def _counts(abs_g, proportional, uniform, gen):
     """Counts X (int64, length d) of `proportional` trials drawn with
-    probability |g_i| / ||g||_1 plus `uniform` trials drawn uniformly."""
+    probability |g_i| / ||g||_1 plus `uniform` trials drawn uniformly;
+    abs_g is float32 |g|."""
     d = abs_g.numel()
-    counts = torch.zeros(d, dtype=torch.int64)
+    counts = None
     if uniform > 0:
-        counts += torch.bincount(torch.randint(0, d, (uniform,), generator=gen), minlength=d)
+        counts = torch.bincount(torch.randint(0, d, (uniform,), generator=gen), minlength=d)
     if proportional > 0:
-        picks = torch.multinomial(abs_g, proportional, replacement=True, generator=gen)
-        counts += torch.bincount(picks, minlength=d)
-    return counts
+        picks = torch.bincount(torch.multinomial(abs_g, proportional, replacement=True,
+                                                 generator=gen), minlength=d)
+        counts = picks if counts is None else counts.add_(picks)
+    return torch.zeros(d, dtype=torch.int64) if counts is None else counts
+
+
+def _l1(abs_g):
+    """||g||_1 summed in float64, as the rules' probabilities use it."""
+    return abs_g.to(torch.float64).sum().item()
+
+
+def _authors(abs_g, s, n, c, gen):
+    proportional = _binomial(n, s / (s + abs_g.numel() * c), gen)
+    return _counts(abs_g, proportional, n - proportional, gen), 0
+
+
+def _zero_inflated(abs_g, s, n, alpha, gen):
+    mass = alpha * s / n
+    return _counts(abs_g, _binomial(n, mass, gen), 0, gen), int(mass > 1.0)
 
 
 def authors_counts(g, n, c, gen):
     """X ~ Multinomial(n, p), p_i = (|g_i| + c) / (||g||_1 + d c); g is flat."""
-    abs_g = g.abs().to(torch.float64)
-    s = abs_g.sum().item()
-    proportional = _binomial(n, s / (s + g.numel() * c), gen)
-    return _counts(abs_g.float(), proportional, n - proportional, gen), 0
+    abs_g = g.abs()
+    return _authors(abs_g, _l1(abs_g), n, c, gen)
 
 
 def zero_inflated_counts(g, n, alpha, gen):
     """X ~ ZIMultinomial(n, q), q_i = alpha |g_i| / n; returns (X, fallback)."""
-    abs_g = g.abs().to(torch.float64)
-    mass = alpha * abs_g.sum().item() / n
-    fallback = int(mass > 1.0)
-    return _counts(abs_g.float(), _binomial(n, mass, gen), 0, gen), fallback
+    abs_g = g.abs()
+    return _zero_inflated(abs_g, _l1(abs_g), n, alpha, gen)
 
 
 def apply_update(params, counts, g, saturate, stats):
-    """w <- clip(w - X * sign(g), +-saturate) for the flat counts/g over params."""
-    u = counts.to(g.dtype) * torch.sign(g)
-    stats.u_l1 = int(u.abs().sum().item())
+    """w <- clip(w - X * sign(g), +-saturate) for the flat counts/g over params,
+    one parameter tensor at a time (no d-sized temporaries)."""
+    stats.u_l1 = int(counts[g != 0].sum().item())
     offset = 0
     with torch.no_grad():
         for p in params:
             k = p.numel()
-            before = p.detach().clone()
-            p.sub_(u[offset:offset + k].view_as(p))
+            moved = p - counts[offset:offset + k].view_as(p) * torch.sign(g[offset:offset + k]).view_as(p)
             if saturate:
-                stats.saturated += int((p.abs() > saturate).sum().item())
-                p.clamp_(-saturate, saturate)
-            stats.changed += int((p != before).sum().item())
+                stats.saturated += int((moved.abs() > saturate).sum().item())
+                moved.clamp_(-saturate, saturate)
+            stats.changed += int((moved != p).sum().item())
+            p.copy_(moved)
             stats.max_abs_w = max(stats.max_abs_w, int(p.abs().max().item()))
             offset += k
 
@@ -89,11 +102,12 @@ def step(params, rule, n, c, alpha, saturate, gen):
     """One ZIM step on params (their .grad set); n = None means n = d."""
     g = torch.cat([p.grad.reshape(-1) for p in params])
     n = g.numel() if n is None else n
-    stats = StepStats(nonzero_grad=int((g != 0).sum().item()), g_l1=g.abs().sum().item())
+    abs_g = g.abs()
+    stats = StepStats(nonzero_grad=int(g.count_nonzero().item()), g_l1=_l1(abs_g))
     if rule == "authors":
-        counts, stats.fallback = authors_counts(g, n, c, gen)
+        counts, stats.fallback = _authors(abs_g, stats.g_l1, n, c, gen)
     else:
-        counts, stats.fallback = zero_inflated_counts(g, n, alpha, gen)
+        counts, stats.fallback = _zero_inflated(abs_g, stats.g_l1, n, alpha, gen)
     apply_update(params, counts, g, saturate, stats)
     return stats
 

@@ -48,6 +48,10 @@ def parse_args(argv):
                    help="evaluate on the first N test images (0: all)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint (written at every epoch end "
+                        "and at the last step); every option but --epochs, --max-steps and "
+                        "--quiet must be the run's own")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
     if args.init is None:
@@ -64,6 +68,8 @@ def parse_args(argv):
         p.error("--std, --alpha and --lr must be > 0 and --c >= 0")
     if args.opt == "sgd" and args.init != "float":
         p.error("--opt sgd trains from the default float init (--init float)")
+    if args.resume and args.force:
+        p.error("--resume continues a run and --force overwrites it: give one of them")
     return args
 
 
@@ -97,6 +103,20 @@ class Timer:
         self.since_eval = dict.fromkeys(self.since_eval, 0.0)
 
 
+# Options that may differ between a run and its resumption: when to stop and
+# how much to print. Everything else shapes the numbers.
+RESUMABLE_CHANGES = ("epochs", "max_steps", "quiet", "resume", "force")
+
+
+def check_resume_args(args, config):
+    saved = config.get("args", {})
+    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {v!r}" for k, v in vars(args).items()
+               if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        sys.exit(f"zimt_torch: --resume needs the run's own options; {args.out} was started with "
+                 f"other ones: {', '.join(changed)}")
+
+
 def main(argv):
     args = parse_args(argv)
     try:
@@ -111,6 +131,9 @@ def main(argv):
     import zim_rule
 
     torch.set_num_threads(args.threads)
+    out = run_dir.RunDir(args.out, args.force, args.resume)
+    if args.resume:
+        check_resume_args(args, out.read_json("config.json"))
     try:
         train, test = zds.read(args.train), zds.read(args.test)
     except (OSError, zds.ZdsError) as e:
@@ -129,7 +152,7 @@ def main(argv):
 
     torch.manual_seed(args.seed)
     model = models.build(args.model, train.shape, train.classes)
-    if args.init != "float":
+    if args.init != "float" and not args.resume:
         zim_rule.integer_start(model, args.init, args.c, args.saturate, sample_gen)
     params = [p for p in model.parameters()]
     d = sum(p.numel() for p in params)
@@ -150,26 +173,49 @@ def main(argv):
         model.train()
         return loss_sum / n, correct / n, n
 
-    out = run_dir.RunDir(args.out, args.force)
     steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    out.write_json("config.json", {
-        "tool": "zimt_torch", "torch_version": torch.__version__, "parameters": d,
-        "steps_per_epoch": steps_per_epoch, "args": vars(args)})
 
-    start = time.perf_counter()
     timer = Timer()
     summary = {"status": "running", "steps": 0, "epochs": 0.0, "final_test_acc": 0.0,
                "best_test_acc": 0.0, "final_test_loss": 0.0, "wall_s": 0.0, "images_per_s": 0.0,
                "tool": "zimt_torch", "parameters": d}
-    out.write_json("summary.json", summary)
     step, images_seen, interval_images, interval_loss, interval_steps = 0, 0, 0, 0.0, 0
     # Since the last evaluation, as zimt's metrics.jsonl: training images
     # classified right, and the ZIM step statistics summed over the steps
     # (max_abs_w: after the latest step).
     interval_correct, interval = 0, zim_rule.StepStats()
+    # Where training continues: epoch, batch within it, and that epoch's order
+    # (None: drawn when the epoch starts).
+    epoch, batch, order = 0, 0, None
+    if args.resume:
+        state = out.load_checkpoint(torch)
+        model.load_state_dict(state["model"])
+        shuffle_gen.set_state(state["shuffle_gen"])
+        sample_gen.set_state(state["sample_gen"])
+        step, images_seen, summary = state["step"], state["images_seen"], state["summary"]
+        epoch, batch, order = state["epoch"], state["batch"], state["order"]
+        timer.total = state["timer_total"]
+        interval.max_abs_w = state["max_abs_w"]
+        if step > total_steps:
+            sys.exit(f"zimt_torch: {args.out} has trained {step} steps, more than --epochs "
+                     f"{args.epochs} and --max-steps {args.max_steps} allow ({total_steps})")
+        out.keep_metrics_through(step)
+        summary["status"] = "running"
+    out.write_json("config.json", {
+        "tool": "zimt_torch", "torch_version": torch.__version__, "parameters": d,
+        "steps_per_epoch": steps_per_epoch, "args": vars(args)})
+    out.write_json("summary.json", summary)
+    start = time.perf_counter() - summary["wall_s"]
+
+    def save_checkpoint(next_epoch, next_batch, next_order):
+        out.save_checkpoint(torch, {
+            "model": model.state_dict(), "shuffle_gen": shuffle_gen.get_state(),
+            "sample_gen": sample_gen.get_state(), "step": step, "images_seen": images_seen,
+            "summary": summary, "epoch": next_epoch, "batch": next_batch, "order": next_order,
+            "timer_total": timer.total, "max_abs_w": interval.max_abs_w})
 
     def record(samples):
         nonlocal interval_images, interval_loss, interval_steps, interval_correct, interval
@@ -208,10 +254,11 @@ def main(argv):
         timer.reset_interval()
 
     try:
-        for _ in range(args.epochs):
-            order = (torch.arange(len(train_y)) if args.no_shuffle
-                     else torch.randperm(len(train_y), generator=shuffle_gen))
-            for b in range(steps_per_epoch):
+        for epoch in range(epoch, args.epochs):
+            if order is None:
+                order = (torch.arange(len(train_y)) if args.no_shuffle
+                         else torch.randperm(len(train_y), generator=shuffle_gen))
+            for b in range(batch, steps_per_epoch):
                 if step == total_steps:
                     break
                 timer.mark()
@@ -242,10 +289,15 @@ def main(argv):
                 interval_loss += loss.item()
                 interval_correct += int((logits.argmax(1) == y).sum().item())
                 interval_steps += 1
-                if b == steps_per_epoch - 1 or step == total_steps:
+                if b == steps_per_epoch - 1:
                     record(0)
+                    save_checkpoint(epoch + 1, 0, None)
+                elif step == total_steps:
+                    record(0)
+                    save_checkpoint(epoch, b + 1, order)
                 elif args.eval_every and step % args.eval_every == 0:
                     record(args.eval_samples)
+            batch, order = 0, None
             if step == total_steps:
                 break
     except BaseException:
