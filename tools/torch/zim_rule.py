@@ -45,7 +45,11 @@ def _counts(abs_g, proportional, uniform, gen):
     d = abs_g.numel()
     counts = None
     if uniform > 0:
-        counts = torch.bincount(torch.randint(0, d, (uniform,), generator=gen), minlength=d)
+        # int32 indices hold the same values as int64 ones (torch draws one
+        # 32-bit word per index while d < 2^32) in half the bytes
+        index_type = torch.int32 if d < 2**31 else torch.int64
+        counts = torch.bincount(torch.randint(0, d, (uniform,), generator=gen, dtype=index_type),
+                                minlength=d)
     if proportional > 0:
         picks = torch.bincount(torch.multinomial(abs_g, proportional, replacement=True,
                                                  generator=gen), minlength=d)
@@ -83,18 +87,23 @@ def zero_inflated_counts(g, n, alpha, gen):
 def apply_update(params, counts, g, saturate, stats):
     """w <- clip(w - X * sign(g), +-saturate) for the flat counts/g over params,
     one parameter tensor at a time (no d-sized temporaries)."""
-    stats.u_l1 = int(counts[g != 0].sum().item())
     offset = 0
     with torch.no_grad():
         for p in params:
             k = p.numel()
-            moved = p - counts[offset:offset + k].view_as(p) * torch.sign(g[offset:offset + k]).view_as(p)
-            if saturate:
+            delta = torch.sign(g[offset:offset + k]).view_as(p).mul_(counts[offset:offset + k].view_as(p))
+            # integers: a float64 sum is exact
+            stats.u_l1 += int(torch.linalg.vector_norm(delta, 1, dtype=torch.float64).item())
+            moved = p - delta
+            low, high = torch.aminmax(moved)
+            max_abs = max(-int(low.item()), int(high.item()))
+            if saturate and max_abs > saturate:
                 stats.saturated += int((moved.abs() > saturate).sum().item())
                 moved.clamp_(-saturate, saturate)
+                max_abs = saturate
             stats.changed += int((moved != p).sum().item())
             p.copy_(moved)
-            stats.max_abs_w = max(stats.max_abs_w, int(p.abs().max().item()))
+            stats.max_abs_w = max(stats.max_abs_w, max_abs)
             offset += k
 
 
