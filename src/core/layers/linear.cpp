@@ -9,6 +9,7 @@
 #include "bias.hpp"
 #include "sample_runs.hpp"
 #include "zimt/kernels/gemm.hpp"
+#include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -58,6 +59,19 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   });
 }
 
+// dst (cols, count) = the rows row(0..count) (cols values each) as columns;
+// the threads share bands of columns, each band's dst lines stay in cache.
+template <class T, class Row>
+void transpose_rows(T* dst, int64_t count, int64_t cols, const Row& row) {
+  constexpr int64_t kBand = 64;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, cols, kBand), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t j = 0; j < count; ++j) {
+      const T* src = row(j);
+      for (int64_t c = r.begin(); c < r.end(); ++c) dst[c * count + j] = src[c];
+    }
+  });
+}
+
 // dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
 template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec,
@@ -70,15 +84,27 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   if (din != nullptr) {
     assert(din->shape == in.shape);
     int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, I * O);  // Wᵀ (I,O)
-    for (int64_t o = 0; o < O; ++o)
-      for (int64_t i = 0; i < I; ++i) wt[i * O + o] = w[o * I + i];
-    // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ.
+    transpose_rows(wt, O, I, [&](int64_t o) { return w + o * I; });
+    const int64_t w_max = kernels::max_abs(wt, I * O);
+    // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ; in int32
+    // where its O-term sums fit (the same exact sums, half the bytes).
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch, kGemmRows), [&](const tbb::blocked_range<int64_t>& r) {
       const int64_t rows = r.end() - r.begin();
-      int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, rows * I);
-      kernels::gemm_nt(acc, I, dout.sample(r.begin()), O, wt, O, rows, I, O);
-      for (int64_t n = r.begin(); n < r.end(); ++n)
-        din->exp[n] = requantize_i16(acc + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
+      const int16_t* d = dout.sample(r.begin());
+      void* acc = thread_scratch<int64_t>(ScratchSlot::body0, rows * I);
+      auto requantize_rows = [&](const auto* a) {
+        for (int64_t n = r.begin(); n < r.end(); ++n)
+          din->exp[n] = requantize_i16(a + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
+      };
+      if (kernels::sum_fits_int32(O, kernels::max_abs(d, rows * O), w_max)) {
+        auto* a = static_cast<int32_t*>(acc);
+        kernels::gemm_nt(a, I, d, O, wt, O, rows, I, O);
+        requantize_rows(a);
+      } else {
+        auto* a = static_cast<int64_t*>(acc);
+        kernels::gemm_nt(a, I, d, O, wt, O, rows, I, O);
+        requantize_rows(a);
+      }
     });
   }
 
@@ -100,12 +126,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int64_t runs = detail::sort_into_runs(shift, batch, batch, order, begin);
   int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::caller0, O * batch);  // (O,N), samples in run order
   X* in_t = thread_scratch<X>(ScratchSlot::caller4, I * batch);                // (I,N), samples in run order
-  for (int64_t j = 0; j < batch; ++j) {
-    const int16_t* d = dout.sample(order[j]);
-    const X* x = in.sample(order[j]);
-    for (int64_t o = 0; o < O; ++o) dout_t[o * batch + j] = d[o];
-    for (int64_t i = 0; i < I; ++i) in_t[i * batch + j] = x[i];
-  }
+  transpose_rows(dout_t, batch, O, [&](int64_t j) { return dout.sample(order[j]); });
+  transpose_rows(in_t, batch, I, [&](int64_t j) { return in.sample(order[j]); });
   int64_t* gw = params.grads(spec.weight);
   constexpr int64_t kTile = 256;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
