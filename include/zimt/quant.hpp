@@ -101,4 +101,9 @@ inline int64_t apply_shift(int64_t p, int32_t shift) {
   return shift_round_even(p, -shift);
 }
 
+// total[i] += apply_shift(p[i], shift) for i < count: a run of samples'
+// weight-gradient partial joining the batch sum (conv2d, linear), with the
+// shift's sign tested once and the left shift in vector lanes.
+void add_shifted(int64_t* total, const int64_t* p, int64_t count, int32_t shift);
+
 }  // namespace zimt

@@ -120,4 +120,13 @@ int32_t common_exponent(int32_t e_a, int bits_a, int32_t e_b, int bits_b) {
   return e;
 }
 
+ZIMT_CLONES void add_shifted(int64_t* total, const int64_t* p, int64_t count, int32_t shift) {
+  if (shift >= 0) {
+    // as unsigned: the same two's-complement bits, and no signed-shift rule to trip on
+    for (int64_t i = 0; i < count; ++i) total[i] += static_cast<int64_t>(static_cast<uint64_t>(p[i]) << shift);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) total[i] += shift_round_even(p[i], -shift);
+}
+
 }  // namespace zimt

@@ -408,8 +408,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
         }
         kernels::gemm_nt(partial, K, dy, L, col, L, O, K, L);
-        const int32_t s = shift[order[j0]];
-        for (int64_t e = 0; e < O * K; ++e) total[e] += apply_shift(partial[e], s);
+        add_shifted(total, partial, O * K, shift[order[j0]]);
       }
     }
   });

@@ -137,13 +137,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
       for (int64_t run = 0; run < runs; ++run) {
         const int64_t j0 = begin[run], L = begin[run + 1] - j0;
-        const int32_t s = shift[order[j0]];
         kernels::gemm_nt(partial, width, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L);
-        for (int64_t o = 0; o < O; ++o) {
-          int64_t* row = gw + o * I + i0;
-          const int64_t* p = partial + o * width;
-          for (int64_t i = 0; i < width; ++i) row[i] += apply_shift(p[i], s);
-        }
+        for (int64_t o = 0; o < O; ++o) add_shifted(gw + o * I + i0, partial + o * width, width, shift[order[j0]]);
       }
     }
   });
