@@ -92,19 +92,15 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       const int64_t rows = r.end() - r.begin();
       const int16_t* d = dout.sample(r.begin());
       void* acc = thread_scratch<int64_t>(ScratchSlot::body0, rows * I);
-      auto requantize_rows = [&](const auto* a) {
+      auto multiply_and_requantize = [&](auto* a) {
+        kernels::gemm_nt(a, I, d, O, wt, O, rows, I, O);
         for (int64_t n = r.begin(); n < r.end(); ++n)
           din->exp[n] = requantize_i16(a + (n - r.begin()) * I, I, dout.exp[n] + w_exp, din->sample(n));
       };
-      if (kernels::sum_fits_int32(O, kernels::max_abs(d, rows * O), w_max)) {
-        auto* a = static_cast<int32_t*>(acc);
-        kernels::gemm_nt(a, I, d, O, wt, O, rows, I, O);
-        requantize_rows(a);
-      } else {
-        auto* a = static_cast<int64_t*>(acc);
-        kernels::gemm_nt(a, I, d, O, wt, O, rows, I, O);
-        requantize_rows(a);
-      }
+      if (kernels::sum_fits_int32(O, kernels::max_abs(d, rows * O), w_max))
+        multiply_and_requantize(static_cast<int32_t*>(acc));
+      else
+        multiply_and_requantize(static_cast<int64_t*>(acc));
     });
   }
 
