@@ -32,40 +32,94 @@ PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
 // exactly, so it runs on row kernels (max_2x2.hpp).
 bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
 
-// f(o, i) for every window o of sample x (output order) and the index i
-// (within the sample) of its FIRST maximum in row-major (kh, kw) order;
-// padded positions never win (they act as -inf). Separable: per input row,
-// the first maximum of each window's columns; then per window, the first of
-// its rows whose maximum is strictly the largest so far. Every window holds
-// at least one input (padding·2 <= kernel), so both ranges are nonempty.
-// X: int8_t or int16_t.
-template <class X, class F>
-void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
-  X* row_max = thread_scratch<X>(ScratchSlot::body1, g.H * g.OW);             // (H, OW)
-  int64_t* row_at = thread_scratch<int64_t>(ScratchSlot::body2, g.H * g.OW);  // (H, OW)
+// The general pool (any kernel, stride and padding <= kernel / 2) is
+// separable: per input row, the maximum of each window's columns; then per
+// window, the maximum of its rows. Every window holds at least one input, so
+// both ranges are nonempty; padded positions never win (they act as -inf).
+
+// The columns [lo, hi) of window column ow within a row of width W.
+struct WindowSpan {
+  int64_t lo, hi;
+};
+inline WindowSpan window_span(int64_t o, int64_t size, const MaxPoolSpec& s) {
+  const int64_t first = o * s.stride - s.padding;
+  return {std::max<int64_t>(first, 0), std::min(first + s.kernel, size)};
+}
+
+// row_max (H, OW) = the maximum of each window's columns in each input row of
+// channel xc (H, W); with row_at (H, OW), also the FIRST column holding it.
+// Branch-free: the comparisons depend on the data.
+template <class X>
+void window_column_max(const X* xc, const PoolGeometry& g, const MaxPoolSpec& s, X* row_max, int32_t* row_at) {
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    const X* row = xc + ih * g.W;
+    X* m_out = row_max + ih * g.OW;
+    int32_t* at_out = row_at == nullptr ? nullptr : row_at + ih * g.OW;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const WindowSpan w = window_span(ow, g.W, s);
+      X m = row[w.lo];
+      auto at = static_cast<int32_t>(w.lo);
+      for (int64_t iw = w.lo + 1; iw < w.hi; ++iw) {
+        const bool larger = row[iw] > m;
+        m = larger ? row[iw] : m;
+        at = larger ? static_cast<int32_t>(iw) : at;
+      }
+      m_out[ow] = m;
+      if (at_out != nullptr) at_out[ow] = at;
+    }
+  }
+}
+
+// y (C, OH, OW) = the maximum of each window of x (C, H, W), one sample.
+template <class X>
+void window_max_sample(X* y, const X* x, const PoolGeometry& g, const MaxPoolSpec& s) {
+  X* row_max = thread_scratch<X>(ScratchSlot::body1, g.H * g.OW);  // (H, OW)
   for (int64_t c = 0; c < g.C; ++c) {
-    const X* xc = x + c * g.H * g.W;
-    for (int64_t ih = 0; ih < g.H; ++ih) {
-      const X* row = xc + ih * g.W;
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t iw0 = ow * s.stride - s.padding;
-        const int64_t lo = std::max<int64_t>(iw0, 0), hi = std::min(iw0 + s.kernel, g.W);
-        int64_t at = lo;
-        for (int64_t iw = lo + 1; iw < hi; ++iw)
-          if (row[iw] > row[at]) at = iw;
-        row_max[ih * g.OW + ow] = row[at];
-        row_at[ih * g.OW + ow] = ih * g.W + at;
+    window_column_max(x + c * g.H * g.W, g, s, row_max, static_cast<int32_t*>(nullptr));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const WindowSpan w = window_span(oh, g.H, s);
+      X* out = y + (c * g.OH + oh) * g.OW;
+      std::copy(row_max + w.lo * g.OW, row_max + (w.lo + 1) * g.OW, out);
+      for (int64_t ih = w.lo + 1; ih < w.hi; ++ih) {
+        const X* m = row_max + ih * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = std::max(out[ow], m[ow]);
       }
     }
+  }
+}
+
+// f(o, i) for every window o of sample x (output order) and the index i
+// (within the sample) of its FIRST maximum in row-major (kh, kw) order: the
+// first column of each row's maximum, then the first row whose maximum is
+// strictly the largest so far. X: int8_t or int16_t.
+template <class X, class F>
+void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
+  // (H + 1, OW): a row per input row, then the running best of the window rows.
+  X* row_max = thread_scratch<X>(ScratchSlot::body1, (g.H + 1) * g.OW);
+  int32_t* row_at = thread_scratch<int32_t>(ScratchSlot::body2, (g.H + 1) * g.OW);
+  X* best = row_max + g.H * g.OW;
+  int32_t* best_at = row_at + g.H * g.OW;
+  for (int64_t c = 0; c < g.C; ++c) {
+    window_column_max(x + c * g.H * g.W, g, s, row_max, row_at);
     for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t ih0 = oh * s.stride - s.padding;
-      const int64_t lo = std::max<int64_t>(ih0, 0), hi = std::min(ih0 + s.kernel, g.H);
+      const WindowSpan w = window_span(oh, g.H, s);
+      const auto lo_start = static_cast<int32_t>(w.lo * g.W);
       for (int64_t ow = 0; ow < g.OW; ++ow) {
-        int64_t best = lo * g.OW + ow;
-        for (int64_t ih = lo + 1; ih < hi; ++ih)
-          if (row_max[ih * g.OW + ow] > row_max[best]) best = ih * g.OW + ow;
-        f((c * g.OH + oh) * g.OW + ow, c * g.H * g.W + row_at[best]);
+        best[ow] = row_max[w.lo * g.OW + ow];
+        best_at[ow] = lo_start + row_at[w.lo * g.OW + ow];
       }
+      for (int64_t ih = w.lo + 1; ih < w.hi; ++ih) {
+        const X* m = row_max + ih * g.OW;
+        const int32_t* at = row_at + ih * g.OW;
+        const auto row_start = static_cast<int32_t>(ih * g.W);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const bool larger = m[ow] > best[ow];
+          best[ow] = larger ? m[ow] : best[ow];
+          best_at[ow] = larger ? row_start + at[ow] : best_at[ow];
+        }
+      }
+      const int64_t out_row = (c * g.OH + oh) * g.OW, channel_start = c * g.H * g.W;
+      for (int64_t ow = 0; ow < g.OW; ++ow) f(out_row + ow, channel_start + best_at[ow]);
     }
   }
 }
@@ -132,7 +186,7 @@ void max_forward(Tensor<X>& out, const Tensor<X>& in, const MaxPoolSpec& spec) {
       if (plain)
         max_2x2_sample(y, x, g);
       else
-        for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { y[o] = x[i]; });
+        window_max_sample(y, x, g, spec);
       out.exp[n] = in.exp[n];
     }
   });
@@ -145,7 +199,7 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
   const bool disjoint = spec.stride >= spec.kernel;  // windows do not overlap
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
+    int32_t* acc = thread_scratch<int32_t>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
@@ -163,7 +217,8 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
         din.exp[n] = dout.exp[n];
         continue;
       }
-      std::fill(acc, acc + in.sample_numel(), int64_t{0});
+      // At most ceil(kernel / stride)^2 windows share an input: int32 sums are exact.
+      std::fill(acc, acc + in.sample_numel(), int32_t{0});
       for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { acc[i] += dy[o]; });
       din.exp[n] = requantize_i16(acc, in.sample_numel(), dout.exp[n], din.sample(n));
     }
