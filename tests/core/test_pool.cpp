@@ -104,6 +104,25 @@ TEST_CASE("max pool: overlapping windows at int16 extremes rescale the input err
   check_within(ref::real(r.dx.view()), dx_ref, ref::error_signal_bounds(dx_ref, ref::steps(r.dx.view())));
 }
 
+// 257^2 windows (kernel 257, stride 1) share one maximum: their errors sum
+// beyond int32 range, so this pool sums in int64.
+TEST_CASE("max pool: a maximum shared by 257^2 windows gets their whole error sum") {
+  const Shape in{1, 1, 513, 513};
+  const MaxPoolSpec s{257, 1, 0};
+  ref::Owned<int8_t> x(in);
+  const size_t peak = 256 * 513 + 256;  // inside every window
+  x.data[peak] = 100;
+  ref::Owned<int16_t> dy(maxpool_out_shape(in, s));
+  REQUIRE(dy.data.size() == 257 * 257);
+  for (auto& v : dy.data) v = -32767;
+  const MaxRun r = run_max(x, dy, s);
+  Vec dx_ref(r.dx.data.size(), 0.0);
+  dx_ref[peak] = -32767.0 * 257 * 257 * std::ldexp(1.0, dy.exp[0]);
+  check_within(ref::real(r.dx.view()), dx_ref, ref::error_signal_bounds(dx_ref, ref::steps(r.dx.view())));
+  CHECK(r.dx.data[peak] == -16512);  // 257^2 · 32767 / 2^17, rounded to even
+  CHECK(r.dx.exp[0] == dy.exp[0] + 17);
+}
+
 TEST_CASE("global average pool: forward and backward within the two-rounding bound") {
   uint64_t seed = 60;
   for (const Shape& in : {Shape{1, 1, 1, 1}, Shape{2, 5, 7, 7}, Shape{3, 4, 3, 5}}) {

@@ -192,14 +192,15 @@ void max_forward(Tensor<X>& out, const Tensor<X>& in, const MaxPoolSpec& spec) {
   });
 }
 
-// dout (N,C,OH,OW), in (N,C,H,W) -> din (N,C,H,W)
-template <class X>
+// dout (N,C,OH,OW), in (N,C,H,W) -> din (N,C,H,W); each input's window
+// errors are summed in A (int32_t or int64_t, wide enough for the overlap).
+template <class A, class X>
 void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
   const bool disjoint = spec.stride >= spec.kernel;  // windows do not overlap
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    int32_t* acc = thread_scratch<int32_t>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
+    A* acc = thread_scratch<A>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
@@ -217,12 +218,18 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
         din.exp[n] = dout.exp[n];
         continue;
       }
-      // At most ceil(kernel / stride)^2 windows share an input: int32 sums are exact.
-      std::fill(acc, acc + in.sample_numel(), int32_t{0});
+      std::fill(acc, acc + in.sample_numel(), A{0});
       for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { acc[i] += dy[o]; });
       din.exp[n] = requantize_i16(acc, in.sample_numel(), dout.exp[n], din.sample(n));
     }
   });
+}
+
+// At most ceil(kernel / stride)^2 windows share an input, each adding
+// |dy| <= 2^15: below 2^16 of them, int32 sums are exact.
+bool int32_window_sums(const MaxPoolSpec& s) {
+  const int64_t per_dim = (s.kernel + s.stride - 1) / s.stride;
+  return per_dim * per_dim < (int64_t{1} << 16);
 }
 
 }  // namespace
@@ -236,7 +243,12 @@ void maxpool_forward(const Activation& out, const Activation& in, const MaxPoolS
 }
 
 void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec) {
-  visit(in, [&](auto x) { max_backward(din, dout, x, spec); });
+  visit(in, [&](auto x) {
+    if (int32_window_sums(spec))
+      max_backward<int32_t>(din, dout, x, spec);
+    else
+      max_backward<int64_t>(din, dout, x, spec);
+  });
 }
 
 Shape global_avgpool_out_shape(const Shape& in) {
