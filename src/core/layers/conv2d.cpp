@@ -11,6 +11,7 @@
 
 #include "bias.hpp"
 #include "sample_runs.hpp"
+#include "transpose_rows.hpp"
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
@@ -306,9 +307,14 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (din != nullptr) {
     assert(din->shape == in.shape);
+    const int16_t* w_rows = w;  // the live taps' weights (O,K)
+    if (!taps.all()) {
+      int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, O * K);
+      live_weights(taps, w, w_live);
+      w_rows = w_live;
+    }
     int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, K * O);  // live Wᵀ (K,O)
-    for (int64_t o = 0; o < O; ++o)
-      taps.for_each([&](int64_t kk, int64_t full) { wt[kk * O + o] = w[o * full_K + full]; });
+    detail::transpose_rows(wt, O, K, [&](int64_t o) { return w_rows + o * K; });
     const int64_t w_max = kernels::max_abs(wt, O * K);
     // An input pixel takes at most ceil(k/stride)² taps per channel.
     const int64_t pixel_taps = (g.k + g.stride - 1) / g.stride * ((g.k + g.stride - 1) / g.stride);

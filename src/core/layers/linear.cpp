@@ -8,6 +8,7 @@
 
 #include "bias.hpp"
 #include "sample_runs.hpp"
+#include "transpose_rows.hpp"
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
@@ -59,19 +60,6 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   });
 }
 
-// dst (cols, count) = the rows row(0..count) (cols values each) as columns;
-// the threads share bands of columns, each band's dst lines stay in cache.
-template <class T, class Row>
-void transpose_rows(T* dst, int64_t count, int64_t cols, const Row& row) {
-  constexpr int64_t kBand = 64;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, cols, kBand), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t j = 0; j < count; ++j) {
-      const T* src = row(j);
-      for (int64_t c = r.begin(); c < r.end(); ++c) dst[c * count + j] = src[c];
-    }
-  });
-}
-
 // dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
 template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec,
@@ -84,7 +72,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   if (din != nullptr) {
     assert(din->shape == in.shape);
     int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, I * O);  // Wᵀ (I,O)
-    transpose_rows(wt, O, I, [&](int64_t o) { return w + o * I; });
+    detail::transpose_rows(wt, O, I, [&](int64_t o) { return w + o * I; });
     const int64_t w_max = kernels::max_abs(wt, I * O);
     // acc (rows, I) = dout[rows] (rows, O) · W (O, I), as A·(Wᵀ)ᵀ; in int32
     // where its O-term sums fit (the same exact sums, half the bytes).
@@ -122,8 +110,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int64_t runs = detail::sort_into_runs(shift, batch, batch, order, begin);
   int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::caller0, O * batch);  // (O,N), samples in run order
   X* in_t = thread_scratch<X>(ScratchSlot::caller4, I * batch);                // (I,N), samples in run order
-  transpose_rows(dout_t, batch, O, [&](int64_t j) { return dout.sample(order[j]); });
-  transpose_rows(in_t, batch, I, [&](int64_t j) { return in.sample(order[j]); });
+  detail::transpose_rows(dout_t, batch, O, [&](int64_t j) { return dout.sample(order[j]); });
+  detail::transpose_rows(in_t, batch, I, [&](int64_t j) { return in.sample(order[j]); });
   int64_t* gw = params.grads(spec.weight);
   constexpr int64_t kTile = 256;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
