@@ -155,6 +155,29 @@ TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
   }
 }
 
+// Samples on one exponent form one run of the weight-gradient sum, longer
+// than a thread's share of the batch: with 2 and 4 threads that run's GEMM
+// is split by bands of output channels (40 = 16 + 16 + 8) instead of
+// whole runs per thread. Deep-layer shapes: 1x1 and 2x2 images.
+TEST_CASE("conv2d: one long run of samples, split by output channels, is bit-identical at 1, 2 and 4 threads") {
+  for (const Geo& geo : {Geo{8, 16, 1, 1, 40, 3, 1, 1}, Geo{8, 8, 2, 2, 40, 3, 1, 1}}) {
+    std::vector<Result> results;
+    for (int threads : {1, 2, 4}) {
+      tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+      Case c(geo, false, 23);
+      for (auto& e : c.x.exp) e = c.x.exp[0];
+      for (auto& e : c.dy.exp) e = c.dy.exp[0];
+      results.push_back(run(c));
+    }
+    for (size_t i = 1; i < results.size(); ++i) {
+      CHECK(results[i].dx.data == results[0].dx.data);
+      CHECK(results[i].dx.exp == results[0].dx.exp);
+      CHECK(results[i].g == results[0].g);
+      CHECK(results[i].g_exp == results[0].g_exp);
+    }
+  }
+}
+
 TEST_CASE("conv2d on images smaller than the kernel's reach: taps that read padding only are skipped exactly") {
   // ResNet-18's last stage on 28x28 inputs: 2x2 -> 1x1 (stride 2: 4 of 9
   // taps read the image) and 1x1 -> 1x1 (1 of 9); a 5x5 kernel on 2x2 (9 of

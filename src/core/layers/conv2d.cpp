@@ -1,6 +1,7 @@
 #include "zimt/layers/conv2d.hpp"
 
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -394,30 +395,68 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // that reads padding only has gradient 0). Integer sums are exact, so the
   // result is the same for any number of chunks.
   int64_t* gw = params.grads(spec.weight);
-  const int64_t chunks = std::clamp<int64_t>(tbb::this_task_arena::max_concurrency(), 1, std::max<int64_t>(runs, 1));
+  // A run's patches (K,L) and output errors (O,L) from its samples, L = count·P.
+  auto gather_run = [&](int64_t run, X* col, int16_t* dy, int64_t j_begin, int64_t j_end) {
+    const int64_t j0 = begin[run], L = (begin[run + 1] - j0) * P;
+    for (int64_t j = j_begin; j < j_end; ++j) {
+      const int64_t n = order[j0 + j], offset = j * P;
+      patch_columns(g, in.sample(n), col + offset, L);
+      const int16_t* d = dout.sample(n);
+      for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
+    }
+  };
+  // The threads that can run: the arena's, capped by a global_control limit.
+  const auto threads = static_cast<int64_t>(
+      std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()),
+                       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
+  int64_t longest = 0;
+  for (int64_t run = 0; run < runs; ++run) longest = std::max(longest, begin[run + 1] - begin[run]);
+  // Whole runs per thread balance only if no run is longer than a thread's
+  // share of the batch; deep layers (few positions, long runs) instead take
+  // the runs in turn and split each run's GEMM by bands of output channels.
+  const bool by_bands = threads > 1 && longest * threads > batch;
+  const int64_t chunks = by_bands ? 1 : std::clamp<int64_t>(threads, 1, std::max<int64_t>(runs, 1));
   const int64_t first_in_scratch = taps.all() ? 1 : 0;
   int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - first_in_scratch) * O * K);
   auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
-    int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_run * P);  // (O,L): its output errors
-    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
-    for (int64_t c = r.begin(); c < r.end(); ++c) {
-      int64_t* total = total_of(c);
-      std::fill(total, total + O * K, int64_t{0});
-      for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
-        const int64_t j0 = begin[run], count = begin[run + 1] - j0, L = count * P;
-        for (int64_t j = 0; j < count; ++j) {
-          const int64_t n = order[j0 + j], offset = j * P;
-          patch_columns(g, in.sample(n), col + offset, L);
-          const int16_t* d = dout.sample(n);
-          for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
-        }
-        kernels::gemm_nt(partial, K, dy, L, col, L, O, K, L);
-        add_shifted(total, partial, O * K, shift[order[j0]]);
-      }
+  if (by_bands) {
+    constexpr int64_t kBandRows = 16;
+    const auto col_bytes = static_cast<size_t>((K * max_run * P * static_cast<int64_t>(sizeof(X)) + 63) / 64 * 64);
+    auto* shared = static_cast<char*>(
+        thread_scratch_bytes(ScratchSlot::caller4, col_bytes + static_cast<size_t>(O * max_run * P) * sizeof(int16_t)));
+    X* col = reinterpret_cast<X*>(shared);                         // (K,L)
+    int16_t* dy = reinterpret_cast<int16_t*>(shared + col_bytes);  // (O,L)
+    int64_t* total = total_of(0);
+    for (int64_t run = 0; run < runs; ++run) {
+      const int64_t count = begin[run + 1] - begin[run], L = count * P;
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
+                        [&](const tbb::blocked_range<int64_t>& r) { gather_run(run, col, dy, r.begin(), r.end()); });
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, O, kBandRows), [&](const tbb::blocked_range<int64_t>& r) {
+        const int64_t o0 = r.begin(), rows = r.end() - r.begin();
+        int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, rows * K);  // (rows,K)
+        kernels::gemm_nt(partial, K, dy + o0 * L, L, col, L, rows, K, L);
+        if (run == 0) std::fill(total + o0 * K, total + (o0 + rows) * K, int64_t{0});
+        add_shifted(total + o0 * K, partial, rows * K, shift[order[begin[run]]]);
+      });
     }
-  });
+    if (runs == 0) std::fill(total, total + O * K, int64_t{0});
+  } else {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
+      X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
+      int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_run * P);  // (O,L): its output errors
+      int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
+      for (int64_t c = r.begin(); c < r.end(); ++c) {
+        int64_t* total = total_of(c);
+        std::fill(total, total + O * K, int64_t{0});
+        for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
+          const int64_t count = begin[run + 1] - begin[run];
+          gather_run(run, col, dy, 0, count);
+          kernels::gemm_nt(partial, K, dy, count * P, col, count * P, O, K, count * P);
+          add_shifted(total, partial, O * K, shift[order[begin[run]]]);
+        }
+      }
+    });
+  }
   if (taps.all()) {
     for (int64_t c = 1; c < chunks; ++c) {
       const int64_t* part = total_of(c);
