@@ -388,12 +388,13 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   int64_t* begin = thread_scratch<int64_t>(ScratchSlot::caller3, batch + 1);
   const int64_t max_run = max_run_samples(P, K);
   const int64_t runs = detail::sort_into_runs(shift, batch, max_run, order, begin);
-  // The runs are cut into at most one chunk per thread; each chunk sums its
-  // runs' shifted partials into an (O,K) total of its own (chunk 0 straight
-  // into the gradient when every tap is live), and the totals are added at
-  // the end, scattered into (O, full_K) when only some taps are live (a tap
-  // that reads padding only has gradient 0). Integer sums are exact, so the
-  // result is the same for any number of chunks.
+  // The runs are cut into at most one chunk per thread (or, split by bands,
+  // form one chunk); each chunk sums its runs' shifted partials into an (O,K)
+  // total of its own (chunk 0 straight into the gradient when every tap is
+  // live), and the totals are added at the end, scattered into (O, full_K)
+  // when only some taps are live (a tap that reads padding only has gradient
+  // 0). Integer sums are exact, so the result is the same for any number of
+  // chunks.
   int64_t* gw = params.grads(spec.weight);
   // A run's patches (K,L) and output errors (O,L) from its samples, L = count·P.
   auto gather_run = [&](int64_t run, X* col, int16_t* dy, int64_t j_begin, int64_t j_end) {
@@ -414,7 +415,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // Whole runs per thread balance only if no run is longer than a thread's
   // share of the batch; deep layers (few positions, long runs) instead take
   // the runs in turn and split each run's GEMM by bands of output channels.
-  const bool by_bands = threads > 1 && longest * threads > batch;
+  const bool by_bands = threads > 1 && longest * threads > batch;  // so runs >= 1
   const int64_t chunks = by_bands ? 1 : std::clamp<int64_t>(threads, 1, std::max<int64_t>(runs, 1));
   const int64_t first_in_scratch = taps.all() ? 1 : 0;
   int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - first_in_scratch) * O * K);
@@ -439,7 +440,6 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         add_shifted(total + o0 * K, partial, rows * K, shift[order[begin[run]]]);
       });
     }
-    if (runs == 0) std::fill(total, total + O * K, int64_t{0});
   } else {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
       X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
