@@ -36,11 +36,17 @@ struct ReferenceWords {
   }
 };
 
+// Draws whose first word Lemire's method rejected, per stage.
+struct Rejections {
+  uint64_t stage1 = 0, stage2 = 0;
+};
+
 uint64_t reference_draw(uint64_t bound, const SampleKey& key, uint64_t counter_base, uint64_t position,
-                        uint64_t extra_index) {
+                        uint64_t extra_index, uint64_t& rejected) {
   const Block b = philox(key.seed, key.stream, key.step, counter_base + position / 2);
   ReferenceWords words{key.seed, key.step, key.stream, position % 2 ? hi64(b) : lo64(b),
                        WordStream(key.seed, key.stream, key.step, extra_index)};
+  rejected += static_cast<uint64_t>(static_cast<u128>(words.first_word) * bound) < bound;
   return uniform_below(bound, words);
 }
 
@@ -49,7 +55,10 @@ size_t reference_find(const std::vector<uint64_t>& start, uint64_t x) {
   return static_cast<size_t>(std::upper_bound(start.begin(), start.end(), x) - start.begin()) - 1;
 }
 
-std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, const SampleKey& key) {
+std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, const SampleKey& key,
+                                      Rejections* rejections = nullptr) {
+  Rejections unused;
+  Rejections& rejected = rejections ? *rejections : unused;
   const size_t d = cat.magnitude.size();
   std::vector<int32_t> counts(d, 0);
   const uint64_t total = cat.smoothing * d + cat.magnitude_sum + cat.zero_weight;
@@ -66,7 +75,7 @@ std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, con
   std::vector<uint64_t> trials(blocks + 1, 0);
   for (uint64_t j = 0; j < static_cast<uint64_t>(n); ++j) {
     const uint64_t t = key.first_trial + j;
-    ++trials[reference_find(start, reference_draw(total, key, 0, t, (uint64_t{1} << 55) | t))];
+    ++trials[reference_find(start, reference_draw(total, key, 0, t, (uint64_t{1} << 55) | t, rejected.stage1))];
   }
   uint64_t offset = 0;
   for (size_t b = 0; b < blocks; ++b) {
@@ -77,7 +86,7 @@ std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, con
     for (uint64_t k = 0; k < trials[b]; ++k) {
       const uint64_t s = key.first_trial + offset + k;
       const uint64_t v = reference_draw(start[b + 1] - start[b], key, uint64_t{1} << 53, s,
-                                        (uint64_t{1} << 55) | (uint64_t{1} << 54) | s);
+                                        (uint64_t{1} << 55) | (uint64_t{1} << 54) | s, rejected.stage2);
       const size_t i = v < uniform ? static_cast<size_t>(v / cat.smoothing) : reference_find(cumulative, v - uniform);
       ++counts[begin + i];
     }
@@ -167,6 +176,40 @@ TEST_CASE("sampler counts equal the reference's on every path and thread count")
         CAPTURE(threads);
         CHECK(sampled(slices, rule, key, threads, path) == expected);
       }
+    }
+  }
+}
+
+TEST_CASE("draws whose first word is rejected go on with their own words, as the reference's") {
+  // Totals near 2^54, where Lemire's method rejects about one word in 1,000:
+  // three blocks (the last short), smoothing, magnitudes and a zero category.
+  const size_t d = 2 * category_block + 5;
+  std::vector<uint64_t> magnitude(d);
+  std::vector<uint64_t> block_sum((d + category_block - 1) / category_block, 0);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d; ++i) {
+    magnitude[i] = (uint64_t{1} << 40) + i * 977;
+    block_sum[i / category_block] += magnitude[i];
+    sum += magnitude[i];
+  }
+  const CategoryWeights cat{magnitude, block_sum, sum, uint64_t{1} << 39, uint64_t{1} << 52};
+  const int64_t n = 40000;
+  const SampleKey key{0x5eedull, 7, 3, Stream::sample};
+  Rejections rejected;
+  const std::vector<int32_t> expected = reference_sample(cat, n, key, &rejected);
+  CHECK(rejected.stage1 > 5);  // the case exercises what it names
+  CHECK(rejected.stage2 > 5);
+  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+    if (!philox_path_supported(path)) continue;
+    for (int threads : {1, 2, 3}) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+      MultinomialSampler sampler;
+      sampler.use_philox_path(path);
+      std::vector<int32_t> counts(d, -1);
+      sampler.sample(cat, n, key, counts);
+      CAPTURE(static_cast<int>(path));
+      CAPTURE(threads);
+      CHECK(counts == expected);
     }
   }
 }
