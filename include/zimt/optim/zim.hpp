@@ -60,8 +60,6 @@
 #include "zimt/optim/sharded_draw.hpp"
 #include "zimt/rng.hpp"
 
-#include <tbb/enumerable_thread_specific.h>
-
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -94,9 +92,10 @@ struct CategoryWeights {
   uint64_t zero_weight = 0;                       // M_0 (no category: trials there change nothing)
 };
 
-// Draws exact multinomial counts; owns its scratch (the block table, the
-// per-thread block counts and per-block search tables, all O(d / 4096 +
-// 4096) entries), so reuse one sampler across steps.
+// Draws exact multinomial counts; owns its scratch (the block table, and per
+// slot of the task arena the block counts and a block's search tables, all
+// O(d / 4096 + 4096) entries, sized at a draw's start), so reuse one sampler
+// across steps: after the first draw of a size it allocates nothing.
 class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size(), cat.block_magnitude_sum
@@ -121,11 +120,11 @@ class MultinomialSampler {
   DrawShares shares_;                   // this process's share of the draw
   struct ThreadScratch {
     std::vector<uint32_t> block_trials;  // this thread's share of N_b
-    std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes
+    std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes (category_block + 1)
     std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
-    std::vector<uint64_t> pending;       // a block's draws in its magnitude part, before their search
+    std::vector<uint64_t> pending;       // a chunk of a block's draws in its magnitude part, before their search
   };
-  tbb::enumerable_thread_specific<ThreadScratch> scratch_;
+  std::vector<ThreadScratch> scratch_;  // one per slot of the task arena (sized by sample())
 };
 
 struct ZimDraw {

@@ -4,6 +4,7 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -27,6 +28,8 @@ constexpr int lookup_extra_bits = 2;
 // A block's lookup table costs about as much to build as this many binary
 // searches per category (block entries / 16 = 256 searches for a full block).
 constexpr size_t searches_per_table = 16;
+// A block's magnitude-part draws are searched in chunks of at most this many.
+constexpr size_t pending_capacity = 2 * category_block;
 
 // A draw's 64-bit words: its shared first word, then its own WordStream.
 struct DrawWords {
@@ -94,7 +97,9 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
 int build_lookup(const uint64_t* start, size_t last, uint64_t bound, int bits, std::vector<uint32_t>& lookup) {
   const int shift = std::max(0, bit_width_u64(bound - 1) - bits);
   const size_t entries = static_cast<size_t>((bound - 1) >> shift) + 1;
-  if (lookup.size() < entries + 1) lookup.resize(entries + 1);
+  // Sized for the largest table of `bits` (entries <= 2^bits), so that a
+  // later draw never grows it.
+  if (lookup.size() < (size_t{1} << bits) + 1) lookup.resize((size_t{1} << bits) + 1);
   // Index i owns the table entries g with start[i] <= g << shift: from
   // ceil(start[i] / 2^shift) on. Mark each index at its first entry (a later
   // index with the same first entry overwrites: the largest wins; slot
@@ -177,15 +182,25 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
 
   // Stage 1: each thread counts its trials per block (the zero category is
   // block `blocks`), of this process's share of the trials (sharded_draw.hpp).
-  for (auto& s : scratch_) s.block_trials.assign(blocks + 1, 0);
+  // Scratch per slot of the task arena, all sized here, so that neither a
+  // thread's first task nor a later draw of the same size allocates.
+  const auto slots = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  if (scratch_.size() < slots) scratch_.resize(slots);
+  for (auto& s : scratch_) {
+    s.block_trials.assign(blocks + 1, 0);
+    s.pending.resize(pending_capacity);
+    s.cumulative.resize(category_block + 1);
+    s.guide.resize((size_t{1} << category_block_bits) + 1);  // build_lookup's largest
+  }
+  auto slot_scratch = [&]() -> ThreadScratch& {
+    return scratch_[static_cast<size_t>(tbb::this_task_arena::current_thread_index())];
+  };
   const PhiloxPath path = philox_path_;
   const uint64_t first = key.first_trial;
   const IndexRange my_trials = shares_.trials(n, group);
   tbb::parallel_for(tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
                     [&](const tbb::blocked_range<uint64_t>& r) {
-                      auto& local = scratch_.local();
-                      if (local.block_trials.size() != blocks + 1) local.block_trials.assign(blocks + 1, 0);
-                      uint32_t* trials_in = local.block_trials.data();
+                      uint32_t* trials_in = slot_scratch().block_trials.data();
                       const uint64_t* starts = block_start_.data();
                       const uint32_t* lookup = block_lookup_.data();
                       for_each_draw(
@@ -194,8 +209,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
                     });
   block_trials_.assign(blocks, 0);
   for (const auto& s : scratch_)
-    if (s.block_trials.size() == blocks + 1)
-      for (size_t b = 0; b < blocks; ++b) block_trials_[b] += s.block_trials[b];
+    for (size_t b = 0; b < blocks; ++b) block_trials_[b] += s.block_trials[b];
   const IndexRange own = shares_.blocks(block_trials_, d, group);  // N_b summed over the processes first
   block_offset_.resize(blocks);
   uint64_t offset = 0;
@@ -208,7 +222,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   const ExactDivider by_smoothing(cat.smoothing);  // block draws are below T < 2^55
   const tbb::blocked_range<size_t> my_blocks(own.begin, own.end, block_grain);
   tbb::parallel_for(my_blocks, [&](const tbb::blocked_range<size_t>& r) {
-    auto& local = scratch_.local();
+    ThreadScratch& local = slot_scratch();
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * category_block, size = std::min(category_block, d - begin);
       int32_t* out = counts.data() + begin;
@@ -218,39 +232,47 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       const uint64_t uniform_weight = size * cat.smoothing;
       const uint64_t magnitude_weight = cat.block_magnitude_sum[b];
       const uint64_t block_weight = uniform_weight + magnitude_weight;
-      // Every trial of the block: the uniform part counts at once, the
-      // magnitude part keeps its offset into the block's magnitudes.
-      if (local.pending.size() < trials) local.pending.resize(trials);
+      // The block's trials in chunks of at most pending_capacity: the uniform
+      // part counts at once, the magnitude part keeps its offset into the
+      // block's magnitudes and is searched by the block's cumulative
+      // magnitudes once the chunk is drawn: by a binary search while the
+      // block has had few such offsets, by a guide table (one entry per
+      // category) from the chunk where building it costs less than the
+      // searches it saves. The scratch has a fixed size, so no draw grows it.
       uint64_t* pending = local.pending.data();
-      size_t pending_count = 0;
-      const uint64_t s_begin = first + block_offset_[b];
-      for_each_draw(path, key, within_block_counters, extra_words_bit | within_block_extra_bit, block_weight, s_begin,
-                    s_begin + trials, [&](uint64_t, uint64_t v) {
-                      if (v < uniform_weight) {
-                        ++out[by_smoothing(v)];
-                        return;
-                      }
-                      pending[pending_count++] = v - uniform_weight;
-                    });
-      if (pending_count == 0) continue;
-      // The magnitude part by the block's cumulative magnitudes: a binary
-      // search for a few offsets, a lookup table (one entry per category) for
-      // many, where building it costs less than the searches it saves.
-      local.cumulative.resize(size + 1);
       uint64_t* cumulative = local.cumulative.data();
-      uint64_t sum = 0;
-      for (size_t i = 0; i < size; ++i) {
-        cumulative[i] = sum;
-        sum += cat.magnitude[begin + i];
+      size_t searched = 0;
+      int guide_shift = -1;  // no guide table built yet
+      const uint64_t s_begin = first + block_offset_[b], s_end = s_begin + trials;
+      for (uint64_t chunk = s_begin; chunk < s_end; chunk += pending_capacity) {
+        size_t pending_count = 0;
+        for_each_draw(path, key, within_block_counters, extra_words_bit | within_block_extra_bit, block_weight, chunk,
+                      std::min(s_end, chunk + pending_capacity), [&](uint64_t, uint64_t v) {
+                        if (v < uniform_weight) {
+                          ++out[by_smoothing(v)];
+                          return;
+                        }
+                        pending[pending_count++] = v - uniform_weight;
+                      });
+        if (pending_count == 0) continue;
+        if (searched == 0) {
+          uint64_t sum = 0;
+          for (size_t i = 0; i < size; ++i) {
+            cumulative[i] = sum;
+            sum += cat.magnitude[begin + i];
+          }
+          cumulative[size] = sum;
+        }
+        searched += pending_count;
+        if (guide_shift < 0 && searched >= size / searches_per_table)
+          guide_shift = build_lookup(cumulative, size, magnitude_weight, category_block_bits, local.guide);
+        if (guide_shift < 0) {
+          for (size_t k = 0; k < pending_count; ++k) ++out[search_entry(cumulative, size, pending[k])];
+          continue;
+        }
+        for (size_t k = 0; k < pending_count; ++k)
+          ++out[find_entry(cumulative, local.guide.data(), guide_shift, pending[k])];
       }
-      cumulative[size] = sum;
-      if (pending_count < size / searches_per_table) {
-        for (size_t k = 0; k < pending_count; ++k) ++out[search_entry(cumulative, size, pending[k])];
-        continue;
-      }
-      const int guide_shift = build_lookup(cumulative, size, magnitude_weight, category_block_bits, local.guide);
-      for (size_t k = 0; k < pending_count; ++k)
-        ++out[find_entry(cumulative, local.guide.data(), guide_shift, pending[k])];
     }
   });
   shares_.gather(counts, group);  // every process's blocks on every process
