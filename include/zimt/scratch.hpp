@@ -2,9 +2,14 @@
 // Per-thread scratch for the bodies of parallel loops (im2col patches,
 // int64 accumulators, transposed weights): thread_scratch<T>(slot, count) is
 // the calling thread's buffer number `slot`, grown to at least `count`
-// elements and kept for the thread's lifetime, so a training loop allocates
-// scratch only while its shapes are new (its first step). Contents are
-// unspecified on return (not zeroed): the caller writes before it reads.
+// elements and kept for the thread's lifetime. A buffer that grows takes the
+// size of the largest request of its slot by any thread so far: the threads
+// share a loop's bodies differently at every step, and so a thread that runs
+// in a later step a body that only another thread ran in the first usually
+// finds its buffer large enough. A training loop thus allocates scratch
+// while its shapes are new (its first step).
+// Contents are unspecified on return (not zeroed): the caller writes before
+// it reads.
 //
 // Slots: a loop body may hold several buffers at once, one per slot. A
 // buffer stays valid until the same thread asks for the same slot again, so
@@ -32,6 +37,11 @@ enum class ScratchSlot : uint8_t {
 
 // At least `bytes` bytes, 64-byte aligned.
 void* thread_scratch_bytes(ScratchSlot slot, size_t bytes);
+
+// Counts `bytes` as a request of `slot` without taking a buffer: a loop
+// whose bodies' scratch depends on the data (which of two ways it runs)
+// announces both, so that a thread's next growth covers either.
+void thread_scratch_expect(ScratchSlot slot, size_t bytes);
 
 template <class T>
 T* thread_scratch(ScratchSlot slot, int64_t count) {
