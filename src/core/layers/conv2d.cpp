@@ -421,20 +421,19 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // Which way runs depends on the batch's exponents, so both ways' scratch
   // is taken or announced at every step (scratch.hpp): a step that goes the
   // other way then finds the buffers large enough. This thread's own
-  // buffers (caller slots) are taken at both ways' size; the loop bodies'
-  // are announced, for whichever threads run them.
+  // buffers (caller slots) are taken at both ways' size (chunks <= threads);
+  // the loop bodies' are announced, for whichever threads run them.
   const auto col_bytes = static_cast<size_t>((K * max_run * P * static_cast<int64_t>(sizeof(X)) + 63) / 64 * 64);
   const size_t band_bytes = col_bytes + static_cast<size_t>(O * max_run * P) * sizeof(int16_t);
-  thread_scratch_bytes(ScratchSlot::caller4, band_bytes);
-  thread_scratch<int64_t>(ScratchSlot::caller1, std::max<int64_t>(threads - first_in_scratch, 0) * O * K);
+  auto* shared =
+      static_cast<char*>(thread_scratch_bytes(ScratchSlot::caller4, band_bytes));  // by bands: a run's patches, errors
+  int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (threads - first_in_scratch) * O * K);
   thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(K * max_run * P) * sizeof(X));
   thread_scratch_expect(ScratchSlot::body1, static_cast<size_t>(O * max_run * P) * sizeof(int16_t));
   thread_scratch_expect(ScratchSlot::body2, static_cast<size_t>(O * K) * sizeof(int64_t));
-  int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (chunks - first_in_scratch) * O * K);
   auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
   if (by_bands) {
     constexpr int64_t kBandRows = 16;
-    auto* shared = static_cast<char*>(thread_scratch_bytes(ScratchSlot::caller4, band_bytes));
     X* col = reinterpret_cast<X*>(shared);                         // (K,L)
     int16_t* dy = reinterpret_cast<int16_t*>(shared + col_bytes);  // (O,L)
     int64_t* total = total_of(0);
