@@ -27,6 +27,7 @@ enum class ScratchSlot : uint8_t {
   body0,    // inside parallel loop bodies
   body1,    //
   body2,    //
+  body3,    //
   caller0,  // held by the thread that starts a parallel loop, across it
   caller1,  //
   caller2,  //

@@ -483,23 +483,30 @@ TEST_CASE("conv2d: int32 and int64 accumulation give the exact layer on both sid
         c.x.exp[1] = c.x.exp[0];
         check_exact(c);
       }
-  // Input-error sums of O terms |w·dout| <= 127·32767 (O = 516 fits int32,
-  // 517 does not), and a pixel's sum of 9 taps of 3x3 (O = 57 fits int32,
-  // 58 does not); same-sign values reach the bounds. Weights alternating in
-  // sign over O: the bound says no, the patch errors themselves fit.
-  for (int64_t O : {57, 58, 516, 517})
-    for (bool alternate : {false, true}) {
-      CAPTURE(O);
-      CAPTURE(alternate);
-      Case c(Geo{2, 2, 5, 4, O, 3, 1, 1}, false, 42);
-      for (size_t i = 0; i < c.params.w.size(); ++i) c.params.w[i] = alternate && (i / 18) % 2 == 1 ? 127 : -127;
-      for (auto& v : c.dy.data) v = 32767;
-      check_exact(c);
-    }
+  // Input errors, terms |w·dout| <= 127·32767 (516 of them fit int32, 517
+  // do not). Stride 1 convolves the output error with the flipped filter:
+  // O·9 terms per pixel (O = 57 fits, 58 does not). Stride 2 adds patch
+  // errors of O terms (O = 516 fits, 517 does not) onto the pixels, at most
+  // 4 taps of 3x3 each (O = 129 fits, 130 does not). Same-sign values reach
+  // the bounds; weights alternating in sign over O: the bound says no, the
+  // sums themselves fit.
+  for (const auto& [stride, Os] : {std::pair{int64_t{1}, std::vector<int64_t>{57, 58, 516, 517}},
+                                   std::pair{int64_t{2}, std::vector<int64_t>{129, 130, 516, 517}}})
+    for (int64_t O : Os)
+      for (bool alternate : {false, true}) {
+        CAPTURE(stride);
+        CAPTURE(O);
+        CAPTURE(alternate);
+        Case c(Geo{2, 2, 5, 4, O, 3, stride, 1}, false, 42);
+        for (size_t i = 0; i < c.params.w.size(); ++i) c.params.w[i] = alternate && (i / 18) % 2 == 1 ? 127 : -127;
+        for (auto& v : c.dy.data) v = 32767;
+        check_exact(c);
+      }
   // Random cases of both input types, strides and paddings.
   uint64_t seed = 500;
   for (const Geo& g : {Geo{3, 3, 9, 7, 4, 3, 2, 1}, Geo{2, 5, 7, 7, 6, 3, 3, 2}, Geo{2, 4, 6, 5, 3, 3, 1, 0},
-                       Geo{1, 1, 28, 28, 4, 7, 2, 3}}) {
+                       Geo{1, 1, 28, 28, 4, 7, 2, 3}, Geo{2, 3, 6, 7, 5, 1, 1, 0}, Geo{2, 2, 8, 6, 3, 5, 1, 1},
+                       Geo{3, 2, 4, 4, 4, 3, 1, 2}}) {
     Case c(g, true, ++seed);
     check_exact(c);
     WideCase wc(g, true, ++seed, WeightStorage::int16);

@@ -12,8 +12,10 @@
 // where a LayerNorm, not a GEMM, reads the output (residual.hpp: the signs of
 // the normalised values, i.e. the next ReLU's mask, come from a 2^8 times
 // finer rounding).
-// Backward: din = col2im(Wᵀ·dout), exact (int32 or int64 as above), requantised per sample to
-// int16; dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
+// Backward: din exact (int32 or int64 as above), requantised per sample to
+// int16: for stride 1 the convolution of dout with W flipped in both
+// directions and its channel axes swapped (padding k-1-p), else
+// col2im(Wᵀ·dout); dW = Σ_n dout_n·col_nᵀ, db = Σ_n Σ_p dout_n, exact int64 with
 // align_batch (quant.hpp).
 // GEMM shapes: a layer with few output positions P (ResNet-18's deep layers,
 // P = 1..16) runs the forward and input-error GEMMs on groups of samples

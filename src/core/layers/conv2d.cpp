@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -92,69 +93,77 @@ void live_weights(const LiveTaps& taps, const int16_t* w, int16_t* out) {
     taps.for_each([&](int64_t kk, int64_t full) { out[o * K + kk] = w[o * full_K + full]; });
 }
 
+// One sample with its zero border: padded (C, H + 2·pad, W + 2·pad), then
+// kPaddedSlack zeros that the 4-value moves of patch_rows may read past the
+// end. The patch gathers below read every tap from it without bounds checks.
+constexpr int64_t kPaddedSlack = 4;
+int64_t padded_size(const Geometry& g) { return g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad) + kPaddedSlack; }
+
+template <class X>
+void pad_sample(const Geometry& g, const X* x, X* padded) {
+  const int64_t PW = g.W + 2 * g.pad;
+  std::fill_n(padded, padded_size(g), X{0});
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t h = 0; h < g.H; ++h)
+      std::copy_n(x + (c * g.H + h) * g.W, g.W, padded + (c * (g.H + 2 * g.pad) + h + g.pad) * PW + g.pad);
+}
+
 // One sample's patches as rows, for the forward GEMM's B operand (n = P, k = K):
-// rows (P,K), rows[p·K + (c·k + kh)·k + kw] = x[c, oh·s - pad + kh, ow·s - pad + kw]
-// for p = oh·OW + ow, 0 where that pixel is padding. Every entry is written.
-// KW: the kernel width when fixed at compile time (the shipped models' 3),
-// else 0 (g.k).
+// rows (P,K), rows[p·K + (c·k + kh)·k + kw] = padded[c, oh·s + kh, ow·s + kw]
+// for p = oh·OW + ow (x's pixel, or 0 where that is padding); padded is
+// pad_sample's. Every entry is written. KW: the kernel width when fixed at
+// compile time (the shipped models' 3), else 0 (g.k).
 template <int64_t KW, class X>
-void patch_rows(const Geometry& g, const X* x, X* rows) {
-  const int64_t k = KW != 0 ? KW : g.k;
+void patch_rows(const Geometry& g, const X* padded, X* rows) {
+  const int64_t k = KW != 0 ? KW : g.k, PW = g.W + 2 * g.pad, plane = (g.H + 2 * g.pad) * PW;
+  X* dst = rows;
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
-      X* dst = rows + (oh * g.OW + ow) * g.K();
-      const int64_t iw0 = ow * g.stride - g.pad;
-      const int64_t lo = std::clamp<int64_t>(-iw0, 0, k), hi = std::clamp<int64_t>(g.W - iw0, lo, k);
-      for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t kh = 0; kh < k; ++kh, dst += k) {
-          const int64_t ih = oh * g.stride - g.pad + kh;
-          if (ih < 0 || ih >= g.H) {
-            std::fill_n(dst, k, X{0});
-            continue;
-          }
-          const X* src = x + (c * g.H + ih) * g.W;
-          if (lo == 0 && hi == k) {
-            for (int64_t kw = 0; kw < k; ++kw) dst[kw] = src[iw0 + kw];
-          } else {
-            for (int64_t kw = 0; kw < k; ++kw) dst[kw] = kw >= lo && kw < hi ? src[iw0 + kw] : X{0};
-          }
+      const X* src = padded + oh * g.stride * PW + ow * g.stride;
+      if constexpr (KW == 3) {
+        // 4-value moves: the fourth value lands on the next tap row's first,
+        // which the next move writes; the patch's last tap row moves 3.
+        for (int64_t c = 0; c < g.C; ++c, src += plane) {
+          std::memcpy(dst, src, 4 * sizeof(X));
+          std::memcpy(dst + 3, src + PW, 4 * sizeof(X));
+          if (c + 1 < g.C)
+            std::memcpy(dst + 6, src + 2 * PW, 4 * sizeof(X));
+          else
+            std::memcpy(dst + 6, src + 2 * PW, 3 * sizeof(X));
+          dst += 9;
         }
+      } else {
+        for (int64_t c = 0; c < g.C; ++c, src += plane)
+          for (int64_t kh = 0; kh < k; ++kh, dst += k) std::copy_n(src + kh * PW, k, dst);
+      }
     }
 }
 
 template <class X>
-void patch_rows(const Geometry& g, const X* x, X* rows) {
+void patch_rows(const Geometry& g, const X* padded, X* rows) {
   if (g.k == 3)
-    patch_rows<3>(g, x, rows);
+    patch_rows<3>(g, padded, rows);
   else
-    patch_rows<0>(g, x, rows);
+    patch_rows<0>(g, padded, rows);
 }
 
 // One sample's patches as columns, for the weight gradient's B operand (n =
-// K, k = positions): col (K, ld), col[(c·k + kh)·k + kw][p] = the same pixel
-// as in patch_rows, 0 for padding. Each row is the input rows' shifted
-// copies (contiguous for stride 1); every entry of the P columns is written.
+// K, k = positions): col (K, ld), col[(c·k + kh)·k + kw][p] = the same value
+// as in patch_rows (padded is pad_sample's). Every entry of the P columns is
+// written; the moves are short (OW values), so they are plain loops.
 template <class X>
-void patch_columns(const Geometry& g, const X* x, X* col, int64_t ld) {
+void patch_columns(const Geometry& g, const X* padded, X* col, int64_t ld) {
+  const int64_t PW = g.W + 2 * g.pad, plane = (g.H + 2 * g.pad) * PW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.k; ++kh)
       for (int64_t kw = 0; kw < g.k; ++kw) {
         X* row = col + ((c * g.k + kh) * g.k + kw) * ld;
-        const auto [lo, hi] = inside_columns(g, kw);
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          X* dst = row + oh * g.OW;
-          const int64_t ih = oh * g.stride - g.pad + kh;
-          if (ih < 0 || ih >= g.H) {
-            std::fill_n(dst, g.OW, X{0});
-            continue;
-          }
-          std::fill(dst, dst + lo, X{0});
-          std::fill(dst + hi, dst + g.OW, X{0});
-          const int64_t base = (c * g.H + ih) * g.W + kw - g.pad;  // pixel of ow = 0, read from lo on
+        const X* src = padded + c * plane + kh * PW + kw;
+        for (int64_t oh = 0; oh < g.OH; ++oh, row += g.OW, src += g.stride * PW) {
           if (g.stride == 1)
-            std::copy(x + base + lo, x + base + hi, dst + lo);
+            for (int64_t ow = 0; ow < g.OW; ++ow) row[ow] = src[ow];
           else
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = x[base + ow * g.stride];
+            for (int64_t ow = 0; ow < g.OW; ++ow) row[ow] = src[ow * g.stride];
         }
       }
 }
@@ -205,59 +214,65 @@ int64_t group_samples(int64_t P, int64_t K) {
   return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
 }
 
+// What a convolution applies: weights (O, C·k·k) on exponent w_exp, read by
+// the GEMM as int8 when `as_int8` (the int8 storage policy: int8 inputs then
+// run gemm_nt's int8 x int8 kernel, vpdpbusd), and a bias (O) on exponent
+// bias_exp, or none.
+struct Filter {
+  const int16_t* w = nullptr;
+  int32_t w_exp = 0;
+  bool as_int8 = false;
+  const int16_t* bias = nullptr;
+  int32_t bias_exp = 0;
+};
+
 // One sample's output from its exact accumulators a (O,P) on exponent e:
 // the bias joined (bias.hpp), then requantised (quant.hpp). int32
 // accumulators join in place where join_bias_in_int32 can, else in int64
 // (`wide`, (O,P)); the values are the same either way. acc_bound >= every
 // |a| (join_bias_in_int32).
 template <class T>
-int32_t finish_sample(int64_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
-                      int64_t*, int64_t) {
-  if (spec.has_bias)
-    e = detail::join_bias(a, spec.out_channels, P, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
-  return requantize(a, spec.out_channels * P, e, out);
+int32_t finish_sample(int64_t* a, int32_t e, const Filter& f, int64_t O, int64_t P, T* out, int64_t*, int64_t) {
+  if (f.bias != nullptr) e = detail::join_bias(a, O, P, e, f.bias, f.bias_exp);
+  return requantize(a, O * P, e, out);
 }
 template <class T>
-int32_t finish_sample(int32_t* a, int32_t e, const ParamSet& params, const Conv2dSpec& spec, int64_t P, T* out,
-                      int64_t* wide, int64_t acc_bound) {
-  const int64_t count = spec.out_channels * P;
-  if (spec.has_bias && !detail::join_bias_in_int32(a, spec.out_channels, P, e, params.weights(spec.bias),
-                                                   params.tensors[spec.bias].w_exp, acc_bound)) {
-    std::copy_n(a, count, wide);
-    return finish_sample(wide, e, params, spec, P, out, wide, acc_bound);
+int32_t finish_sample(int32_t* a, int32_t e, const Filter& f, int64_t O, int64_t P, T* out, int64_t* wide,
+                      int64_t acc_bound) {
+  if (f.bias != nullptr && !detail::join_bias_in_int32(a, O, P, e, f.bias, f.bias_exp, acc_bound)) {
+    std::copy_n(a, O * P, wide);
+    return finish_sample(wide, e, f, O, P, out, wide, acc_bound);
   }
-  return requantize(a, count, e, out);
+  return requantize(a, O * P, e, out);
 }
 
-// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW); T (output) and X
-// (input): int8_t or int16_t. Each group of samples is one GEMM, acc (O,L)
-// = W (O,K) · patches (L,K)ᵀ over the live taps (live_taps: all of them but
-// in small images), L = samples·P, in int32 when K·max|w|·max|x|
-// (the group's actual maxima) fits, else int64: the exact sums either way.
+// in (N,C,H,W) -> out (N,O,OH,OW) with geometry `full` and filter f; T
+// (output) and X (input): int8_t or int16_t. Each group of samples is one
+// GEMM, acc (O,L) = W (O,K) · patches (L,K)ᵀ over the live taps (live_taps:
+// all of them but in small images), L = samples·P, in int32 when
+// K·max|w|·max|x| (the group's actual maxima) fits, else int64: the exact
+// sums either way; out.exp[n] = in.exp[n] + w_exp before the bias joins.
 template <class T, class X>
-void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
-  assert(out.shape == conv2d_out_shape(in.shape, spec));
-  const LiveTaps taps = live_taps(geometry(in.shape, spec));
+void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& full, const Filter& f) {
+  const LiveTaps taps = live_taps(full);
   const Geometry& g = taps.live;
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch(), O = g.O;
-  const int16_t* w = params.weights(spec.weight);
+  const int16_t* w = f.w;
   if (!taps.all()) {
     int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, O * K);
     live_weights(taps, w, w_live);
     w = w_live;
   }
-  const int32_t w_exp = params.tensors[spec.weight].w_exp;
   const int64_t w_max = kernels::max_abs(w, O * K);
-  // Under the int8 storage policy the GEMM reads the weights as int8:
-  // int8 inputs then run gemm_nt's int8 x int8 kernel (vpdpbusd).
   int8_t* w8 = nullptr;
-  if (params.storage == WeightStorage::int8) {
+  if (f.as_int8) {
     w8 = thread_scratch<int8_t>(ScratchSlot::caller0, O * K);
     kernels::narrow_to_int8(w8, w, O * K);
   }
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
     X* col_t = thread_scratch<X>(ScratchSlot::body0, G * P * K);  // (L,K): one patch per row, L = samples·P
+    X* padded = thread_scratch<X>(ScratchSlot::body3, padded_size(g));
     // (O,L) accumulators, int32 or int64; then one sample's (O,P) columns
     // (int32 or int64) and the int64 (O,P) of an int32 sample joined in int64.
     void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * G * P);
@@ -272,12 +287,15 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
           s = static_cast<A*>(sample_buf);
           for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
         }
-        out.exp[n] = finish_sample(s, in.exp[n] + w_exp, params, spec, P, out.sample(n), wide, acc_bound);
+        out.exp[n] = finish_sample(s, in.exp[n] + f.w_exp, f, O, P, out.sample(n), wide, acc_bound);
       }
     };
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
       const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
-      for (int64_t j = 0; j < count; ++j) patch_rows(g, in.sample(n0 + j), col_t + j * P * K);
+      for (int64_t j = 0; j < count; ++j) {
+        pad_sample(g, in.sample(n0 + j), padded);
+        patch_rows(g, padded, col_t + j * P * K);
+      }
       const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
       auto product = [&](auto* c) {
         if (w8 == nullptr)
@@ -294,6 +312,44 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   });
 }
 
+// in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW).
+template <class T, class X>
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
+  assert(out.shape == conv2d_out_shape(in.shape, spec));
+  Filter f{params.weights(spec.weight), params.tensors[spec.weight].w_exp, params.storage == WeightStorage::int8};
+  if (spec.has_bias) f.bias = params.weights(spec.bias), f.bias_exp = params.tensors[spec.bias].w_exp;
+  convolve(out, in, geometry(in.shape, spec), f);
+}
+
+// The input error of a stride-1 convolution is a stride-1 convolution of
+// the output error: din[c,ih,iw] = Σ_o,kh,kw dout[o, ih+p-kh, iw+p-kw] ·
+// W[o,c,kh,kw], i.e. the filter flipped in both directions with its two
+// channel axes swapped, on padding k-1-p (which gives back H, W). Its
+// geometry, when the convolution is such (stride 1, p <= k-1).
+bool stride1_transpose(const Geometry& g, Geometry& t) {
+  if (g.stride != 1 || g.pad > g.k - 1) return false;
+  t = {g.O, g.OH, g.OW, g.C, g.k, 1, g.k - 1 - g.pad, g.H, g.W};
+  return true;
+}
+
+// W (O, C·k·k) -> flipped (C, O·k·k): flipped[c, (o·k + kh)·k + kw] =
+// W[o, (c·k + k-1-kh)·k + k-1-kw]. In bands of channels c, so that both
+// the reads (a band of one W row) and the writes (one position of the
+// band's flipped rows) stay within a few cache lines per o.
+void flip_filter(const Geometry& g, const int16_t* w, int16_t* flipped) {
+  constexpr int64_t kBand = 16;
+  const int64_t kk = g.k * g.k;
+  for (int64_t c0 = 0; c0 < g.C; c0 += kBand) {
+    const int64_t c1 = std::min(g.C, c0 + kBand);
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t c = c0; c < c1; ++c) {
+        const int16_t* src = w + (o * g.C + c) * kk;
+        int16_t* dst = flipped + (c * g.O + o) * kk;
+        for (int64_t i = 0; i < kk; ++i) dst[i] = src[kk - 1 - i];
+      }
+  }
+}
+
 // dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O);
 // X (input): int8_t or int16_t.
 template <class X>
@@ -306,7 +362,15 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
 
-  if (din != nullptr) {
+  Geometry t;
+  if (din != nullptr && stride1_transpose(geometry(in.shape, spec), t)) {
+    assert(din->shape == in.shape);
+    int16_t* flipped = thread_scratch<int16_t>(ScratchSlot::caller2, O * taps.full_K());
+    flip_filter(geometry(in.shape, spec), w, flipped);
+    convolve(*din, dout, t, Filter{flipped, w_exp});
+  } else if (din != nullptr) {
+    // Other strides: dcol = Wᵀ·dout per group of samples, added onto the
+    // input pixels (col2im).
     assert(din->shape == in.shape);
     const int16_t* w_rows = w;  // the live taps' weights (O,K)
     if (!taps.all()) {
@@ -401,7 +465,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     const int64_t j0 = begin[run], L = (begin[run + 1] - j0) * P;
     for (int64_t j = j_begin; j < j_end; ++j) {
       const int64_t n = order[j0 + j], offset = j * P;
-      patch_columns(g, in.sample(n), col + offset, L);
+      X* padded = thread_scratch<X>(ScratchSlot::body3, padded_size(g));
+      pad_sample(g, in.sample(n), padded);
+      patch_columns(g, padded, col + offset, L);
       const int16_t* d = dout.sample(n);
       for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
     }
