@@ -106,4 +106,8 @@ inline int64_t apply_shift(int64_t p, int32_t shift) {
 // shift's sign tested once and the left shift in vector lanes.
 void add_shifted(int64_t* total, const int64_t* p, int64_t count, int32_t shift);
 
+// v[i] = apply_shift(v[i], shift) for i < count, in place: the first run of
+// a weight-gradient sum, which then needs no zeroed total to join.
+void shift_all(int64_t* v, int64_t count, int32_t shift);
+
 }  // namespace zimt

@@ -129,4 +129,13 @@ ZIMT_CLONES void add_shifted(int64_t* total, const int64_t* p, int64_t count, in
   for (int64_t i = 0; i < count; ++i) total[i] += shift_round_even(p[i], -shift);
 }
 
+ZIMT_CLONES void shift_all(int64_t* v, int64_t count, int32_t shift) {
+  if (shift == 0) return;
+  if (shift > 0) {
+    for (int64_t i = 0; i < count; ++i) v[i] = static_cast<int64_t>(static_cast<uint64_t>(v[i]) << shift);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) v[i] = shift_round_even(v[i], -shift);
+}
+
 }  // namespace zimt

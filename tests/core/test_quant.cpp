@@ -111,21 +111,24 @@ TEST_CASE("requantize on int32 accumulators gives the int64 versions' bits") {
   }
 }
 
-TEST_CASE("add_shifted adds apply_shift of each entry, both shift signs, every length") {
+TEST_CASE("add_shifted and shift_all apply apply_shift to each entry, both shift signs, every length") {
   std::mt19937_64 rng(7);
   for (int32_t shift : {0, 1, 5, 20, -1, -3, -17}) {
     for (int64_t count : {0, 1, 7, 8, 9, 33, 100}) {
-      std::vector<int64_t> p(static_cast<size_t>(count)), total(p.size()), want(p.size());
+      std::vector<int64_t> p(static_cast<size_t>(count)), total(p.size()), want(p.size()), shifted(p.size());
       for (size_t i = 0; i < p.size(); ++i) {
         // |p| <= 2^40, so p·2^20 stays far from overflow; every third
         // entry an exact half-way case of a right shift (odd·2^(-shift-1))
         p[i] = static_cast<int64_t>(rng() % (uint64_t{1} << 41)) - (int64_t{1} << 40);
         if (shift < 0 && i % 3 == 0) p[i] = (p[i] >> 20 | 1) * (int64_t{1} << (-shift - 1));
         total[i] = want[i] = static_cast<int64_t>(rng() % 1000) - 500;
-        want[i] += apply_shift(p[i], shift);
+        shifted[i] = apply_shift(p[i], shift);
+        want[i] += shifted[i];
       }
       add_shifted(total.data(), p.data(), count, shift);
       CHECK_MESSAGE(total == want, "shift ", shift, " count ", count);
+      shift_all(p.data(), count, shift);
+      CHECK_MESSAGE(p == shifted, "shift_all: shift ", shift, " count ", count);
     }
   }
 }

@@ -346,8 +346,14 @@ void flip_filter(const Geometry& g, const LiveTaps& t, const int16_t* w, int16_t
       for (int64_t c = c0; c < c1; ++c) {
         const int16_t* src = w + (o * g.C + c) * k * k;
         int16_t* dst = flipped + (c * g.O + o) * kl * kl;
-        for (int64_t a = 0; a < kl; ++a)
-          for (int64_t b = 0; b < kl; ++b) dst[a * kl + b] = src[(last - a) * k + last - b];
+        if (k == 3 && kl == 3) {  // the whole 3x3 kernel reversed, unrolled
+          for (int i = 0; i < 9; ++i) dst[i] = src[8 - i];
+        } else if (kl == 1) {
+          dst[0] = src[last * k + last];
+        } else {
+          for (int64_t a = 0; a < kl; ++a)
+            for (int64_t b = 0; b < kl; ++b) dst[a * kl + b] = src[(last - a) * k + last - b];
+        }
       }
   }
 }
@@ -513,9 +519,14 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, O, kBandRows), [&](const tbb::blocked_range<int64_t>& r) {
         const int64_t o0 = r.begin(), rows = r.end() - r.begin();
         int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, rows * K);  // (rows,K)
-        kernels::gemm_nt(partial, K, dy + o0 * L, L, col, L, rows, K, L);
-        if (run == 0) std::fill(total + o0 * K, total + (o0 + rows) * K, int64_t{0});
-        add_shifted(total + o0 * K, partial, rows * K, shift[order[begin[run]]]);
+        const int32_t s = shift[order[begin[run]]];
+        if (run == 0) {  // the first run's product, shifted in place, starts the total
+          kernels::gemm_nt(total + o0 * K, K, dy + o0 * L, L, col, L, rows, K, L);
+          shift_all(total + o0 * K, rows * K, s);
+        } else {
+          kernels::gemm_nt(partial, K, dy + o0 * L, L, col, L, rows, K, L);
+          add_shifted(total + o0 * K, partial, rows * K, s);
+        }
       });
     }
   } else {
@@ -525,12 +536,19 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
       for (int64_t c = r.begin(); c < r.end(); ++c) {
         int64_t* total = total_of(c);
-        std::fill(total, total + O * K, int64_t{0});
-        for (int64_t run = c * runs / chunks; run < (c + 1) * runs / chunks; ++run) {
+        const int64_t first = c * runs / chunks, last = (c + 1) * runs / chunks;
+        if (first == last) std::fill(total, total + O * K, int64_t{0});
+        for (int64_t run = first; run < last; ++run) {
           const int64_t count = begin[run + 1] - begin[run];
+          const int32_t s = shift[order[begin[run]]];
           gather_run(run, col, dy, 0, count);
-          kernels::gemm_nt(partial, K, dy, count * P, col, count * P, O, K, count * P);
-          add_shifted(total, partial, O * K, shift[order[begin[run]]]);
+          if (run == first) {  // the chunk's first product, shifted in place, starts its total
+            kernels::gemm_nt(total, K, dy, count * P, col, count * P, O, K, count * P);
+            shift_all(total, O * K, s);
+          } else {
+            kernels::gemm_nt(partial, K, dy, count * P, col, count * P, O, K, count * P);
+            add_shifted(total, partial, O * K, s);
+          }
         }
       }
     });
