@@ -505,7 +505,7 @@ TEST_CASE("conv2d: int32 and int64 accumulation give the exact layer on both sid
   uint64_t seed = 500;
   for (const Geo& g : {Geo{3, 3, 9, 7, 4, 3, 2, 1}, Geo{2, 5, 7, 7, 6, 3, 3, 2}, Geo{2, 4, 6, 5, 3, 3, 1, 0},
                        Geo{1, 1, 28, 28, 4, 7, 2, 3}, Geo{2, 3, 6, 7, 5, 1, 1, 0}, Geo{2, 2, 8, 6, 3, 5, 1, 1},
-                       Geo{3, 2, 4, 4, 4, 3, 1, 2}}) {
+                       Geo{3, 2, 4, 4, 4, 3, 1, 2}, Geo{2, 2, 5, 20, 3, 3, 1, 1}, Geo{2, 2, 3, 11, 2, 3, 1, 1}}) {
     Case c(g, true, ++seed);
     check_exact(c);
     WideCase wc(g, true, ++seed, WeightStorage::int16);

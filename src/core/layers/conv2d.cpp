@@ -157,18 +157,46 @@ void patch_rows(const Geometry& g, const X* padded, X* rows) {
     patch_rows<0>(g, padded, rows);
 }
 
+// One tap row of patch_columns at stride 1: row[oh·OW + ow] = src[oh·PW +
+// ow] for oh < OH, ow < OW, each image row one move of V values (V >= OW):
+// a move's values past OW land on the next image row's, which its own move
+// writes next, and V <= 2·OW keeps them inside the tap row's OH·OW; the
+// last image row is moved exactly.
+template <int64_t V, class X>
+void move_image_rows(X* row, const X* src, int64_t OH, int64_t OW, int64_t PW) {
+  for (int64_t oh = 0; oh + 1 < OH; ++oh) std::memcpy(row + oh * OW, src + oh * PW, V * sizeof(X));
+  std::copy_n(src + (OH - 1) * PW, OW, row + (OH - 1) * OW);
+}
+
 // One sample's patches as columns, for the weight gradient's B operand (n =
 // K, k = positions): col (K, ld), col[(c·k + kh)·k + kw][p] = the same value
 // as in patch_rows (padded is pad_sample's). Every entry of the P columns is
-// written; the moves are short (OW values), so they are plain loops.
+// written. Image rows are short (ResNet-18 on 28x28 images: 7, 4, 2, 1
+// values), so at stride 1 each is one fixed-size move where OW allows.
 template <class X>
 void patch_columns(const Geometry& g, const X* padded, X* col, int64_t ld) {
   const int64_t PW = g.W + 2 * g.pad, plane = (g.H + 2 * g.pad) * PW;
+  using Move = void (*)(X*, const X*, int64_t, int64_t, int64_t);
+  Move move = nullptr;
+  if (g.stride == 1 && g.OW >= 2) {
+    if (g.OW <= 4)
+      move = move_image_rows<4, X>;
+    else if (g.OW <= 8)
+      move = move_image_rows<8, X>;
+    else if (g.OW <= 16)
+      move = move_image_rows<16, X>;
+    else if (g.OW <= 32)
+      move = move_image_rows<32, X>;
+  }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.k; ++kh)
       for (int64_t kw = 0; kw < g.k; ++kw) {
         X* row = col + ((c * g.k + kh) * g.k + kw) * ld;
         const X* src = padded + c * plane + kh * PW + kw;
+        if (move != nullptr) {
+          move(row, src, g.OH, g.OW, PW);
+          continue;
+        }
         for (int64_t oh = 0; oh < g.OH; ++oh, row += g.OW, src += g.stride * PW) {
           if (g.stride == 1)
             for (int64_t ow = 0; ow < g.OW; ++ow) row[ow] = src[ow];
