@@ -32,7 +32,7 @@ template <class T>
 }
 
 // max |acc[i]| (< 2^63 for int64 accumulators: they are bounded).
-uint64_t max_abs_of(const int64_t* acc, int64_t count) {
+[[gnu::always_inline]] inline uint64_t max_abs_of(const int64_t* acc, int64_t count) {
   uint64_t max_abs = 0;
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
   return max_abs;
@@ -56,17 +56,18 @@ template <class A, class T>
 
 }  // namespace
 
-int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
+// Every version runs on whole tensors (the int32 ones after the layers'
+// int32-C GEMMs, the int64 ones after the input normalisation and int64
+// GEMMs): one version per instruction set (kernels/target_clones.hpp), the
+// rounding loop above inlined into each.
+
+ZIMT_CLONES int32_t requantize_i8(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize(acc, count, acc_exp, out, 127);
 }
 
-int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
+ZIMT_CLONES int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
   return requantize(acc, count, acc_exp, out, 32767);
 }
-
-// The int32 versions run after the layers' int32-C GEMMs, on every output:
-// one version per instruction set (kernels/target_clones.hpp), the rounding
-// loop above inlined into each.
 
 ZIMT_CLONES int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
   return requantize(acc, count, acc_exp, out, 127);
