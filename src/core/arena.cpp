@@ -12,7 +12,7 @@ constexpr size_t round_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign;
 void Arena::add_block(size_t bytes) {
   Block b;
   b.size = round_up(bytes) + kAlign;  // room to align the start
-  b.mem = std::make_unique<std::byte[]>(b.size);
+  b.mem = std::make_unique_for_overwrite<std::byte[]>(b.size);
   blocks_.push_back(std::move(b));
 }
 
@@ -27,7 +27,11 @@ void* Arena::alloc_bytes(size_t bytes) {
   b.used += need;
   in_use_ += need;
   if (in_use_ > high_water_) high_water_ = in_use_;
-  std::memset(p, 0, need);
+#ifndef NDEBUG
+  // Contents are unspecified; debug builds make them a pattern, not zeros, so
+  // that a reader of values nobody wrote shows up in the tests.
+  std::memset(p, 0x5A, need);
+#endif
   return p;
 }
 
