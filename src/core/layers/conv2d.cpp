@@ -400,18 +400,19 @@ template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec,
               const BatchReducer& reducer) {
   assert(dout.shape == conv2d_out_shape(in.shape, spec));
-  const LiveTaps taps = live_taps(geometry(in.shape, spec));
+  const Geometry full = geometry(in.shape, spec);
+  const LiveTaps taps = live_taps(full);
   const Geometry& g = taps.live;  // the live taps (all of them but in small images)
   const int64_t batch = in.batch(), K = g.K(), P = g.P(), O = g.O, full_K = taps.full_K();
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
 
   Geometry t;
-  if (din != nullptr && stride1_transpose(geometry(in.shape, spec), t)) {
+  if (din != nullptr && stride1_transpose(full, t)) {
     assert(din->shape == in.shape);
     const LiveTaps t_taps = live_taps(t);
     int16_t* flipped = thread_scratch<int16_t>(ScratchSlot::caller2, t_taps.live.O * t_taps.live.K());
-    flip_filter(geometry(in.shape, spec), t_taps, w, flipped);
+    flip_filter(full, t_taps, w, flipped);
     convolve(*din, dout, t_taps.live, Filter{flipped, w_exp});
   } else if (din != nullptr) {
     // Other strides: dcol = Wᵀ·dout per group of samples, added onto the
@@ -555,14 +556,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, O, kBandRows), [&](const tbb::blocked_range<int64_t>& r) {
         const int64_t o0 = r.begin(), rows = r.end() - r.begin();
         int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, rows * K);  // (rows,K)
-        const int32_t s = shift[order[begin[run]]];
-        if (run == 0) {  // the first run's product, shifted in place, starts the total
-          kernels::gemm_nt(total + o0 * K, K, dy + o0 * L, L, col, L, rows, K, L);
-          shift_all(total + o0 * K, rows * K, s);
-        } else {
-          kernels::gemm_nt(partial, K, dy + o0 * L, L, col, L, rows, K, L);
-          add_shifted(total + o0 * K, partial, rows * K, s);
-        }
+        detail::join_run(
+            total + o0 * K, K, partial, rows, K, shift[order[begin[run]]], run == 0,
+            [&](int64_t* c, int64_t ldc) { kernels::gemm_nt(c, ldc, dy + o0 * L, L, col, L, rows, K, L); });
       });
     }
   } else {
@@ -576,15 +572,11 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         if (first == last) std::fill(total, total + O * K, int64_t{0});
         for (int64_t run = first; run < last; ++run) {
           const int64_t count = begin[run + 1] - begin[run];
-          const int32_t s = shift[order[begin[run]]];
           gather_run(run, col, dy, 0, count);
-          if (run == first) {  // the chunk's first product, shifted in place, starts its total
-            kernels::gemm_nt(total, K, dy, count * P, col, count * P, O, K, count * P);
-            shift_all(total, O * K, s);
-          } else {
-            kernels::gemm_nt(partial, K, dy, count * P, col, count * P, O, K, count * P);
-            add_shifted(total, partial, O * K, s);
-          }
+          detail::join_run(total, K, partial, O, K, shift[order[begin[run]]], run == first,
+                           [&](int64_t* c, int64_t ldc) {
+                             kernels::gemm_nt(c, ldc, dy, count * P, col, count * P, O, K, count * P);
+                           });
         }
       }
     });

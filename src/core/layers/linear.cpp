@@ -122,14 +122,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
       for (int64_t run = 0; run < runs; ++run) {
         const int64_t j0 = begin[run], L = begin[run + 1] - j0;
-        const int32_t s = shift[order[j0]];
-        if (run == 0) {  // the first run's product, shifted in place, starts the tile
-          kernels::gemm_nt(gw + i0, I, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L);
-          for (int64_t o = 0; o < O; ++o) shift_all(gw + o * I + i0, width, s);
-          continue;
-        }
-        kernels::gemm_nt(partial, width, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L);
-        for (int64_t o = 0; o < O; ++o) add_shifted(gw + o * I + i0, partial + o * width, width, s);
+        detail::join_run(gw + i0, I, partial, O, width, shift[order[j0]], run == 0, [&](int64_t* c, int64_t ldc) {
+          kernels::gemm_nt(c, ldc, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L);
+        });
       }
     }
   });

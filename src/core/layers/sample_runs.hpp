@@ -6,6 +6,8 @@
 // rounds each sample's sum, so such a sample is a run of its own.
 #include <cstdint>
 
+#include "zimt/quant.hpp"
+
 namespace zimt::detail {
 
 // order[0..batch): the samples sorted by shift (stable: equal shifts keep
@@ -13,5 +15,22 @@ namespace zimt::detail {
 // samples long. begin has room for batch + 1 entries. Returns the number of
 // runs. Allocates nothing.
 int64_t sort_into_runs(const int32_t* shift, int64_t batch, int64_t max_run, int64_t* order, int64_t* begin);
+
+// Joins one run's product onto a (rows, cols) total with row stride ld, on
+// the run's shift: gemm(c, ldc) writes the product into c. The first run
+// (`first`) writes straight into the total, shifted in place, so the total
+// needs no clearing; a later run's goes into `partial` (rows, cols),
+// added shifted.
+template <class Gemm>
+void join_run(int64_t* total, int64_t ld, int64_t* partial, int64_t rows, int64_t cols, int32_t shift, bool first,
+              const Gemm& gemm) {
+  if (first) {
+    gemm(total, ld);
+    for (int64_t r = 0; r < rows; ++r) shift_all(total + r * ld, cols, shift);
+    return;
+  }
+  gemm(partial, cols);
+  for (int64_t r = 0; r < rows; ++r) add_shifted(total + r * ld, partial + r * cols, cols, shift);
+}
 
 }  // namespace zimt::detail
