@@ -213,3 +213,49 @@ TEST_CASE("draws whose first word is rejected go on with their own words, as the
     }
   }
 }
+
+TEST_CASE("blocks of very different weights, empty ones among them, draw as the reference's") {
+  // Empty blocks (every magnitude 0, no smoothing), blocks with one unit of
+  // weight and blocks up to 2^30 per entry: stage 1's block table (sampler.cpp,
+  // 2^(bit_width(blocks + 1) + 2) entries) then has entries that hold no
+  // boundary, one, and several (the forward scan), and boundaries that
+  // coincide (empty blocks).
+  const size_t blocks = 48, d = blocks * category_block - 100;
+  std::vector<uint64_t> magnitude(d, 0);
+  std::vector<uint64_t> block_sum(blocks, 0);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d; ++i) {
+    const size_t b = i / category_block, kind = b % 6;
+    if (kind == 0 || (kind == 1 && i % category_block != 0)) continue;  // empty, or one unit
+    magnitude[i] = kind == 1 ? 1 : (uint64_t{1} << (6 * kind)) + i % 977;
+    block_sum[b] += magnitude[i];
+    sum += magnitude[i];
+  }
+  const uint64_t zero_weight = sum / 3;
+  const CategoryWeights cat{magnitude, block_sum, sum, 0, zero_weight};
+  // The case exercises what it names: table entries with two or more boundaries.
+  const uint64_t total = sum + zero_weight;
+  const int shift = std::max(0, bit_width_u64(total - 1) - (bit_width_u64(blocks + 1) + 2));
+  std::vector<uint64_t> start{0};
+  for (uint64_t s : block_sum) start.push_back(start.back() + s);
+  size_t crowded = 0;
+  for (size_t b = 1; b + 1 < start.size(); ++b)
+    crowded += start[b] != start[b + 1] && (start[b] >> shift) == (start[b + 1] >> shift);
+  CHECK(crowded > 3);
+  const int64_t n = 70000;
+  const SampleKey key{0x5eedull, 9, 11, Stream::sample};
+  const std::vector<int32_t> expected = reference_sample(cat, n, key);
+  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+    if (!philox_path_supported(path)) continue;
+    for (int threads : {1, 2, 3}) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+      MultinomialSampler sampler;
+      sampler.use_philox_path(path);
+      std::vector<int32_t> counts(d, -1);
+      sampler.sample(cat, n, key, counts);
+      CAPTURE(static_cast<int>(path));
+      CAPTURE(threads);
+      CHECK(counts == expected);
+    }
+  }
+}

@@ -111,10 +111,18 @@ class MultinomialSampler {
   // This process's share of the last draw and what it exchanged.
   const DrawShares& shares() const { return shares_; }
 
+  // A block-table entry's values split at one boundary (sampler.cpp, build_edges).
+  struct Edge {
+    static constexpr uint32_t kSearch = ~uint32_t{0};
+    uint64_t threshold;
+    uint32_t below, above;
+  };
+
  private:
   PhiloxPath philox_path_ = best_philox_path();
   std::vector<uint64_t> block_start_;   // P_b for b = 0..blocks + 1 (zero category last)
   std::vector<uint32_t> block_lookup_;  // first block that can hold u, by u's high bits
+  std::vector<Edge> block_edges_;       // the block of u by u's high bits and one comparison
   std::vector<uint32_t> block_trials_;  // N_b
   std::vector<uint64_t> block_offset_;  // Q_b
   DrawShares shares_;                   // this process's share of the draw

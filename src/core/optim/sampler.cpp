@@ -1,4 +1,5 @@
 #include "zimt/numerics.hpp"
+#include "zimt/optim/draw_kernels.hpp"
 #include "zimt/optim/exact_divider.hpp"
 #include "zimt/optim/zim.hpp"
 
@@ -71,13 +72,8 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
     }
     const uint64_t skip = t - first_word, size = std::min(end, first_word + count) - t;
     const uint64_t* w = words + skip;
-    bool rejected = false;
-    for (uint64_t k = 0; k < size; ++k) {
-      const u128 m = static_cast<u128>(w[k]) * bound;
-      draws[k] = static_cast<uint64_t>(m >> 64);
-      rejected |= static_cast<uint64_t>(m) < bound;  // a rejection is possible (probability < 2^-9)
-    }
-    if (rejected) [[unlikely]] {
+    // A rejection is possible with probability < 2^-9 per word.
+    if (multiply_draws_on(path, w, size, bound, draws)) [[unlikely]] {
       for (uint64_t k = 0; k < size; ++k) {
         if (static_cast<uint64_t>(static_cast<u128>(w[k]) * bound) >= bound) continue;
         DrawWords more{w[k], WordStream(key.seed, key.stream, key.step, extra_base | (t + k))};
@@ -94,9 +90,10 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
 // entries; start is non-decreasing from start[0] = 0, with start[last] >=
 // bound. A value x below bound then lies in entry i = lookup[x >> shift] or a
 // later one: the first i with x < start[i + 1]. Returns shift.
-int build_lookup(const uint64_t* start, size_t last, uint64_t bound, int bits, std::vector<uint32_t>& lookup) {
+int build_lookup(PhiloxPath path, const uint64_t* start, size_t last, uint64_t bound, int bits,
+                 std::vector<uint32_t>& lookup) {
   const int shift = std::max(0, bit_width_u64(bound - 1) - bits);
-  const size_t entries = static_cast<size_t>((bound - 1) >> shift) + 1;
+  const auto entries = static_cast<uint32_t>(((bound - 1) >> shift) + 1);
   // Sized for the largest table of `bits` (entries <= 2^bits), so that a
   // later draw never grows it.
   if (lookup.size() < (size_t{1} << bits) + 1) lookup.resize((size_t{1} << bits) + 1);
@@ -104,18 +101,39 @@ int build_lookup(const uint64_t* start, size_t last, uint64_t bound, int bits, s
   // ceil(start[i] / 2^shift) on. Mark each index at its first entry (a later
   // index with the same first entry overwrites: the largest wins; slot
   // `entries` takes the indices that own none), then carry the marks forward.
-  std::fill(lookup.begin(), lookup.begin() + static_cast<ptrdiff_t>(entries), 0);
-  const uint64_t round_up = (uint64_t{1} << shift) - 1;
-  for (size_t i = 0; i < last; ++i) {
-    const uint64_t first_entry = (start[i] >> shift) + ((start[i] & round_up) != 0);
-    lookup[static_cast<size_t>(std::min<uint64_t>(first_entry, entries))] = static_cast<uint32_t>(i);
+  std::fill(lookup.begin(), lookup.begin() + entries, 0);
+  constexpr size_t kPart = 64;
+  uint32_t first[kPart];
+  for (size_t i0 = 0; i0 < last; i0 += kPart) {
+    const size_t count = std::min(kPart, last - i0);
+    first_entries_on(path, start + i0, count, shift, entries, first);
+    for (size_t j = 0; j < count; ++j) lookup[first[j]] = static_cast<uint32_t>(i0 + j);
   }
-  uint32_t owner = 0;
-  for (size_t g = 0; g < entries; ++g) {
-    owner = std::max(owner, lookup[g]);
-    lookup[g] = owner;
-  }
+  running_max_on(path, lookup.data(), entries);
   return shift;
+}
+
+// Per entry g of a lookup table (build_lookup): the values of g's range
+// [g << shift, (g + 1) << shift) below `threshold` lie in index `below`, the
+// others in `above`; above == kSearch where two or more boundaries fall in the
+// range (find_entry then searches).
+void build_edges(const uint64_t* start, size_t last, int shift, const uint32_t* lookup, size_t entries,
+                 std::vector<MultinomialSampler::Edge>& edges) {
+  using Edge = MultinomialSampler::Edge;
+  if (edges.size() < entries) edges.resize(entries);
+  for (size_t g = 0; g < entries; ++g) {
+    const uint32_t below = lookup[g];
+    const uint64_t end = static_cast<uint64_t>(g + 1) << shift;  // past the range
+    const uint64_t boundary = start[below + 1];
+    if (below + 1 == last || boundary >= end) {  // one index holds the range
+      edges[g] = {~uint64_t{0}, below, below};
+      continue;
+    }
+    size_t above = below + 1;
+    while (above + 1 < last && start[above + 1] == boundary) ++above;  // skip empty indices
+    const bool more = above + 1 < last && start[above + 1] < end;
+    edges[g] = {boundary, below, more ? Edge::kSearch : static_cast<uint32_t>(above)};
+  }
 }
 
 // The entry i of a lookup table (build_lookup) that holds x: start[i] <= x < start[i + 1].
@@ -177,8 +195,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     throw std::invalid_argument("MultinomialSampler: block magnitude sums do not add up to the magnitude sum");
   block_start_[blocks] = start;
   block_start_[blocks + 1] = total;
-  const int block_shift = build_lookup(block_start_.data(), blocks + 1, total,
+  const int block_shift = build_lookup(philox_path_, block_start_.data(), blocks + 1, total,
                                        bit_width_u64(blocks + 1) + lookup_extra_bits, block_lookup_);
+  build_edges(block_start_.data(), blocks + 1, block_shift, block_lookup_.data(),
+              static_cast<size_t>(((total - 1) >> block_shift) + 1), block_edges_);
 
   // Stage 1: each thread counts its trials per block (the zero category is
   // block `blocks`), of this process's share of the trials (sharded_draw.hpp).
@@ -203,9 +223,16 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
                       uint32_t* trials_in = slot_scratch().block_trials.data();
                       const uint64_t* starts = block_start_.data();
                       const uint32_t* lookup = block_lookup_.data();
-                      for_each_draw(
-                          path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
-                          [&](uint64_t, uint64_t u) { ++trials_in[find_entry(starts, lookup, block_shift, u)]; });
+                      const Edge* edges = block_edges_.data();
+                      for_each_draw(path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
+                                    [&](uint64_t, uint64_t u) {
+                                      const Edge e = edges[u >> block_shift];
+                                      if (e.above == Edge::kSearch) [[unlikely]] {
+                                        ++trials_in[find_entry(starts, lookup, block_shift, u)];
+                                        return;
+                                      }
+                                      ++trials_in[u < e.threshold ? e.below : e.above];
+                                    });
                     });
   block_trials_.assign(blocks, 0);
   for (const auto& s : scratch_)
@@ -265,7 +292,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
         }
         searched += pending_count;
         if (guide_shift < 0 && searched >= size / searches_per_table)
-          guide_shift = build_lookup(cumulative, size, magnitude_weight, category_block_bits, local.guide);
+          guide_shift = build_lookup(path, cumulative, size, magnitude_weight, category_block_bits, local.guide);
         if (guide_shift < 0) {
           for (size_t k = 0; k < pending_count; ++k) ++out[search_entry(cumulative, size, pending[k])];
           continue;
