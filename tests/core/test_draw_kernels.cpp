@@ -2,7 +2,7 @@
 // definitions: Lemire's multiply on the exact 128-bit product (words and
 // bounds at their extremes, lengths that leave a tail after the vector
 // lanes), lookup entries at exact and inexact multiples of 2^shift, and
-// running maxima across vector boundaries.
+// running sums and maxima across vector boundaries.
 #include "zimt/numerics.hpp"
 #include "zimt/optim/draw_kernels.hpp"
 #include "zimt/rng.hpp"
@@ -110,6 +110,24 @@ TEST_CASE("running_max_on carries the maximum across vector boundaries and tails
       std::vector<uint32_t> w = v;
       running_max_on(path, w.data(), count);
       CHECK(w == expected);
+    }
+  }
+}
+
+TEST_CASE("running_sums_on writes 0 and then every running sum, across vector boundaries and tails") {
+  uint64_t draw = 0;
+  for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{23}, size_t{4096}}) {
+    std::vector<uint64_t> m(count);
+    for (size_t i = 0; i < count; ++i)  // up to 2^50 each: the total fits 64 bits
+      m[i] = i % 5 == 0 ? 0 : lo64(philox(14, Stream::test_data, 0, draw++)) >> (14 + i % 40);
+    std::vector<uint64_t> expected(count + 1, 0);
+    for (size_t i = 0; i < count; ++i) expected[i + 1] = expected[i] + m[i];
+    for (PhiloxPath path : supported_paths()) {
+      CAPTURE(static_cast<int>(path));
+      CAPTURE(count);
+      std::vector<uint64_t> cumulative(count + 1, 99);
+      running_sums_on(path, m.data(), count, cumulative.data());
+      CHECK(cumulative == expected);
     }
   }
 }

@@ -21,6 +21,11 @@ bool multiply_draws_on(PhiloxPath path, const uint64_t* w, size_t size, uint64_t
 void first_entries_on(PhiloxPath path, const uint64_t* start, size_t count, int shift, uint32_t entries,
                       uint32_t* first);
 
+// Running sums from 0: cumulative[0] = 0, cumulative[i + 1] = cumulative[i] +
+// m[i] for i < count (count + 1 values, the last the total, which must fit 64
+// bits).
+void running_sums_on(PhiloxPath path, const uint64_t* m, size_t count, uint64_t* cumulative);
+
 // Running maximum in place: v[g] = max(v[0], ..., v[g]) for g < count.
 void running_max_on(PhiloxPath path, uint32_t* v, size_t count);
 

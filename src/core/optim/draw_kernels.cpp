@@ -27,6 +27,15 @@ void first_entries_portable(const uint64_t* start, size_t count, int shift, uint
   }
 }
 
+uint64_t running_sums_portable(const uint64_t* m, size_t count, uint64_t carry, uint64_t* cumulative) {
+  cumulative[0] = carry;
+  for (size_t i = 0; i < count; ++i) {
+    carry += m[i];
+    cumulative[i + 1] = carry;
+  }
+  return carry;
+}
+
 uint32_t running_max_portable(uint32_t* v, size_t count, uint32_t carry) {
   for (size_t g = 0; g < count; ++g) {
     carry = std::max(carry, v[g]);
@@ -48,6 +57,13 @@ void first_entries_on(PhiloxPath path, const uint64_t* start, size_t count, int 
     detail::first_entries_avx512(start, count, shift, entries, first);
   else
     detail::first_entries_portable(start, count, shift, entries, first);
+}
+
+void running_sums_on(PhiloxPath path, const uint64_t* m, size_t count, uint64_t* cumulative) {
+  if (path == PhiloxPath::avx512)
+    detail::running_sums_avx512(m, count, cumulative);
+  else
+    detail::running_sums_portable(m, count, 0, cumulative);
 }
 
 void running_max_on(PhiloxPath path, uint32_t* v, size_t count) {

@@ -33,7 +33,8 @@ ZIMT_AVX512F bool multiply_draws_avx512(const uint64_t* w, size_t size, uint64_t
     const __m512i hl = _mm512_mul_epu32(xh, bl), hh = _mm512_mul_epu32(xh, bh);
     const __m512i mid = _mm512_add_epi64(hl, _mm512_srli_epi64(ll, 32));
     const __m512i mid2 = _mm512_add_epi64(lh, _mm512_and_si512(mid, low32));
-    const __m512i high = _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)), _mm512_srli_epi64(mid2, 32));
+    const __m512i high =
+        _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(mid, 32)), _mm512_srli_epi64(mid2, 32));
     const __m512i low = _mm512_or_si512(_mm512_slli_epi64(mid2, 32), _mm512_and_si512(ll, low32));
     rejected |= _mm512_mask_cmplt_epu64_mask(valid, low, b);
     _mm512_mask_storeu_epi64(draws + k, valid, high);
@@ -54,6 +55,26 @@ ZIMT_AVX512F void first_entries_avx512(const uint64_t* start, size_t count, int 
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(first + i), _mm512_cvtepi64_epi32(_mm512_min_epu64(entry, cap)));
   }
   first_entries_portable(start + i, count - i, shift, entries, first + i);
+}
+
+// Per 8 lanes: the running sums within the vector in three shift-and-add
+// steps (lanes shifted in are 0), then the carry from the vectors before
+// (broadcast of the last lane); sums modulo 2^64, exact as the total fits.
+ZIMT_AVX512F void running_sums_avx512(const uint64_t* m, size_t count, uint64_t* cumulative) {
+  const __m512i zero = _mm512_setzero_si512(), last = _mm512_set1_epi64(7);
+  __m512i carry = zero;
+  cumulative[0] = 0;
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m512i x = _mm512_loadu_si512(m + i);
+    x = _mm512_add_epi64(x, _mm512_alignr_epi64(x, zero, 7));
+    x = _mm512_add_epi64(x, _mm512_alignr_epi64(x, zero, 6));
+    x = _mm512_add_epi64(x, _mm512_alignr_epi64(x, zero, 4));
+    x = _mm512_add_epi64(x, carry);
+    _mm512_storeu_si512(cumulative + i + 1, x);
+    carry = _mm512_permutexvar_epi64(last, x);
+  }
+  running_sums_portable(m + i, count - i, cumulative[i], cumulative + i);
 }
 
 // Per 16 lanes: the running maximum within the vector in four shift-and-max

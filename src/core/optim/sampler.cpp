@@ -26,8 +26,11 @@ constexpr uint64_t within_block_extra_bit = uint64_t{1} << 54;
 // past a boundary with probability ~1/4; a block's guide table one entry per
 // category, built for the blocks with many draws in their magnitude part.
 constexpr int lookup_extra_bits = 2;
-// A block's lookup table costs about as much to build as this many binary
+// A block's guide table has two entries per category (one left forward
+// scans of several steps where magnitudes cluster: 5 % slower with the
+// zero-inflated rule), and costs about as much to build as this many binary
 // searches per category (block entries / 16 = 256 searches for a full block).
+constexpr int guide_bits = category_block_bits + 1;
 constexpr size_t searches_per_table = 16;
 // A block's magnitude-part draws are searched in chunks of at most this many.
 constexpr size_t pending_capacity = 2 * category_block;
@@ -210,7 +213,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     s.block_trials.assign(blocks + 1, 0);
     s.pending.resize(pending_capacity);
     s.cumulative.resize(category_block + 1);
-    s.guide.resize((size_t{1} << category_block_bits) + 1);  // build_lookup's largest
+    s.guide.resize((size_t{1} << guide_bits) + 1);  // build_lookup's largest
   }
   auto slot_scratch = [&]() -> ThreadScratch& {
     return scratch_[static_cast<size_t>(tbb::this_task_arena::current_thread_index())];
@@ -282,17 +285,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
                         pending[pending_count++] = v - uniform_weight;
                       });
         if (pending_count == 0) continue;
-        if (searched == 0) {
-          uint64_t sum = 0;
-          for (size_t i = 0; i < size; ++i) {
-            cumulative[i] = sum;
-            sum += cat.magnitude[begin + i];
-          }
-          cumulative[size] = sum;
-        }
+        if (searched == 0) running_sums_on(path, cat.magnitude.data() + begin, size, cumulative);
         searched += pending_count;
         if (guide_shift < 0 && searched >= size / searches_per_table)
-          guide_shift = build_lookup(path, cumulative, size, magnitude_weight, category_block_bits, local.guide);
+          guide_shift = build_lookup(path, cumulative, size, magnitude_weight, guide_bits, local.guide);
         if (guide_shift < 0) {
           for (size_t k = 0; k < pending_count; ++k) ++out[search_entry(cumulative, size, pending[k])];
           continue;
