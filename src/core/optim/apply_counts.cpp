@@ -1,3 +1,4 @@
+#include "../kernels/target_clones.hpp"
 #include "apply_update.hpp"
 
 #include <algorithm>
@@ -5,14 +6,13 @@
 
 namespace zimt::optim {
 
-namespace {
-
 // w, x and sign are (size). Counts are clipped to 2^16 first: |w| <= 32768
 // and limit <= 32767, so any |update| >= 2^16 saturates on the same side and
 // stores the same value; u_l1 sums the unclipped counts (each < 2^31, below
 // max_update, so apply_update would not clip them either).
-[[gnu::always_inline]] inline void apply_block(int16_t* w, const int32_t* x, const int8_t* sign, size_t size,
-                                               int32_t limit, StepStats& s) {
+// One version per instruction set (target_clones.hpp).
+ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit,
+                                    StepStats& s) {
   constexpr size_t block = 4096;  // 32-bit block counters cannot overflow
   for (size_t begin = 0; begin < size; begin += block) {
     const size_t end = std::min(size, begin + block);
@@ -38,25 +38,6 @@ namespace {
     s.u_l1 += int64_t{l1_low} + (int64_t{l1_high} << 16);
     s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
   }
-}
-
-__attribute__((target("avx2"))) void apply_avx2(int16_t* w, const int32_t* x, const int8_t* sign, size_t size,
-                                                int32_t limit, StepStats& s) {
-  apply_block(w, x, sign, size, limit, s);
-}
-
-void apply_generic(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s) {
-  apply_block(w, x, sign, size, limit, s);
-}
-
-}  // namespace
-
-void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2)
-    apply_avx2(w, x, sign, size, limit, s);
-  else
-    apply_generic(w, x, sign, size, limit, s);
 }
 
 }  // namespace zimt::optim
