@@ -136,6 +136,25 @@ std::vector<int32_t> sampled(std::span<const GradientSlice> slices, const ZimRul
   return counts;
 }
 
+// A MultinomialSampler on every Philox path this CPU supports, at 1, 2 and 3
+// threads, draws `expected`.
+void check_every_path(const CategoryWeights& cat, int64_t n, const SampleKey& key,
+                      const std::vector<int32_t>& expected) {
+  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+    if (!philox_path_supported(path)) continue;
+    for (int threads : {1, 2, 3}) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+      MultinomialSampler sampler;
+      sampler.use_philox_path(path);
+      std::vector<int32_t> counts(cat.magnitude.size(), -1);
+      sampler.sample(cat, n, key, counts);
+      CAPTURE(static_cast<int>(path));
+      CAPTURE(threads);
+      CHECK(counts == expected);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("sampler counts equal the reference's on every path and thread count") {
@@ -199,19 +218,7 @@ TEST_CASE("draws whose first word is rejected go on with their own words, as the
   const std::vector<int32_t> expected = reference_sample(cat, n, key, &rejected);
   CHECK(rejected.stage1 > 5);  // the case exercises what it names
   CHECK(rejected.stage2 > 5);
-  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
-    if (!philox_path_supported(path)) continue;
-    for (int threads : {1, 2, 3}) {
-      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-      MultinomialSampler sampler;
-      sampler.use_philox_path(path);
-      std::vector<int32_t> counts(d, -1);
-      sampler.sample(cat, n, key, counts);
-      CAPTURE(static_cast<int>(path));
-      CAPTURE(threads);
-      CHECK(counts == expected);
-    }
-  }
+  check_every_path(cat, n, key, expected);
 }
 
 TEST_CASE("blocks of very different weights, empty ones among them, draw as the reference's") {
@@ -245,17 +252,5 @@ TEST_CASE("blocks of very different weights, empty ones among them, draw as the 
   const int64_t n = 70000;
   const SampleKey key{0x5eedull, 9, 11, Stream::sample};
   const std::vector<int32_t> expected = reference_sample(cat, n, key);
-  for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
-    if (!philox_path_supported(path)) continue;
-    for (int threads : {1, 2, 3}) {
-      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-      MultinomialSampler sampler;
-      sampler.use_philox_path(path);
-      std::vector<int32_t> counts(d, -1);
-      sampler.sample(cat, n, key, counts);
-      CAPTURE(static_cast<int>(path));
-      CAPTURE(threads);
-      CHECK(counts == expected);
-    }
-  }
+  check_every_path(cat, n, key, expected);
 }
