@@ -22,8 +22,10 @@
 //      (t even) or high (t odd) 64-bit half of philox(seed, stream, step,
 //      t / 2) and draws u = uniform_below(T) (Lemire: unbiased); its block is
 //      the b with P_b <= u < P_b + W_b (P: the blocks' cumulative weights,
-//      found by a lookup table on the high bits of u and a short forward
-//      scan). N_b counts block b's trials.
+//      found by a table on the high bits of u that holds the one boundary
+//      in each entry's range and the blocks on either side, or a short
+//      forward scan where several boundaries share an entry). N_b counts
+//      block b's trials.
 //   2. Which category inside the block. Given the N_b, the trials in block b
 //      are independent draws from the block's own categories with
 //      probabilities (C + M_i) / W_b, so the block draws N_b new ones:
