@@ -222,3 +222,58 @@ TEST_CASE("gemm_nt dispatches every operand pair to an available implementation 
   for (const Implementation& impl : implementations()) found = found || std::string_view(impl.name) == kernel_name();
   CHECK(found);
 }
+
+TEST_CASE("gemm_nt_shifted: 2^shift·A·Bᵀ stored or added, on every implementation, modulo 2^64") {
+  std::mt19937_64 rng(16);
+  // Shapes through the dot-product path (m < 4), the micro-tiles, odd k and
+  // flushes; int16 B at full range splits into bytes (the high bytes' flush
+  // shifted by 8 more).
+  for (const Shape& s : {Shape{1, 7, 33}, Shape{3, 5, 130}, Shape{7, 65, 33}, Shape{13, 70, 4099}, Shape{64, 196, 64}})
+    for (int shift : {0, 1, 9, 33, kMaxGemmShift}) {
+      const int64_t lda = s.k + 1, ldb = s.k + 2, ldc = s.n + 3;
+      const auto a = random_vec<int16_t>(s.m * lda, rng, -32768, 32767);
+      const auto b8 = random_vec<int8_t>(s.n * ldb, rng, -128, 127);
+      const auto b16 = random_vec<int16_t>(s.n * ldb, rng, -32768, 32767);
+      const auto before = random_vec<int64_t>(s.m * ldc, rng, -1000000, 1000000);
+      // The definition in wrapping uint64 arithmetic; C's padding untouched.
+      auto want = [&](const std::vector<int64_t>& exact, bool accumulate) {
+        std::vector<int64_t> c = before;
+        for (int64_t i = 0; i < s.m; ++i)
+          for (int64_t j = 0; j < s.n; ++j) {
+            const auto at = static_cast<size_t>(i * ldc + j);
+            const uint64_t shifted = static_cast<uint64_t>(exact[at]) << shift;
+            c[at] = static_cast<int64_t>(shifted + (accumulate ? static_cast<uint64_t>(before[at]) : 0));
+          }
+        return c;
+      };
+      const auto e8 = expected(a, lda, b8, ldb, s.m, s.n, s.k, ldc);
+      const auto e16 = expected(a, lda, b16, ldb, s.m, s.n, s.k, ldc);
+      for (const Implementation& impl : implementations()) {
+        if (!impl.available()) continue;
+        for (bool accumulate : {false, true}) {
+          CAPTURE(impl.name);
+          CAPTURE(s.m);
+          CAPTURE(s.n);
+          CAPTURE(s.k);
+          CAPTURE(shift);
+          CAPTURE(accumulate);
+          std::vector<int64_t> c = before;
+          impl.i16_i8_shifted(c.data(), ldc, a.data(), lda, b8.data(), ldb, s.m, s.n, s.k, shift, accumulate);
+          CHECK(c == want(e8, accumulate));
+          c = before;
+          impl.i16_i16_shifted(c.data(), ldc, a.data(), lda, b16.data(), ldb, s.m, s.n, s.k, shift, accumulate);
+          CHECK(c == want(e16, accumulate));
+        }
+      }
+    }
+  // k = 0: a product of 0, so storing clears and accumulating leaves C.
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    const std::vector<int16_t> a(8), b(8);
+    std::vector<int64_t> c(6, 5);
+    impl.i16_i16_shifted(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, 4, true);
+    CHECK(c == std::vector<int64_t>(6, 5));
+    impl.i16_i16_shifted(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, 4, false);
+    CHECK(c == std::vector<int64_t>(6, 0));
+  }
+}

@@ -49,6 +49,17 @@ void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16
 void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
              int64_t k);
 
+// A weight gradient's runs (layers/sample_runs.hpp) joined in the kernel:
+//   c (m,n) = 2^shift · a·bᵀ            (accumulate = false)
+//   c (m,n) = c + 2^shift · a·bᵀ        (accumulate = true)
+// for 0 <= shift <= 48, modulo 2^64: exact whenever the result fits int64
+// (the caller's bound), with no partial product written and added after.
+void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                     int64_t n, int64_t k, int shift, bool accumulate);
+void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+                     int64_t n, int64_t k, int shift, bool accumulate);
+inline constexpr int kMaxGemmShift = 48;
+
 // k·amax·bmax <= 2^31 - 1: every sum of k products with |a| <= amax and
 // |b| <= bmax (and every partial sum) fits int32.
 constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
@@ -60,7 +71,7 @@ constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
 const char* kernel_name();
 
 // One implementation of gemm_nt for the four operand type pairs, int64 and
-// int32 C.
+// int32 C, and of gemm_nt_shifted.
 struct Implementation {
   const char* name;
   bool (*available)();  // can this CPU run it?
@@ -80,6 +91,10 @@ struct Implementation {
                       int64_t n, int64_t k);
   void (*i8_i8_c32)(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
                     int64_t n, int64_t k);
+  void (*i16_i8_shifted)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb,
+                         int64_t m, int64_t n, int64_t k, int shift, bool accumulate);
+  void (*i16_i16_shifted)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb,
+                          int64_t m, int64_t n, int64_t k, int shift, bool accumulate);
 };
 
 // Every implementation compiled in, best first; the last one (scalar) runs

@@ -211,7 +211,7 @@ ZIMT_AVX2 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64_t
 // the int64 sums modulo 2^32.
 template <class TA, class TB, class TC>
 ZIMT_AVX2 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                         int64_t k) {
+                         int64_t k, int shift, bool accumulate) {
   const int64_t blocks = (k + 15) / 16;  // steps of 16 k
   for (int64_t i = 0; i < m; ++i) {
     const TA* ai = a + i * lda;
@@ -241,7 +241,8 @@ ZIMT_AVX2 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB*
         else
           dots4<false>(sum, ai, bq, k, s0, s1);
       }
-      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = static_cast<TC>(sum[q]);
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q)
+        store_sum(c[i * ldc + j0 + q], sum[q], shift, accumulate);
     }
   }
 }
@@ -279,8 +280,8 @@ struct Isa {
   }
   template <class TA, class TB, class TC>
   static void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                        int64_t k) {
-    ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+                        int64_t k, int shift = 0, bool accumulate = false) {
+    ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
   }
 };
 
@@ -297,6 +298,8 @@ constinit const Implementation avx2_implementation{
     &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
     &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
     &blocked_gemm<Isa, int8_t, int8_t, int32_t>,
+    &blocked_gemm_shifted<Isa, int16_t, int8_t>,
+    &blocked_gemm_shifted<Isa, int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -234,7 +234,7 @@ ZIMT_AVX512 void dots4(int64_t sum[4], const TA* a, const TB* const bq[4], int64
 // the int64 sums modulo 2^32.
 template <class TA, class TB, class TC>
 ZIMT_AVX512 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                           int64_t k) {
+                           int64_t k, int shift, bool accumulate) {
   const int64_t blocks = (k + 31) / 32;  // steps of 32 k
   for (int64_t i = 0; i < m; ++i) {
     const TA* ai = a + i * lda;
@@ -264,7 +264,8 @@ ZIMT_AVX512 void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const T
         else
           dots4<false>(sum, ai, bq, k, s0, s1);
       }
-      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q) c[i * ldc + j0 + q] = static_cast<TC>(sum[q]);
+      for (int64_t q = 0; q < std::min<int64_t>(4, n - j0); ++q)
+        store_sum(c[i * ldc + j0 + q], sum[q], shift, accumulate);
     }
   }
 }
@@ -442,8 +443,8 @@ struct Isa {
   }
   template <class TA, class TB, class TC>
   static void gemm_dots(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                        int64_t k) {
-    ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+                        int64_t k, int shift = 0, bool accumulate = false) {
+    ::zimt::kernels::detail::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
   }
 };
 
@@ -460,6 +461,8 @@ constinit const Implementation avx512vnni_implementation{
     &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
     &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
     &blocked_gemm_u8s8<Isa, int32_t>,
+    &blocked_gemm_shifted<Isa, int16_t, int8_t>,
+    &blocked_gemm_shifted<Isa, int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

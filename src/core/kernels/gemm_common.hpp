@@ -72,6 +72,26 @@ void reference_gemm_nt(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b
     }
 }
 
+// c = 2^shift·sum, or c + 2^shift·sum when accumulating, modulo 2^64 (an
+// int32 C: sum modulo 2^32, never shifted or accumulated).
+inline void store_sum(int64_t& c, int64_t sum, int shift, bool accumulate) {
+  const uint64_t shifted = static_cast<uint64_t>(sum) << shift;
+  c = static_cast<int64_t>(accumulate ? static_cast<uint64_t>(c) + shifted : shifted);
+}
+inline void store_sum(int32_t& c, int64_t sum, int, bool) { c = static_cast<int32_t>(sum); }
+
+// gemm_nt_shifted's definition (gemm.hpp) on the reference's sums.
+template <class TA, class TB>
+void reference_gemm_nt_shifted(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                               int64_t n, int64_t k, int shift, bool accumulate) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t s = 0;
+      for (int64_t t = 0; t < k; ++t) s += int64_t{a[i * lda + t]} * b[j * ldb + t];
+      store_sum(c[i * ldc + j], s, shift, accumulate);
+    }
+}
+
 template <class TC>
 void fill_zero(TC* c, int64_t ldc, int64_t m, int64_t n) {
   for (int64_t i = 0; i < m; ++i)
@@ -120,12 +140,18 @@ extern const Implementation avx512vnni_implementation;
 //   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes;
 //   C int32 (TC): all of k in one run, modulo 2^32 (micro_tile overloaded
 //   on C's type).
+//   gemm_nt_shifted (int64 C): every flush shifted by `shift` (+ 8 for the
+//   high bytes), and the first one adds to C instead of storing when
+//   accumulating.
 template <class Isa, class TA, class TB, class TC = int64_t>
-void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                  int64_t k) {
+void blocked_gemm_shifted(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                          int64_t k, int shift, bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0) return fill_zero(c, ldc, m, n);
-  if (m < Isa::kSmallM) return Isa::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k);
+  if (k <= 0) {
+    if (!accumulate) fill_zero(c, ldc, m, n);
+    return;
+  }
+  if (m < Isa::kSmallM) return Isa::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
   thread_local Scratch<int16_t> a_buf;
   thread_local Scratch<int32_t> b_buf, b_hi_buf;
   constexpr int64_t lanes = Isa::kLanes;
@@ -152,10 +178,17 @@ void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int
         TC* ct = c + i0 * ldc + j0;
         const int16_t* at = a16 + i0 * kp + 2 * p0;
         const int64_t offset = j0 * pairs + p0 * nv * lanes;
-        Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0, 0);
-        if (panels_hi != nullptr) Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, 8);
+        Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0 && !accumulate, shift);
+        if (panels_hi != nullptr)
+          Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, shift + 8);
       }
   }
+}
+
+template <class Isa, class TA, class TB, class TC = int64_t>
+void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
+                  int64_t k) {
+  blocked_gemm_shifted<Isa>(c, ldc, a, lda, b, ldb, m, n, k, 0, false);
 }
 
 }  // namespace zimt::kernels::detail

@@ -562,9 +562,10 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, O, kBandRows), [&](const tbb::blocked_range<int64_t>& r) {
         const int64_t o0 = r.begin(), rows = r.end() - r.begin();
         int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, rows * K);  // (rows,K)
-        detail::join_run(
-            total + o0 * K, K, partial, rows, K, shift[order[begin[run]]], run == 0,
-            [&](int64_t* c, int64_t ldc) { kernels::gemm_nt(c, ldc, dy + o0 * L, L, col, L, rows, K, L); });
+        detail::join_run(total + o0 * K, K, partial, rows, K, shift[order[begin[run]]], run == 0,
+                         [&](int64_t* c, int64_t ldc, int s, bool add) {
+                           kernels::gemm_nt_shifted(c, ldc, dy + o0 * L, L, col, L, rows, K, L, s, add);
+                         });
       });
     }
   } else {
@@ -580,8 +581,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           const int64_t count = begin[run + 1] - begin[run];
           gather_run(run, col, dy, 0, count);
           detail::join_run(total, K, partial, O, K, shift[order[begin[run]]], run == first,
-                           [&](int64_t* c, int64_t ldc) {
-                             kernels::gemm_nt(c, ldc, dy, count * P, col, count * P, O, K, count * P);
+                           [&](int64_t* c, int64_t ldc, int s, bool add) {
+                             kernels::gemm_nt_shifted(c, ldc, dy, count * P, col, count * P, O, K, count * P, s, add);
                            });
         }
       }

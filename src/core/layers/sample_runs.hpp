@@ -6,6 +6,7 @@
 // rounds each sample's sum, so such a sample is a run of its own.
 #include <cstdint>
 
+#include "zimt/kernels/gemm.hpp"
 #include "zimt/quant.hpp"
 
 namespace zimt::detail {
@@ -17,19 +18,22 @@ namespace zimt::detail {
 int64_t sort_into_runs(const int32_t* shift, int64_t batch, int64_t max_run, int64_t* order, int64_t* begin);
 
 // Joins one run's product onto a (rows, cols) total with row stride ld, on
-// the run's shift: gemm(c, ldc) writes the product into c. The first run
-// (`first`) writes straight into the total, shifted in place, so the total
-// needs no clearing; a later run's goes into `partial` (rows, cols),
-// added shifted.
+// the run's shift: gemm(c, ldc, s, accumulate) writes 2^s·product into c, or
+// adds it there (kernels::gemm_nt_shifted). A run with a shift in [0,
+// kMaxGemmShift] goes straight onto the total, the first one storing, so the
+// total needs no clearing. A negative shift rounds the run's whole sum, so
+// its product is formed first (in the total for the first run, else in
+// `partial` (rows, cols)) and then rounded onto the total.
 template <class Gemm>
 void join_run(int64_t* total, int64_t ld, int64_t* partial, int64_t rows, int64_t cols, int32_t shift, bool first,
               const Gemm& gemm) {
+  if (shift >= 0 && shift <= kernels::kMaxGemmShift) return gemm(total, ld, static_cast<int>(shift), !first);
   if (first) {
-    gemm(total, ld);
+    gemm(total, ld, 0, false);
     for (int64_t r = 0; r < rows; ++r) shift_all(total + r * ld, cols, shift);
     return;
   }
-  gemm(partial, cols);
+  gemm(partial, cols, 0, false);
   for (int64_t r = 0; r < rows; ++r) add_shifted(total + r * ld, partial + r * cols, cols, shift);
 }
 
