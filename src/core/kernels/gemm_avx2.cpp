@@ -25,9 +25,10 @@ namespace zimt::kernels::detail {
 
 namespace {
 
-constexpr int kMR = 4;          // rows of A per micro-tile
-constexpr int kMaxNV = 2;       // ymm per micro-tile row: up to 16 columns of B
-constexpr int64_t kSmallM = 4;  // fewer rows than this: dot products, no packing
+constexpr int kMR = 4;                               // rows of A per micro-tile
+constexpr int kMaxNV = 2;                            // ymm per micro-tile row: up to 16 columns of B
+constexpr int64_t kPanelCols = int64_t{8} * kMaxNV;  // columns of B per panel
+constexpr int64_t kSmallM = 4;                       // fewer rows than this: dot products, no packing
 
 bool available() { return __builtin_cpu_supports("avx2"); }
 
@@ -86,7 +87,7 @@ ZIMT_AVX2 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, i
   const int64_t pairs = (k + 1) / 2;
   __m256i bmax = _mm256_setzero_si256();
   for (int64_t j8 = 0; j8 < n; j8 += 8) {
-    const int64_t j0 = j8 / (8 * kMaxNV) * (8 * kMaxNV);  // first column of this panel
+    const int64_t j0 = j8 / kPanelCols * kPanelCols;  // first column of this panel
     const int nv = panel_nv(j0, n);
     const int64_t jv = (j8 - j0) / 8;  // ymm within the panel row
     int32_t* panel = packed + j0 * pairs;
@@ -163,7 +164,8 @@ ZIMT_AVX2 void micro_tile(TC* c, int64_t ldc, const int16_t* a, int64_t kp, cons
     if (r < rows)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (8 * v < cols) flush8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, shift);
+        if (int64_t{8} * v < cols)
+          flush8(c + r * ldc + int64_t{8} * v, acc[r][v], std::min<int64_t>(8, cols - int64_t{8} * v), first, shift);
   // Clean upper vector state on return: the last int32 flush (not inlined)
   // would otherwise be a tail call past the compiler's vzeroupper, and the
   // caller's SSE code then runs several times slower (requantize after an

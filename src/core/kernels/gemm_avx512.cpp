@@ -31,9 +31,10 @@ namespace zimt::kernels::detail {
 
 namespace {
 
-constexpr int kMR = 6;          // rows of A per micro-tile
-constexpr int kMaxNV = 4;       // zmm per micro-tile row: up to 64 columns of B
-constexpr int64_t kSmallM = 4;  // fewer rows than this: dot products, no packing
+constexpr int kMR = 6;                                // rows of A per micro-tile
+constexpr int kMaxNV = 4;                             // zmm per micro-tile row: up to 64 columns of B
+constexpr int64_t kPanelCols = int64_t{16} * kMaxNV;  // columns of B per panel
+constexpr int64_t kSmallM = 4;                        // fewer rows than this: dot products, no packing
 
 bool available() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -113,7 +114,7 @@ ZIMT_AVX512 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n,
   const int64_t pairs = (k + 1) / 2;
   __m512i bmax = _mm512_setzero_si512();
   for (int64_t j16 = 0; j16 < n; j16 += 16) {
-    const int64_t j0 = j16 / (16 * kMaxNV) * (16 * kMaxNV);  // first column of this panel
+    const int64_t j0 = j16 / kPanelCols * kPanelCols;  // first column of this panel
     const int nv = panel_nv(j0, n);
     const int64_t jv = (j16 - j0) / 16;  // zmm within the panel row
     int32_t* panel = packed + j0 * pairs;
@@ -188,7 +189,8 @@ ZIMT_AVX512 void micro_tile(TC* c, int64_t ldc, const int16_t* a, int64_t kp, co
     if (r < rows)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (16 * v < cols) flush16(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, shift);
+        if (int64_t{16} * v < cols)
+          flush16(c + r * ldc + int64_t{16} * v, acc[r][v], cols - int64_t{16} * v, first, shift);
   // Clean upper vector state on return: the last int32 flush (not inlined)
   // would otherwise be a tail call past the compiler's vzeroupper, and the
   // caller's SSE code then runs several times slower (requantize after an
@@ -312,7 +314,7 @@ ZIMT_AVX512 void pack_b_s8(int32_t* packed, int64_t* corr, const int8_t* b, int6
   const int64_t quads = (k + 3) / 4;
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t j16 = 0; j16 < n; j16 += 16) {
-    const int64_t j0 = j16 / (16 * kMaxNV) * (16 * kMaxNV);  // first column of this panel
+    const int64_t j0 = j16 / kPanelCols * kPanelCols;  // first column of this panel
     const int nv = panel_nv(j0, n);
     const int64_t jv = (j16 - j0) / 16;  // zmm within the panel row
     int32_t* panel = packed + j0 * quads;
@@ -393,7 +395,8 @@ ZIMT_AVX512 void micro_tile_u8(TC* c, int64_t ldc, const uint8_t* a, int64_t kq,
     if (r < rows)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (16 * v < cols) flush16_u8s8(c + r * ldc + 16 * v, acc[r][v], cols - 16 * v, first, corr + 16 * v);
+        if (int64_t{16} * v < cols)
+          flush16_u8s8(c + r * ldc + int64_t{16} * v, acc[r][v], cols - int64_t{16} * v, first, corr + int64_t{16} * v);
   // Clean upper vector state on return: the last int32 flush (not inlined)
   // would otherwise be a tail call past the compiler's vzeroupper, and the
   // caller's SSE code then runs several times slower (requantize after an

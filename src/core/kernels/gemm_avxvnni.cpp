@@ -27,9 +27,10 @@ namespace zimt::kernels::detail {
 
 namespace {
 
-constexpr int kMR = 4;          // rows of A per micro-tile
-constexpr int kMaxNV = 2;       // ymm per micro-tile row: up to 16 columns of B
-constexpr int64_t kSmallM = 4;  // fewer rows than this: avx2's dot products
+constexpr int kMR = 4;                               // rows of A per micro-tile
+constexpr int kMaxNV = 2;                            // ymm per micro-tile row: up to 16 columns of B
+constexpr int64_t kPanelCols = int64_t{8} * kMaxNV;  // columns of B per panel
+constexpr int64_t kSmallM = 4;                       // fewer rows than this: avx2's dot products
 
 // AVX-VNNI is CPUID leaf 7, sub-leaf 1, EAX bit 4 (read directly: clang 14's
 // __builtin_cpu_supports does not know "avxvnni"); the avx2 check covers the
@@ -73,7 +74,7 @@ ZIMT_AVXVNNI void pack_b_s8(int32_t* packed, int64_t* corr, const int8_t* b, int
   const int64_t quads = (k + 3) / 4;
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t j8 = 0; j8 < n; j8 += 8) {
-    const int64_t j0 = j8 / (8 * kMaxNV) * (8 * kMaxNV);  // first column of this panel
+    const int64_t j0 = j8 / kPanelCols * kPanelCols;  // first column of this panel
     const int nv = panel_nv(j0, n);
     const int64_t jv = (j8 - j0) / 8;  // ymm within the panel row
     int32_t* panel = packed + j0 * quads;
@@ -143,8 +144,9 @@ ZIMT_AVXVNNI void micro_tile_u8(TC* c, int64_t ldc, const uint8_t* a, int64_t kq
     if (r < rows)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        if (8 * v < cols)
-          flush8_u8s8(c + r * ldc + 8 * v, acc[r][v], std::min<int64_t>(8, cols - 8 * v), first, corr + 8 * v);
+        if (int64_t{8} * v < cols)
+          flush8_u8s8(c + r * ldc + int64_t{8} * v, acc[r][v], std::min<int64_t>(8, cols - int64_t{8} * v), first,
+                      corr + int64_t{8} * v);
   // Clean upper vector state on return: the last int32 flush (not inlined)
   // would otherwise be a tail call past the compiler's vzeroupper, and the
   // caller's SSE code then runs several times slower (requantize after an

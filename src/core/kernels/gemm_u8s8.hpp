@@ -24,7 +24,7 @@
 
 namespace zimt::kernels::detail {
 
-constexpr int64_t kU8S8FlushSteps = int64_t{2147483647} / (4 * 255 * 128);
+constexpr int64_t kU8S8FlushSteps = int64_t{2147483647} / (int64_t{4} * 255 * 128);
 
 // Isa supplies kLanes (int32 lanes per vector), kMR, kMaxNV, kSmallM and,
 // compiled for its instruction set:

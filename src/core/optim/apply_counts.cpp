@@ -19,7 +19,7 @@ ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* 
     int32_t changed = 0, saturated = 0, max_abs = 0;
     uint32_t l1_low = 0, l1_high = 0;  // sums of the counts' low and high 16 bits
     for (size_t i = begin; i != end; ++i) {
-      const int32_t sg = sign[i];
+      const int32_t sg = int32_t{sign[i]};
       const int32_t count = x[i] & -(sg & 1);  // 0 where sign 0: no update, no l1
       const int32_t old = w[i];
       const int32_t clipped = std::min(count, 65536);

@@ -50,7 +50,7 @@ void quantize(const std::vector<int64_t>& v, uint64_t b, ParamInfo& info, int16_
   const int shift = e + 32;  // w = v / 2^shift
   for (size_t i = 0; i < v.size(); ++i) {
     const int64_t q = shift >= 0 ? shift_round_even(v[i], shift) : v[i] * (int64_t{1} << -shift);
-    w[i] = saturate_i8(q);
+    w[i] = static_cast<int16_t>(std::clamp<int64_t>(q, -127, 127));  // saturated to int8's symmetric range
   }
 }
 
@@ -61,8 +61,8 @@ int64_t authors_init_trials(int64_t numel, size_t ndim) {
   // r = floor(numel^(1/ndim)), then round: r + 1 if (r + 1/2)^ndim < numel,
   // i.e. (2r + 1)^ndim < 2^ndim numel (never a tie: odd vs even).
   int64_t r = 1;
-  while (pow_sat(static_cast<u128>(r + 1), ndim) <= static_cast<u128>(numel)) ++r;
-  const bool up = pow_sat(static_cast<u128>(2 * r + 1), ndim) < (static_cast<u128>(numel) << ndim);
+  while (pow_sat(static_cast<u128>(r) + 1, ndim) <= static_cast<u128>(numel)) ++r;
+  const bool up = pow_sat(2 * static_cast<u128>(r) + 1, ndim) < (static_cast<u128>(numel) << ndim);
   return up ? r + 1 : r;
 }
 
