@@ -123,7 +123,8 @@ ZIMT_AVX2 inline void flush8(int64_t* c, __m256i acc, int64_t cols, bool first, 
   alignas(32) int64_t v[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(v), lo);
   _mm256_store_si256(reinterpret_cast<__m256i*>(v + 4), hi);
-  for (int64_t j = 0; j < cols; ++j) c[j] = first ? v[j] : c[j] + v[j];
+  for (int64_t j = 0; j < cols; ++j)  // modulo 2^64, as the vector adds
+    c[j] = first ? v[j] : static_cast<int64_t>(static_cast<uint64_t>(c[j]) + static_cast<uint64_t>(v[j]));
 }
 
 // Stores the int32 lanes acc into c[0 .. cols), cols <= 8 (an int32 C takes

@@ -1,7 +1,5 @@
 #include "zimt/optim/common_scale.hpp"
 
-#include "../kernels/target_clones.hpp"
-
 #include "zimt/numerics.hpp"
 #include "zimt/optim/scale_by_factor.hpp"
 
@@ -18,18 +16,27 @@ namespace {
 constexpr size_t grain = 16384;
 
 // The OR of all |g_i|: it has the bit length of max |g_i|, which is all the
-// scale choice needs, and it reduces without branches (one version per
-// instruction set: target_clones.hpp).
-ZIMT_CLONES uint64_t abs_or_range(const int64_t* g, size_t size) {
+// scale choice needs, and it reduces without branches. Chosen by hand, not
+// by target_clones: a function of internal linkage would get its clone
+// resolved while the program loads, before a sanitizer's runtime is up.
+[[gnu::always_inline]] inline uint64_t abs_or_block(const int64_t* g, size_t size) {
   uint64_t m = 0;
   for (size_t i = 0; i < size; ++i) m |= abs_u64(g[i]);
   return m;
 }
 
+__attribute__((target("avx2"))) uint64_t abs_or_avx2(const int64_t* g, size_t size) { return abs_or_block(g, size); }
+
+uint64_t abs_or_generic(const int64_t* g, size_t size) { return abs_or_block(g, size); }
+
 uint64_t abs_or(const GradientSlice& s) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
   return tbb::parallel_reduce(
       tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
-      [&](const tbb::blocked_range<size_t>& r, uint64_t m) { return m | abs_or_range(s.g + r.begin(), r.size()); },
+      [&](const tbb::blocked_range<size_t>& r, uint64_t m) {
+        const int64_t* g = s.g + r.begin();
+        return m | (avx2 ? abs_or_avx2(g, r.size()) : abs_or_generic(g, r.size()));
+      },
       [](uint64_t a, uint64_t b) { return a | b; });
 }
 
