@@ -22,9 +22,9 @@ constexpr uint64_t max_trial_index = uint64_t{1} << 54;
 constexpr uint64_t within_block_counters = uint64_t{1} << 53;
 constexpr uint64_t extra_words_bit = uint64_t{1} << 55;
 constexpr uint64_t within_block_extra_bit = uint64_t{1} << 54;
-// The block lookup table holds about four entries per block, so a draw scans
-// past a boundary with probability ~1/4; a block's guide table one entry per
-// category, built for the blocks with many draws in their magnitude part.
+// The block lookup table holds about four entries per block, so few entries
+// hold more than one block boundary (build_edges); a block's guide table
+// (below) is built for the blocks with many draws in their magnitude part.
 constexpr int lookup_extra_bits = 2;
 // A block's guide table has two entries per category (one left forward
 // scans of several steps where magnitudes cluster: 5 % slower with the
@@ -93,10 +93,13 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
 // entries; start is non-decreasing from start[0] = 0, with start[last] >=
 // bound. A value x below bound then lies in entry i = lookup[x >> shift] or a
 // later one: the first i with x < start[i + 1]. Returns shift.
+// Entries of a lookup table for values below bound, 2^shift values each.
+inline uint32_t lookup_entries(uint64_t bound, int shift) { return static_cast<uint32_t>(((bound - 1) >> shift) + 1); }
+
 int build_lookup(PhiloxPath path, const uint64_t* start, size_t last, uint64_t bound, int bits,
                  std::vector<uint32_t>& lookup) {
   const int shift = std::max(0, bit_width_u64(bound - 1) - bits);
-  const auto entries = static_cast<uint32_t>(((bound - 1) >> shift) + 1);
+  const uint32_t entries = lookup_entries(bound, shift);
   // Sized for the largest table of `bits` (entries <= 2^bits), so that a
   // later draw never grows it.
   if (lookup.size() < (size_t{1} << bits) + 1) lookup.resize((size_t{1} << bits) + 1);
@@ -200,8 +203,8 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   block_start_[blocks + 1] = total;
   const int block_shift = build_lookup(philox_path_, block_start_.data(), blocks + 1, total,
                                        bit_width_u64(blocks + 1) + lookup_extra_bits, block_lookup_);
-  build_edges(block_start_.data(), blocks + 1, block_shift, block_lookup_.data(),
-              static_cast<size_t>(((total - 1) >> block_shift) + 1), block_edges_);
+  build_edges(block_start_.data(), blocks + 1, block_shift, block_lookup_.data(), lookup_entries(total, block_shift),
+              block_edges_);
 
   // Stage 1: each thread counts its trials per block (the zero category is
   // block `blocks`), of this process's share of the trials (sharded_draw.hpp).
