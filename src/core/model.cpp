@@ -220,10 +220,17 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
   while (first < model.layers.size() && model.layers[first].params == 0) ++first;
   ParamSet& p = model.params;
   Err dy = dlogits;
+  // A max pool with disjoint windows right after a ReLU applies the ReLU's
+  // mask in its own backward (pool.hpp), and the ReLU's backward passes dy on.
+  bool relu_masked = false;
   for (size_t i = model.layers.size(); i-- > first;) {
     const ModelLayer& l = model.layers[i];
     const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
     const Activation& y = acts.out[i];
+    if (l.kind == LayerKind::relu && relu_masked) {
+      relu_masked = false;
+      continue;
+    }
     const int64_t t0 = layer_ns ? steady_now_ns() : 0;
     const bool need_din = i > first;
     Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
@@ -232,7 +239,10 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
       case LayerKind::conv2d: conv2d_backward(din, dy, x, p, l.conv, reducer); break;
       case LayerKind::linear: linear_backward(din, dy, x, p, l.linear, reducer); break;
       case LayerKind::relu: relu_backward(dx, dy, y); break;
-      case LayerKind::maxpool: maxpool_backward(dx, dy, x, l.pool); break;
+      case LayerKind::maxpool:
+        relu_masked = i > first && model.layers[i - 1].kind == LayerKind::relu && maxpool_folds_relu(l.pool);
+        maxpool_backward(dx, dy, x, l.pool, relu_masked);
+        break;
       case LayerKind::global_avgpool: global_avgpool_backward(dx, dy); break;
       case LayerKind::flatten: flatten_backward(dx, dy); break;
       case LayerKind::layernorm: layernorm_backward(dx, dy, x); break;

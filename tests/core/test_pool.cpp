@@ -9,8 +9,11 @@
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 
+#include <stdexcept>
+
 #include "float_ref.hpp"
 #include "zimt/layers/pool.hpp"
+#include "zimt/layers/relu.hpp"
 
 using namespace zimt;
 using ref::Vec;
@@ -89,6 +92,46 @@ TEST_CASE("max pool on int16: exact forward, backward to the first maximum, thre
     CHECK(runs[per + i] == runs[i]);
     CHECK(runs[2 * per + i] == runs[i]);
   }
+}
+
+// What the model relies on when it skips a ReLU's backward before a pool
+// with disjoint windows (model.cpp): the pool's own ReLU mask gives the bits
+// of relu_backward after maxpool_backward, on int8 and int16 ReLU outputs
+// with many zero windows, plain 2x2 (even and odd sizes) and 3x3/3 pad 1.
+TEST_CASE("max pool with disjoint windows folds the ReLU mask: the bits of relu_backward after it") {
+  uint64_t seed = 240;
+  for (const MaxPoolSpec& s : {MaxPoolSpec{2, 2, 0}, MaxPoolSpec{3, 3, 1}}) {
+    CHECK(maxpool_folds_relu(s));
+    for (const Shape& in : {Shape{2, 3, 8, 6}, Shape{2, 3, 7, 5}, Shape{3, 4, 28, 28}}) {
+      std::mt19937_64 rng(++seed);
+      auto pre8 = ref::random_act(in, rng, -4, 0, 3);  // -3..3: a ReLU leaves many all-zero windows
+      auto pre16 = ref::random_err(in, rng, -16, -8, 3);
+      auto dy = ref::random_err(maxpool_out_shape(in, s), rng);
+      size_t zero_windows = 0;
+      auto check = [&](const Activation& pre, const Activation& post) {
+        relu_forward(post, pre);
+        ref::Owned<int16_t> pooled(in), folded(in), unfolded(in);
+        auto pooled_v = pooled.view(), folded_v = folded.view(), unfolded_v = unfolded.view();
+        maxpool_backward(pooled_v, dy.view(), post, s);
+        relu_backward(unfolded_v, pooled_v, post);
+        maxpool_backward(folded_v, dy.view(), post, s, true);
+        CHECK(folded.data == unfolded.data);
+        CHECK(folded.exp == unfolded.exp);
+        for (size_t i = 0; i < pooled.data.size(); ++i) zero_windows += pooled.data[i] != unfolded.data[i];
+      };
+      ref::Owned<int8_t> post8(in);
+      ref::Owned<int16_t> post16(in);
+      check(pre8.view(), post8.view());
+      check(pre16.view(), post16.view());
+      CHECK(zero_windows > 0);  // the mask removed errors the plain pool passed
+    }
+  }
+  CHECK_FALSE(maxpool_folds_relu(MaxPoolSpec{3, 2, 1}));
+  const Shape in{1, 1, 4, 4};
+  ref::Owned<int8_t> x(in);
+  ref::Owned<int16_t> dy(maxpool_out_shape(in, MaxPoolSpec{3, 2, 1})), dx(in);
+  auto dxv = dx.view();
+  CHECK_THROWS_AS(maxpool_backward(dxv, dy.view(), x.view(), MaxPoolSpec{3, 2, 1}, true), std::invalid_argument);
 }
 
 TEST_CASE("max pool: overlapping windows at int16 extremes rescale the input error") {

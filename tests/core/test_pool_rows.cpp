@@ -2,7 +2,7 @@
 // the CPU runs gives the scalar reference's bits, on random rows, rows full
 // of ties (all equal, two or three equal maxima at every position in the
 // window) and the extremes of int8 and int16, for window counts around the
-// vector width (tails of every length).
+// vector width (tails of every length), with and without the ReLU mask.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -49,21 +49,24 @@ void check_rows(const max_2x2::RowKernels& impl) {
       for (auto& v : dy) v = static_cast<int16_t>(err(rng));
       // Outputs start with different garbage: every element must be written.
       std::vector<X> y(static_cast<size_t>(count), X{5}), y_ref(static_cast<size_t>(count), X{-5});
-      std::vector<int16_t> d0(r0.size(), 9), d1(r0.size(), 9), d0_ref(r0.size(), -9), d1_ref(r0.size(), -9);
-      if constexpr (sizeof(X) == 1) {
-        impl.forward_i8(y.data(), r0.data(), r1.data(), count);
-        ref.forward_i8(y_ref.data(), r0.data(), r1.data(), count);
-        impl.backward_i8(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count);
-        ref.backward_i8(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count);
-      } else {
-        impl.forward_i16(y.data(), r0.data(), r1.data(), count);
-        ref.forward_i16(y_ref.data(), r0.data(), r1.data(), count);
-        impl.backward_i16(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count);
-        ref.backward_i16(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count);
+      for (bool positive_only : {false, true}) {
+        CAPTURE(positive_only);
+        std::vector<int16_t> d0(r0.size(), 9), d1(r0.size(), 9), d0_ref(r0.size(), -9), d1_ref(r0.size(), -9);
+        if constexpr (sizeof(X) == 1) {
+          impl.forward_i8(y.data(), r0.data(), r1.data(), count);
+          ref.forward_i8(y_ref.data(), r0.data(), r1.data(), count);
+          impl.backward_i8(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count, positive_only);
+          ref.backward_i8(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count, positive_only);
+        } else {
+          impl.forward_i16(y.data(), r0.data(), r1.data(), count);
+          ref.forward_i16(y_ref.data(), r0.data(), r1.data(), count);
+          impl.backward_i16(d0.data(), d1.data(), dy.data(), r0.data(), r1.data(), count, positive_only);
+          ref.backward_i16(d0_ref.data(), d1_ref.data(), dy.data(), r0.data(), r1.data(), count, positive_only);
+        }
+        CHECK(y == y_ref);
+        CHECK(d0 == d0_ref);
+        CHECK(d1 == d1_ref);
       }
-      CHECK(y == y_ref);
-      CHECK(d0 == d0_ref);
-      CHECK(d1 == d1_ref);
     }
   }
 }
@@ -78,14 +81,20 @@ TEST_CASE("max 2x2 rows: the scalar reference routes dy to the first maximum in 
     int first;
   };
   for (const Case& k : {Case{1, 1, 1, 1, 0}, Case{0, 1, 1, 1, 1}, Case{0, 0, 1, 1, 2}, Case{0, 0, 0, 1, 3},
-                        Case{-32767, -32767, -32767, -32767, 0}, Case{2, 1, 2, 2, 0}, Case{1, 3, 3, 3, 1}}) {
+                        Case{-32767, -32767, -32767, -32767, 0}, Case{2, 1, 2, 2, 0}, Case{1, 3, 3, 3, 1},
+                        Case{0, 0, 0, 0, 0}, Case{-3, 0, -1, 0, 1}}) {
     const int16_t r0[2] = {k.a, k.b}, r1[2] = {k.c, k.d}, dy[1] = {-77};
-    int16_t y[1] = {0}, d0[2] = {5, 5}, d1[2] = {5, 5};
-    ref.forward_i16(y, r0, r1, 1);
-    ref.backward_i16(d0, d1, dy, r0, r1, 1);
-    const int16_t got[4] = {d0[0], d0[1], d1[0], d1[1]};
-    for (int p = 0; p < 4; ++p) CHECK(got[p] == (p == k.first ? -77 : 0));
-    CHECK(y[0] == std::max(std::max(k.a, k.b), std::max(k.c, k.d)));
+    const int16_t max = std::max(std::max(k.a, k.b), std::max(k.c, k.d));
+    for (bool positive_only : {false, true}) {
+      int16_t y[1] = {0}, d0[2] = {5, 5}, d1[2] = {5, 5};
+      ref.forward_i16(y, r0, r1, 1);
+      ref.backward_i16(d0, d1, dy, r0, r1, 1, positive_only);
+      const int16_t got[4] = {d0[0], d0[1], d1[0], d1[1]};
+      // positive_only: only a window whose maximum is > 0 passes dy.
+      const bool pass = !positive_only || max > 0;
+      for (int p = 0; p < 4; ++p) CHECK(got[p] == (pass && p == k.first ? -77 : 0));
+      CHECK(y[0] == max);
+    }
   }
 }
 

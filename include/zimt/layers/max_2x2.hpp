@@ -18,15 +18,18 @@ namespace zimt::max_2x2 {
 
 // r0, r1 (2·count) -> y (count): y[w] = max(r0[2w], r0[2w+1], r1[2w], r1[2w+1])
 // dy (count), r0, r1 (2·count) -> d0, d1 (2·count): window w's dy[w] at its
-// first maximum, 0 at its other three inputs.
+// first maximum, 0 at its other three inputs; with positive_only, dy[w] only
+// where that maximum is > 0 (a ReLU's backward folded in, when the rows are
+// the ReLU's outputs: its mask is 0 where they are).
 struct RowKernels {
   const char* name;
   bool (*available)();
   void (*forward_i8)(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count);
   void (*forward_i16)(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count);
-  void (*backward_i8)(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count);
-  void (*backward_i16)(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1,
-                       int64_t count);
+  void (*backward_i8)(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count,
+                      bool positive_only);
+  void (*backward_i16)(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count,
+                       bool positive_only);
 };
 
 namespace detail {

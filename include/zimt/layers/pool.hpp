@@ -8,6 +8,11 @@
 // maximum in row-major window order, and backward routes dout there; where
 // windows overlap the contributions add in int64 and are requantised per
 // sample to int16 (quant.hpp; exact unless a sum leaves int16).
+// Where windows are disjoint (stride >= kernel) and the input is a ReLU's
+// output, backward can apply that ReLU's mask too (relu_mask: a window whose
+// maximum is 0 passes 0), the same bits as the ReLU's own backward after it,
+// so the model skips that pass. Overlapping windows do not fold it: their
+// sums are requantised before the ReLU masks them.
 //
 // Global average pool: in (N,C,H,W) -> out (N,C). Forward: sum in int64,
 // mean = round_half_even(sum·2^16 / (H·W)) on exponent exp - 16, then
@@ -33,7 +38,9 @@ struct MaxPoolSpec {
 Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec);
 // out: the width of in.
 void maxpool_forward(const Activation& out, const Activation& in, const MaxPoolSpec& spec);
-void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec);
+// Whether backward can fold the mask of a ReLU before the pool (disjoint windows).
+bool maxpool_folds_relu(const MaxPoolSpec& spec);
+void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec, bool relu_mask = false);
 
 Shape global_avgpool_out_shape(const Shape& in);
 // out int8, in int8 or int16; `rounding` rounds the means to int8.

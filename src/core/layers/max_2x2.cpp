@@ -23,18 +23,19 @@ void forward_rows(X* __restrict y, const X* __restrict r0, const X* __restrict r
 
 template <class X>
 void backward_rows(int16_t* __restrict d0, int16_t* __restrict d1, const int16_t* __restrict dy, const X* __restrict r0,
-                   const X* __restrict r1, int64_t count) {
+                   const X* __restrict r1, int64_t count, bool positive_only) {
   for (int64_t w = 0; w < count; ++w) {
     const X a = r0[2 * w], b = r0[2 * w + 1], c = r1[2 * w], d = r1[2 * w + 1];
     // first maximum: a unless a later one is strictly larger than all before it
     const X m = std::max(std::max(a, b), std::max(c, d));
+    const bool pass = !positive_only || m > 0;
     const bool pick_a = a == m;
     const bool pick_b = !pick_a && b == m;
     const bool pick_c = !pick_a && !pick_b && c == m;
-    const bool pick_d = !pick_a && !pick_b && !pick_c;
-    d0[2 * w] = pick_a ? dy[w] : int16_t{0};
-    d0[2 * w + 1] = pick_b ? dy[w] : int16_t{0};
-    d1[2 * w] = pick_c ? dy[w] : int16_t{0};
+    const bool pick_d = pass && !pick_a && !pick_b && !pick_c;
+    d0[2 * w] = pass && pick_a ? dy[w] : int16_t{0};
+    d0[2 * w + 1] = pass && pick_b ? dy[w] : int16_t{0};
+    d1[2 * w] = pass && pick_c ? dy[w] : int16_t{0};
     d1[2 * w + 1] = pick_d ? dy[w] : int16_t{0};
   }
 }

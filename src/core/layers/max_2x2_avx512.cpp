@@ -7,7 +7,8 @@
 //   backward:   compare masks of the two rows against the max, reduced to the
 //               first maximum with bit operations on the masks (the even
 //               bit of a pair is kw = 0, the odd one kw = 1), dy duplicated
-//               into both halves of each word and stored under those masks.
+//               into both halves of each word and stored under those masks
+//               (ANDed with max > 0 for positive_only).
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -61,12 +62,15 @@ ZIMT_AVX512BW void forward_rows(X* y, const X* r0, const X* r1, int64_t count) {
 }
 
 template <class X>
-ZIMT_AVX512BW void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const X* r0, const X* r1, int64_t count) {
+ZIMT_AVX512BW void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const X* r0, const X* r1, int64_t count,
+                                 bool positive_only) {
   for (int64_t w = 0; w < count; w += kWindows) {
     const __mmask32 lanes = input_lanes(count - w);
     const __m512i a = load_row(r0 + 2 * w, lanes), b = load_row(r1 + 2 * w, lanes);
     const __m512i m = window_max(a, b);
-    const uint32_t top = _mm512_cmpeq_epi16_mask(a, m), bottom = _mm512_cmpeq_epi16_mask(b, m);
+    // Lanes whose window may pass dy: all, or those whose maximum (in both halves of the word) is > 0.
+    const uint32_t pass = positive_only ? _mm512_cmpgt_epi16_mask(m, _mm512_setzero_si512()) : ~uint32_t{0};
+    const uint32_t top = _mm512_cmpeq_epi16_mask(a, m) & pass, bottom = _mm512_cmpeq_epi16_mask(b, m) & pass;
     // Row 0: kw = 0 when it is a maximum, kw = 1 when it is and kw = 0 is not.
     const uint32_t pick_top = top & ~((top & kEven) << 1);
     // Row 1 only when row 0 holds no maximum, then the same rule.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
 
 #include "zimt/layers/max_2x2.hpp"
 #include "zimt/numerics.hpp"
@@ -141,11 +142,13 @@ void forward_rows(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count) 
 void forward_rows(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count) {
   max_2x2::chosen_row_kernels().forward_i16(y, r0, r1, count);
 }
-void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count) {
-  max_2x2::chosen_row_kernels().backward_i8(d0, d1, dy, r0, r1, count);
+void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count,
+                   bool positive_only) {
+  max_2x2::chosen_row_kernels().backward_i8(d0, d1, dy, r0, r1, count, positive_only);
 }
-void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count) {
-  max_2x2::chosen_row_kernels().backward_i16(d0, d1, dy, r0, r1, count);
+void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count,
+                   bool positive_only) {
+  max_2x2::chosen_row_kernels().backward_i16(d0, d1, dy, r0, r1, count, positive_only);
 }
 
 // The plain 2x2 pool of one sample, row pair by row pair:
@@ -162,14 +165,14 @@ void max_2x2_sample(X* y, const X* x, const PoolGeometry& g) {
 // The plain 2x2 pool's backward for one sample: each window's dy goes to its
 // first maximum in (kh, kw) order (for_each_window_max's rule), the window's other
 // three inputs get 0; inputs outside every window (an odd last row or
-// column) get 0 too.
+// column) get 0 too. With positive_only, a window passes dy only if its maximum is > 0.
 template <class X>
-void max_2x2_backward_sample(int16_t* dx, const int16_t* dy, const X* x, const PoolGeometry& g) {
+void max_2x2_backward_sample(int16_t* dx, const int16_t* dy, const X* x, const PoolGeometry& g, bool positive_only) {
   if (g.H % 2 != 0 || g.W % 2 != 0) std::fill(dx, dx + g.C * g.H * g.W, int16_t{0});
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int64_t row = (c * g.H + 2 * oh) * g.W;
-      backward_rows(dx + row, dx + row + g.W, dy + (c * g.OH + oh) * g.OW, x + row, x + row + g.W, g.OW);
+      backward_rows(dx + row, dx + row + g.W, dy + (c * g.OH + oh) * g.OW, x + row, x + row + g.W, g.OW, positive_only);
     }
 }
 
@@ -194,18 +197,21 @@ void max_forward(Tensor<X>& out, const Tensor<X>& in, const MaxPoolSpec& spec) {
 
 // dout (N,C,OH,OW), in (N,C,H,W) -> din (N,C,H,W); each input's window
 // errors are summed in A (int32_t or int64_t, wide enough for the overlap).
+// relu_mask (disjoint windows only): a window passes its error only if its
+// maximum is > 0.
 template <class A, class X>
-void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec) {
+void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec, bool relu_mask) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
-  const bool disjoint = spec.stride >= spec.kernel;  // windows do not overlap
+  const bool disjoint = maxpool_folds_relu(spec);
+  assert(disjoint || !relu_mask);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     A* acc = thread_scratch<A>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const X* x = in.sample(n);
       const int16_t* dy = dout.sample(n);
       if (is_plain_2x2(spec)) {
-        max_2x2_backward_sample(din.sample(n), dy, x, g);
+        max_2x2_backward_sample(din.sample(n), dy, x, g, relu_mask);
         din.exp[n] = dout.exp[n];
         continue;
       }
@@ -214,7 +220,9 @@ void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolS
         // which fits int16 as it is (what requantize_i16 would return).
         int16_t* dx = din.sample(n);
         std::fill(dx, dx + in.sample_numel(), int16_t{0});
-        for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) { dx[i] = dy[o]; });
+        for_each_window_max(x, g, spec, [&](int64_t o, int64_t i) {
+          if (!relu_mask || x[i] > 0) dx[i] = dy[o];
+        });
         din.exp[n] = dout.exp[n];
         continue;
       }
@@ -242,12 +250,16 @@ void maxpool_forward(const Activation& out, const Activation& in, const MaxPoolS
   });
 }
 
-void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec) {
+bool maxpool_folds_relu(const MaxPoolSpec& spec) { return spec.stride >= spec.kernel; }
+
+void maxpool_backward(Err& din, const Err& dout, const Activation& in, const MaxPoolSpec& spec, bool relu_mask) {
+  if (relu_mask && !maxpool_folds_relu(spec))
+    throw std::invalid_argument("maxpool_backward: only disjoint windows fold a ReLU's mask");
   visit(in, [&](auto x) {
     if (int32_window_sums(spec))
-      max_backward<int32_t>(din, dout, x, spec);
+      max_backward<int32_t>(din, dout, x, spec, relu_mask);
     else
-      max_backward<int64_t>(din, dout, x, spec);
+      max_backward<int64_t>(din, dout, x, spec, relu_mask);
   });
 }
 
