@@ -106,7 +106,10 @@ std::string describe(const Model& model);
 // Views into the arena that model_forward was given (the arrays too).
 struct ModelActs {
   Activation input;
-  std::span<Activation> out;        // out[i]: output of layer i; out.back() are the logits (N,classes), int8
+  // out[i]: output of layer i; out.back() are the logits (N,classes), int8.
+  // A conv2d or linear layer followed by a ReLU applies it (model.cpp): its
+  // out[i] is the ReLU's output, the same view as out[i + 1].
+  std::span<Activation> out;
   std::span<BasicBlockActs> block;  // block[i]: intermediates of layer i if it is a basic block
   int64_t saturated = 0;            // LayerNorm outputs saturated at ±127 (layernorm.hpp)
 };

@@ -21,13 +21,28 @@ std::string pad(std::string s, size_t width, bool right_align = false) {
   return right_align ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
-// Layer l: x -> y; a basic block's intermediates go to `block`, allocated
-// from `arena`. Returns the LayerNorm outputs saturated at ±127.
+// Whether layer i is a convolution or linear layer that applies the ReLU
+// right after it to its own output, sample by sample while it is in cache
+// (their forward's relu argument): that ReLU's forward has nothing left to
+// do, and its output is layer i's.
+bool applies_next_relu(const Model& model, size_t i) {
+  const std::vector<ModelLayer>& layers = model.layers;
+  return i + 1 < layers.size() && layers[i + 1].kind == LayerKind::relu &&
+         (layers[i].kind == LayerKind::conv2d || layers[i].kind == LayerKind::linear);
+}
+
+// Whether layer i is a ReLU that the layer before it applied.
+bool relu_applied_before(const Model& model, size_t i) { return i > 0 && applies_next_relu(model, i - 1); }
+
+// Layer l: x -> y, then a ReLU on y if relu_after (conv2d and linear); a
+// basic block's intermediates go to `block`, allocated from `arena`. Returns
+// the LayerNorm outputs saturated at ±127.
 int64_t layer_forward(const ModelLayer& l, const Activation& y, const Activation& x, const ParamSet& p,
-                      BasicBlockActs& block, Arena& arena) {
+                      BasicBlockActs& block, Arena& arena, bool relu_after) {
+  assert(!relu_after || l.kind == LayerKind::conv2d || l.kind == LayerKind::linear);
   switch (l.kind) {
-    case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv); break;
-    case LayerKind::linear: linear_forward(y, x, p, l.linear); break;
+    case LayerKind::conv2d: conv2d_forward(y, x, p, l.conv, relu_after); break;
+    case LayerKind::linear: linear_forward(y, x, p, l.linear, relu_after); break;
     case LayerKind::relu: relu_forward(y, x); break;
     case LayerKind::maxpool: maxpool_forward(y, x, l.pool); break;
     case LayerKind::global_avgpool: global_avgpool_forward(y, x, l.rounding); break;
@@ -186,9 +201,14 @@ void model_forward(ModelActs& acts, const Model& model, const Act& input, Arena&
     const ModelLayer& l = model.layers[i];
     const Activation& x = i == 0 ? acts.input : acts.out[i - 1];
     assert(x.width == l.in_width);
+    if (relu_applied_before(model, i)) {
+      assert(l.out_width == l.in_width);
+      acts.out[i] = x;
+      continue;
+    }
     const int64_t t0 = layer_ns ? steady_now_ns() : 0;
     const Activation y = acts.out[i] = make_activation(arena, l.out_width, layer_output_shape(l, batch));
-    acts.saturated += layer_forward(l, y, x, p, acts.block[i], arena);
+    acts.saturated += layer_forward(l, y, x, p, acts.block[i], arena, applies_next_relu(model, i));
     if (layer_ns) (*layer_ns)[i] += steady_now_ns() - t0;
   }
 }
@@ -199,15 +219,18 @@ Act model_infer(const Model& model, const Act& input, InferenceArenas& arenas, i
   assert(!model.layers.empty());
   const ParamSet& p = model.params;
   Activation x = input;
+  bool ping = true;  // the arena of the next output: the other one holds x
   for (size_t i = 0; i < model.layers.size(); ++i) {
     const ModelLayer& l = model.layers[i];
     assert(x.width == l.in_width);
-    Arena& out_arena = i % 2 == 0 ? arenas.ping : arenas.pong;
+    if (relu_applied_before(model, i)) continue;  // x is its output
+    Arena& out_arena = ping ? arenas.ping : arenas.pong;
+    ping = !ping;
     out_arena.reset();
     const Activation y = make_activation(out_arena, l.out_width, layer_output_shape(l, batch));
     arenas.block.reset();
     BasicBlockActs intermediates;  // dropped with the block arena's next reset
-    *saturated += layer_forward(l, y, x, p, intermediates, arenas.block);
+    *saturated += layer_forward(l, y, x, p, intermediates, arenas.block, applies_next_relu(model, i));
     x = y;
   }
   return x.as<int8_t>();

@@ -42,8 +42,10 @@ struct Conv2dSpec {
 };
 
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
-// in and out: int8 or int16, any pair.
-void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec);
+// in and out: int8 or int16, any pair. relu: out = max(0, the convolution),
+// applied per sample as it is written (the same bits as relu_forward after).
+void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec,
+                    bool relu = false);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias)
 // with this process's share of the batch sum, aligned over the whole batch
 // that `reducer` spans (batch_reducer.hpp).

@@ -27,7 +27,10 @@ struct LinearSpec {
 Shape linear_out_shape(const Shape& in, const LinearSpec& spec);
 // in and out: int8 or int16, any pair (int16 outputs before a ReLU and a
 // LayerNorm, int16 inputs from a LayerNorm's int16 output: model.hpp).
-void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec);
+// relu: out = max(0, the product), applied per sample as it is written (the
+// same bits as relu_forward after).
+void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec,
+                    bool relu = false);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias)
 // with this process's share of the batch sum, aligned over the whole batch
 // that `reducer` spans (batch_reducer.hpp).

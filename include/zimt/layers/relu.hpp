@@ -12,4 +12,10 @@ void relu_forward(const Activation& out, const Activation& in);
 // out: the forward's output (its sign is the mask).
 void relu_backward(Err& din, const Err& dout, const Activation& out);
 
+// y = max(y, 0) on `count` values in place: a layer that applies the ReLU
+// after it to its own output, one sample at a time while it is in cache
+// (conv2d and linear forward, model.cpp).
+void relu_in_place(int8_t* y, int64_t count);
+void relu_in_place(int16_t* y, int64_t count);
+
 }  // namespace zimt

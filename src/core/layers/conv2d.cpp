@@ -17,6 +17,7 @@
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
+#include "zimt/layers/relu.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
 
@@ -261,13 +262,14 @@ int64_t group_samples(int64_t P, int64_t K) {
 // What a convolution applies: weights (O, C·k·k) on exponent w_exp, read by
 // the GEMM as int8 when `as_int8` (the int8 storage policy: int8 inputs then
 // run gemm_nt's int8 x int8 kernel, vpdpbusd), and a bias (O) on exponent
-// bias_exp, or none.
+// bias_exp, or none; and whether a ReLU follows on the output.
 struct Filter {
   const int16_t* w = nullptr;
   int32_t w_exp = 0;
   bool as_int8 = false;
   const int16_t* bias = nullptr;
   int32_t bias_exp = 0;
+  bool relu = false;
 };
 
 // One sample's output from its exact accumulators a (O,P) on exponent e:
@@ -325,6 +327,7 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
           for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
         }
         out.exp[n] = finish_sample(s, in.exp[n] + f.w_exp, f, O, P, out.sample(n), wide, acc_bound);
+        if (f.relu) relu_in_place(out.sample(n), O * P);
       }
     };
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
@@ -351,10 +354,11 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
 
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW).
 template <class T, class X>
-void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec) {
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec, bool relu) {
   assert(out.shape == conv2d_out_shape(in.shape, spec));
   const LiveTaps taps = live_taps(geometry(in.shape, spec));
   Filter f{params.weights(spec.weight), params.tensors[spec.weight].w_exp, params.storage == WeightStorage::int8};
+  f.relu = relu;
   if (!taps.all()) {
     int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, taps.live.O * taps.live.K());
     live_weights(taps, f.w, w_live);
@@ -644,8 +648,9 @@ Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
   return Shape{in[0], g.O, g.OH, g.OW};
 }
 
-void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec) {
-  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
+void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec,
+                    bool relu) {
+  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec, relu); });
 }
 
 void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec,

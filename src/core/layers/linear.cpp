@@ -12,6 +12,7 @@
 #include "zimt/kernels/gemm.hpp"
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
+#include "zimt/layers/relu.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
 
@@ -31,7 +32,7 @@ constexpr int64_t kGemmRows = 16;
 
 // in (N,I), W (O,I), b (O) -> out (N,O) of element type T (int8 or int16)
 template <class T, class X>
-void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const LinearSpec& spec) {
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const LinearSpec& spec, bool relu) {
   const int64_t batch = in.batch(), I = spec.in_features, O = spec.out_features;
   assert(in.shape == (Shape{batch, I}) && out.shape == (Shape{batch, O}));
   const int16_t* w = params.weights(spec.weight);
@@ -56,6 +57,7 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
       int32_t e = in.exp[n] + w_exp;
       if (spec.has_bias) e = detail::join_bias(a, O, 1, e, params.weights(spec.bias), params.tensors[spec.bias].w_exp);
       out.exp[n] = requantize(a, O, e, out.sample(n));
+      if (relu) relu_in_place(out.sample(n), O);
     }
   });
 }
@@ -144,8 +146,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
 }  // namespace
 
-void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec) {
-  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec); });
+void linear_forward(const Activation& out, const Activation& in, const ParamSet& params, const LinearSpec& spec,
+                    bool relu) {
+  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec, relu); });
 }
 
 void linear_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const LinearSpec& spec,

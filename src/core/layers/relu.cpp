@@ -19,6 +19,11 @@ void relu_sample(X* __restrict y, const X* __restrict x, int64_t m) {
 }
 
 template <class X>
+void relu_in_place_sample(X* y, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) y[i] = y[i] > 0 ? y[i] : X{0};
+}
+
+template <class X>
 void relu_mask_sample(int16_t* __restrict dx, const int16_t* __restrict dy, const X* __restrict y, int64_t m) {
   for (int64_t i = 0; i < m; ++i) {
     const int16_t keep = static_cast<int16_t>(-static_cast<int16_t>(y[i] > 0));  // all ones where y > 0
@@ -65,5 +70,8 @@ void relu_forward(const Activation& out, const Activation& in) {
 void relu_backward(Err& din, const Err& dout, const Activation& out) {
   visit(out, [&](auto y) { backward(din, dout, y); });
 }
+
+void relu_in_place(int8_t* y, int64_t count) { relu_in_place_sample(y, count); }
+void relu_in_place(int16_t* y, int64_t count) { relu_in_place_sample(y, count); }
 
 }  // namespace zimt
