@@ -203,7 +203,7 @@ template <class A, class X>
 void max_backward(Err& din, const Err& dout, const Tensor<X>& in, const MaxPoolSpec& spec, bool relu_mask) {
   const PoolGeometry g = pool_geometry(in.shape, spec);
   assert(din.shape == in.shape && dout.shape == maxpool_out_shape(in.shape, spec));
-  const bool disjoint = maxpool_folds_relu(spec);
+  const bool disjoint = maxpool_folds_relu(spec);  // windows do not overlap
   assert(disjoint || !relu_mask);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     A* acc = thread_scratch<A>(ScratchSlot::body0, disjoint ? 0 : in.sample_numel());  // window sums

@@ -50,7 +50,7 @@ void quantize(const std::vector<int64_t>& v, uint64_t b, ParamInfo& info, int16_
   const int shift = e + 32;  // w = v / 2^shift
   for (size_t i = 0; i < v.size(); ++i) {
     const int64_t q = shift >= 0 ? shift_round_even(v[i], shift) : v[i] * (int64_t{1} << -shift);
-    w[i] = static_cast<int16_t>(std::clamp<int64_t>(q, -127, 127));  // saturated to int8's symmetric range
+    w[i] = int16_t{saturate_i8(q)};
   }
 }
 

@@ -88,14 +88,14 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
   }
 }
 
+// Entries of a lookup table for values below bound, 2^shift values each.
+inline uint32_t lookup_entries(uint64_t bound, int shift) { return static_cast<uint32_t>(((bound - 1) >> shift) + 1); }
+
 // lookup[g] = the largest index i < last with start[i] <= g << shift, for
 // g = 0 .. (bound - 1) >> shift, where shift keeps the table within 2^bits
 // entries; start is non-decreasing from start[0] = 0, with start[last] >=
 // bound. A value x below bound then lies in entry i = lookup[x >> shift] or a
 // later one: the first i with x < start[i + 1]. Returns shift.
-// Entries of a lookup table for values below bound, 2^shift values each.
-inline uint32_t lookup_entries(uint64_t bound, int shift) { return static_cast<uint32_t>(((bound - 1) >> shift) + 1); }
-
 int build_lookup(PhiloxPath path, const uint64_t* start, size_t last, uint64_t bound, int bits,
                  std::vector<uint32_t>& lookup) {
   const int shift = std::max(0, bit_width_u64(bound - 1) - bits);
