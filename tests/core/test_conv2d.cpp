@@ -155,12 +155,13 @@ TEST_CASE("conv2d: bit-identical at 1, 2 and 4 threads") {
   }
 }
 
-// Samples on one exponent form one run of the weight-gradient sum, longer
-// than a thread's share of the batch: with 2 and 4 threads that run's GEMM
-// is split by bands of output channels (40 = 16 + 16 + 8) instead of
-// whole runs per thread. Deep-layer shapes: 1x1 and 2x2 images.
-TEST_CASE("conv2d: one long run of samples, split by output channels, is bit-identical at 1, 2 and 4 threads") {
-  for (const Geo& geo : {Geo{8, 16, 1, 1, 40, 3, 1, 1}, Geo{8, 8, 2, 2, 40, 3, 1, 1}}) {
+// Samples on one exponent form one group of the weight-gradient sum,
+// larger than a thread's share of the batch: with 2 and 4 threads that
+// group's GEMM is split by bands of 64 columns of the gradient (72 and 80
+// live patch entries: a full band and a part) instead of whole groups per
+// thread. Deep-layer shapes: 1x1 and 2x2 images.
+TEST_CASE("conv2d: one large group of samples, split by gradient columns, is bit-identical at 1, 2 and 4 threads") {
+  for (const Geo& geo : {Geo{8, 72, 1, 1, 8, 3, 1, 1}, Geo{8, 20, 2, 2, 8, 3, 1, 1}}) {
     std::vector<Result> results;
     for (int threads : {1, 2, 4}) {
       tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
@@ -264,21 +265,29 @@ TEST_CASE("conv2d: a batch's weight gradient is its samples' gradients joined ex
   // 20 samples on two exponents, then one sample `up` binades higher: past
   // align_batch's largest shift (quant.hpp: 62 - term bits - log2 batch;
   // 20..34 here) the others' shifts turn negative and must be rounded one by
-  // one (rounding a run's sum would differ). Output positions 36 (runs of at
-  // most 8 samples: 10 share each shift) and 1 (a deep ResNet layer's: runs
-  // of up to 256); int8 and int16 inputs.
-  for (const Geo& geo : {Geo{20, 3, 6, 6, 4, 3, 1, 1}, Geo{20, 5, 3, 3, 4, 3, 1, 0}}) {
-    for (int32_t up = 0; up <= 40; up = up == 0 ? 16 : up + 1) {
-      CAPTURE(up);
-      Case c(geo, false, 31);
-      WideCase wide(geo, false, 32);
-      for (size_t n = 0; n < 20; ++n) {
-        c.dy.exp[n] = wide.dy.exp[n] = -14 - static_cast<int32_t>(n % 2);
-        c.x.exp[n] = wide.x.exp[n] = -7;
+  // one (rounding a run's sum would differ). Output positions 36 (groups of
+  // at most 8 samples: runs of 10 share each shift), 25 (groups of 10) and
+  // 1 (a deep ResNet layer's: one group of up to 256); the odd ones put a
+  // zero column after an odd run that another follows in its GEMM
+  // (sample_runs.hpp). int8 and int16 inputs; 1 thread (whole groups) and
+  // 2 and 4 (groups per thread, or one group by column bands).
+  for (int threads : {1, 2, 4}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    for (const Geo& geo : {Geo{20, 3, 6, 6, 4, 3, 1, 1}, Geo{20, 3, 5, 5, 4, 3, 1, 1}, Geo{20, 5, 3, 3, 4, 3, 1, 0}}) {
+      for (int32_t up = 0; up <= 40; up = up == 0 ? 16 : up + 1) {
+        CAPTURE(threads);
+        CAPTURE(geo.H);
+        CAPTURE(up);
+        Case c(geo, false, 31);
+        WideCase wide(geo, false, 32);
+        for (size_t n = 0; n < 20; ++n) {
+          c.dy.exp[n] = wide.dy.exp[n] = -14 - static_cast<int32_t>(n % 2);
+          c.x.exp[n] = wide.x.exp[n] = -7;
+        }
+        c.dy.exp[5] = wide.dy.exp[5] = -14 + up;
+        check_batch_is_joined_samples(c);
+        check_batch_is_joined_samples(wide);
       }
-      c.dy.exp[5] = wide.dy.exp[5] = -14 + up;
-      check_batch_is_joined_samples(c);
-      check_batch_is_joined_samples(wide);
     }
   }
 }

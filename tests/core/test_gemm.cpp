@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -223,31 +224,58 @@ TEST_CASE("gemm_nt dispatches every operand pair to an available implementation 
   CHECK(found);
 }
 
-TEST_CASE("gemm_nt_shifted: 2^shift·A·Bᵀ stored or added, on every implementation, modulo 2^64") {
+// Ways to cut k into segments: one segment on each shift, and cuts at
+// even positions (empty segments included) with shifts up to kMaxGemmShift.
+std::vector<std::vector<KSegment>> segmentations(int64_t k, std::mt19937_64& rng) {
+  std::vector<std::vector<KSegment>> all;
+  for (int shift : {0, 1, 9, 33, kMaxGemmShift}) all.push_back({{k, shift}});
+  std::uniform_int_distribution<int> shift(0, kMaxGemmShift);
+  for (int cuts : {1, 2, 5}) {
+    std::uniform_int_distribution<int64_t> at(0, k / 2);
+    std::vector<int64_t> ends;
+    for (int i = 0; i < cuts; ++i) ends.push_back(2 * at(rng));
+    std::sort(ends.begin(), ends.end());
+    std::vector<KSegment> segments;
+    for (int64_t end : ends) segments.push_back({end, shift(rng)});
+    segments.push_back({k, shift(rng)});
+    all.push_back(segments);
+  }
+  all.push_back({{0, 5}, {0, 7}, {k, 2}});                // leading empty segments
+  if (k >= 4) all.push_back({{2, 48}, {4, 0}, {k, 48}});  // one pair, then the rest
+  return all;
+}
+
+TEST_CASE(
+    "gemm_nt_segmented: Σ 2^shift·A·Bᵀ over k's segments, stored or added, on every implementation, modulo 2^64") {
   std::mt19937_64 rng(16);
   // Shapes through the dot-product path (m < 4), the micro-tiles, odd k and
   // flushes; int16 B at full range splits into bytes (the high bytes' flush
   // shifted by 8 more).
   for (const Shape& s : {Shape{1, 7, 33}, Shape{3, 5, 130}, Shape{7, 65, 33}, Shape{13, 70, 4099}, Shape{64, 196, 64}})
-    for (int shift : {0, 1, 9, 33, kMaxGemmShift}) {
+    for (const std::vector<KSegment>& segments : segmentations(s.k, rng)) {
       const int64_t lda = s.k + 1, ldb = s.k + 2, ldc = s.n + 3;
       const auto a = random_vec<int16_t>(s.m * lda, rng, -32768, 32767);
       const auto b8 = random_vec<int8_t>(s.n * ldb, rng, -128, 127);
       const auto b16 = random_vec<int16_t>(s.n * ldb, rng, -32768, 32767);
       const auto before = random_vec<int64_t>(s.m * ldc, rng, -1000000, 1000000);
       // The definition in wrapping uint64 arithmetic; C's padding untouched.
-      auto want = [&](const std::vector<int64_t>& exact, bool accumulate) {
+      auto want = [&](const auto& b, bool accumulate) {
         std::vector<int64_t> c = before;
         for (int64_t i = 0; i < s.m; ++i)
           for (int64_t j = 0; j < s.n; ++j) {
             const auto at = static_cast<size_t>(i * ldc + j);
-            const uint64_t shifted = static_cast<uint64_t>(exact[at]) << shift;
-            c[at] = static_cast<int64_t>(shifted + (accumulate ? static_cast<uint64_t>(before[at]) : 0));
+            uint64_t total = accumulate ? static_cast<uint64_t>(before[at]) : 0;
+            int64_t t = 0;
+            for (const KSegment& segment : segments) {
+              int64_t sum = 0;
+              for (; t < segment.end; ++t)
+                sum += int64_t{a[static_cast<size_t>(i * lda + t)]} * b[static_cast<size_t>(j * ldb + t)];
+              total += static_cast<uint64_t>(sum) << segment.shift;
+            }
+            c[at] = static_cast<int64_t>(total);
           }
         return c;
       };
-      const auto e8 = expected(a, lda, b8, ldb, s.m, s.n, s.k, ldc);
-      const auto e16 = expected(a, lda, b16, ldb, s.m, s.n, s.k, ldc);
       for (const Implementation& impl : implementations()) {
         if (!impl.available()) continue;
         for (bool accumulate : {false, true}) {
@@ -255,14 +283,16 @@ TEST_CASE("gemm_nt_shifted: 2^shift·A·Bᵀ stored or added, on every implement
           CAPTURE(s.m);
           CAPTURE(s.n);
           CAPTURE(s.k);
-          CAPTURE(shift);
+          CAPTURE(segments.size());
+          CAPTURE(segments.front().end);
+          CAPTURE(segments.front().shift);
           CAPTURE(accumulate);
           std::vector<int64_t> c = before;
-          impl.i16_i8_shifted(c.data(), ldc, a.data(), lda, b8.data(), ldb, s.m, s.n, s.k, shift, accumulate);
-          CHECK(c == want(e8, accumulate));
+          impl.i16_i8_segmented(c.data(), ldc, a.data(), lda, b8.data(), ldb, s.m, s.n, s.k, segments, accumulate);
+          CHECK(c == want(b8, accumulate));
           c = before;
-          impl.i16_i16_shifted(c.data(), ldc, a.data(), lda, b16.data(), ldb, s.m, s.n, s.k, shift, accumulate);
-          CHECK(c == want(e16, accumulate));
+          impl.i16_i16_segmented(c.data(), ldc, a.data(), lda, b16.data(), ldb, s.m, s.n, s.k, segments, accumulate);
+          CHECK(c == want(b16, accumulate));
         }
       }
     }
@@ -270,10 +300,11 @@ TEST_CASE("gemm_nt_shifted: 2^shift·A·Bᵀ stored or added, on every implement
   for (const Implementation& impl : implementations()) {
     if (!impl.available()) continue;
     const std::vector<int16_t> a(8), b(8);
+    const KSegment none{0, 4};
     std::vector<int64_t> c(6, 5);
-    impl.i16_i16_shifted(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, 4, true);
+    impl.i16_i16_segmented(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, {&none, 1}, true);
     CHECK(c == std::vector<int64_t>(6, 5));
-    impl.i16_i16_shifted(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, 4, false);
+    impl.i16_i16_segmented(c.data(), 3, a.data(), 1, b.data(), 1, 2, 3, 0, {&none, 1}, false);
     CHECK(c == std::vector<int64_t>(6, 0));
   }
 }

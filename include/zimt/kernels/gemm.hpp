@@ -49,16 +49,27 @@ void gemm_nt(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16
 void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
              int64_t k);
 
-// A weight gradient's runs (layers/sample_runs.hpp) joined in the kernel:
-//   c (m,n) = 2^shift · a·bᵀ            (accumulate = false)
-//   c (m,n) = c + 2^shift · a·bᵀ        (accumulate = true)
-// for 0 <= shift <= 48, modulo 2^64: exact whenever the result fits int64
-// (the caller's bound), with no partial product written and added after.
-void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, int shift, bool accumulate);
-void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, int shift, bool accumulate);
 inline constexpr int kMaxGemmShift = 48;
+
+// A part of k whose products join C shifted left by `shift`: k in [the
+// previous segment's end (0 for the first), end).
+struct KSegment {
+  int64_t end;
+  int shift;
+};
+
+// A weight gradient's sample runs (layers/sample_runs.hpp) joined in the
+// kernel, k cut into segments s with ends k_s (increasing, the last one k):
+//   c (m,n) =     Σ_s 2^shift_s · a[:, k_(s-1)..k_s) · b[:, k_(s-1)..k_s)ᵀ   (accumulate = false)
+//   c (m,n) = c + Σ_s 2^shift_s · a[:, k_(s-1)..k_s) · b[:, k_(s-1)..k_s)ᵀ   (accumulate = true)
+// for 0 <= shift_s <= kMaxGemmShift, modulo 2^64: exact whenever the result
+// fits int64 (the caller's bound). Every end but the last is even (the
+// vector kernels take k in pairs). Runs of different shifts then share one
+// packing of B and one pass over C, which stays in cache between them.
+void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                       int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
+void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+                       int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
 
 // k·amax·bmax <= 2^31 - 1: every sum of k products with |a| <= amax and
 // |b| <= bmax (and every partial sum) fits int32.
@@ -71,7 +82,7 @@ constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
 const char* kernel_name();
 
 // One implementation of gemm_nt for the four operand type pairs, int64 and
-// int32 C, and of gemm_nt_shifted.
+// int32 C, and of gemm_nt_segmented.
 struct Implementation {
   const char* name;
   bool (*available)();  // can this CPU run it?
@@ -91,10 +102,10 @@ struct Implementation {
                       int64_t n, int64_t k);
   void (*i8_i8_c32)(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
                     int64_t n, int64_t k);
-  void (*i16_i8_shifted)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb,
-                         int64_t m, int64_t n, int64_t k, int shift, bool accumulate);
-  void (*i16_i16_shifted)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb,
-                          int64_t m, int64_t n, int64_t k, int shift, bool accumulate);
+  void (*i16_i8_segmented)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb,
+                           int64_t m, int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
+  void (*i16_i16_segmented)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb,
+                            int64_t m, int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
 };
 
 // Every implementation compiled in, best first; the last one (scalar) runs

@@ -73,14 +73,14 @@ void gemm_nt(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int8_t
   chosen().i8_i8_c32(c, ldc, a, lda, b, ldb, m, n, k);
 }
 
-void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, int shift, bool accumulate) {
-  chosen().i16_i8_shifted(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
+void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m,
+                       int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
+  chosen().i16_i8_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
 }
 
-void gemm_nt_shifted(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
-                     int64_t n, int64_t k, int shift, bool accumulate) {
-  chosen().i16_i16_shifted(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
+void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
+                       int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
+  chosen().i16_i16_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
 }
 
 }  // namespace zimt::kernels

@@ -301,8 +301,8 @@ constinit const Implementation avx2_implementation{
     &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
     &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
     &blocked_gemm<Isa, int8_t, int8_t, int32_t>,
-    &blocked_gemm_shifted<Isa, int16_t, int8_t>,
-    &blocked_gemm_shifted<Isa, int16_t, int16_t>,
+    &blocked_gemm_segmented<Isa, int16_t, int8_t>,
+    &blocked_gemm_segmented<Isa, int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

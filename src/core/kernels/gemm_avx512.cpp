@@ -464,8 +464,8 @@ constinit const Implementation avx512vnni_implementation{
     &blocked_gemm<Isa, int16_t, int8_t, int32_t>,
     &blocked_gemm<Isa, int16_t, int16_t, int32_t>,
     &blocked_gemm_u8s8<Isa, int32_t>,
-    &blocked_gemm_shifted<Isa, int16_t, int8_t>,
-    &blocked_gemm_shifted<Isa, int16_t, int16_t>,
+    &blocked_gemm_segmented<Isa, int16_t, int8_t>,
+    &blocked_gemm_segmented<Isa, int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -206,11 +206,13 @@ constinit const Implementation avxvnni_implementation{
        int64_t k) { avx2_implementation.i16_i16_c32(c, ldc, a, lda, b, ldb, m, n, k); },
     &blocked_gemm_u8s8<Isa, int32_t>,
     [](int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int8_t* b, int64_t ldb, int64_t m, int64_t n,
-       int64_t k, int shift,
-       bool accumulate) { avx2_implementation.i16_i8_shifted(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate); },
+       int64_t k, std::span<const KSegment> segments, bool accumulate) {
+      avx2_implementation.i16_i8_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
+    },
     [](int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m, int64_t n,
-       int64_t k, int shift,
-       bool accumulate) { avx2_implementation.i16_i16_shifted(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate); },
+       int64_t k, std::span<const KSegment> segments, bool accumulate) {
+      avx2_implementation.i16_i16_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
+    },
 };
 
 }  // namespace zimt::kernels::detail

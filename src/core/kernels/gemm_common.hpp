@@ -27,12 +27,14 @@
 // all of k in the lanes without flushing or splitting, and every
 // implementation returns the same bits for any operands.
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 #include <new>
+#include <span>
 
 #include "zimt/kernels/gemm.hpp"
 
@@ -80,15 +82,22 @@ inline void store_sum(int64_t& c, int64_t sum, int shift, bool accumulate) {
 }
 inline void store_sum(int32_t& c, int64_t sum, int, bool) { c = static_cast<int32_t>(sum); }
 
-// gemm_nt_shifted's definition (gemm.hpp) on the reference's sums.
+// gemm_nt_segmented's definition (gemm.hpp) on the reference's sums.
 template <class TA, class TB>
-void reference_gemm_nt_shifted(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                               int64_t n, int64_t k, int shift, bool accumulate) {
+void reference_gemm_nt_segmented(int64_t* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                                 int64_t n, [[maybe_unused]] int64_t k, std::span<const KSegment> segments,
+                                 bool accumulate) {
+  assert(!segments.empty() && segments.back().end == k);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      int64_t s = 0;
-      for (int64_t t = 0; t < k; ++t) s += int64_t{a[i * lda + t]} * b[j * ldb + t];
-      store_sum(c[i * ldc + j], s, shift, accumulate);
+      bool add = accumulate;
+      int64_t t = 0;
+      for (const KSegment& segment : segments) {
+        int64_t s = 0;
+        for (; t < segment.end; ++t) s += int64_t{a[i * lda + t]} * b[j * ldb + t];
+        store_sum(c[i * ldc + j], s, segment.shift, add);
+        add = true;
+      }
     }
 }
 
@@ -140,18 +149,27 @@ extern const Implementation avx512vnni_implementation;
 //   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes;
 //   C int32 (TC): all of k in one run, modulo 2^32 (micro_tile overloaded
 //   on C's type).
-//   gemm_nt_shifted (int64 C): every flush shifted by `shift` (+ 8 for the
-//   high bytes), and the first one adds to C instead of storing when
-//   accumulating.
+//   gemm_nt_segmented (int64 C): k in runs within each segment, every flush
+//   shifted by the segment's shift (+ 8 for the high bytes), and the first
+//   one adds to C instead of storing when accumulating. The C tile stays in
+//   registers and L1 from one segment to the next.
 template <class Isa, class TA, class TB, class TC = int64_t>
-void blocked_gemm_shifted(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
-                          int64_t k, int shift, bool accumulate) {
+void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                            int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
+  assert(!segments.empty() && segments.back().end == k);
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate) fill_zero(c, ldc, m, n);
     return;
   }
-  if (m < Isa::kSmallM) return Isa::gemm_dots(c, ldc, a, lda, b, ldb, m, n, k, shift, accumulate);
+  if (m < Isa::kSmallM) {
+    int64_t k0 = 0;
+    for (const KSegment& segment : segments) {
+      Isa::gemm_dots(c, ldc, a + k0, lda, b + k0, ldb, m, n, segment.end - k0, segment.shift, accumulate || k0 > 0);
+      k0 = segment.end;
+    }
+    return;
+  }
   thread_local Scratch<int16_t> a_buf;
   thread_local Scratch<int32_t> b_buf, b_hi_buf;
   constexpr int64_t lanes = Isa::kLanes;
@@ -172,23 +190,34 @@ void blocked_gemm_shifted(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB
   for (int64_t j0 = 0; j0 < n; j0 += lanes * Isa::kMaxNV) {
     const int nv = Isa::panel_nv(j0, n);
     const int64_t cols = std::min<int64_t>(lanes * Isa::kMaxNV, n - j0);
-    for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR)
-      for (int64_t p0 = 0; p0 < pairs; p0 += flush) {
-        const int64_t steps = std::min(flush, pairs - p0), rows = std::min<int64_t>(Isa::kMR, m - i0);
-        TC* ct = c + i0 * ldc + j0;
-        const int16_t* at = a16 + i0 * kp + 2 * p0;
-        const int64_t offset = j0 * pairs + p0 * nv * lanes;
-        Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, p0 == 0 && !accumulate, shift);
-        if (panels_hi != nullptr)
-          Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, shift + 8);
+    for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR) {
+      const int64_t rows = std::min<int64_t>(Isa::kMR, m - i0);
+      TC* ct = c + i0 * ldc + j0;
+      bool first = !accumulate;
+      int64_t p_begin = 0;
+      for (const KSegment& segment : segments) {
+        assert(segment.end == k || segment.end % 2 == 0);
+        const int64_t p_end = (segment.end + 1) / 2;  // the last pair of an odd k is padded with 0
+        for (int64_t p0 = p_begin; p0 < p_end; p0 += flush) {
+          const int64_t steps = std::min(flush, p_end - p0);
+          const int16_t* at = a16 + i0 * kp + 2 * p0;
+          const int64_t offset = j0 * pairs + p0 * nv * lanes;
+          Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, first, segment.shift);
+          if (panels_hi != nullptr)
+            Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, segment.shift + 8);
+          first = false;
+        }
+        p_begin = p_end;
       }
+    }
   }
 }
 
 template <class Isa, class TA, class TB, class TC = int64_t>
 void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
                   int64_t k) {
-  blocked_gemm_shifted<Isa>(c, ldc, a, lda, b, ldb, m, n, k, 0, false);
+  const KSegment all{k, 0};
+  blocked_gemm_segmented<Isa>(c, ldc, a, lda, b, ldb, m, n, k, {&all, 1}, false);
 }
 
 }  // namespace zimt::kernels::detail

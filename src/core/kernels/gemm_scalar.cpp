@@ -15,8 +15,8 @@ constinit const Implementation scalar_implementation{
     &reference_gemm_nt<int16_t, int8_t, int32_t>,
     &reference_gemm_nt<int16_t, int16_t, int32_t>,
     &reference_gemm_nt<int8_t, int8_t, int32_t>,
-    &reference_gemm_nt_shifted<int16_t, int8_t>,
-    &reference_gemm_nt_shifted<int16_t, int16_t>,
+    &reference_gemm_nt_segmented<int16_t, int8_t>,
+    &reference_gemm_nt_segmented<int16_t, int16_t>,
 };
 
 }  // namespace zimt::kernels::detail

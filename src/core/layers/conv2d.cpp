@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -499,95 +500,119 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         align_batch(sample_exp, batch, product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)),
                     shift, reducer);
   }
-  // Samples that join the batch sum with the same left shift are contracted
-  // in ONE GEMM over their concatenated positions (a run, L = len·P columns;
-  // sample_runs.hpp), so the (O,K) partial is written and shifted once per
-  // run instead of once per sample (ResNet-18's deep layers have P = 1..16
-  // positions against O·K up to 2.4 M weights).
+  // Samples that join the batch sum with the same left shift form a run;
+  // consecutive runs form a group of at most max_group samples, contracted
+  // in ONE GEMM over their concatenated positions with a k segment per run
+  // (sample_runs.hpp), so the (O,K) total is read and written once per
+  // group, not once per sample or run (ResNet-18's deep layers have P =
+  // 1..16 positions against O·K up to 2.4 M weights).
+  const int64_t max_group = max_run_samples(P, K);
+  const int64_t max_columns = max_group * (P + 1);  // a group's positions and its runs' pad columns
   int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, batch);
-  int64_t* begin = thread_scratch<int64_t>(ScratchSlot::caller3, batch + 1);
-  const int64_t max_run = max_run_samples(P, K);
-  const int64_t runs = detail::sort_into_runs(shift, batch, max_run, order, begin);
-  // The runs are cut into at most one chunk per thread (or, split by bands,
-  // form one chunk); each chunk sums its runs' shifted partials into an (O,K)
-  // total of its own (chunk 0 straight into the gradient when every tap is
-  // live), and the totals are added at the end, scattered into (O, full_K)
-  // when only some taps are live (a tap that reads padding only has gradient
-  // 0). Integer sums are exact, so the result is the same for any number of
-  // chunks.
+  auto* run_words = static_cast<int64_t*>(thread_scratch_bytes(
+      ScratchSlot::caller3,
+      static_cast<size_t>(2 * (batch + 1)) * sizeof(int64_t) + static_cast<size_t>(batch) * sizeof(kernels::KSegment)));
+  int64_t* begin = run_words;                  // run r: sorted samples order[begin[r] .. begin[r + 1])
+  int64_t* first_run = run_words + batch + 1;  // group g: runs first_run[g] .. first_run[g + 1]
+  auto* segment = reinterpret_cast<kernels::KSegment*>(first_run + batch + 1);  // run r's columns in its group
+  const int64_t runs = detail::sort_into_runs(shift, batch, max_group, order, begin);
+  const int64_t groups = detail::group_runs(shift, order, begin, runs, P, max_group, first_run, segment);
+  auto columns = [&](int64_t grp) { return segment[first_run[grp + 1] - 1].end; };
+  // The groups are cut into at most one chunk per thread (or, split by
+  // column bands, form one chunk); each chunk sums its groups' products
+  // into an (O,K) total of its own (chunk 0 straight into the gradient when
+  // every tap is live), and the totals are added at the end, scattered into
+  // (O, full_K) when only some taps are live (a tap that reads padding only
+  // has gradient 0). Integer sums are exact, so the result is the same for
+  // any number of chunks.
   int64_t* gw = params.grads(spec.weight);
-  // A run's patches (K,L) and output errors (O,L) from its samples, L = count·P.
-  auto gather_run = [&](int64_t run, X* col, int16_t* dy, int64_t j_begin, int64_t j_end) {
-    const int64_t j0 = begin[run], L = (begin[run + 1] - j0) * P;
+  // Group grp's patches (K,L) and output errors (O,L) for its sorted samples
+  // j in [j_begin, j_end); a run whose segment ends one column past its
+  // samples (group_runs) has that column zeroed.
+  auto gather_group = [&](int64_t grp, X* col, int16_t* dy, int64_t j_begin, int64_t j_end) {
+    const int64_t r0 = first_run[grp], L = columns(grp);
+    int64_t r = r0;
     for (int64_t j = j_begin; j < j_end; ++j) {
-      const int64_t n = order[j0 + j], offset = j * P;
+      while (begin[r + 1] <= j) ++r;
+      const int64_t n = order[j], offset = (r == r0 ? 0 : segment[r - 1].end) + (j - begin[r]) * P;
       X* padded = thread_scratch<X>(ScratchSlot::body3, padded_size(g));
       pad_sample(g, in.sample(n), padded);
       patch_columns(g, padded, col + offset, L);
       const int16_t* d = dout.sample(n);
       for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
+      if (j + 1 == begin[r + 1] && offset + P < segment[r].end) {
+        for (int64_t kk = 0; kk < K; ++kk) col[kk * L + offset + P] = 0;
+        for (int64_t o = 0; o < O; ++o) dy[o * L + offset + P] = 0;
+      }
     }
+  };
+  // Group grp's product dy (rows,L) · col (cols,L)ᵀ joined onto total.
+  auto join = [&](int64_t grp, int64_t* total, int64_t* partial, const int16_t* dy, const X* col, int64_t rows,
+                  int64_t cols, bool first) {
+    const int64_t r0 = first_run[grp], L = columns(grp);
+    detail::join_group(total, K, partial, rows, cols, {segment + r0, static_cast<size_t>(first_run[grp + 1] - r0)},
+                       first, [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
+                         kernels::gemm_nt_segmented(c, ldc, dy, L, col, L, rows, cols, L, s, add);
+                       });
   };
   // The threads that can run: the arena's, capped by a global_control limit.
   const auto threads = static_cast<int64_t>(
       std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()),
                        tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
-  int64_t longest = 0;
-  for (int64_t run = 0; run < runs; ++run) longest = std::max(longest, begin[run + 1] - begin[run]);
-  // Whole runs per thread balance only if no run is longer than a thread's
-  // share of the batch; deep layers (few positions, long runs) instead take
-  // the runs in turn and split each run's GEMM by bands of output channels.
-  const bool by_bands = threads > 1 && longest * threads > batch;  // so runs >= 1
-  const int64_t chunks = by_bands ? 1 : std::clamp<int64_t>(threads, 1, std::max<int64_t>(runs, 1));
+  int64_t largest = 0;
+  for (int64_t grp = 0; grp < groups; ++grp)
+    largest = std::max(largest, begin[first_run[grp + 1]] - begin[first_run[grp]]);
+  // Whole groups per thread balance only if no group is larger than a
+  // thread's share of the batch; deep layers (few positions, large groups)
+  // instead take the groups in turn and split each group's GEMM by bands of
+  // the total's columns.
+  const bool by_bands = threads > 1 && largest * threads > batch;  // so groups >= 1
+  const int64_t chunks = by_bands ? 1 : std::clamp<int64_t>(threads, 1, std::max<int64_t>(groups, 1));
   const int64_t first_in_scratch = taps.all() ? 1 : 0;
   // Which way runs depends on the batch's exponents, so both ways' scratch
   // is taken or announced at every step (scratch.hpp): a step that goes the
   // other way then finds the buffers large enough. This thread's own
   // buffers (caller slots) are taken at both ways' size (chunks <= threads);
   // the loop bodies' are announced, for whichever threads run them.
-  const auto col_bytes = static_cast<size_t>((K * max_run * P * static_cast<int64_t>(sizeof(X)) + 63) / 64 * 64);
-  const size_t band_bytes = col_bytes + static_cast<size_t>(O * max_run * P) * sizeof(int16_t);
-  auto* shared =
-      static_cast<char*>(thread_scratch_bytes(ScratchSlot::caller4, band_bytes));  // by bands: a run's patches, errors
+  const auto col_bytes = static_cast<size_t>((K * max_columns * static_cast<int64_t>(sizeof(X)) + 63) / 64 * 64);
+  const size_t band_bytes = col_bytes + static_cast<size_t>(O * max_columns) * sizeof(int16_t);
+  auto* shared = static_cast<char*>(
+      thread_scratch_bytes(ScratchSlot::caller4, band_bytes));  // by bands: a group's patches, errors
   int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (threads - first_in_scratch) * O * K);
-  thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(K * max_run * P) * sizeof(X));
-  thread_scratch_expect(ScratchSlot::body1, static_cast<size_t>(O * max_run * P) * sizeof(int16_t));
+  thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(K * max_columns) * sizeof(X));
+  thread_scratch_expect(ScratchSlot::body1, static_cast<size_t>(O * max_columns) * sizeof(int16_t));
   thread_scratch_expect(ScratchSlot::body2, static_cast<size_t>(O * K) * sizeof(int64_t));
   auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
   if (by_bands) {
-    constexpr int64_t kBandRows = 16;
+    // A task's bands of columns share the group's errors (packed once per
+    // task) and take their own rows of patches.
+    constexpr int64_t kBandCols = 64;
     X* col = reinterpret_cast<X*>(shared);                         // (K,L)
     int16_t* dy = reinterpret_cast<int16_t*>(shared + col_bytes);  // (O,L)
     int64_t* total = total_of(0);
-    for (int64_t run = 0; run < runs; ++run) {
-      const int64_t count = begin[run + 1] - begin[run], L = count * P;
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
-                        [&](const tbb::blocked_range<int64_t>& r) { gather_run(run, col, dy, r.begin(), r.end()); });
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, O, kBandRows), [&](const tbb::blocked_range<int64_t>& r) {
-        const int64_t o0 = r.begin(), rows = r.end() - r.begin();
-        int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, rows * K);  // (rows,K)
-        detail::join_run(total + o0 * K, K, partial, rows, K, shift[order[begin[run]]], run == 0,
-                         [&](int64_t* c, int64_t ldc, int s, bool add) {
-                           kernels::gemm_nt_shifted(c, ldc, dy + o0 * L, L, col, L, rows, K, L, s, add);
-                         });
-      });
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const int64_t L = columns(grp);
+      tbb::parallel_for(tbb::blocked_range<int64_t>(begin[first_run[grp]], begin[first_run[grp + 1]]),
+                        [&](const tbb::blocked_range<int64_t>& r) { gather_group(grp, col, dy, r.begin(), r.end()); });
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, (K + kBandCols - 1) / kBandCols),
+                        [&](const tbb::blocked_range<int64_t>& r) {
+                          const int64_t k0 = r.begin() * kBandCols, cols = std::min(K, r.end() * kBandCols) - k0;
+                          int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * cols);  // (O,cols)
+                          join(grp, total + k0, partial, dy, col + k0 * L, O, cols, grp == 0);
+                        });
     }
   } else {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
-      X* col = thread_scratch<X>(ScratchSlot::body0, K * max_run * P);             // (K,L): a run's patches
-      int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_run * P);  // (O,L): its output errors
+      X* col = thread_scratch<X>(ScratchSlot::body0, K * max_columns);             // (K,L): a group's patches
+      int16_t* dy = thread_scratch<int16_t>(ScratchSlot::body1, O * max_columns);  // (O,L): its output errors
       int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);       // (O,K)
       for (int64_t c = r.begin(); c < r.end(); ++c) {
         int64_t* total = total_of(c);
-        const int64_t first = c * runs / chunks, last = (c + 1) * runs / chunks;
+        const int64_t first = c * groups / chunks, last = (c + 1) * groups / chunks;
         if (first == last) std::fill(total, total + O * K, int64_t{0});
-        for (int64_t run = first; run < last; ++run) {
-          const int64_t count = begin[run + 1] - begin[run];
-          gather_run(run, col, dy, 0, count);
-          detail::join_run(total, K, partial, O, K, shift[order[begin[run]]], run == first,
-                           [&](int64_t* c, int64_t ldc, int s, bool add) {
-                             kernels::gemm_nt_shifted(c, ldc, dy, count * P, col, count * P, O, K, count * P, s, add);
-                           });
+        for (int64_t grp = first; grp < last; ++grp) {
+          gather_group(grp, col, dy, begin[first_run[grp]], begin[first_run[grp + 1]]);
+          join(grp, total, partial, dy, col, O, K, grp == first);
         }
       }
     });

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <span>
 
 #include "bias.hpp"
 #include "sample_runs.hpp"
@@ -124,10 +125,12 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
         for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
       for (int64_t run = 0; run < runs; ++run) {
         const int64_t j0 = begin[run], L = begin[run + 1] - j0;
-        detail::join_run(
-            gw + i0, I, partial, O, width, shift[order[j0]], run == 0, [&](int64_t* c, int64_t ldc, int s, bool add) {
-              kernels::gemm_nt_shifted(c, ldc, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O, width, L, s, add);
-            });
+        const kernels::KSegment all{L, shift[order[j0]]};
+        detail::join_group(gw + i0, I, partial, O, width, {&all, 1}, run == 0,
+                           [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
+                             kernels::gemm_nt_segmented(c, ldc, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O,
+                                                        width, L, s, add);
+                           });
       }
     }
   });

@@ -19,4 +19,19 @@ int64_t sort_into_runs(const int32_t* shift, int64_t batch, int64_t max_run, int
   return runs;
 }
 
+int64_t group_runs(const int32_t* shift, const int64_t* order, const int64_t* begin, int64_t runs, int64_t P,
+                   int64_t max_samples, int64_t* first_run, kernels::KSegment* segment) {
+  int64_t groups = 0;
+  for (int64_t r = 0; r < runs; ++r) {
+    const int32_t s = shift[order[begin[r]]];
+    const bool joins = groups > 0 && in_gemm_range(s) && in_gemm_range(segment[r - 1].shift) &&
+                       begin[r + 1] - begin[first_run[groups - 1]] <= max_samples;
+    if (!joins) first_run[groups++] = r;
+    if (joins && segment[r - 1].end % 2 != 0) ++segment[r - 1].end;
+    segment[r] = {(joins ? segment[r - 1].end : 0) + (begin[r + 1] - begin[r]) * P, s};
+  }
+  first_run[groups] = runs;
+  return groups;
+}
+
 }  // namespace zimt::detail
