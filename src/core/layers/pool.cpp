@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "zimt/layers/max_2x2.hpp"
+#include "zimt/layers/window_rows.hpp"
 #include "zimt/numerics.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -33,12 +34,11 @@ PoolGeometry pool_geometry(const Shape& in, const MaxPoolSpec& s) {
 // exactly, so it runs on row kernels (max_2x2.hpp).
 bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 && s.padding == 0; }
 
-// The general pool (any kernel, stride and padding <= kernel / 2) is
-// separable: per input row, the maximum of each window's columns; then per
-// window, the maximum of its rows. Every window holds at least one input, so
-// both ranges are nonempty; padded positions never win (they act as -inf).
+// The general pool (any kernel, stride and padding <= kernel / 2) runs
+// output row by output row on window-row kernels (window_rows.hpp).
 
-// The columns [lo, hi) of window column ow within a row of width W.
+// The rows [lo, hi) of window row o within a column of height `size`, or
+// the columns of window column o within a row of width `size`.
 struct WindowSpan {
   int64_t lo, hi;
 };
@@ -47,82 +47,49 @@ inline WindowSpan window_span(int64_t o, int64_t size, const MaxPoolSpec& s) {
   return {std::max<int64_t>(first, 0), std::min(first + s.kernel, size)};
 }
 
-// row_max (H, OW) = the maximum of each window's columns in each input row of
-// channel xc (H, W); with row_at (H, OW), also the FIRST column holding it.
-// Branch-free: the comparisons depend on the data.
-template <class X>
-void window_column_max(const X* xc, const PoolGeometry& g, const MaxPoolSpec& s, X* row_max, int32_t* row_at) {
-  for (int64_t ih = 0; ih < g.H; ++ih) {
-    const X* row = xc + ih * g.W;
-    X* m_out = row_max + ih * g.OW;
-    int32_t* at_out = row_at == nullptr ? nullptr : row_at + ih * g.OW;
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const WindowSpan w = window_span(ow, g.W, s);
-      X m = row[w.lo];
-      auto at = static_cast<int32_t>(w.lo);
-      for (int64_t iw = w.lo + 1; iw < w.hi; ++iw) {
-        const bool larger = row[iw] > m;
-        m = larger ? row[iw] : m;
-        at = larger ? static_cast<int32_t>(iw) : at;
-      }
-      m_out[ow] = m;
-      if (at_out != nullptr) at_out[ow] = at;
-    }
-  }
+window_rows::Columns window_columns(const PoolGeometry& g, const MaxPoolSpec& s) {
+  return {g.W, g.OW, s.kernel, s.stride, s.padding};
+}
+
+// The window-row kernels for an element type.
+void max_row(int8_t* y, const int8_t* x, int64_t rows, const window_rows::Columns& c) {
+  window_rows::chosen_row_kernels().max_i8(y, x, rows, c);
+}
+void max_row(int16_t* y, const int16_t* x, int64_t rows, const window_rows::Columns& c) {
+  window_rows::chosen_row_kernels().max_i16(y, x, rows, c);
+}
+void first_max_row(int32_t* at, const int8_t* x, int64_t rows, const window_rows::Columns& c) {
+  window_rows::chosen_row_kernels().first_max_i8(at, x, rows, c);
+}
+void first_max_row(int32_t* at, const int16_t* x, int64_t rows, const window_rows::Columns& c) {
+  window_rows::chosen_row_kernels().first_max_i16(at, x, rows, c);
 }
 
 // y (C, OH, OW) = the maximum of each window of x (C, H, W), one sample.
 template <class X>
 void window_max_sample(X* y, const X* x, const PoolGeometry& g, const MaxPoolSpec& s) {
-  X* row_max = thread_scratch<X>(ScratchSlot::body1, g.H * g.OW);  // (H, OW)
-  for (int64_t c = 0; c < g.C; ++c) {
-    window_column_max(x + c * g.H * g.W, g, s, row_max, static_cast<int32_t*>(nullptr));
+  const window_rows::Columns columns = window_columns(g, s);
+  for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const WindowSpan w = window_span(oh, g.H, s);
-      X* out = y + (c * g.OH + oh) * g.OW;
-      std::copy(row_max + w.lo * g.OW, row_max + (w.lo + 1) * g.OW, out);
-      for (int64_t ih = w.lo + 1; ih < w.hi; ++ih) {
-        const X* m = row_max + ih * g.OW;
-        for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = std::max(out[ow], m[ow]);
-      }
+      max_row(y + (c * g.OH + oh) * g.OW, x + (c * g.H + w.lo) * g.W, w.hi - w.lo, columns);
     }
-  }
 }
 
 // f(o, i) for every window o of sample x (output order) and the index i
-// (within the sample) of its FIRST maximum in row-major (kh, kw) order: the
-// first column of each row's maximum, then the first row whose maximum is
-// strictly the largest so far. X: int8_t or int16_t.
+// (within the sample) of its FIRST maximum in row-major (kh, kw) order.
+// X: int8_t or int16_t.
 template <class X, class F>
 void for_each_window_max(const X* x, const PoolGeometry& g, const MaxPoolSpec& s, F&& f) {
-  // (H + 1, OW): a row per input row, then the running best of the window rows.
-  X* row_max = thread_scratch<X>(ScratchSlot::body1, (g.H + 1) * g.OW);
-  int32_t* row_at = thread_scratch<int32_t>(ScratchSlot::body2, (g.H + 1) * g.OW);
-  X* best = row_max + g.H * g.OW;
-  int32_t* best_at = row_at + g.H * g.OW;
-  for (int64_t c = 0; c < g.C; ++c) {
-    window_column_max(x + c * g.H * g.W, g, s, row_max, row_at);
+  const window_rows::Columns columns = window_columns(g, s);
+  int32_t* at = thread_scratch<int32_t>(ScratchSlot::body1, g.OW);
+  for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const WindowSpan w = window_span(oh, g.H, s);
-      const auto lo_start = static_cast<int32_t>(w.lo * g.W);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        best[ow] = row_max[w.lo * g.OW + ow];
-        best_at[ow] = lo_start + row_at[w.lo * g.OW + ow];
-      }
-      for (int64_t ih = w.lo + 1; ih < w.hi; ++ih) {
-        const X* m = row_max + ih * g.OW;
-        const int32_t* at = row_at + ih * g.OW;
-        const auto row_start = static_cast<int32_t>(ih * g.W);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const bool larger = m[ow] > best[ow];
-          best[ow] = larger ? m[ow] : best[ow];
-          best_at[ow] = larger ? row_start + at[ow] : best_at[ow];
-        }
-      }
-      const int64_t out_row = (c * g.OH + oh) * g.OW, channel_start = c * g.H * g.W;
-      for (int64_t ow = 0; ow < g.OW; ++ow) f(out_row + ow, channel_start + best_at[ow]);
+      const int64_t first = (c * g.H + w.lo) * g.W, out_row = (c * g.OH + oh) * g.OW;
+      first_max_row(at, x + first, w.hi - w.lo, columns);
+      for (int64_t ow = 0; ow < g.OW; ++ow) f(out_row + ow, first + at[ow]);
     }
-  }
 }
 
 }  // namespace
