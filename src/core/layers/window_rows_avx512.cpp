@@ -31,9 +31,7 @@ constexpr int64_t kLanes = 32;  // int16 lanes per zmm
 
 bool available() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
 
-inline __mmask32 first_lanes(int64_t count) {
-  return count >= kLanes ? ~__mmask32{0} : (__mmask32{1} << count) - 1;
-}
+inline __mmask32 first_lanes(int64_t count) { return count >= kLanes ? ~__mmask32{0} : (__mmask32{1} << count) - 1; }
 
 ZIMT_AVX512BW inline __m512i load_row(const int16_t* p, __mmask32 lanes) { return _mm512_maskz_loadu_epi16(lanes, p); }
 ZIMT_AVX512BW inline __m512i load_row(const int8_t* p, __mmask32 lanes) {
@@ -68,8 +66,10 @@ bool fits(const Columns& c, int64_t rows) {
 template <class X>
 ZIMT_AVX512BW void window_max(X* y, const X* x, int64_t rows, const Columns& c) {
   if (!fits(c, rows)) {
-    if constexpr (sizeof(X) == 1) return detail::scalar_row_kernels.max_i8(y, x, rows, c);
-    else return detail::scalar_row_kernels.max_i16(y, x, rows, c);
+    if constexpr (sizeof(X) == 1)
+      return detail::scalar_row_kernels.max_i8(y, x, rows, c);
+    else
+      return detail::scalar_row_kernels.max_i16(y, x, rows, c);
   }
   const __mmask32 row_lanes = first_lanes(c.W);
   __m512i column = load_row(x, row_lanes);
@@ -85,8 +85,10 @@ ZIMT_AVX512BW void window_max(X* y, const X* x, int64_t rows, const Columns& c) 
 template <class X>
 ZIMT_AVX512BW void window_first_max(int32_t* at, const X* x, int64_t rows, const Columns& c) {
   if (!fits(c, rows)) {
-    if constexpr (sizeof(X) == 1) return detail::scalar_row_kernels.first_max_i8(at, x, rows, c);
-    else return detail::scalar_row_kernels.first_max_i16(at, x, rows, c);
+    if constexpr (sizeof(X) == 1)
+      return detail::scalar_row_kernels.first_max_i8(at, x, rows, c);
+    else
+      return detail::scalar_row_kernels.first_max_i16(at, x, rows, c);
   }
   const __mmask32 row_lanes = first_lanes(c.W);
   __m512i best = _mm512_setzero_si512(), best_at = _mm512_setzero_si512();
