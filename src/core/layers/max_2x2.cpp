@@ -3,10 +3,8 @@
 #include "zimt/layers/max_2x2.hpp"
 
 #include <algorithm>
-#include <array>
-#include <string_view>
 
-#include "zimt/kernels/gemm.hpp"
+#include "row_kernel_choice.hpp"
 
 namespace zimt::max_2x2 {
 
@@ -40,12 +38,6 @@ void backward_rows(int16_t* __restrict d0, int16_t* __restrict d1, const int16_t
   }
 }
 
-const RowKernels& choose() {
-  // The vector rows follow the GEMM's choice (ZIMT_KERNEL included).
-  const bool vector = std::string_view(kernels::kernel_name()) == "avx512vnni";
-  return vector && detail::avx512_row_kernels.available() ? detail::avx512_row_kernels : detail::scalar_row_kernels;
-}
-
 }  // namespace
 
 namespace detail {
@@ -53,14 +45,8 @@ constinit const RowKernels scalar_row_kernels{
     "scalar", &always, &forward_rows<int8_t>, &forward_rows<int16_t>, &backward_rows<int8_t>, &backward_rows<int16_t>};
 }  // namespace detail
 
-std::span<const RowKernels> row_kernels() {
-  static const std::array<RowKernels, 2> all{detail::avx512_row_kernels, detail::scalar_row_kernels};
-  return all;
-}
-
-const RowKernels& chosen_row_kernels() {
-  static const RowKernels& impl = choose();
-  return impl;
-}
+using Choice = zimt::detail::RowKernelChoice<RowKernels, detail::avx512_row_kernels, detail::scalar_row_kernels>;
+std::span<const RowKernels> row_kernels() { return Choice::all(); }
+const RowKernels& chosen_row_kernels() { return Choice::chosen(); }
 
 }  // namespace zimt::max_2x2

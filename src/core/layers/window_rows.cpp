@@ -2,10 +2,7 @@
 // the implementations (window_rows.hpp).
 #include "zimt/layers/window_rows.hpp"
 
-#include <array>
-#include <string_view>
-
-#include "zimt/kernels/gemm.hpp"
+#include "row_kernel_choice.hpp"
 
 namespace zimt::window_rows {
 
@@ -37,12 +34,6 @@ void window_first_max(int32_t* at, const X* x, int64_t rows, const Columns& c) {
   for (int64_t ow = 0; ow < c.OW; ++ow) at[ow] = static_cast<int32_t>(first_max(x, rows, c, ow));
 }
 
-const RowKernels& choose() {
-  // The vector rows follow the GEMM's choice (ZIMT_KERNEL included).
-  const bool vector = std::string_view(kernels::kernel_name()) == "avx512vnni";
-  return vector && detail::avx512_row_kernels.available() ? detail::avx512_row_kernels : detail::scalar_row_kernels;
-}
-
 }  // namespace
 
 namespace detail {
@@ -54,14 +45,8 @@ constinit const RowKernels scalar_row_kernels{"scalar",
                                               &window_first_max<int16_t>};
 }  // namespace detail
 
-std::span<const RowKernels> row_kernels() {
-  static const std::array<RowKernels, 2> all{detail::avx512_row_kernels, detail::scalar_row_kernels};
-  return all;
-}
-
-const RowKernels& chosen_row_kernels() {
-  static const RowKernels& impl = choose();
-  return impl;
-}
+using Choice = zimt::detail::RowKernelChoice<RowKernels, detail::avx512_row_kernels, detail::scalar_row_kernels>;
+std::span<const RowKernels> row_kernels() { return Choice::all(); }
+const RowKernels& chosen_row_kernels() { return Choice::chosen(); }
 
 }  // namespace zimt::window_rows
