@@ -238,16 +238,17 @@ void add_patch_columns(const Geometry& g, const D* dcol, int64_t ld, I* img) {
       }
 }
 
-// The longest run of samples the weight gradient contracts in one GEMM
-// (sample_runs.hpp): max(kRunSamples, kRunColumns / P) samples, and at most
-// kRunElements patch values (K·L). Each run costs one pass over the (O,K) partial, which for
-// few positions P costs more than the GEMM itself (P = 1: O·K·L MACs against
-// O·K int64 reads and writes), so runs grow as P shrinks; where P is large
-// the 8-sample cap leaves several runs to share among threads.
-int64_t max_run_samples(int64_t P, int64_t K) {
-  constexpr int64_t kRunSamples = 8, kRunColumns = 256, kRunElements = int64_t{1} << 22;
-  const int64_t most = std::max(kRunSamples, kRunColumns / std::max<int64_t>(P, 1));
-  return std::clamp<int64_t>(kRunElements / std::max<int64_t>(P * K, 1), 1, most);
+// The most samples the weight gradient contracts in one GEMM (a group of
+// runs, sample_runs.hpp): max(kGroupSamples, kGroupColumns / P) samples,
+// and at most kGroupElements patch values (K·L). Each group costs one pass
+// over the (O,K) total, which for few positions P costs more than the GEMM
+// itself (P = 1: O·K·L MACs against O·K int64 reads and writes), so groups
+// grow as P shrinks; where P is large the 8-sample cap leaves several
+// groups to share among threads.
+int64_t max_group_samples(int64_t P, int64_t K) {
+  constexpr int64_t kGroupSamples = 8, kGroupColumns = 256, kGroupElements = int64_t{1} << 22;
+  const int64_t most = std::max(kGroupSamples, kGroupColumns / std::max<int64_t>(P, 1));
+  return std::clamp<int64_t>(kGroupElements / std::max<int64_t>(P * K, 1), 1, most);
 }
 
 // Samples per GEMM in the forward and input-error passes: a layer with few
@@ -506,7 +507,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // (sample_runs.hpp), so the (O,K) total is read and written once per
   // group, not once per sample or run (ResNet-18's deep layers have P =
   // 1..16 positions against O·K up to 2.4 M weights).
-  const int64_t max_group = max_run_samples(P, K);
+  const int64_t max_group = max_group_samples(P, K);
   const int64_t max_columns = max_group * (P + 1);  // a group's positions and its runs' pad columns
   int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, batch);
   auto* run_words = static_cast<int64_t*>(thread_scratch_bytes(
