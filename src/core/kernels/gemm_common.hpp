@@ -197,9 +197,11 @@ void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const 
       int64_t p_begin = 0;
       for (const KSegment& segment : segments) {
         assert(segment.end == k || segment.end % 2 == 0);
-        const int64_t p_end = (segment.end + 1) / 2;  // the last pair of an odd k is padded with 0
-        for (int64_t p0 = p_begin; p0 < p_end; p0 += flush) {
-          const int64_t steps = std::min(flush, p_end - p0);
+        // The last pair of an odd k is padded with 0; flush may be int64's
+        // maximum, so p0 advances by the steps taken.
+        const int64_t p_end = (segment.end + 1) / 2;
+        for (int64_t p0 = p_begin, steps = 0; p0 < p_end; p0 += steps) {
+          steps = std::min(flush, p_end - p0);
           const int16_t* at = a16 + i0 * kp + 2 * p0;
           const int64_t offset = j0 * pairs + p0 * nv * lanes;
           Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, first, segment.shift);
