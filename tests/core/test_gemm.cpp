@@ -296,6 +296,18 @@ TEST_CASE(
         }
       }
     }
+  // All-zero A: every product is 0, so the lanes never need a flush (no
+  // bound); several segments still store zeros or leave C as it was.
+  for (const Implementation& impl : implementations()) {
+    if (!impl.available()) continue;
+    const std::vector<int16_t> a(static_cast<size_t>(64 * 40)), b(static_cast<size_t>(70 * 40), 7);
+    const std::vector<KSegment> segments{{10, 3}, {18, 0}, {40, 48}};
+    std::vector<int64_t> c(static_cast<size_t>(64 * 70), 5);
+    impl.i16_i16_segmented(c.data(), 70, a.data(), 40, b.data(), 40, 64, 70, 40, segments, true);
+    CHECK(c == std::vector<int64_t>(c.size(), 5));
+    impl.i16_i16_segmented(c.data(), 70, a.data(), 40, b.data(), 40, 64, 70, 40, segments, false);
+    CHECK(c == std::vector<int64_t>(c.size(), 0));
+  }
   // k = 0: a product of 0, so storing clears and accumulating leaves C.
   for (const Implementation& impl : implementations()) {
     if (!impl.available()) continue;
