@@ -37,8 +37,8 @@ bool is_plain_2x2(const MaxPoolSpec& s) { return s.kernel == 2 && s.stride == 2 
 // The general pool (any kernel, stride and padding <= kernel / 2) runs
 // output row by output row on window-row kernels (window_rows.hpp).
 
-// The rows [lo, hi) of window row o within a column of height `size`, or
-// the columns of window column o within a row of width `size`.
+// The input rows [lo, hi) of window row o within a column of height `size`
+// (the window-row kernels find each window's columns themselves).
 struct WindowSpan {
   int64_t lo, hi;
 };
