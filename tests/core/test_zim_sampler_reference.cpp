@@ -254,3 +254,31 @@ TEST_CASE("blocks of very different weights, empty ones among them, draw as the 
   const std::vector<int32_t> expected = reference_sample(cat, n, key);
   check_every_path(cat, n, key, expected);
 }
+
+TEST_CASE("a zero category of 15/16 or more of the weight: the other categories draw as the reference's") {
+  // Stage 1 tests for the zero category first from that share (sampler.cpp):
+  // the categories just below its start (the last block's last entries, one
+  // unit of weight each) must keep their trials; a boundary off by one
+  // there moves all of one category's.
+  const size_t d = 2 * category_block + 5;
+  std::vector<uint64_t> magnitude(d, 0);
+  for (size_t i : {size_t{0}, category_block - 1, category_block, d - 3, d - 2, d - 1}) magnitude[i] = 1;
+  magnitude[category_block + 7] = 5;
+  std::vector<uint64_t> block_sum((d + category_block - 1) / category_block, 0);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d; ++i) {
+    block_sum[i / category_block] += magnitude[i];
+    sum += magnitude[i];
+  }
+  for (uint64_t zero_weight : {15 * sum, 15 * sum + 1, 200 * sum}) {
+    const uint64_t total = sum + zero_weight;
+    CAPTURE(zero_weight);
+    CHECK(zero_weight >= total - total / 16);  // the case exercises what it names
+    const CategoryWeights cat{magnitude, block_sum, sum, 0, zero_weight};
+    const int64_t n = 300000;
+    const SampleKey key{0x5eedull, 5, 2, Stream::sample};
+    const std::vector<int32_t> expected = reference_sample(cat, n, key);
+    CHECK(expected[d - 1] > 0);
+    check_every_path(cat, n, key, expected);
+  }
+}
