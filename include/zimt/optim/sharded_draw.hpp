@@ -49,16 +49,21 @@ class DrawShares {
   // categories into runs; returns this process's run of blocks.
   IndexRange blocks(std::span<uint32_t> block_trials, size_t categories, const BatchReducer& group);
   // counts of every process's blocks (as split by the last blocks()) on
-  // every process; each process has filled in its own.
-  void gather(std::span<int32_t> counts, const BatchReducer& group);
+  // every process; each process has filled in its own. With drew (N_b of
+  // every block), only the blocks that drew a trial are read and written
+  // (others may hold anything, and are then sent as they are or not at all).
+  void gather(std::span<int32_t> counts, const BatchReducer& group, std::span<const uint32_t> drew = {});
   // The int32 words each process sent in the last gather (none alone).
   std::span<const int32_t> word_counts() const { return word_counts_; }
 
   // Encodes one process's counts as sent (whole, or (offset, count) pairs
-  // when that is fewer words) into out, which it resizes.
-  static void encode(std::span<const int32_t> counts, std::vector<int32_t>& out);
-  // Decodes one process's words (encode) into its counts, all overwritten.
-  static void decode(std::span<const int32_t> words, std::span<int32_t> counts);
+  // when that is fewer words) into out, which it resizes. counts start at a
+  // block boundary; with drew (their blocks' N_b), pairs are taken only from
+  // the blocks that drew a trial.
+  static void encode(std::span<const int32_t> counts, std::vector<int32_t>& out, std::span<const uint32_t> drew = {});
+  // Decodes one process's words (encode) into its counts: all overwritten,
+  // or with drew only the blocks that drew a trial (whole words: all).
+  static void decode(std::span<const int32_t> words, std::span<int32_t> counts, std::span<const uint32_t> drew = {});
 
  private:
   std::vector<int64_t> block_sums_;    // N_b widened for the sum over the processes

@@ -101,17 +101,27 @@ struct CategoryWeights {
 class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size(), cat.block_magnitude_sum
-  // must hold the block sums of cat.magnitude; counts are overwritten. The
-  // processes of `group` each draw a share and all receive the whole counts
-  // (collective: every process calls it with the same arguments).
+  // must hold the block sums of cat.magnitude; counts are overwritten (but
+  // see skip_empty_blocks). The processes of `group` each draw a share and
+  // all receive the whole counts (collective: every process calls it with
+  // the same arguments).
   void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
               const BatchReducer& group = single_process());
 
   // Which Philox path draws the words (default: the widest the CPU has);
   // every supported path gives the same counts.
   void use_philox_path(PhiloxPath path) { philox_path_ = path; }
+  // With skip = true, the counts of a block that draws no trial (block_trials()
+  // 0) are left as they were instead of set to 0, and the processes exchange
+  // only the other blocks' counts: for a caller that reads block_trials()
+  // first (ZimOptimizer). With the zero-inflated rule most blocks draw none.
+  void skip_empty_blocks(bool skip) { skip_empty_blocks_ = skip; }
   // This process's share of the last draw and what it exchanged.
   const DrawShares& shares() const { return shares_; }
+  // N_b of the last draw (summed over the processes): the trials of each
+  // block of category_block categories; a block with none has counts 0 (or
+  // the counts it had, skip_empty_blocks).
+  std::span<const uint32_t> block_trials() const { return block_trials_; }
 
   // A block-table entry's values split at one boundary (sampler.cpp, build_edges).
   struct Edge {
@@ -122,6 +132,7 @@ class MultinomialSampler {
 
  private:
   PhiloxPath philox_path_ = best_philox_path();
+  bool skip_empty_blocks_ = false;
   std::vector<uint64_t> block_start_;   // P_b for b = 0..blocks + 1 (zero category last)
   std::vector<uint32_t> block_lookup_;  // first block that can hold u, by u's high bits
   std::vector<Edge> block_edges_;       // the block of u by u's high bits and one comparison

@@ -40,4 +40,21 @@ ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* 
   }
 }
 
+// apply_counts_range with every count 0: w <- clamp(w) only, written where
+// that changes it (never, for weights within the limit), so a block that drew
+// no trial is read but not written.
+ZIMT_CLONES void clamp_range(int16_t* w, size_t size, int32_t limit, StepStats& s) {
+  int32_t changed = 0, max_abs = 0;
+  for (size_t i = 0; i != size; ++i) {
+    const int32_t old = w[i];
+    const int32_t stored = std::min(std::max(old, -limit), limit);
+    if (stored != old) w[i] = static_cast<int16_t>(stored);
+    changed += stored != old;
+    max_abs = std::max(max_abs, std::abs(stored));
+  }
+  s.changed += changed;
+  s.saturated += changed;  // the target was the old value
+  s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
+}
+
 }  // namespace zimt::optim

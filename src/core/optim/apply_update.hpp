@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace zimt::optim {
 
@@ -79,12 +80,27 @@ StepStats apply_update_runs(int16_t* w, size_t size, int32_t limit, const Fill& 
 // in 32-bit lanes, AVX2 when the CPU has it (apply_counts.cpp).
 void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s);
 
-inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign) {
+// apply_counts_range with all counts 0 (w clamped, and read only where it is
+// within the limit), added to s.
+void clamp_range(int16_t* w, size_t size, int32_t limit, StepStats& s);
+
+// apply_counts on w[0, size) in blocks of `block` weights, where block b's
+// counts are all 0 when drew[b] == 0 (a sampler block that drew no trial):
+// such a block reads only its weights. The same weights and counters.
+inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign,
+                              size_t block, std::span<const uint32_t> drew) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
-    apply_counts_range(w + r.begin(), x + r.begin(), sign + r.begin(), r.size(), limit, s);
+    for (size_t b = r.begin(); b != r.end(); ++b) {
+      const size_t begin = b * block, count = std::min(block, size - begin);
+      if (drew[b] == 0)
+        clamp_range(w + begin, count, limit, s);
+      else
+        apply_counts_range(w + begin, x + begin, sign + begin, count, limit, s);
+    }
     return s;
   };
-  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join_stats);
+  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, drew.size(), std::max<size_t>(1, 16384 / block)),
+                              StepStats{}, body, join_stats);
 }
 
 }  // namespace zimt::optim

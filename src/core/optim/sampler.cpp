@@ -187,7 +187,8 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       __builtin_add_overflow(total, cat.zero_weight, &total))
     throw std::invalid_argument("MultinomialSampler: total category weight overflows 64 bits");
   if (n == 0 || d == 0 || total == 0) {
-    std::fill(counts.begin(), counts.end(), 0);
+    block_trials_.assign(blocks, 0);
+    if (!skip_empty_blocks_) std::fill(counts.begin(), counts.end(), 0);
     return;
   }
 
@@ -282,8 +283,9 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * category_block, size = std::min(category_block, d - begin);
       int32_t* out = counts.data() + begin;
-      std::fill(out, out + size, 0);
       const uint32_t trials = block_trials_[b];
+      if (trials == 0 && skip_empty_blocks_) continue;
+      std::fill(out, out + size, 0);
       if (trials == 0) continue;
       const uint64_t uniform_weight = size * cat.smoothing;
       const uint64_t magnitude_weight = cat.block_magnitude_sum[b];
@@ -324,7 +326,9 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
       }
     }
   });
-  shares_.gather(counts, group);  // every process's blocks on every process
+  // every process's blocks on every process
+  shares_.gather(counts, group,
+                 skip_empty_blocks_ ? std::span<const uint32_t>(block_trials_) : std::span<const uint32_t>());
 }
 
 }  // namespace zimt::optim

@@ -43,34 +43,52 @@ IndexRange DrawShares::blocks(std::span<uint32_t> block_trials, size_t categorie
   return {first_block_[rank], first_block_[rank + 1]};
 }
 
-void DrawShares::encode(std::span<const int32_t> counts, std::vector<int32_t>& out) {
-  const auto nonzero =
-      static_cast<size_t>(std::count_if(counts.begin(), counts.end(), [](int32_t x) { return x != 0; }));
+namespace {
+
+// f(begin, end) for each block of category_block entries among counts'
+// `size` that drew a trial (drew[b] != 0; every block when drew is empty).
+template <class F>
+void for_each_drawn_block(size_t size, std::span<const uint32_t> drew, F&& f) {
+  for (size_t begin = 0, b = 0; begin < size; begin += category_block, ++b)
+    if (drew.empty() || drew[b] != 0) f(begin, std::min(size, begin + category_block));
+}
+
+}  // namespace
+
+void DrawShares::encode(std::span<const int32_t> counts, std::vector<int32_t>& out, std::span<const uint32_t> drew) {
+  size_t nonzero = 0;
+  for_each_drawn_block(counts.size(), drew, [&](size_t begin, size_t end) {
+    nonzero += static_cast<size_t>(
+        std::count_if(counts.begin() + begin, counts.begin() + end, [](int32_t x) { return x != 0; }));
+  });
   if (2 * nonzero >= counts.size()) {
     out.assign(counts.begin(), counts.end());
     return;
   }
   out.resize(2 * nonzero);
   size_t w = 0;
-  for (size_t i = 0; i < counts.size(); ++i)
-    if (counts[i] != 0) {
-      out[w++] = static_cast<int32_t>(i);
-      out[w++] = counts[i];
-    }
+  for_each_drawn_block(counts.size(), drew, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i)
+      if (counts[i] != 0) {
+        out[w++] = static_cast<int32_t>(i);
+        out[w++] = counts[i];
+      }
+  });
 }
 
-void DrawShares::decode(std::span<const int32_t> words, std::span<int32_t> counts) {
+void DrawShares::decode(std::span<const int32_t> words, std::span<int32_t> counts, std::span<const uint32_t> drew) {
   if (words.size() == counts.size()) {
     std::copy(words.begin(), words.end(), counts.begin());
     return;
   }
   if (words.size() % 2 != 0 || words.size() > counts.size())
     throw std::invalid_argument("DrawShares: words are neither whole counts nor (offset, count) pairs");
-  std::fill(counts.begin(), counts.end(), 0);
+  for_each_drawn_block(counts.size(), drew,
+                       [&](size_t begin, size_t end) { std::fill(counts.begin() + begin, counts.begin() + end, 0); });
   for (size_t w = 0; w < words.size(); w += 2) counts[static_cast<size_t>(words[w])] = words[w + 1];
 }
 
-void DrawShares::gather(std::span<int32_t> counts, const BatchReducer& group) {
+void DrawShares::gather(std::span<int32_t> counts, const BatchReducer& group, std::span<const uint32_t> drew) {
   const auto size = static_cast<size_t>(group.size());
   if (size == 1) return;
   const auto rank = static_cast<size_t>(group.rank());
@@ -78,7 +96,10 @@ void DrawShares::gather(std::span<int32_t> counts, const BatchReducer& group) {
     const int64_t begin = p == 0 ? 0 : count_ends_[p - 1];
     return counts.subspan(static_cast<size_t>(begin), static_cast<size_t>(count_ends_[p] - begin));
   };
-  encode(part(rank), mine_);
+  auto part_drew = [&](size_t p) {
+    return drew.empty() ? drew : drew.subspan(first_block_[p], first_block_[p + 1] - first_block_[p]);
+  };
+  encode(part(rank), mine_, part_drew(rank));
   process_ends_.resize(size);
   for (size_t p = 0; p < size; ++p) process_ends_[p] = static_cast<int64_t>(p) + 1;
   word_counts_.assign(size, 0);
@@ -103,7 +124,8 @@ void DrawShares::gather(std::span<int32_t> counts, const BatchReducer& group) {
   for (size_t p = 0; p < size; ++p) {
     if (p == rank) continue;
     const int64_t start = p == 0 ? 0 : word_ends_[p - 1];
-    decode(std::span<const int32_t>(words_.data() + start, static_cast<size_t>(word_ends_[p] - start)), part(p));
+    decode(std::span<const int32_t>(words_.data() + start, static_cast<size_t>(word_ends_[p] - start)), part(p),
+           part_drew(p));
   }
 }
 

@@ -15,6 +15,7 @@ constexpr int per_tensor_trial_bits = 40;
 }  // namespace
 
 ZimOptimizer::ZimOptimizer(ZimParams params) : params_(params) {
+  ws_.sampler.skip_empty_blocks(true);  // apply_counts reads only the blocks that drew
   if (params_.c < 0) throw std::invalid_argument("zim: c must be >= 0");
   if (params_.alpha < 0) throw std::invalid_argument("zim: alpha must be >= 0");
   if (params_.n.is_fraction ? params_.n.fraction < 0 : params_.n.absolute < 0)
@@ -39,7 +40,8 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step, const Ba
 
   StepStats stats;
   auto apply = [&](size_t offset, size_t size, const int8_t* sign) {
-    accumulate(stats, apply_counts(p.w.data() + offset, size, limit, counts_.data() + offset, sign));
+    accumulate(stats, apply_counts(p.w.data() + offset, size, limit, counts_.data() + offset, sign, category_block,
+                                   ws_.sampler.block_trials()));
   };
   auto draw = [&](std::span<const GradientSlice> slices, int64_t trials, uint64_t first_trial, size_t offset,
                   size_t size) {
