@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -258,6 +259,45 @@ TEST_CASE("scale_gradients with a factor that is no power of two rounds half to 
         }
         CHECK_MESSAGE(out.magnitude[i] == static_cast<uint64_t>(expected), "factor " << factor << " g " << g[i]);
       }
+    }
+  }
+}
+
+TEST_CASE("scale_gradients on demand: the stored scale and block sums, and scaled_entries gives the stored entries") {
+  // Four slices with other exponents, boundaries inside blocks, one empty;
+  // factors folded into the shift (1) and not (alpha = 100.25).
+  const size_t d = 3 * category_block + 50;
+  std::vector<int64_t> g(d);
+  for (size_t i = 0; i < d; ++i) {
+    const Block b = philox(3, Stream::test_data, 0, i);
+    g[i] = b[0] % 5 == 0 ? 0 : static_cast<int64_t>(b[1] >> (b[2] % 40)) * ((b[3] & 1) ? 1 : -1);
+  }
+  const size_t cut1 = 1000, cut2 = category_block + 7, cut3 = cut2;
+  const std::vector<GradientSlice> slices{{g.data(), cut1, -30},
+                                          {g.data() + cut1, cut2 - cut1, -33},
+                                          {g.data() + cut2, cut3 - cut2, 5},
+                                          {g.data() + cut3, d - cut3, -29}};
+  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4}) {
+    CAPTURE(factor);
+    ScaledGradient stored, on_demand;
+    scale_gradients(slices, factor, q32_one * 7, stored);
+    scale_gradients(slices, factor, q32_one * 7, on_demand, ScaledEntries::on_demand);
+    CHECK(on_demand.magnitude.empty());
+    CHECK(on_demand.sign.empty());
+    CHECK(on_demand.block_sum == stored.block_sum);
+    CHECK(on_demand.magnitude_sum == stored.magnitude_sum);
+    CHECK(on_demand.constant == stored.constant);
+    CHECK(on_demand.scale_exp == stored.scale_exp);
+    for (size_t begin : {size_t{0}, size_t{990}, category_block, 2 * category_block + 3, d - 1}) {
+      const size_t size = std::min(category_block, d - begin);
+      std::vector<uint64_t> magnitude(size);
+      std::vector<int8_t> sign(size);
+      const uint64_t sum = scaled_entries(slices, on_demand, begin, size, magnitude.data(), sign.data());
+      CAPTURE(begin);
+      CHECK(std::equal(magnitude.begin(), magnitude.end(),
+                       stored.magnitude.begin() + static_cast<std::ptrdiff_t>(begin)));
+      CHECK(std::equal(sign.begin(), sign.end(), stored.sign.begin() + static_cast<std::ptrdiff_t>(begin)));
+      CHECK(sum == std::accumulate(magnitude.begin(), magnitude.end(), uint64_t{0}));
     }
   }
 }

@@ -125,12 +125,13 @@ std::vector<int64_t> regime_gradient(size_t d, int regime) {
 }
 
 std::vector<int32_t> sampled(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
-                             int threads, PhiloxPath path) {
+                             int threads, PhiloxPath path, ScaledEntries entries) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
   size_t d = 0;
   for (const auto& s : slices) d += s.size;
   ZimWorkspace ws;
   ws.sampler.use_philox_path(path);
+  ws.entries = entries;
   std::vector<int32_t> counts(d, -1);
   zim_sample(slices, rule, key, counts, ws);
   return counts;
@@ -157,7 +158,7 @@ void check_every_path(const CategoryWeights& cat, int64_t n, const SampleKey& ke
 
 }  // namespace
 
-TEST_CASE("sampler counts equal the reference's on every path and thread count") {
+TEST_CASE("sampler counts equal the reference's on every path and thread count, magnitudes stored or on demand") {
   struct Case {
     size_t d;
     int regime;
@@ -188,13 +189,15 @@ TEST_CASE("sampler counts equal the reference's on every path and thread count")
     CHECK(std::accumulate(expected.begin(), expected.end(), int64_t{0}) > 0);
     for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
       if (!philox_path_supported(path)) continue;
-      for (int threads : {1, 2, 3}) {
-        CAPTURE(c.d);
-        CAPTURE(c.regime);
-        CAPTURE(static_cast<int>(path));
-        CAPTURE(threads);
-        CHECK(sampled(slices, rule, key, threads, path) == expected);
-      }
+      for (int threads : {1, 2, 3})
+        for (ScaledEntries entries : {ScaledEntries::stored, ScaledEntries::on_demand}) {
+          CAPTURE(c.d);
+          CAPTURE(c.regime);
+          CAPTURE(static_cast<int>(path));
+          CAPTURE(threads);
+          CAPTURE(static_cast<int>(entries));
+          CHECK(sampled(slices, rule, key, threads, path, entries) == expected);
+        }
     }
   }
 }

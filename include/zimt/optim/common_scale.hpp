@@ -48,15 +48,20 @@ struct GradientSlice {
   int64_t exp = 0;  // real gradient = g * 2^exp
 };
 
+// Whether scale_gradients stores every entry's magnitude and sign, or only
+// their block sums (entries then computed per block by scaled_entries).
+enum class ScaledEntries : uint8_t { stored, on_demand };
+
 struct ScaledGradient {
-  std::vector<uint64_t> magnitude;  // d entries, each <= 2^budget
-  std::vector<int8_t> sign;         // d entries in {-1, 0, +1}
+  std::vector<uint64_t> magnitude;  // d entries, each <= 2^budget (empty when on demand)
+  std::vector<int8_t> sign;         // d entries in {-1, 0, +1} (empty when on demand)
   std::vector<uint64_t>
       block_sum;               // ceil(d / category_block) entries: block b sums entries [b, b + 1) * category_block
   uint64_t magnitude_sum = 0;  // sum of magnitude (< 2^54)
   uint64_t constant = 0;       // c on the same scale (<= 2^budget)
   int64_t scale_exp = 0;       // real value = integer * 2^scale_exp
   int budget_bits = 0;         // 54 - L
+  uint64_t factor = 0;         // k, the Q32.32 factor (negative taken as 0)
   // Scratch of scale_gradients, kept so that a step allocates nothing: per
   // slice, where it starts in the concatenation and how its entries scale.
   struct SliceScale {
@@ -67,7 +72,15 @@ struct ScaledGradient {
   std::vector<SliceScale> slice_scale;
 };
 
-// Fills `out` (resized to the total slice length). factor >= 0, constant >= 0.
-void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out);
+// Fills `out` (magnitude and sign resized to the total slice length, or
+// emptied when on demand). factor >= 0, constant >= 0.
+void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out,
+                     ScaledEntries entries = ScaledEntries::stored);
+
+// Entries [begin, begin + size) of the concatenation of `slices` as the last
+// scale_gradients(slices, ..., s) defines them: magnitude and sign written
+// to magnitude[0, size) and sign[0, size); returns the magnitudes' sum.
+uint64_t scaled_entries(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t begin, size_t size,
+                        uint64_t* magnitude, int8_t* sign);
 
 }  // namespace zimt::optim

@@ -85,13 +85,24 @@ struct SampleKey {
   Stream stream = Stream::sample;
 };
 
+// The magnitudes M_i a block at a time, for weights not stored as a whole.
+class BlockMagnitudes {
+ public:
+  // M_i for i in [begin, begin + size) into out[0, size).
+  virtual void fill(size_t begin, size_t size, uint64_t* out) const = 0;
+
+ protected:
+  ~BlockMagnitudes() = default;
+};
+
 // One multinomial's categories on one integer scale (see the header comment).
 struct CategoryWeights {
-  std::span<const uint64_t> magnitude;            // M_i, d entries
+  std::span<const uint64_t> magnitude;            // M_i, d entries (empty: from `source`)
   std::span<const uint64_t> block_magnitude_sum;  // sums of M over blocks of category_block entries
   uint64_t magnitude_sum = 0;                     // sum M_i
   uint64_t smoothing = 0;                         // C, added to every category
   uint64_t zero_weight = 0;                       // M_0 (no category: trials there change nothing)
+  const BlockMagnitudes* source = nullptr;        // M_i of the blocks that need them, when magnitude is empty
 };
 
 // Draws exact multinomial counts; owns its scratch (the block table, and per
@@ -100,11 +111,10 @@ struct CategoryWeights {
 // across steps: after the first draw of a size it allocates nothing.
 class MultinomialSampler {
  public:
-  // counts.size() must equal cat.magnitude.size(), cat.block_magnitude_sum
-  // must hold the block sums of cat.magnitude; counts are overwritten (but
-  // see skip_empty_blocks). The processes of `group` each draw a share and
-  // all receive the whole counts (collective: every process calls it with
-  // the same arguments).
+  // counts.size() must equal cat.magnitude.size() (or with a source, the
+  // number of categories), cat.block_magnitude_sum must hold the block sums
+  // of the magnitudes; counts are overwritten (but see skip_empty_blocks). The processes of `group` each draw a share
+  // and all receive the whole counts (collective: every process calls it with the same arguments).
   void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
               const BatchReducer& group = single_process());
 
@@ -141,6 +151,7 @@ class MultinomialSampler {
   DrawShares shares_;                   // this process's share of the draw
   struct ThreadScratch {
     std::vector<uint32_t> block_trials;  // this thread's share of N_b
+    std::vector<uint64_t> magnitude;     // a block's magnitudes from CategoryWeights::source (category_block)
     std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes (category_block + 1)
     std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
     std::vector<uint64_t> pending;       // a chunk of a block's draws in its magnitude part, before their search
@@ -157,10 +168,14 @@ struct ZimDraw {
 struct ZimWorkspace {
   ScaledGradient scaled;
   MultinomialSampler sampler;
+  // on_demand: scaled holds no magnitudes or signs (the draw computes a
+  // block's magnitudes when it needs them; the caller takes the signs from
+  // the gradients): two passes over d entries fewer.
+  ScaledEntries entries = ScaledEntries::stored;
 };
 
 // The rule on gradient slices (one multinomial over their concatenation):
-// counts[i] = X_i, and U_i = X_i * ws.scaled.sign[i] afterwards; the draw
+// counts[i] = X_i, and U_i = X_i * sign(g_i) (ws.scaled.sign[i] when stored); the draw
 // split over the processes of `group` (MultinomialSampler::sample).
 ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
                    std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group = single_process());

@@ -6,20 +6,26 @@
 
 namespace zimt::optim {
 
-// w, x and sign are (size). Counts are clipped to 2^16 first: |w| <= 32768
-// and limit <= 32767, so any |update| >= 2^16 saturates on the same side and
-// stores the same value; u_l1 sums the unclipped counts (each < 2^31, below
-// max_update, so apply_update would not clip them either).
-// One version per instruction set (target_clones.hpp).
-ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit,
-                                    StepStats& s) {
+namespace {
+
+[[gnu::always_inline]] inline int32_t sign_value(int8_t sign) { return sign; }
+[[gnu::always_inline]] inline int32_t sign_value(int64_t g) { return (g > 0) - (g < 0); }
+
+// w and x are (size), sign_of[i]'s sign (-1, 0, +1) is the update's
+// direction: a sign itself or the gradient. Counts are clipped to 2^16
+// first: |w| <= 32768 and limit <= 32767, so any |update| >= 2^16 saturates
+// on the same side and stores the same value; u_l1 sums the unclipped counts
+// (each < 2^31, below max_update, so apply_update would not clip them either).
+template <class S>
+[[gnu::always_inline]] inline void apply_counts_body(int16_t* w, const int32_t* x, const S* sign_of, size_t size,
+                                                     int32_t limit, StepStats& s) {
   constexpr size_t block = 4096;  // 32-bit block counters cannot overflow
   for (size_t begin = 0; begin < size; begin += block) {
     const size_t end = std::min(size, begin + block);
     int32_t changed = 0, saturated = 0, max_abs = 0;
     uint32_t l1_low = 0, l1_high = 0;  // sums of the counts' low and high 16 bits
     for (size_t i = begin; i != end; ++i) {
-      const int32_t sg = int32_t{sign[i]};
+      const int32_t sg = sign_value(sign_of[i]);
       const int32_t count = x[i] & -(sg & 1);  // 0 where sign 0: no update, no l1
       const int32_t old = w[i];
       const int32_t clipped = std::min(count, 65536);
@@ -38,6 +44,19 @@ ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* 
     s.u_l1 += int64_t{l1_low} + (int64_t{l1_high} << 16);
     s.max_abs_w = std::max<int64_t>(s.max_abs_w, max_abs);
   }
+}
+
+}  // namespace
+
+// One version per instruction set (target_clones.hpp), for signs and for gradients.
+ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit,
+                                    StepStats& s) {
+  apply_counts_body(w, x, sign, size, limit, s);
+}
+
+ZIMT_CLONES void apply_counts_range(int16_t* w, const int32_t* x, const int64_t* g, size_t size, int32_t limit,
+                                    StepStats& s) {
+  apply_counts_body(w, x, g, size, limit, s);
 }
 
 // apply_counts_range with every count 0: w <- clamp(w) only, written where

@@ -75,27 +75,31 @@ StepStats apply_update_runs(int16_t* w, size_t size, int32_t limit, const Fill& 
   return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, size, 16384), StepStats{}, body, join_stats);
 }
 
-// The same update and counters as apply_update with delta(i) = x[i] * sign[i]
-// (ZIM: counts x[i] >= 0, signs in {-1, 0, +1}) on w[0, size), added to s;
-// in 32-bit lanes, AVX2 when the CPU has it (apply_counts.cpp).
+// The same update and counters as apply_update with delta(i) = x[i] *
+// sign[i] (ZIM: counts x[i] >= 0, signs in {-1, 0, +1}) on w[0, size), added
+// to s; in 32-bit lanes, AVX-512 or AVX2 when the CPU has it
+// (apply_counts.cpp). The second form takes the signs of the gradient g.
 void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s);
+void apply_counts_range(int16_t* w, const int32_t* x, const int64_t* g, size_t size, int32_t limit, StepStats& s);
 
 // apply_counts_range with all counts 0 (w clamped, and read only where it is
 // within the limit), added to s.
 void clamp_range(int16_t* w, size_t size, int32_t limit, StepStats& s);
 
-// apply_counts on w[0, size) in blocks of `block` weights, where block b's
-// counts are all 0 when drew[b] == 0 (a sampler block that drew no trial):
-// such a block reads only its weights. The same weights and counters.
-inline StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const int8_t* sign,
-                              size_t block, std::span<const uint32_t> drew) {
+// apply_counts_range on w[0, size) in blocks of `block` weights, where block
+// b's counts are all 0 when drew[b] == 0 (a sampler block that drew no
+// trial): such a block reads only its weights. sign_of: signs (int8_t) or
+// the gradient (int64_t).
+template <class S>
+StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const S* sign_of, size_t block,
+                       std::span<const uint32_t> drew) {
   auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * block, count = std::min(block, size - begin);
       if (drew[b] == 0)
         clamp_range(w + begin, count, limit, s);
       else
-        apply_counts_range(w + begin, x + begin, sign + begin, count, limit, s);
+        apply_counts_range(w + begin, x + begin, sign_of + begin, count, limit, s);
     }
     return s;
   };

@@ -88,17 +88,63 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
   return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
 }
 
+// Entries [begin, end) of the concatenation, all within slice t, as
+// scale_gradients defines them: sign and magnitude written to sign[0, end -
+// begin) and magnitude[..], magnitudes summed.
+uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t t, size_t begin, size_t end,
+                    uint64_t* mag, int8_t* sign) {
+  const ScaledGradient::SliceScale& plan = s.slice_scale[t];
+  const int64_t* g_in = slices[t].g + (begin - plan.start);
+  const size_t size = end - begin;
+  const uint64_t k = s.factor;
+  if (plan.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(plan.shift));
+  if (plan.shift < 0 && plan.shift > -128)
+    return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, static_cast<int>(-plan.shift));
+  uint64_t partial = 0;
+  for (size_t i = 0; i < size; ++i) {
+    const int64_t g = g_in[i];
+    sign[i] = static_cast<int8_t>((g > 0) - (g < 0));
+    mag[i] = rescale(static_cast<u128>(abs_u64(g)) * k, plan.shift);
+    partial += mag[i];
+  }
+  return partial;
+}
+
+// scale_part over [begin, end), which may span slices; t is a slice at or
+// before the one holding begin (advanced past empty ones), updated to the last.
+uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t& t, size_t begin,
+                     size_t end, uint64_t* mag, int8_t* sign) {
+  const std::vector<ScaledGradient::SliceScale>& plan = s.slice_scale;
+  uint64_t sum = 0;
+  for (size_t pos = begin; pos < end;) {
+    while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
+    const size_t part_end = std::min(end, plan[t + 1].start);
+    sum += scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin));
+    pos = part_end;
+  }
+  return sum;
+}
+
 }  // namespace
 
-void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out) {
+uint64_t scaled_entries(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t begin, size_t size,
+                        uint64_t* magnitude, int8_t* sign) {
+  size_t t = 0;
+  return scale_range(slices, s, t, begin, begin + size, magnitude, sign);
+}
+
+void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out,
+                     ScaledEntries entries) {
   size_t d = 0;
   for (const auto& s : slices) d += s.size;
-  out.magnitude.resize(d);
-  out.sign.resize(d);
+  const bool stored = entries == ScaledEntries::stored;
+  out.magnitude.resize(stored ? d : 0);
+  out.sign.resize(stored ? d : 0);
   out.budget_bits = 54 - bit_width_u64(d);
 
   // The largest term's bit length, as an exponent: term < 2^top.
   const auto k = static_cast<uint64_t>(std::max<q32>(factor, 0));
+  out.factor = k;
   const auto c = static_cast<uint64_t>(std::max<q32>(constant, 0));
   bool any = c != 0;
   int64_t top = c != 0 ? bit_width_u64(c) - 32 : 0;
@@ -128,41 +174,21 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
     }
     plan[slices.size()] = {start, 0, false};
   }
-  // Entries [begin, end) of slice t: sign and magnitude written, magnitudes summed.
-  auto scale_part = [&](size_t t, size_t begin, size_t end) -> uint64_t {
-    const ScaledGradient::SliceScale& s = plan[t];
-    const int64_t* g_in = slices[t].g + (begin - s.start);
-    uint64_t* mag = out.magnitude.data() + begin;
-    int8_t* sign = out.sign.data() + begin;
-    const size_t size = end - begin;
-    if (s.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(s.shift));
-    if (s.shift < 0 && s.shift > -128)
-      return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, static_cast<int>(-s.shift));
-    uint64_t partial = 0;
-    for (size_t i = 0; i < size; ++i) {
-      const int64_t g = g_in[i];
-      sign[i] = static_cast<int8_t>((g > 0) - (g < 0));
-      mag[i] = rescale(static_cast<u128>(abs_u64(g)) * k, s.shift);
-      partial += mag[i];
-    }
-    return partial;
-  };
   // One pass over the blocks of category_block entries; a block may span slices.
   const size_t blocks = (d + category_block - 1) / category_block;
   out.block_sum.resize(blocks);
+  // Entries computed on demand are written to a block of scratch (in cache)
+  // and only summed here.
   tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
                     [&](const tbb::blocked_range<size_t>& r) {
+                      uint64_t scratch_magnitude[category_block];
+                      int8_t scratch_sign[category_block];
                       size_t t = 0;
                       for (size_t b = r.begin(); b != r.end(); ++b) {
                         const size_t begin = b * category_block, end = std::min(d, begin + category_block);
-                        uint64_t block_sum = 0;
-                        for (size_t pos = begin; pos < end;) {
-                          while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
-                          const size_t part_end = std::min(end, plan[t + 1].start);
-                          block_sum += scale_part(t, pos, part_end);
-                          pos = part_end;
-                        }
-                        out.block_sum[b] = block_sum;
+                        uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
+                        int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
+                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign);
                       }
                     });
   uint64_t sum = 0;

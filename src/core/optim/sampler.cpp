@@ -172,8 +172,9 @@ inline size_t search_entry(const uint64_t* start, size_t size, uint64_t x) {
 
 void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
                                 const BatchReducer& group) {
-  const size_t d = cat.magnitude.size();
-  if (counts.size() != d) throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
+  const size_t d = counts.size();
+  if (cat.source == nullptr && cat.magnitude.size() != d)
+    throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
   if (n < 0 || n > INT32_MAX) throw std::invalid_argument("MultinomialSampler: n must be in [0, 2^31)");
   if (key.first_trial + static_cast<uint64_t>(n) > max_trial_index)
     throw std::invalid_argument("MultinomialSampler: trial indices must stay below 2^54");
@@ -219,6 +220,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     s.block_trials.assign(blocks + 1, 0);
     s.pending.resize(pending_capacity);
     s.cumulative.resize(category_block + 1);
+    if (cat.source != nullptr) s.magnitude.resize(category_block);
     s.guide.resize((size_t{1} << guide_bits) + 1);  // build_lookup's largest
   }
   auto slot_scratch = [&]() -> ThreadScratch& {
@@ -313,7 +315,14 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
                         pending[pending_count++] = v - uniform_weight;
                       });
         if (pending_count == 0) continue;
-        if (searched == 0) running_sums_on(path, cat.magnitude.data() + begin, size, cumulative);
+        if (searched == 0) {
+          const uint64_t* magnitude = local.magnitude.data();
+          if (cat.source == nullptr)
+            magnitude = cat.magnitude.data() + begin;
+          else
+            cat.source->fill(begin, size, local.magnitude.data());
+          running_sums_on(path, magnitude, size, cumulative);
+        }
         searched += pending_count;
         if (guide_shift < 0 && searched >= size / searches_per_table)
           guide_shift = build_lookup(path, cumulative, size, magnitude_weight, guide_bits, local.guide);

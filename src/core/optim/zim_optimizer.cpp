@@ -16,6 +16,11 @@ constexpr int per_tensor_trial_bits = 40;
 
 ZimOptimizer::ZimOptimizer(ZimParams params) : params_(params) {
   ws_.sampler.skip_empty_blocks(true);  // apply_counts reads only the blocks that drew
+  // The zero-inflated rule's trials land in few blocks (most in the zero
+  // category): their magnitudes are computed when drawn, the signs read from
+  // the gradients, instead of both stored for all d entries. The authors'
+  // rule (n = d, c > 0) draws in every block: stored, each read once.
+  if (params_.rule == ZimRule::zero_inflated) ws_.entries = ScaledEntries::on_demand;
   if (params_.c < 0) throw std::invalid_argument("zim: c must be >= 0");
   if (params_.alpha < 0) throw std::invalid_argument("zim: alpha must be >= 0");
   if (params_.n.is_fraction ? params_.n.fraction < 0 : params_.n.absolute < 0)
@@ -39,9 +44,14 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step, const Ba
   const int32_t limit = weight_limit(p.storage);
 
   StepStats stats;
-  auto apply = [&](size_t offset, size_t size, const int8_t* sign) {
-    accumulate(stats, apply_counts(p.w.data() + offset, size, limit, counts_.data() + offset, sign, category_block,
-                                   ws_.sampler.block_trials()));
+  auto apply = [&](size_t offset, size_t size) {
+    int16_t* w = p.w.data() + offset;
+    const int32_t* counts = counts_.data() + offset;
+    const std::span<const uint32_t> drew = ws_.sampler.block_trials();
+    if (ws_.entries == ScaledEntries::on_demand)
+      accumulate(stats, apply_counts(w, size, limit, counts, p.g.data() + offset, category_block, drew));
+    else
+      accumulate(stats, apply_counts(w, size, limit, counts, ws_.scaled.sign.data(), category_block, drew));
   };
   auto draw = [&](std::span<const GradientSlice> slices, int64_t trials, uint64_t first_trial, size_t offset,
                   size_t size) {
@@ -50,7 +60,7 @@ StepStats ZimOptimizer::step(ParamSet& p, uint64_t seed, uint64_t step, const Ba
                                  std::span<int32_t>(counts_.data() + offset, size), ws_, group);
     stats.trials += r.trials;
     stats.fallback_groups += r.fallback;
-    apply(offset, size, ws_.scaled.sign.data());
+    apply(offset, size);
   };
 
   if (params_.scope == Scope::global) {
