@@ -58,10 +58,38 @@ TEST_CASE("scale_by_factor_on rounds |g| k / 2^right half to even on every path"
             want_sum += expected[i];
           }
           CHECK(sum == want_sum);
+          CHECK(sum_scaled_by_factor_on(path, g.data(), size, k, right) == want_sum);
         }
       }
     }
   }
   CHECK(nonzero > 10000);
   CHECK(scale_path_supported(best_scale_path()));
+}
+
+TEST_CASE("sum_scaled_by_factor_on: mostly zero gradients, several chunks, every length") {
+  // The AVX-512 path packs each chunk's nonzero entries first: zeros in
+  // every pattern (isolated nonzeros, runs, whole registers of zeros) and
+  // lengths that end inside a register and inside a chunk.
+  uint64_t draw = 0;
+  auto next = [&] { return lo64(philox(11, Stream::test_data, 0, draw++)); };
+  const uint64_t k = (uint64_t{100} << 32) + 12345;  // alpha = 100.000003
+  const int right = 70;
+  std::vector<int64_t> g(1500, 0);
+  for (size_t i = 0; i < g.size(); ++i) {
+    const uint64_t r = next();
+    const bool nonzero = (i % 9 == 4) || (i >= 600 && i < 700) || r % 50 == 0;
+    if (nonzero && !(i >= 1000 && i < 1300)) g[i] = static_cast<int64_t>(r >> 20) * ((r & 1) ? 1 : -1);
+  }
+  for (size_t size : {size_t{0}, size_t{5}, size_t{256}, size_t{263}, size_t{1000}, size_t{1499}, g.size()}) {
+    uint64_t want = 0;
+    for (size_t i = 0; i < size; ++i) {
+      const u128 m = static_cast<u128>(abs_u64(g[i])) * k;
+      const u128 q = m >> right, rem = m - (q << right), h = static_cast<u128>(1) << (right - 1);
+      want += static_cast<uint64_t>(q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0));
+    }
+    CAPTURE(size);
+    for (ScalePath path : {ScalePath::scalar, ScalePath::avx512})
+      if (scale_path_supported(path)) CHECK(sum_scaled_by_factor_on(path, g.data(), size, k, right) == want);
+  }
 }

@@ -1,7 +1,7 @@
 #pragma once
 // One step of the optimizer scaling (common_scale.hpp) for a factor that is
 // no power of two (the zero-inflated rule's alpha), on two instruction-set
-// paths with the same results (tested):
+// paths with the same results (tested), entries stored or only summed:
 //   magnitude[i] = round-half-even(|g_i| k / 2^right), sign[i] = sign(g_i)
 // for 0 < right < 128 and magnitudes known to fit 64 bits (the scale choice
 // bounds them by 2^budget). The exact product |g_i| k has up to 127 bits.
@@ -21,5 +21,9 @@ ScalePath best_scale_path();
 // g, sign and magnitude are (size); returns the sum of the magnitudes.
 uint64_t scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
                             uint64_t k, int right);
+
+// The same sum without storing the magnitudes or signs; zero gradients cost
+// little (the AVX-512 path rounds only the nonzero ones).
+uint64_t sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right);
 
 }  // namespace zimt::optim

@@ -90,16 +90,20 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
 
 // Entries [begin, end) of the concatenation, all within slice t, as
 // scale_gradients defines them: sign and magnitude written to sign[0, end -
-// begin) and magnitude[..], magnitudes summed.
+// begin) and magnitude[..] (with sum_only perhaps not: scratch then),
+// magnitudes summed.
 uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t t, size_t begin, size_t end,
-                    uint64_t* mag, int8_t* sign) {
+                    uint64_t* mag, int8_t* sign, bool sum_only) {
   const ScaledGradient::SliceScale& plan = s.slice_scale[t];
   const int64_t* g_in = slices[t].g + (begin - plan.start);
   const size_t size = end - begin;
   const uint64_t k = s.factor;
   if (plan.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(plan.shift));
-  if (plan.shift < 0 && plan.shift > -128)
-    return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, static_cast<int>(-plan.shift));
+  if (plan.shift < 0 && plan.shift > -128) {
+    const int right = static_cast<int>(-plan.shift);
+    if (sum_only) return sum_scaled_by_factor_on(best_scale_path(), g_in, size, k, right);
+    return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, right);
+  }
   uint64_t partial = 0;
   for (size_t i = 0; i < size; ++i) {
     const int64_t g = g_in[i];
@@ -113,13 +117,13 @@ uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient&
 // scale_part over [begin, end), which may span slices; t is a slice at or
 // before the one holding begin (advanced past empty ones), updated to the last.
 uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t& t, size_t begin,
-                     size_t end, uint64_t* mag, int8_t* sign) {
+                     size_t end, uint64_t* mag, int8_t* sign, bool sum_only = false) {
   const std::vector<ScaledGradient::SliceScale>& plan = s.slice_scale;
   uint64_t sum = 0;
   for (size_t pos = begin; pos < end;) {
     while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
     const size_t part_end = std::min(end, plan[t + 1].start);
-    sum += scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin));
+    sum += scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin), sum_only);
     pos = part_end;
   }
   return sum;
@@ -177,8 +181,8 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   // One pass over the blocks of category_block entries; a block may span slices.
   const size_t blocks = (d + category_block - 1) / category_block;
   out.block_sum.resize(blocks);
-  // Entries computed on demand are written to a block of scratch (in cache)
-  // and only summed here.
+  // Entries computed on demand are only summed here (written, where a
+  // kernel needs to, to a block of scratch in cache).
   tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
                     [&](const tbb::blocked_range<size_t>& r) {
                       uint64_t scratch_magnitude[category_block];
@@ -188,7 +192,7 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
                         const size_t begin = b * category_block, end = std::min(d, begin + category_block);
                         uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
                         int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
-                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign);
+                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored);
                       }
                     });
   uint64_t sum = 0;
