@@ -233,8 +233,9 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // category (all but a few dozen of ResNet-18's 11.2 M in training); where
   // it holds at least 1 - 2^-zero_share_bits of the weight, one comparison
   // counts those trials in a register, skipping the block table's load and
-  // the counter's store (two thirds faster there; taken for a smaller
-  // share, the branch's mispredictions cost more than it saves).
+  // the increment of one counter in memory, each waiting for the last
+  // (bench_sampler, regime 3: the draw a quarter faster); for a smaller
+  // share the branch's mispredictions cost more than that saves.
   const uint64_t zero_start = block_start_[blocks];
   auto count_trials = [&](auto zero_first) {
     tbb::parallel_for(tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
