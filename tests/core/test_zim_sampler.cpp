@@ -270,7 +270,8 @@ TEST_CASE("scale_gradients on demand: the stored scale and block sums, and scale
   std::vector<int64_t> g(d);
   for (size_t i = 0; i < d; ++i) {
     const Block b = philox(3, Stream::test_data, 0, i);
-    g[i] = b[0] % 5 == 0 ? 0 : static_cast<int64_t>(b[1] >> (b[2] % 40)) * ((b[3] & 1) ? 1 : -1);
+    const uint64_t r = (uint64_t{b[1]} << 32) | b[2];  // magnitudes of 23 to 63 bits
+    g[i] = b[0] % 5 == 0 ? 0 : static_cast<int64_t>(r >> (1 + b[3] % 41)) * ((b[3] & 64) ? 1 : -1);
   }
   const size_t cut1 = 1000, cut2 = category_block + 7, cut3 = cut2;
   const std::vector<GradientSlice> slices{{g.data(), cut1, -30},
