@@ -113,8 +113,9 @@ class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size() (or with a source, the
   // number of categories), cat.block_magnitude_sum must hold the block sums
-  // of the magnitudes; counts are overwritten (but see skip_empty_blocks). The processes of `group` each draw a share
-  // and all receive the whole counts (collective: every process calls it with the same arguments).
+  // of the magnitudes; counts are overwritten (but see skip_empty_blocks).
+  // The processes of `group` each draw a share and all receive the whole
+  // counts (collective: every process calls it with the same arguments).
   void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
               const BatchReducer& group = single_process());
 
@@ -175,8 +176,9 @@ struct ZimWorkspace {
 };
 
 // The rule on gradient slices (one multinomial over their concatenation):
-// counts[i] = X_i, and U_i = X_i * sign(g_i) (ws.scaled.sign[i] when stored); the draw
-// split over the processes of `group` (MultinomialSampler::sample).
+// counts[i] = X_i, and U_i = X_i * sign(g_i) (ws.scaled.sign[i] when
+// stored); the draw split over the processes of `group`
+// (MultinomialSampler::sample).
 ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
                    std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group = single_process());
 

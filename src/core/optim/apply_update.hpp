@@ -82,8 +82,8 @@ StepStats apply_update_runs(int16_t* w, size_t size, int32_t limit, const Fill& 
 void apply_counts_range(int16_t* w, const int32_t* x, const int8_t* sign, size_t size, int32_t limit, StepStats& s);
 void apply_counts_range(int16_t* w, const int32_t* x, const int64_t* g, size_t size, int32_t limit, StepStats& s);
 
-// apply_counts_range with all counts 0 (w clamped, and read only where it is
-// within the limit), added to s.
+// apply_counts_range with all counts 0: w clamped (read, and written only
+// where it lies outside the limit), added to s.
 void clamp_range(int16_t* w, size_t size, int32_t limit, StepStats& s);
 
 // apply_counts_range on w[0, size) in blocks of `block` weights, where block
