@@ -16,6 +16,18 @@
 using namespace zimt;
 using namespace zimt::optim;
 
+namespace {
+
+// round-half-even(|g| k / 2^right) from the exact 128-bit product, read
+// plainly: quotient, remainder and half compared.
+uint64_t exact_rounding(int64_t g, uint64_t k, int right) {
+  const u128 m = static_cast<u128>(abs_u64(g)) * k;
+  const u128 q = m >> right, rem = m - (q << right), h = static_cast<u128>(1) << (right - 1);
+  return static_cast<uint64_t>(q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0));
+}
+
+}  // namespace
+
 TEST_CASE("scale_by_factor_on rounds |g| k / 2^right half to even on every path") {
   size_t nonzero = 0;  // results above 0 (|g| k reaches 2^(right - 1)), so the check sees real values
   uint64_t draw = 0;
@@ -40,9 +52,7 @@ TEST_CASE("scale_by_factor_on rounds |g| k / 2^right half to even on every path"
         for (uint64_t q : {0ull, 1ull, 2ull, 7ull}) g.push_back(static_cast<int64_t>((2 * q + 1) << (right - 1)));
       std::vector<uint64_t> expected(g.size());
       for (size_t i = 0; i < g.size(); ++i) {
-        const u128 m = static_cast<u128>(abs_u64(g[i])) * k;
-        const u128 q = m >> right, rem = m - (q << right), h = static_cast<u128>(1) << (right - 1);
-        expected[i] = static_cast<uint64_t>(q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0));
+        expected[i] = exact_rounding(g[i], k, right);
         nonzero += expected[i] != 0;
       }
       for (ScalePath path : {ScalePath::scalar, ScalePath::avx512}) {
@@ -83,11 +93,7 @@ TEST_CASE("sum_scaled_by_factor_on: mostly zero gradients, several chunks, every
   }
   for (size_t size : {size_t{0}, size_t{5}, size_t{256}, size_t{263}, size_t{1000}, size_t{1499}, g.size()}) {
     uint64_t want = 0;
-    for (size_t i = 0; i < size; ++i) {
-      const u128 m = static_cast<u128>(abs_u64(g[i])) * k;
-      const u128 q = m >> right, rem = m - (q << right), h = static_cast<u128>(1) << (right - 1);
-      want += static_cast<uint64_t>(q + ((rem > h || (rem == h && (q & 1))) ? 1 : 0));
-    }
+    for (size_t i = 0; i < size; ++i) want += exact_rounding(g[i], k, right);
     CAPTURE(size);
     for (ScalePath path : {ScalePath::scalar, ScalePath::avx512})
       if (scale_path_supported(path)) CHECK(sum_scaled_by_factor_on(path, g.data(), size, k, right) == want);
