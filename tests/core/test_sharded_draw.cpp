@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -185,6 +186,17 @@ TEST_CASE("authors' rule without smoothing, gradient in the first blocks only: r
 TEST_CASE("zero-inflated rule: most trials in the zero category, runs sent as pairs") {
   const std::vector<int64_t> g = gradient(4 * category_block + 17, 4 * category_block + 17, 3);
   check_split_draw(g, {ZimRule::zero_inflated, static_cast<int64_t>(g.size()), q32_one, q32_one / 64});
+}
+
+TEST_CASE("zero-inflated rule, zero category of 1 - 2^-9 or more: trials by runs, whole runs per process") {
+  // n = 20 d: alpha ||g||_1 ~ 530 of 330,000 trials outside the zero category,
+  // so that a run drawn by two processes, or by none, changes the counts.
+  const std::vector<int64_t> g = gradient(4 * category_block + 17, 4 * category_block + 17, 5);
+  const int64_t n = 20 * static_cast<int64_t>(g.size());
+  int64_t l1 = 0;  // ||g||_1 in units of 2^-8 (check_split_draw's exponent)
+  for (int64_t x : g) l1 += std::abs(x);
+  CHECK(l1 / 40 <= (n << 8) / 512);  // alpha ||g||_1 <= n 2^-9: the case exercises what it names
+  check_split_draw(g, {ZimRule::zero_inflated, n, q32_one, q32_one / 40});
 }
 
 TEST_CASE("fewer trials than processes: shares without a trial") {

@@ -330,6 +330,18 @@ TEST_CASE("zero-inflated rule: moments of ZIMultinomial(n, alpha |g| / n) and E[
   }
 }
 
+TEST_CASE("zero-inflated rule, zero category of 1 - 2^-9 or more (stage 1 by runs): moments of ZIMultinomial") {
+  // alpha ||g||_1 = 19 trials expected outside the zero category of n: runs
+  // of 2^6 trials at n = 20,000 and of 2^8 at n = 2,000,000 (zim.hpp).
+  const std::vector<int64_t> g{3, -5, 0, 8, -1, 2};  // real = g / 2, ||g||_1 = 9.5
+  for (int64_t n : {int64_t{20000}, int64_t{2000000}}) {
+    CAPTURE(n);
+    const ZimRuleParams rule{ZimRule::zero_inflated, n, q32_one, q32_one * 2};
+    CHECK(19.0 / static_cast<double>(n) <= 1.0 / 512);  // the case exercises what it names
+    check_moments(g, -1, rule, 4000);
+  }
+}
+
 TEST_CASE("zero-inflated rule falls back to Multinomial(n, |g| / ||g||_1) when alpha ||g||_1 > n") {
   const std::vector<int64_t> g{3, -5, 0, 8};
   ZimWorkspace ws;

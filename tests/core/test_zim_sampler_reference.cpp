@@ -6,6 +6,7 @@
 // count (docs/design.md, Update rules: Sampling).
 #include "zimt/numerics.hpp"
 #include "zimt/optim/philox_batch.hpp"
+#include "zimt/optim/zero_run_odds.hpp"
 #include "zimt/optim/zim.hpp"
 
 #include <doctest/doctest.h>
@@ -55,6 +56,54 @@ size_t reference_find(const std::vector<uint64_t>& start, uint64_t x) {
   return static_cast<size_t>(std::upper_bound(start.begin(), start.end(), x) - start.begin()) - 1;
 }
 
+// Stage 1 by runs (zim.hpp) where the zero category holds at least 1 -
+// 2^-9 of the weight: the trials [first, first + n) split into the largest
+// aligned runs within runs of 2^L (L from n), each drawn from its own words.
+struct ReferenceRuns {
+  const SampleKey& key;
+  ZeroRunOdds odds;
+  uint64_t zero_start;
+  const std::vector<uint64_t>& start;
+  std::vector<uint64_t>& trials;
+  std::vector<uint64_t> scratch;
+
+  static uint64_t counter(uint64_t t, int level) {
+    const uint64_t node = (uint64_t{1} << (8 - level)) + (t % 256 >> level);
+    return (uint64_t{1} << 54) | (node << 45) | (t / 256);
+  }
+  void draw(uint64_t t, int level, bool known) {
+    WordStream words(key.seed, key.stream, key.step, counter(t, level));
+    if (!known && odds.all_zero(level).below(words, scratch)) return;
+    if (level == 0) {
+      ++trials[reference_find(start, uniform_below(zero_start, words))];
+      return;
+    }
+    const uint64_t half = uint64_t{1} << (level - 1);
+    if (odds.left_empty(level - 1).below(words, scratch)) return draw(t + half, level - 1, true);
+    draw(t, level - 1, true);
+    draw(t + half, level - 1, false);
+  }
+  // The aligned run [t, t + 2^level) as far as it lies within [lo, hi).
+  void cover(uint64_t t, int level, uint64_t lo, uint64_t hi) {
+    const uint64_t size = uint64_t{1} << level;
+    if (t >= hi || t + size <= lo) return;
+    if (lo <= t && t + size <= hi) return draw(t, level, false);
+    cover(t, level - 1, lo, hi);
+    cover(t + size / 2, level - 1, lo, hi);
+  }
+};
+
+void reference_runs(uint64_t zero, uint64_t total, const std::vector<uint64_t>& start, int64_t n, const SampleKey& key,
+                    std::vector<uint64_t>& trials) {
+  if (start[start.size() - 2] == 0) return;  // nothing outside the zero category
+  int levels = (bit_width_u64(static_cast<uint64_t>(n)) - 1) / 2 - 1;
+  levels = std::clamp(levels, 0, 8);
+  ReferenceRuns runs{key, {}, start[start.size() - 2], start, trials, {}};
+  runs.odds.prepare(zero, total, levels);
+  const uint64_t lo = key.first_trial, hi = lo + static_cast<uint64_t>(n);
+  for (uint64_t t = lo >> levels << levels; t < hi; t += uint64_t{1} << levels) runs.cover(t, levels, lo, hi);
+}
+
 std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, const SampleKey& key,
                                       Rejections* rejections = nullptr) {
   Rejections unused;
@@ -73,9 +122,13 @@ std::vector<int32_t> reference_sample(const CategoryWeights& cat, int64_t n, con
   }
   start.push_back(total);
   std::vector<uint64_t> trials(blocks + 1, 0);
-  for (uint64_t j = 0; j < static_cast<uint64_t>(n); ++j) {
-    const uint64_t t = key.first_trial + j;
-    ++trials[reference_find(start, reference_draw(total, key, 0, t, (uint64_t{1} << 55) | t, rejected.stage1))];
+  if (cat.zero_weight >= total - (total >> 9)) {
+    reference_runs(cat.zero_weight, total, start, n, key, trials);
+  } else {
+    for (uint64_t j = 0; j < static_cast<uint64_t>(n); ++j) {
+      const uint64_t t = key.first_trial + j;
+      ++trials[reference_find(start, reference_draw(total, key, 0, t, (uint64_t{1} << 55) | t, rejected.stage1))];
+    }
   }
   uint64_t offset = 0;
   for (size_t b = 0; b < blocks; ++b) {
@@ -283,5 +336,41 @@ TEST_CASE("a zero category of 15/16 or more of the weight: the other categories 
     const std::vector<int32_t> expected = reference_sample(cat, n, key);
     CHECK(expected[d - 1] > 0);
     check_every_path(cat, n, key, expected);
+  }
+}
+
+TEST_CASE("a zero category of 1 - 2^-9 or more draws by runs: the other categories draw as the reference's") {
+  // Stage 1 by runs (zim.hpp): runs of 2^L trials for L = 0, 3, 5 and 8 (from
+  // n), cut at both ends of [first_trial, first_trial + n) where those are not
+  // aligned; trials outside the zero category in every block, the last
+  // categories one unit each just below its start.
+  const size_t d = 3 * category_block + 9;
+  std::vector<uint64_t> magnitude(d, 0);
+  for (size_t i = 0; i < d; i += 97) magnitude[i] = 1 + i % 13;
+  for (size_t i = d - 4; i < d; ++i) magnitude[i] = 1;
+  std::vector<uint64_t> block_sum((d + category_block - 1) / category_block, 0);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < d; ++i) {
+    block_sum[i / category_block] += magnitude[i];
+    sum += magnitude[i];
+  }
+  struct Case {
+    int64_t n;
+    uint64_t first_trial;
+    uint64_t zero_weight;
+    int64_t least_outside;  // trials outside the zero category the case needs
+  };
+  for (const Case& c : {Case{3, 0, 600 * sum, 0}, Case{200, 5, 520 * sum, 0}, Case{5000, 77, 520 * sum, 3},
+                        Case{600000, 1000003, 600 * sum, 800}, Case{600000, 0, 400000 * sum, 0}}) {
+    const uint64_t total = sum + c.zero_weight;
+    CAPTURE(c.n);
+    CAPTURE(c.first_trial);
+    CHECK(c.zero_weight >= total - (total >> 9));  // the case exercises what it names
+    const CategoryWeights cat{magnitude, block_sum, sum, 0, c.zero_weight};
+    const SampleKey key{0x5eedull, 6, c.first_trial, Stream::sample};
+    const std::vector<int32_t> expected = reference_sample(cat, c.n, key);
+    const int64_t outside = std::accumulate(expected.begin(), expected.end(), int64_t{0});
+    CHECK(outside >= c.least_outside);
+    check_every_path(cat, c.n, key, expected);
   }
 }

@@ -39,8 +39,26 @@
 // WordStream(seed, stream, step, 2^55 + t) in stage 1 and
 // WordStream(seed, stream, step, 2^55 + 2^54 + s) in stage 2.
 // So P(category i) = (W_b / T) ((C + M_i) / W_b) = (C + M_i) / T exactly, and
-// the trials are independent. The counts depend on the key and the weights
-// only: the same for any thread count, partition and instruction-set path.
+// the trials are independent.
+//   1'. Stage 1 by runs, where the zero category holds M_0 >= T - T/2^9 (the
+//      zero-inflated rule in training: all but a few dozen of ResNet-18's
+//      11.2 M trials land there). The trial positions split into aligned
+//      runs of 2^L (L = clamp(floor((bit_width(n) - 1) / 2) - 1, 0, 8)),
+//      cut to [first_trial, first_trial + n) as the largest aligned runs
+//      that fit. A run of m = 2^l trials lies all in the zero category with
+//      probability (M_0/T)^m; otherwise its first half holds none with
+//      probability M_0^h / (T^h + M_0^h), h = m/2 (given one outside in the
+//      whole run), and the halves draw in turn under that condition or
+//      none, down to single trials known to lie outside, which draw u =
+//      uniform_below(P_blocks) (their block as in 1). Each probability is
+//      an exact fraction, read as X < p from the run's words (zero_run_odds.hpp);
+//      run [t, t + 2^l) reads WordStream(seed, stream, step, 2^54 + (node
+//      << 45) + t / 2^8), node = 2^(8 - l) + (t mod 2^8) / 2^l. The N_b have
+//      the distribution of 1's (every trial independent), from about one
+//      word per run instead of one per trial; the processes of a split draw
+//      take whole runs.
+// The counts depend on the key and the weights only: the same for any
+// thread count, partition and instruction-set path.
 //
 // Degenerate inputs (defined, tested):
 //   n = 0                    -> all counts 0, no random numbers drawn
@@ -50,7 +68,7 @@
 //   d = 0                    -> nothing to sample (n trials counted as drawn)
 //   authors with c = 0 and g = 0 -> T = 0: no category, all counts 0
 //   |g| up to 2^63 (INT64_MIN included) -> exact signs, scale per common_scale.hpp
-// Limits: n <= INT32_MAX (counts are int32), first_trial + n <= 2^54.
+// Limits: n <= INT32_MAX (counts are int32), first_trial + n <= 2^53.
 //
 // Several processes holding the same gradients can split one draw (the
 // trials of stage 1, the blocks of stage 2) and exchange their counts
@@ -60,6 +78,7 @@
 #include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/q32.hpp"
 #include "zimt/optim/sharded_draw.hpp"
+#include "zimt/optim/zero_run_odds.hpp"
 #include "zimt/rng.hpp"
 
 #include <cstdint>
@@ -150,12 +169,14 @@ class MultinomialSampler {
   std::vector<uint32_t> block_trials_;  // N_b
   std::vector<uint64_t> block_offset_;  // Q_b
   DrawShares shares_;                   // this process's share of the draw
+  ZeroRunOdds odds_;                    // stage 1 by runs: the zero category's odds
   struct ThreadScratch {
     std::vector<uint32_t> block_trials;  // this thread's share of N_b
     std::vector<uint64_t> magnitude;     // a block's magnitudes from CategoryWeights::source (category_block)
     std::vector<uint64_t> cumulative;    // a block's cumulative magnitudes (category_block + 1)
     std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
     std::vector<uint64_t> pending;       // a chunk of a block's draws in its magnitude part, before their search
+    std::vector<uint64_t> digits;        // a run's odds past their first digit (ZeroRunOdds)
   };
   std::vector<ThreadScratch> scratch_;  // one per slot of the task arena (sized by sample())
 };

@@ -18,10 +18,15 @@ namespace {
 constexpr size_t trial_grain = 16384;  // stage-1 trials per task
 constexpr size_t block_grain = 4;      // stage-2 category blocks per task
 constexpr int zero_share_bits = 4;     // stage 1 tests for the zero category first from a share of 15/16
-// Counter indices (zim.hpp): stage-1 blocks below 2^53, stage-2 blocks from
-// 2^53, further words of a rejected draw from 2^55 (stage 2: 2^55 + 2^54).
-constexpr uint64_t max_trial_index = uint64_t{1} << 54;
+constexpr int run_share_bits = 9;      // and draws by runs of trials from a share of 1 - 2^-9
+constexpr int max_run_bits = 8;        // runs of at most 256 trials
+// Counter indices (zim.hpp): stage-1 blocks below 2^52, stage-2 blocks from
+// 2^53, runs from 2^54, further words of a rejected draw from 2^55 (stage 2:
+// 2^55 + 2^54).
+constexpr uint64_t max_trial_index = uint64_t{1} << 53;
 constexpr uint64_t within_block_counters = uint64_t{1} << 53;
+constexpr uint64_t run_counters = uint64_t{1} << 54;
+constexpr int run_node_shift = 45;  // a run's node above its position's bits: (t >> max_run_bits) < 2^45
 constexpr uint64_t extra_words_bit = uint64_t{1} << 55;
 constexpr uint64_t within_block_extra_bit = uint64_t{1} << 54;
 // The block lookup table holds about four entries per block, so few entries
@@ -168,6 +173,57 @@ inline size_t search_entry(const uint64_t* start, size_t size, uint64_t x) {
   return static_cast<size_t>(base - start);
 }
 
+// The block of a stage-1 draw u (build_edges; the zero category is the last).
+inline size_t find_block(const MultinomialSampler::Edge* edges, const uint64_t* starts, const uint32_t* lookup,
+                         int shift, uint64_t u) {
+  const MultinomialSampler::Edge e = edges[u >> shift];
+  if (e.above == MultinomialSampler::Edge::kSearch) [[unlikely]]
+    return find_entry(starts, lookup, shift, u);
+  return u < e.threshold ? e.below : e.above;
+}
+
+// The counter of the run of trials [t, t + 2^level) (aligned): node of a
+// heap over each 2^max_run_bits positions (1 for the whole, 2 and 3 for its
+// halves, ...), above the index of those positions.
+inline uint64_t run_counter(uint64_t t, int level) {
+  const uint64_t node = (uint64_t{1} << (max_run_bits - level)) + ((t & ((uint64_t{1} << max_run_bits) - 1)) >> level);
+  return run_counters | (node << run_node_shift) | (t >> max_run_bits);
+}
+
+// Stage 1 by runs (zim.hpp): the trials of a run, aligned at 2^level, all in
+// the zero category with probability (Z/T)^(2^level); otherwise the first
+// half holds none with probability left_empty(level - 1) and the rest draw
+// in turn, down to single trials, which draw their block below the zero
+// category's start. A run reads its words from its own WordStream.
+struct RunDraw {
+  const SampleKey& key;
+  const ZeroRunOdds& odds;
+  uint64_t zero_start;
+  const MultinomialSampler::Edge* edges;
+  const uint64_t* starts;
+  const uint32_t* lookup;
+  int shift;
+  uint32_t* trials_in;
+  std::vector<uint64_t>& digits;
+
+  // known: at least one of the run's trials lands outside the zero category.
+  void operator()(uint64_t t, int level, bool known) const {
+    WordStream words(key.seed, key.stream, key.step, run_counter(t, level));
+    if (!known && odds.all_zero(level).below(words, digits)) return;
+    if (level == 0) {
+      ++trials_in[find_block(edges, starts, lookup, shift, uniform_below(zero_start, words))];
+      return;
+    }
+    const uint64_t half = uint64_t{1} << (level - 1);
+    if (odds.left_empty(level - 1).below(words, digits)) {
+      (*this)(t + half, level - 1, true);
+      return;
+    }
+    (*this)(t, level - 1, true);
+    (*this)(t + half, level - 1, false);
+  }
+};
+
 }  // namespace
 
 void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
@@ -177,7 +233,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
   if (n < 0 || n > INT32_MAX) throw std::invalid_argument("MultinomialSampler: n must be in [0, 2^31)");
   if (key.first_trial + static_cast<uint64_t>(n) > max_trial_index)
-    throw std::invalid_argument("MultinomialSampler: trial indices must stay below 2^54");
+    throw std::invalid_argument("MultinomialSampler: trial indices must stay below 2^53");
   const size_t blocks = (d + category_block - 1) / category_block;
   if (cat.block_magnitude_sum.size() != blocks)
     throw std::invalid_argument("MultinomialSampler: one magnitude sum per block of category_block entries needed");
@@ -210,6 +266,15 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   build_edges(block_start_.data(), blocks + 1, block_shift, block_lookup_.data(), lookup_entries(total, block_shift),
               block_edges_);
 
+  const uint64_t zero_start = block_start_[blocks];
+  const uint64_t* starts = block_start_.data();
+  const uint32_t* lookup = block_lookup_.data();
+  const Edge* edges = block_edges_.data();
+  const bool by_runs = cat.zero_weight >= total - (total >> run_share_bits);
+  // Runs of 2^run_levels trials, fewer for small n: the odds' integers grow
+  // with the run length (T^256 has 220 words), and their cost with its square.
+  const int run_levels = std::clamp((bit_width_u64(static_cast<uint64_t>(n)) - 1) / 2 - 1, 0, max_run_bits);
+
   // Stage 1: each thread counts its trials per block (the zero category is
   // block `blocks`), of this process's share of the trials (sharded_draw.hpp).
   // Scratch per slot of the task arena, all sized here, so that neither a
@@ -222,7 +287,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     s.cumulative.resize(category_block + 1);
     if (cat.source != nullptr) s.magnitude.resize(category_block);
     s.guide.resize((size_t{1} << guide_bits) + 1);  // build_lookup's largest
+    s.digits.reserve(ZeroRunOdds::max_words(run_levels));
   }
+  odds_.reserve(run_levels);  // whether or not this draw goes by runs: a later one may
+
   auto slot_scratch = [&]() -> ThreadScratch& {
     return scratch_[static_cast<size_t>(tbb::this_task_arena::current_thread_index())];
   };
@@ -236,14 +304,10 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // the increment of one counter in memory, each waiting for the last
   // (bench_sampler, regime 3: the draw a quarter faster); for a smaller
   // share the branch's mispredictions cost more than that saves.
-  const uint64_t zero_start = block_start_[blocks];
   auto count_trials = [&](auto zero_first) {
     tbb::parallel_for(tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
                       [&](const tbb::blocked_range<uint64_t>& r) {
                         uint32_t* trials_in = slot_scratch().block_trials.data();
-                        const uint64_t* starts = block_start_.data();
-                        const uint32_t* lookup = block_lookup_.data();
-                        const Edge* edges = block_edges_.data();
                         uint32_t zero_trials = 0;  // n < 2^31
                         for_each_draw(path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
                                       [&](uint64_t, uint64_t u) {
@@ -253,17 +317,44 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
                                             return;
                                           }
                                         }
-                                        const Edge e = edges[u >> block_shift];
-                                        if (e.above == Edge::kSearch) [[unlikely]] {
-                                          ++trials_in[find_entry(starts, lookup, block_shift, u)];
-                                          return;
-                                        }
-                                        ++trials_in[u < e.threshold ? e.below : e.above];
+                                        ++trials_in[find_block(edges, starts, lookup, block_shift, u)];
                                       });
                         trials_in[blocks] += zero_trials;
                       });
   };
-  if (cat.zero_weight >= total - (total >> zero_share_bits))
+  // Where the zero category holds at least 1 - 2^-run_share_bits of the
+  // weight, trials go by runs (RunDraw): a run of up to 2^run_levels trials,
+  // nearly always all in the zero category, costs one word instead of one
+  // per trial (ResNet-18 in training: n = 11.2 M words for a few dozen
+  // trials outside it). The process shares are whole runs.
+  auto count_runs = [&]() {
+    if (zero_start == 0) return;  // no weight outside the zero category
+    odds_.prepare(cat.zero_weight, total, run_levels);
+    const uint64_t begin = first, end = first + static_cast<uint64_t>(n);
+    const uint64_t first_run = begin >> run_levels, runs = ((end - 1) >> run_levels) + 1 - first_run;
+    const IndexRange mine = process_share(runs, group.rank(), group.size());
+    tbb::parallel_for(
+        tbb::blocked_range<uint64_t>(mine.begin, mine.end, std::max<uint64_t>(1, trial_grain >> run_levels)),
+        [&](const tbb::blocked_range<uint64_t>& r) {
+          ThreadScratch& local = slot_scratch();
+          const RunDraw draw{
+              key, odds_, zero_start, edges, starts, lookup, block_shift, local.block_trials.data(), local.digits};
+          for (uint64_t j = r.begin(); j != r.end(); ++j) {
+            // The run's trials within [begin, end), as the largest aligned runs that fit.
+            const uint64_t lo = std::max(begin, (first_run + j) << run_levels);
+            const uint64_t hi = std::min(end, (first_run + j + 1) << run_levels);
+            for (uint64_t t = lo; t < hi;) {
+              int level = run_levels;
+              while ((t & ((uint64_t{1} << level) - 1)) != 0 || t + (uint64_t{1} << level) > hi) --level;
+              draw(t, level, false);
+              t += uint64_t{1} << level;
+            }
+          }
+        });
+  };
+  if (by_runs)
+    count_runs();
+  else if (cat.zero_weight >= total - (total >> zero_share_bits))
     count_trials(std::true_type{});
   else
     count_trials(std::false_type{});
