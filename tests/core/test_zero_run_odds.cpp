@@ -74,7 +74,8 @@ TEST_CASE("BinaryFraction: the digits of one-word fractions are those of long di
                                                              {12345, 99991},
                                                              {(uint64_t{1} << 63) + 7, top - 58},
                                                              {5, uint64_t{1} << 63}};
-  for (const auto& [num, den] : fractions) {
+  for (const auto& fraction : fractions) {
+    const uint64_t num = fraction.first, den = fraction.second;
     CAPTURE(num);
     CAPTURE(den);
     BinaryFraction f;
