@@ -303,6 +303,42 @@ TEST_CASE("scale_gradients on demand: the stored scale and block sums, and scale
   }
 }
 
+TEST_CASE(
+    "scale_gradients on demand, reused from step to step: the last step's scale kept or changed, the stored sums") {
+  // On demand the block sums are first formed on the previous call's scale
+  // (common_scale.cpp): every call must still equal a fresh stored one, when
+  // the scale stays, moves by one, or moves far (exponents 200 apart: the
+  // guessed shifts then leave 64 and 128 bits).
+  const size_t d = 2 * category_block + 333;
+  std::vector<int64_t> g(d);
+  for (size_t i = 0; i < d; ++i) {
+    const Block b = philox(5, Stream::test_data, 0, i);
+    g[i] = b[0] % 4 == 0 ? 0 : static_cast<int64_t>(b[1] >> (b[2] % 20)) * ((b[3] & 1) ? 1 : -1);
+  }
+  // The same gradient with smaller values (a stale largest |g_i| would keep
+  // the scale), and one with its second slice all zero.
+  std::vector<int64_t> small(d), half_zero(d, 0);
+  for (size_t i = 0; i < d; ++i) small[i] = g[i] / 4096;
+  std::copy(g.begin(), g.begin() + category_block, half_zero.begin());
+  const size_t cut = category_block + 100;
+  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4}) {
+    CAPTURE(factor);
+    ScaledGradient reused;
+    for (const auto& [values, shift] : std::vector<std::pair<const std::vector<int64_t>*, int64_t>>{
+             {&g, 0}, {&g, 0}, {&g, 1}, {&small, 1}, {&g, 1}, {&g, 200}, {&half_zero, -200}, {&small, 0}, {&g, 0}}) {
+      const std::vector<GradientSlice> slices{{values->data(), cut, -40 + shift},
+                                              {values->data() + cut, d - cut, -41 + shift}};
+      ScaledGradient stored;  // constant 2^-30: below every slice's largest term, so those set the scale
+      scale_gradients(slices, factor, 4, stored);
+      scale_gradients(slices, factor, 4, reused, ScaledEntries::on_demand);
+      CHECK(reused.scale_exp == stored.scale_exp);
+      CHECK(reused.block_sum == stored.block_sum);
+      CHECK(reused.magnitude_sum == stored.magnitude_sum);
+      CHECK(reused.constant == stored.constant);
+    }
+  }
+}
+
 TEST_CASE("authors' rule: moments of Multinomial(n, (|g| + c) / (||g||_1 + d c))") {
   // Real gradient 0.5, -1.5, 0, 3, -0.25 (exp -2), c = 1: visibly non-uniform.
   check_moments({2, -6, 0, 12, -1}, -2, {ZimRule::authors, 40, q32_one, q32_one}, 4000);

@@ -70,6 +70,7 @@ struct ScaledGradient {
     bool folded;    // k is a power of two folded into shift, and -63 < shift < 64
   };
   std::vector<SliceScale> slice_scale;
+  std::vector<uint64_t> slice_or;  // per slice, the OR of its |g_i| (its largest one's bit length)
 };
 
 // Fills `out` (magnitude and sign resized to the total slice length, or

@@ -8,6 +8,7 @@
 #include <tbb/parallel_reduce.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace zimt::optim {
 
@@ -43,6 +44,9 @@ uint64_t abs_or(const GradientSlice& s) {
 // round-half-even(value * 2^shift) for value < 2^127, the result known to fit.
 uint64_t rescale(u128 value, int64_t shift) {
   if (value == 0) return 0;  // its shift may be any size
+  // On the chosen scale a nonzero result fits 64 bits (shift < 64); a shift
+  // of 128 or more comes only from a guessed scale, whose sums are discarded.
+  if (shift >= 128) return 0;
   if (shift >= 0) return static_cast<uint64_t>(value << shift);
   return static_cast<uint64_t>(shift_round_even_u128(value, -shift));
 }
@@ -129,6 +133,73 @@ uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient
   return sum;
 }
 
+// scale_exp from the slices' largest |g_i| (ScaledGradient::slice_or): the
+// largest term's bit length, as an exponent (term < 2^top), less the budget.
+int64_t choose_scale(std::span<const GradientSlice> slices, uint64_t k, uint64_t c, const ScaledGradient& out) {
+  bool any = c != 0;
+  int64_t top = c != 0 ? bit_width_u64(c) - 32 : 0;
+  for (size_t t = 0; t < slices.size(); ++t) {
+    const uint64_t max_bits = out.slice_or[t];
+    if (max_bits == 0 || k == 0) continue;
+    const int64_t slice_top = int64_t{bit_width_u64(max_bits)} + bit_width_u64(k) + slices[t].exp - 32;
+    top = any ? std::max(top, slice_top) : slice_top;
+    any = true;
+  }
+  return any ? top - out.budget_bits : 0;
+}
+
+// Per slice: where it starts in the concatenation and how its entries scale
+// on the scale 2^scale_exp.
+void plan_slices(std::span<const GradientSlice> slices, uint64_t k, int64_t scale_exp, ScaledGradient& out) {
+  std::vector<ScaledGradient::SliceScale>& plan = out.slice_scale;
+  plan.resize(slices.size() + 1);
+  // A power-of-two factor (the authors' rule: k = 1) folds into the shift.
+  const int64_t k_exp = k != 0 && (k & (k - 1)) == 0 ? __builtin_ctzll(k) : -1;
+  size_t start = 0;
+  for (size_t t = 0; t < slices.size(); ++t) {
+    const int64_t shift = slices[t].exp - 32 - scale_exp;
+    const int64_t folded = shift + k_exp;
+    const bool fold = k_exp >= 0 && folded > -63 && folded < 64;
+    plan[t] = {start, fold ? folded : shift, fold};
+    start += slices[t].size;
+  }
+  plan[slices.size()] = {start, 0, false};
+}
+
+// One pass over the blocks of category_block entries (a block may span
+// slices): their magnitude sums on out's plan, the entries stored or, on
+// demand, only summed (written, where a kernel needs to, to a block of
+// scratch in cache); with find_or, each slice's OR of |g_i| too (into
+// out.slice_or, zeroed before), read just before the block is scaled.
+void sum_blocks(std::span<const GradientSlice> slices, size_t d, ScaledGradient& out, bool stored, bool find_or) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  const size_t blocks = out.block_sum.size();
+  const std::vector<ScaledGradient::SliceScale>& plan = out.slice_scale;
+  tbb::parallel_for(
+      tbb::blocked_range<size_t>(0, blocks, grain / category_block), [&](const tbb::blocked_range<size_t>& r) {
+        uint64_t scratch_magnitude[category_block];
+        int8_t scratch_sign[category_block];
+        size_t t = 0;
+        for (size_t b = r.begin(); b != r.end(); ++b) {
+          const size_t begin = b * category_block, end = std::min(d, begin + category_block);
+          if (find_or) {
+            size_t u = t;
+            for (size_t pos = begin; pos < end;) {
+              while (plan[u + 1].start <= pos) ++u;  // the slice holding pos
+              const size_t part_end = std::min(end, plan[u + 1].start);
+              const int64_t* g = slices[u].g + (pos - plan[u].start);
+              const uint64_t m = avx2 ? abs_or_avx2(g, part_end - pos) : abs_or_generic(g, part_end - pos);
+              std::atomic_ref<uint64_t>(out.slice_or[u]).fetch_or(m, std::memory_order_relaxed);
+              pos = part_end;
+            }
+          }
+          uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
+          int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
+          out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored);
+        }
+      });
+}
+
 }  // namespace
 
 uint64_t scaled_entries(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t begin, size_t size,
@@ -146,55 +217,32 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   out.sign.resize(stored ? d : 0);
   out.budget_bits = 54 - bit_width_u64(d);
 
-  // The largest term's bit length, as an exponent: term < 2^top.
   const auto k = static_cast<uint64_t>(std::max<q32>(factor, 0));
   out.factor = k;
   const auto c = static_cast<uint64_t>(std::max<q32>(constant, 0));
-  bool any = c != 0;
-  int64_t top = c != 0 ? bit_width_u64(c) - 32 : 0;
-  for (size_t t = 0; t < slices.size(); ++t) {
-    const uint64_t max_bits = abs_or(slices[t]);  // OR of |g_i|: bit length of max |g_i|
-    if (max_bits == 0 || k == 0) continue;
-    const int64_t slice_top = int64_t{bit_width_u64(max_bits)} + bit_width_u64(k) + slices[t].exp - 32;
-    top = any ? std::max(top, slice_top) : slice_top;
-    any = true;
-  }
-  out.scale_exp = any ? top - out.budget_bits : 0;
-  out.constant = rescale(c, -32 - out.scale_exp);
-
-  // Per slice: where it starts in the concatenation and how its entries scale.
-  std::vector<ScaledGradient::SliceScale>& plan = out.slice_scale;
-  plan.resize(slices.size() + 1);
-  {
-    // A power-of-two factor (the authors' rule: k = 1) folds into the shift.
-    const int64_t k_exp = k != 0 && (k & (k - 1)) == 0 ? __builtin_ctzll(k) : -1;
-    size_t start = 0;
-    for (size_t t = 0; t < slices.size(); ++t) {
-      const int64_t shift = slices[t].exp - 32 - out.scale_exp;
-      const int64_t folded = shift + k_exp;
-      const bool fold = k_exp >= 0 && folded > -63 && folded < 64;
-      plan[t] = {start, fold ? folded : shift, fold};
-      start += slices[t].size;
-    }
-    plan[slices.size()] = {start, 0, false};
-  }
-  // One pass over the blocks of category_block entries; a block may span slices.
   const size_t blocks = (d + category_block - 1) / category_block;
   out.block_sum.resize(blocks);
-  // Entries computed on demand are only summed here (written, where a
-  // kernel needs to, to a block of scratch in cache).
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      uint64_t scratch_magnitude[category_block];
-                      int8_t scratch_sign[category_block];
-                      size_t t = 0;
-                      for (size_t b = r.begin(); b != r.end(); ++b) {
-                        const size_t begin = b * category_block, end = std::min(d, begin + category_block);
-                        uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
-                        int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
-                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored);
-                      }
-                    });
+  out.slice_or.resize(slices.size());
+  // The scale needs every slice's largest |g_i| before any entry is rounded.
+  // Stored entries: a pass for those, then one that scales. Entries on
+  // demand: the block sums are formed on the last call's scale in the same
+  // pass that finds the largest |g_i| (the scale rarely changes from one
+  // step to the next: 4 times in 300 steps of the CNN), and formed again
+  // only if the scale turns out different; the result is the same either way.
+  const int64_t guess = out.scale_exp;
+  if (stored) {
+    for (size_t t = 0; t < slices.size(); ++t) out.slice_or[t] = abs_or(slices[t]);
+  } else {
+    std::fill(out.slice_or.begin(), out.slice_or.end(), 0);
+    plan_slices(slices, k, guess, out);
+    sum_blocks(slices, d, out, false, true);
+  }
+  out.scale_exp = choose_scale(slices, k, c, out);
+  out.constant = rescale(c, -32 - out.scale_exp);
+  if (stored || out.scale_exp != guess) {
+    plan_slices(slices, k, out.scale_exp, out);
+    sum_blocks(slices, d, out, stored, false);
+  }
   uint64_t sum = 0;
   for (uint64_t s : out.block_sum) sum += s;
   out.magnitude_sum = sum;
