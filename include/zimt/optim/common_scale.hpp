@@ -74,7 +74,9 @@ struct ScaledGradient {
 };
 
 // Fills `out` (magnitude and sign resized to the total slice length, or
-// emptied when on demand). factor >= 0, constant >= 0.
+// emptied when on demand). factor >= 0, constant >= 0. On demand, out's
+// scale from the last call is tried first (one pass over the gradients when
+// it holds, two when not); the result never depends on it.
 void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out,
                      ScaledEntries entries = ScaledEntries::stored);
 
