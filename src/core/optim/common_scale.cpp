@@ -30,14 +30,15 @@ __attribute__((target("avx2"))) uint64_t abs_or_avx2(const int64_t* g, size_t si
 
 uint64_t abs_or_generic(const int64_t* g, size_t size) { return abs_or_block(g, size); }
 
-uint64_t abs_or(const GradientSlice& s) {
+uint64_t abs_or_range(const int64_t* g, size_t size) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? abs_or_avx2(g, size) : abs_or_generic(g, size);
+}
+
+uint64_t abs_or(const GradientSlice& s) {
   return tbb::parallel_reduce(
       tbb::blocked_range<size_t>(0, s.size, grain), uint64_t{0},
-      [&](const tbb::blocked_range<size_t>& r, uint64_t m) {
-        const int64_t* g = s.g + r.begin();
-        return m | (avx2 ? abs_or_avx2(g, r.size()) : abs_or_generic(g, r.size()));
-      },
+      [&](const tbb::blocked_range<size_t>& r, uint64_t m) { return m | abs_or_range(s.g + r.begin(), r.size()); },
       [](uint64_t a, uint64_t b) { return a | b; });
 }
 
@@ -119,14 +120,19 @@ uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient&
 }
 
 // scale_part over [begin, end), which may span slices; t is a slice at or
-// before the one holding begin (advanced past empty ones), updated to the last.
+// before the one holding begin (advanced past empty ones), updated to the
+// last. With slice_or, each part's OR of |g_i| is first added to its slice's
+// (read just before the part is scaled, so that the scaling finds it in cache).
 uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t& t, size_t begin,
-                     size_t end, uint64_t* mag, int8_t* sign, bool sum_only = false) {
+                     size_t end, uint64_t* mag, int8_t* sign, bool sum_only = false, uint64_t* slice_or = nullptr) {
   const std::vector<ScaledGradient::SliceScale>& plan = s.slice_scale;
   uint64_t sum = 0;
   for (size_t pos = begin; pos < end;) {
     while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
     const size_t part_end = std::min(end, plan[t + 1].start);
+    if (slice_or != nullptr)
+      std::atomic_ref<uint64_t>(slice_or[t])
+          .fetch_or(abs_or_range(slices[t].g + (pos - plan[t].start), part_end - pos), std::memory_order_relaxed);
     sum += scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin), sum_only);
     pos = part_end;
   }
@@ -170,34 +176,22 @@ void plan_slices(std::span<const GradientSlice> slices, uint64_t k, int64_t scal
 // slices): their magnitude sums on out's plan, the entries stored or, on
 // demand, only summed (written, where a kernel needs to, to a block of
 // scratch in cache); with find_or, each slice's OR of |g_i| too (into
-// out.slice_or, zeroed before), read just before the block is scaled.
+// out.slice_or, zeroed before; scale_range reads each part for it just before scaling it).
 void sum_blocks(std::span<const GradientSlice> slices, size_t d, ScaledGradient& out, bool stored, bool find_or) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
   const size_t blocks = out.block_sum.size();
-  const std::vector<ScaledGradient::SliceScale>& plan = out.slice_scale;
-  tbb::parallel_for(
-      tbb::blocked_range<size_t>(0, blocks, grain / category_block), [&](const tbb::blocked_range<size_t>& r) {
-        uint64_t scratch_magnitude[category_block];
-        int8_t scratch_sign[category_block];
-        size_t t = 0;
-        for (size_t b = r.begin(); b != r.end(); ++b) {
-          const size_t begin = b * category_block, end = std::min(d, begin + category_block);
-          if (find_or) {
-            size_t u = t;
-            for (size_t pos = begin; pos < end;) {
-              while (plan[u + 1].start <= pos) ++u;  // the slice holding pos
-              const size_t part_end = std::min(end, plan[u + 1].start);
-              const int64_t* g = slices[u].g + (pos - plan[u].start);
-              const uint64_t m = avx2 ? abs_or_avx2(g, part_end - pos) : abs_or_generic(g, part_end - pos);
-              std::atomic_ref<uint64_t>(out.slice_or[u]).fetch_or(m, std::memory_order_relaxed);
-              pos = part_end;
-            }
-          }
-          uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
-          int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
-          out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored);
-        }
-      });
+  uint64_t* slice_or = find_or ? out.slice_or.data() : nullptr;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      uint64_t scratch_magnitude[category_block];
+                      int8_t scratch_sign[category_block];
+                      size_t t = 0;
+                      for (size_t b = r.begin(); b != r.end(); ++b) {
+                        const size_t begin = b * category_block, end = std::min(d, begin + category_block);
+                        uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
+                        int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
+                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored, slice_or);
+                      }
+                    });
 }
 
 }  // namespace
