@@ -105,31 +105,62 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     for (int64_t n = 0; n < batch; ++n) sample_exp[n] = dout.exp[n] + in.exp[n];
     params.tensors[spec.weight].g_exp = align_batch(sample_exp, batch, term_bits, shift, reducer);
   }
-  // Runs of samples sharing a shift (sample_runs.hpp), each one GEMM. The
-  // columns of dW are cut into tiles, each owned by one task, which adds the
-  // runs in a fixed order.
-  int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, batch);
-  int64_t* begin = thread_scratch<int64_t>(ScratchSlot::caller3, batch + 1);
+  // Samples that join the batch sum with the same left shift form a run;
+  // consecutive runs form a group, contracted in one GEMM with a k segment
+  // per run (sample_runs.hpp), so that each tile of dW is read and written
+  // once per group, not once per run (the MLP's fc1: 3-6 runs a step, one
+  // group). Columns of the transposed operands: the groups one after the
+  // other, each run's samples in order, a zero column after a run of odd
+  // length that another follows in its group.
+  int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, 3 * batch + 1);
+  int64_t* source = order + batch;  // column c holds sample source[c] (-1: a zero column); at most 2·batch
+  auto* run_words = static_cast<int64_t*>(thread_scratch_bytes(
+      ScratchSlot::caller3,
+      static_cast<size_t>(3 * (batch + 1)) * sizeof(int64_t) + static_cast<size_t>(batch) * sizeof(kernels::KSegment)));
+  int64_t* begin = run_words;                     // run r: sorted samples order[begin[r] .. begin[r + 1])
+  int64_t* first_run = begin + batch + 1;         // group g: runs first_run[g] .. first_run[g + 1]
+  int64_t* first_column = first_run + batch + 1;  // group g: columns first_column[g] .. first_column[g + 1]
+  auto* segment = reinterpret_cast<kernels::KSegment*>(first_column + batch + 1);  // run r's columns in its group
   const int64_t runs = detail::sort_into_runs(shift, batch, batch, order, begin);
-  int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::caller0, O * batch);  // (O,N), samples in run order
-  X* in_t = thread_scratch<X>(ScratchSlot::caller4, I * batch);                // (I,N), samples in run order
-  detail::transpose_rows(dout_t, batch, O, [&](int64_t j) { return dout.sample(order[j]); });
-  detail::transpose_rows(in_t, batch, I, [&](int64_t j) { return in.sample(order[j]); });
+  const int64_t groups = detail::group_runs(shift, order, begin, runs, 1, batch, first_run, segment);
+  int64_t columns = 0;
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    first_column[grp] = columns;
+    for (int64_t r = first_run[grp]; r < first_run[grp + 1]; ++r) {
+      const int64_t start = columns + (r == first_run[grp] ? 0 : segment[r - 1].end);
+      for (int64_t j = begin[r]; j < begin[r + 1]; ++j) source[start + j - begin[r]] = order[j];
+      if (start + begin[r + 1] - begin[r] < columns + segment[r].end) source[columns + segment[r].end - 1] = -1;
+    }
+    columns += segment[first_run[grp + 1] - 1].end;
+  }
+  first_column[groups] = columns;
+  int16_t* dout_t = thread_scratch<int16_t>(ScratchSlot::caller0, O * columns);  // (O, columns)
+  X* in_t = thread_scratch<X>(ScratchSlot::caller4, I * columns);                // (I, columns)
+  // A zero column is transposed from any sample's row, then cleared.
+  auto row_of = [&](int64_t c) { return source[c] < 0 ? 0 : source[c]; };
+  detail::transpose_rows(dout_t, columns, O, [&](int64_t c) { return dout.sample(row_of(c)); });
+  detail::transpose_rows(in_t, columns, I, [&](int64_t c) { return in.sample(row_of(c)); });
+  for (int64_t c = 0; c < columns; ++c) {
+    if (source[c] >= 0) continue;
+    for (int64_t o = 0; o < O; ++o) dout_t[o * columns + c] = 0;
+    for (int64_t i = 0; i < I; ++i) in_t[i * columns + c] = 0;
+  }
   int64_t* gw = params.grads(spec.weight);
   constexpr int64_t kTile = 256;
+  // The columns of dW are cut into tiles, each owned by one task, which adds
+  // the groups in a fixed order.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
     int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, O * kTile);  // (O,tile)
     for (int64_t t = r.begin(); t < r.end(); ++t) {
       const int64_t i0 = t * kTile, width = std::min(kTile, I - i0);
-      if (runs == 0)
+      if (groups == 0)
         for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
-      for (int64_t run = 0; run < runs; ++run) {
-        const int64_t j0 = begin[run], L = begin[run + 1] - j0;
-        const kernels::KSegment all{L, shift[order[j0]]};
-        detail::join_group(gw + i0, I, partial, O, width, {&all, 1}, run == 0,
-                           [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
-                             kernels::gemm_nt_segmented(c, ldc, dout_t + j0, batch, in_t + i0 * batch + j0, batch, O,
-                                                        width, L, s, add);
+      for (int64_t grp = 0; grp < groups; ++grp) {
+        const int64_t c0 = first_column[grp], L = first_column[grp + 1] - c0, r0 = first_run[grp];
+        detail::join_group(gw + i0, I, partial, O, width, {segment + r0, static_cast<size_t>(first_run[grp + 1] - r0)},
+                           grp == 0, [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
+                             kernels::gemm_nt_segmented(c, ldc, dout_t + c0, columns, in_t + i0 * columns + c0, columns,
+                                                        O, width, L, s, add);
                            });
       }
     }
