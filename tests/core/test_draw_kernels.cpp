@@ -1,7 +1,7 @@
 // draw_kernels.hpp on every Philox path this CPU supports against their
 // definitions: Lemire's multiply on the exact 128-bit product (words and
 // bounds at their extremes, lengths that leave a tail after the vector
-// lanes), lookup entries at exact and inexact multiples of 2^shift, and
+// lanes), the values below a bound packed in order, lookup entries at exact and inexact multiples of 2^shift, and
 // running sums and maxima across vector boundaries.
 #include "zimt/numerics.hpp"
 #include "zimt/optim/draw_kernels.hpp"
@@ -62,6 +62,33 @@ TEST_CASE("multiply_draws_on gives the high half of w·bound and flags low halve
     std::vector<uint64_t> w(11, ~uint64_t{0}), draws(11);
     w[at] = 0;  // low half 0 < bound
     for (PhiloxPath path : supported_paths()) CHECK(multiply_draws_on(path, w.data(), 11, 5, draws.data()));
+  }
+}
+
+TEST_CASE("below_on packs the values below bound in order, at every share and length") {
+  uint64_t draw = 0;
+  auto next = [&] { return lo64(philox(14, Stream::test_data, 0, draw++)); };
+  for (uint64_t bound : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 40, ~uint64_t{0}}) {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{64}, size_t{128}}) {
+      std::vector<uint64_t> v(size);
+      for (size_t k = 0; k < size; ++k) {
+        v[k] = next() >> (k % 3 == 0 ? 20 : 0);  // some below 2^44, most not
+        if (k % 7 == 3) v[k] = bound;            // at the bound (not below)
+        if (k % 7 == 5 && bound > 0) v[k] = bound - 1;
+      }
+      std::vector<uint64_t> expected;
+      for (uint64_t x : v)
+        if (x < bound) expected.push_back(x);
+      for (PhiloxPath path : supported_paths()) {
+        CAPTURE(static_cast<int>(path));
+        CAPTURE(bound);
+        CAPTURE(size);
+        std::vector<uint64_t> below(size, 7);
+        const size_t count = below_on(path, v.data(), size, bound, below.data());
+        REQUIRE(count == expected.size());
+        CHECK(std::vector<uint64_t>(below.begin(), below.begin() + static_cast<std::ptrdiff_t>(count)) == expected);
+      }
+    }
   }
 }
 

@@ -15,6 +15,10 @@ namespace zimt::optim {
 // whether a word may have to be rejected. bound < 2^55.
 bool multiply_draws_on(PhiloxPath path, const uint64_t* w, size_t size, uint64_t bound, uint64_t* draws);
 
+// The values below `bound`, in order: below[0 .. returned count) = those
+// v[k] < bound, k < size (below has room for size values).
+size_t below_on(PhiloxPath path, const uint64_t* v, size_t size, uint64_t bound, uint64_t* below);
+
 // The first entry of a lookup table with 2^shift values per entry that each
 // of `count` non-decreasing starts owns: first[i] = min(ceil(start[i] /
 // 2^shift), entries). shift < 64.

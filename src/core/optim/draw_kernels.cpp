@@ -19,6 +19,15 @@ bool multiply_draws_portable(const uint64_t* w, size_t size, uint64_t bound, uin
   return rejected;
 }
 
+size_t below_portable(const uint64_t* v, size_t size, uint64_t bound, uint64_t* below) {
+  size_t count = 0;
+  for (size_t k = 0; k < size; ++k) {
+    below[count] = v[k];  // written always, kept when below bound: no branch
+    count += v[k] < bound;
+  }
+  return count;
+}
+
 void first_entries_portable(const uint64_t* start, size_t count, int shift, uint32_t entries, uint32_t* first) {
   const uint64_t round_up = (uint64_t{1} << shift) - 1;
   for (size_t i = 0; i < count; ++i) {
@@ -49,6 +58,11 @@ uint32_t running_max_portable(uint32_t* v, size_t count, uint32_t carry) {
 bool multiply_draws_on(PhiloxPath path, const uint64_t* w, size_t size, uint64_t bound, uint64_t* draws) {
   return path == PhiloxPath::avx512 ? detail::multiply_draws_avx512(w, size, bound, draws)
                                     : detail::multiply_draws_portable(w, size, bound, draws);
+}
+
+size_t below_on(PhiloxPath path, const uint64_t* v, size_t size, uint64_t bound, uint64_t* below) {
+  return path == PhiloxPath::avx512 ? detail::below_avx512(v, size, bound, below)
+                                    : detail::below_portable(v, size, bound, below);
 }
 
 void first_entries_on(PhiloxPath path, const uint64_t* start, size_t count, int shift, uint32_t entries,

@@ -42,6 +42,19 @@ ZIMT_AVX512F bool multiply_draws_avx512(const uint64_t* w, size_t size, uint64_t
   return rejected != 0;
 }
 
+// Eight values per compare, those below bound packed to the front (vpcompressq).
+ZIMT_AVX512F size_t below_avx512(const uint64_t* v, size_t size, uint64_t bound, uint64_t* below) {
+  const __m512i b = _mm512_set1_epi64(static_cast<int64_t>(bound));
+  size_t count = 0, k = 0;
+  for (; k + 8 <= size; k += 8) {
+    const __m512i x = _mm512_loadu_si512(v + k);
+    const __mmask8 keep = _mm512_cmplt_epu64_mask(x, b);
+    _mm512_mask_compressstoreu_epi64(below + count, keep, x);
+    count += static_cast<size_t>(__builtin_popcount(keep));
+  }
+  return count + below_portable(v + k, size - k, bound, below + count);
+}
+
 ZIMT_AVX512F void first_entries_avx512(const uint64_t* start, size_t count, int shift, uint32_t entries,
                                        uint32_t* first) {
   const __m128i by = _mm_cvtsi32_si128(shift);

@@ -17,7 +17,6 @@ namespace {
 
 constexpr size_t trial_grain = 16384;  // stage-1 trials per task
 constexpr size_t block_grain = 4;      // stage-2 category blocks per task
-constexpr int zero_share_bits = 4;     // stage 1 tests for the zero category first from a share of 15/16
 constexpr int run_share_bits = 9;      // and draws by runs of trials from a share of 1 - 2^-9
 constexpr int max_run_bits = 8;        // runs of at most 256 trials
 // Counter indices (zim.hpp): stage-1 blocks below 2^52, stage-2 blocks from
@@ -54,17 +53,18 @@ struct DrawWords {
   }
 };
 
-// f(t, u) for t in [begin, end): u = uniform_below(bound) (Lemire) on the
-// words of trial t, which start with the low (t even) or high (t odd) half of
-// philox(seed, stream, step, counter_base + t / 2) and go on, after a
-// rejection, with WordStream(seed, stream, step, extra_base | t). A run of 64
-// blocks (16 for a short rest) is drawn first and its rare rejections redrawn
-// after, so the loop over f calls nothing: a call inside it spills the
-// pointers of f's table search, which then waits on the previous trial's
+// g(t, u, size) for consecutive runs [t, t + size) of [begin, end): u[k] =
+// uniform_below(bound) (Lemire) on the words of trial t + k, which start
+// with the low (t + k even) or high (odd) half of philox(seed, stream, step,
+// counter_base + (t + k) / 2) and go on, after a rejection, with
+// WordStream(seed, stream, step, extra_base | (t + k)). A run of 64 blocks
+// (16 for a short rest) is drawn first and its rare rejections redrawn
+// after, so that a loop of g over u calls nothing: a call inside it spills
+// the pointers of a table search, which then waits on the previous trial's
 // count store (measured: stage 1 four times slower).
-template <class F>
-void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t extra_base, uint64_t bound,
-                   uint64_t begin, uint64_t end, F&& f) {
+template <class G>
+void for_each_run_of_draws(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t extra_base,
+                           uint64_t bound, uint64_t begin, uint64_t end, G&& g) {
   constexpr uint64_t run_words = uint64_t{2} * philox_run_blocks, batch_words = uint64_t{2} * philox_lanes;
   PhiloxRunWords words;
   uint64_t draws[run_words];
@@ -90,9 +90,19 @@ void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base,
         draws[k] = uniform_below(bound, more);
       }
     }
-    for (uint64_t k = 0; k < size; ++k) f(t + k, draws[k]);
+    g(t, static_cast<const uint64_t*>(draws), size);
     t += size;
   }
+}
+
+// f(t, u) for every trial t in [begin, end), u its draw (for_each_run_of_draws).
+template <class F>
+void for_each_draw(PhiloxPath path, const SampleKey& key, uint64_t counter_base, uint64_t extra_base, uint64_t bound,
+                   uint64_t begin, uint64_t end, F&& f) {
+  for_each_run_of_draws(path, key, counter_base, extra_base, bound, begin, end,
+                        [&](uint64_t t, const uint64_t* u, uint64_t size) {
+                          for (uint64_t k = 0; k < size; ++k) f(t + k, u[k]);
+                        });
 }
 
 // Entries of a lookup table for values below bound, 2^shift values each.
@@ -299,29 +309,37 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   const IndexRange my_trials = shares_.trials(n, group);
   // With the zero-inflated rule most trials can land in the zero category
   // (in training all but 0.5-3 % of the CNN's and the MLP's, below the share
-  // that goes by runs); where it holds at least 1 - 2^-zero_share_bits of
-  // the weight, one comparison
-  // counts those trials in a register, skipping the block table's load and
-  // the increment of one counter in memory, each waiting for the last
-  // (bench_sampler, regime 3: the draw a quarter faster); for a smaller
-  // share the branch's mispredictions cost more than that saves.
+  // that goes by runs): vector compares pick the trials outside it from each
+  // run of draws and count the rest at once, skipping for those the block
+  // table's load and the increment of one counter in memory, which waits for
+  // the last (bench_sampler, 2 threads: regime 3's draw 0.67-0.69 -> 0.59-
+  // 0.64 ms at d = 421,642; regime 2, half the trials in the zero category,
+  // 34-42 -> 32-33 ms at 11.2 M). The counts are the same either way.
   auto count_trials = [&](auto zero_first) {
-    tbb::parallel_for(tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
-                      [&](const tbb::blocked_range<uint64_t>& r) {
-                        uint32_t* trials_in = slot_scratch().block_trials.data();
-                        uint32_t zero_trials = 0;  // n < 2^31
-                        for_each_draw(path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
-                                      [&](uint64_t, uint64_t u) {
-                                        if constexpr (decltype(zero_first)::value) {
-                                          if (u >= zero_start) {
-                                            ++zero_trials;
-                                            return;
-                                          }
-                                        }
-                                        ++trials_in[find_block(edges, starts, lookup, block_shift, u)];
-                                      });
-                        trials_in[blocks] += zero_trials;
-                      });
+    tbb::parallel_for(
+        tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
+        [&](const tbb::blocked_range<uint64_t>& r) {
+          uint32_t* trials_in = slot_scratch().block_trials.data();
+          if constexpr (decltype(zero_first)::value) {
+            // The run's draws below the zero category's start
+            // packed together (eight compares per instruction),
+            // the others counted at once.
+            uint64_t outside[2 * philox_run_blocks];
+            uint64_t zero_trials = 0;
+            for_each_run_of_draws(path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
+                                  [&](uint64_t, const uint64_t* u, uint64_t size) {
+                                    const size_t count = below_on(path, u, size, zero_start, outside);
+                                    zero_trials += size - count;
+                                    for (size_t k = 0; k < count; ++k)
+                                      ++trials_in[find_block(edges, starts, lookup, block_shift, outside[k])];
+                                  });
+            trials_in[blocks] += static_cast<uint32_t>(zero_trials);  // n < 2^31
+          } else {
+            for_each_draw(
+                path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
+                [&](uint64_t, uint64_t u) { ++trials_in[find_block(edges, starts, lookup, block_shift, u)]; });
+          }
+        });
   };
   // Where the zero category holds at least 1 - 2^-run_share_bits of the
   // weight, trials go by runs (RunDraw): a run of up to 2^run_levels trials,
@@ -355,7 +373,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   };
   if (by_runs)
     count_runs();
-  else if (cat.zero_weight >= total - (total >> zero_share_bits))
+  else if (cat.zero_weight > 0)
     count_trials(std::true_type{});
   else
     count_trials(std::false_type{});
