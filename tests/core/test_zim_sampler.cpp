@@ -265,7 +265,8 @@ TEST_CASE("scale_gradients with a factor that is no power of two rounds half to 
 
 TEST_CASE("scale_gradients on demand: the stored scale and block sums, and scaled_entries gives the stored entries") {
   // Four slices with other exponents, boundaries inside blocks, one empty;
-  // factors folded into the shift (1) and not (alpha = 100.25).
+  // factors folded into the shift (1) and not (alpha = 100.25); nothing
+  // stored, or the signs alone.
   const size_t d = 3 * category_block + 50;
   std::vector<int64_t> g(d);
   for (size_t i = 0; i < d; ++i) {
@@ -278,29 +279,34 @@ TEST_CASE("scale_gradients on demand: the stored scale and block sums, and scale
                                           {g.data() + cut1, cut2 - cut1, -33},
                                           {g.data() + cut2, cut3 - cut2, 5},
                                           {g.data() + cut3, d - cut3, -29}};
-  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4}) {
-    CAPTURE(factor);
-    ScaledGradient stored, on_demand;
-    scale_gradients(slices, factor, q32_one * 7, stored);
-    scale_gradients(slices, factor, q32_one * 7, on_demand, ScaledEntries::on_demand);
-    CHECK(on_demand.magnitude.empty());
-    CHECK(on_demand.sign.empty());
-    CHECK(on_demand.block_sum == stored.block_sum);
-    CHECK(on_demand.magnitude_sum == stored.magnitude_sum);
-    CHECK(on_demand.constant == stored.constant);
-    CHECK(on_demand.scale_exp == stored.scale_exp);
-    for (size_t begin : {size_t{0}, size_t{990}, category_block, 2 * category_block + 3, d - 1}) {
-      const size_t size = std::min(category_block, d - begin);
-      std::vector<uint64_t> magnitude(size);
-      std::vector<int8_t> sign(size);
-      const uint64_t sum = scaled_entries(slices, on_demand, begin, size, magnitude.data(), sign.data());
-      CAPTURE(begin);
-      CHECK(std::equal(magnitude.begin(), magnitude.end(),
-                       stored.magnitude.begin() + static_cast<std::ptrdiff_t>(begin)));
-      CHECK(std::equal(sign.begin(), sign.end(), stored.sign.begin() + static_cast<std::ptrdiff_t>(begin)));
-      CHECK(sum == std::accumulate(magnitude.begin(), magnitude.end(), uint64_t{0}));
+  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4})
+    for (ScaledEntries mode : {ScaledEntries::on_demand, ScaledEntries::signs}) {
+      CAPTURE(factor);
+      CAPTURE(static_cast<int>(mode));
+      ScaledGradient stored, on_demand;
+      scale_gradients(slices, factor, q32_one * 7, stored);
+      scale_gradients(slices, factor, q32_one * 7, on_demand, mode);
+      CHECK(on_demand.magnitude.empty());
+      if (mode == ScaledEntries::signs)
+        CHECK(on_demand.sign == stored.sign);
+      else
+        CHECK(on_demand.sign.empty());
+      CHECK(on_demand.block_sum == stored.block_sum);
+      CHECK(on_demand.magnitude_sum == stored.magnitude_sum);
+      CHECK(on_demand.constant == stored.constant);
+      CHECK(on_demand.scale_exp == stored.scale_exp);
+      for (size_t begin : {size_t{0}, size_t{990}, category_block, 2 * category_block + 3, d - 1}) {
+        const size_t size = std::min(category_block, d - begin);
+        std::vector<uint64_t> magnitude(size);
+        std::vector<int8_t> sign(size);
+        const uint64_t sum = scaled_entries(slices, on_demand, begin, size, magnitude.data(), sign.data());
+        CAPTURE(begin);
+        CHECK(std::equal(magnitude.begin(), magnitude.end(),
+                         stored.magnitude.begin() + static_cast<std::ptrdiff_t>(begin)));
+        CHECK(std::equal(sign.begin(), sign.end(), stored.sign.begin() + static_cast<std::ptrdiff_t>(begin)));
+        CHECK(sum == std::accumulate(magnitude.begin(), magnitude.end(), uint64_t{0}));
+      }
     }
-  }
 }
 
 TEST_CASE(
@@ -321,22 +327,25 @@ TEST_CASE(
   for (size_t i = 0; i < d; ++i) small[i] = g[i] / 4096;
   std::copy(g.begin(), g.begin() + category_block, half_zero.begin());
   const size_t cut = category_block + 100;
-  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4}) {
-    CAPTURE(factor);
-    ScaledGradient reused;
-    for (const auto& [values, shift] : std::vector<std::pair<const std::vector<int64_t>*, int64_t>>{
-             {&g, 0}, {&g, 0}, {&g, 1}, {&small, 1}, {&g, 1}, {&g, 200}, {&half_zero, -200}, {&small, 0}, {&g, 0}}) {
-      const std::vector<GradientSlice> slices{{values->data(), cut, -40 + shift},
-                                              {values->data() + cut, d - cut, -41 + shift}};
-      ScaledGradient stored;  // constant 2^-30: below every slice's largest term, so those set the scale
-      scale_gradients(slices, factor, 4, stored);
-      scale_gradients(slices, factor, 4, reused, ScaledEntries::on_demand);
-      CHECK(reused.scale_exp == stored.scale_exp);
-      CHECK(reused.block_sum == stored.block_sum);
-      CHECK(reused.magnitude_sum == stored.magnitude_sum);
-      CHECK(reused.constant == stored.constant);
+  for (q32 factor : {q32_one, q32_one * 100 + q32_one / 4})
+    for (ScaledEntries mode : {ScaledEntries::on_demand, ScaledEntries::signs}) {
+      CAPTURE(factor);
+      CAPTURE(static_cast<int>(mode));
+      ScaledGradient reused;
+      for (const auto& [values, shift] : std::vector<std::pair<const std::vector<int64_t>*, int64_t>>{
+               {&g, 0}, {&g, 0}, {&g, 1}, {&small, 1}, {&g, 1}, {&g, 200}, {&half_zero, -200}, {&small, 0}, {&g, 0}}) {
+        const std::vector<GradientSlice> slices{{values->data(), cut, -40 + shift},
+                                                {values->data() + cut, d - cut, -41 + shift}};
+        ScaledGradient stored;  // constant 2^-30: below every slice's largest term, so those set the scale
+        scale_gradients(slices, factor, 4, stored);
+        scale_gradients(slices, factor, 4, reused, mode);
+        CHECK(reused.scale_exp == stored.scale_exp);
+        if (mode == ScaledEntries::signs) CHECK(reused.sign == stored.sign);
+        CHECK(reused.block_sum == stored.block_sum);
+        CHECK(reused.magnitude_sum == stored.magnitude_sum);
+        CHECK(reused.constant == stored.constant);
+      }
     }
-  }
 }
 
 TEST_CASE("authors' rule: moments of Multinomial(n, (|g| + c) / (||g||_1 + d c))") {

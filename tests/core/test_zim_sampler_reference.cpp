@@ -243,7 +243,7 @@ TEST_CASE("sampler counts equal the reference's on every path and thread count, 
     for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
       if (!philox_path_supported(path)) continue;
       for (int threads : {1, 2, 3})
-        for (ScaledEntries entries : {ScaledEntries::stored, ScaledEntries::on_demand}) {
+        for (ScaledEntries entries : {ScaledEntries::stored, ScaledEntries::signs, ScaledEntries::on_demand}) {
           CAPTURE(c.d);
           CAPTURE(c.regime);
           CAPTURE(static_cast<int>(path));

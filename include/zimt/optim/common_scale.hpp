@@ -48,12 +48,13 @@ struct GradientSlice {
   int64_t exp = 0;  // real gradient = g * 2^exp
 };
 
-// Whether scale_gradients stores every entry's magnitude and sign, or only
-// their block sums (entries then computed per block by scaled_entries).
-enum class ScaledEntries : uint8_t { stored, on_demand };
+// Whether scale_gradients stores every entry's magnitude and sign, only the
+// signs, or neither: only the block sums (the entries not stored then
+// computed per block by scaled_entries).
+enum class ScaledEntries : uint8_t { stored, signs, on_demand };
 
 struct ScaledGradient {
-  std::vector<uint64_t> magnitude;  // d entries, each <= 2^budget (empty when on demand)
+  std::vector<uint64_t> magnitude;  // d entries, each <= 2^budget (empty unless stored)
   std::vector<int8_t> sign;         // d entries in {-1, 0, +1} (empty when on demand)
   std::vector<uint64_t>
       block_sum;               // ceil(d / category_block) entries: block b sums entries [b, b + 1) * category_block
@@ -74,9 +75,9 @@ struct ScaledGradient {
 };
 
 // Fills `out` (magnitude and sign resized to the total slice length, or
-// emptied when on demand). factor >= 0, constant >= 0. On demand, out's
-// scale from the last call is tried first (one pass over the gradients when
-// it holds, two when not); the result never depends on it.
+// emptied where not stored). factor >= 0, constant >= 0. Unless every entry
+// is stored, out's scale from the last call is tried first (one pass over
+// the gradients when it holds, two when not); the result never depends on it.
 void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 constant, ScaledGradient& out,
                      ScaledEntries entries = ScaledEntries::stored);
 

@@ -192,7 +192,8 @@ struct ZimWorkspace {
   MultinomialSampler sampler;
   // on_demand: scaled holds no magnitudes or signs (the draw computes a
   // block's magnitudes when it needs them; the caller takes the signs from
-  // the gradients): two passes over d entries fewer.
+  // the gradients): two passes over d entries fewer. signs: the signs
+  // alone (one byte an entry where magnitudes take eight).
   ScaledEntries entries = ScaledEntries::stored;
 };
 

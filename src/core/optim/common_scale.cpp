@@ -173,25 +173,28 @@ void plan_slices(std::span<const GradientSlice> slices, uint64_t k, int64_t scal
 }
 
 // One pass over the blocks of category_block entries (a block may span
-// slices): their magnitude sums on out's plan, the entries stored or, on
-// demand, only summed (written, where a kernel needs to, to a block of
-// scratch in cache); with find_or, each slice's OR of |g_i| too (into
-// out.slice_or, zeroed before; scale_range reads each part for it just before scaling it).
-void sum_blocks(std::span<const GradientSlice> slices, size_t d, ScaledGradient& out, bool stored, bool find_or) {
+// slices): their magnitude sums on out's plan, the entries stored, their
+// signs alone or, on demand, neither (what is not stored written, where a
+// kernel needs to, to a block of scratch in cache); with find_or, each
+// slice's OR of |g_i| too (into out.slice_or, zeroed before; scale_range
+// reads each part for it just before scaling it).
+void sum_blocks(std::span<const GradientSlice> slices, size_t d, ScaledGradient& out, ScaledEntries entries,
+                bool find_or) {
   const size_t blocks = out.block_sum.size();
   uint64_t* slice_or = find_or ? out.slice_or.data() : nullptr;
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, grain / category_block),
-                    [&](const tbb::blocked_range<size_t>& r) {
-                      uint64_t scratch_magnitude[category_block];
-                      int8_t scratch_sign[category_block];
-                      size_t t = 0;
-                      for (size_t b = r.begin(); b != r.end(); ++b) {
-                        const size_t begin = b * category_block, end = std::min(d, begin + category_block);
-                        uint64_t* mag = stored ? out.magnitude.data() + begin : scratch_magnitude;
-                        int8_t* sign = stored ? out.sign.data() + begin : scratch_sign;
-                        out.block_sum[b] = scale_range(slices, out, t, begin, end, mag, sign, !stored, slice_or);
-                      }
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<size_t>(0, blocks, grain / category_block), [&](const tbb::blocked_range<size_t>& r) {
+        uint64_t scratch_magnitude[category_block];
+        int8_t scratch_sign[category_block];
+        size_t t = 0;
+        for (size_t b = r.begin(); b != r.end(); ++b) {
+          const size_t begin = b * category_block, end = std::min(d, begin + category_block);
+          uint64_t* mag = entries == ScaledEntries::stored ? out.magnitude.data() + begin : scratch_magnitude;
+          int8_t* sign = entries != ScaledEntries::on_demand ? out.sign.data() + begin : scratch_sign;
+          out.block_sum[b] =
+              scale_range(slices, out, t, begin, end, mag, sign, entries == ScaledEntries::on_demand, slice_or);
+        }
+      });
 }
 
 }  // namespace
@@ -208,7 +211,7 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   for (const auto& s : slices) d += s.size;
   const bool stored = entries == ScaledEntries::stored;
   out.magnitude.resize(stored ? d : 0);
-  out.sign.resize(stored ? d : 0);
+  out.sign.resize(entries != ScaledEntries::on_demand ? d : 0);
   out.budget_bits = 54 - bit_width_u64(d);
 
   const auto k = static_cast<uint64_t>(std::max<q32>(factor, 0));
@@ -218,8 +221,8 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   out.block_sum.resize(blocks);
   out.slice_or.resize(slices.size());
   // The scale needs every slice's largest |g_i| before any entry is rounded.
-  // Stored entries: a pass for those, then one that scales. Entries on
-  // demand: the block sums are formed on the last call's scale in the same
+  // Stored entries: a pass for those, then one that scales. Otherwise
+  // (magnitudes on demand): the block sums are formed on the last call's scale in the same
   // pass that finds the largest |g_i| (the scale rarely changes from one
   // step to the next: 4 times in 300 steps of the CNN), and formed again
   // only if the scale turns out different; the result is the same either way.
@@ -229,13 +232,13 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   } else {
     std::fill(out.slice_or.begin(), out.slice_or.end(), 0);
     plan_slices(slices, k, guess, out);
-    sum_blocks(slices, d, out, false, true);
+    sum_blocks(slices, d, out, entries, true);
   }
   out.scale_exp = choose_scale(slices, k, c, out);
   out.constant = rescale(c, -32 - out.scale_exp);
   if (stored || out.scale_exp != guess) {
     plan_slices(slices, k, out.scale_exp, out);
-    sum_blocks(slices, d, out, stored, false);
+    sum_blocks(slices, d, out, entries, false);
   }
   uint64_t sum = 0;
   for (uint64_t s : out.block_sum) sum += s;

@@ -7,7 +7,7 @@ namespace zimt::optim {
 
 namespace {
 
-// The scaled magnitudes of the slices, a block at a time (ScaledEntries::on_demand).
+// The scaled magnitudes of the slices, a block at a time (entries not stored).
 class SliceMagnitudes final : public BlockMagnitudes {
  public:
   SliceMagnitudes(std::span<const GradientSlice> slices, const ScaledGradient& scaled)
@@ -47,7 +47,7 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
     cat = {ws.scaled.magnitude, ws.scaled.block_sum, ws.scaled.magnitude_sum, 0,
            draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
   }
-  if (ws.entries == ScaledEntries::on_demand) cat.source = &on_demand;
+  if (ws.entries != ScaledEntries::stored) cat.source = &on_demand;
   ws.sampler.sample(cat, rule.n, key, counts, group);
   return draw;
 }
