@@ -14,6 +14,7 @@
 //   exact in __int128 (a 256-entry table per call), saturated at ±2^62 (only
 //   reachable with std < 2^-30), then requantised per sample to int8
 //   (quant.hpp: the smallest exponent that fits the sample's maximum).
+#include <array>
 #include <cstdint>
 
 #include "zimt/arena.hpp"
@@ -30,7 +31,11 @@ struct InputNorm {
   int64_t std_q32 = int64_t{1} << 32;  // std of pixel/255, Q32.32, > 0
 };
 
-// images (N, C·H·W) u8 -> x (N,C,H,W) int8 with per-sample exponents.
+// x·2^24 for every pixel value (the table above; non-decreasing in the pixel).
+std::array<int64_t, 256> input_table(const InputNorm& norm);
+
+// images (N, C·H·W) u8 -> x (N,C,H,W) int8 with per-sample exponents: per
+// sample, requantize_i8 of its pixels' table values with exponent -24.
 void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm);
 
 // What the forward pass measured on one batch.

@@ -7,6 +7,7 @@
 #include <array>
 #include <cassert>
 
+#include "zimt/kernels/byte_lookup.hpp"
 #include "zimt/layers/softmax_ce.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -17,23 +18,6 @@ namespace {
 
 constexpr int kInputFracBits = 24;
 constexpr i128 kInputLimit = static_cast<i128>(1) << 62;
-
-// x·2^24 for every pixel value (see train_step.hpp).
-std::array<int64_t, 256> input_table(const InputNorm& norm) {
-  assert(norm.std_q32 > 0);
-  std::array<int64_t, 256> table{};
-  const i128 den = static_cast<i128>(255) * norm.std_q32;  // < 2^72
-  for (int p = 0; p < 256; ++p) {
-    // |p·2^32 - 255·mean| < 2^40 + 2^71; times 2^24: < 2^96.
-    const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) - static_cast<i128>(255) * norm.mean_q32) *
-                     (static_cast<i128>(1) << kInputFracBits);
-    i128 v = div_round_even_i128(num, den);
-    if (v > kInputLimit) v = kInputLimit;
-    if (v < -kInputLimit) v = -kInputLimit;
-    table[static_cast<size_t>(p)] = static_cast<int64_t>(v);
-  }
-  return table;
-}
 
 // The labels as int32 (what softmax_ce reads), from the arena.
 const int32_t* int_labels(const uint8_t* labels, int64_t batch, int64_t classes, Arena& arena) {
@@ -75,15 +59,45 @@ BatchCounters loss_counters(const Act& logits, const int32_t* y, int32_t* pred, 
 }  // namespace
 
 // images (N, C·H·W) u8 -> x (N,C,H,W)
+std::array<int64_t, 256> input_table(const InputNorm& norm) {
+  assert(norm.std_q32 > 0);
+  std::array<int64_t, 256> table{};
+  const i128 den = static_cast<i128>(255) * norm.std_q32;  // < 2^72
+  for (int p = 0; p < 256; ++p) {
+    // |p·2^32 - 255·mean| < 2^40 + 2^71; times 2^24: < 2^96.
+    const i128 num = (static_cast<i128>(p) * (static_cast<i128>(1) << 32) - static_cast<i128>(255) * norm.mean_q32) *
+                     (static_cast<i128>(1) << kInputFracBits);
+    i128 v = div_round_even_i128(num, den);
+    if (v > kInputLimit) v = kInputLimit;
+    if (v < -kInputLimit) v = -kInputLimit;
+    table[static_cast<size_t>(p)] = static_cast<int64_t>(v);
+  }
+  return table;
+}
+
+// Per sample, requantize_i8 of its pixels' table values. The table does not
+// decrease with the pixel value (std > 0), so the largest |value| lies at
+// the sample's smallest or largest pixel, and the table's run between them
+// has the same largest |value|: requantised, that run gives every pixel's
+// int8 value and the sample's exponent, which a byte lookup then spreads
+// (instead of an int64 value per pixel, and a pass for its largest |value|).
 void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
   const std::array<int64_t, 256> table = input_table(norm);
+  assert(std::is_sorted(table.begin(), table.end()));
   const int64_t m = x.sample_numel();
+  assert(m > 0);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, x.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    int64_t* acc = thread_scratch<int64_t>(ScratchSlot::body0, m);
+    int8_t lookup[256] = {};  // entries lo..hi set per sample
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       const uint8_t* px = images + n * m;
-      for (int64_t i = 0; i < m; ++i) acc[i] = table[px[i]];
-      x.exp[n] = requantize_i8(acc, m, -kInputFracBits, x.sample(n));
+      int8_t* out = x.sample(n);
+      uint8_t lo = px[0], hi = px[0];
+      for (int64_t i = 1; i < m; ++i) {
+        lo = std::min(lo, px[i]);
+        hi = std::max(hi, px[i]);
+      }
+      x.exp[n] = requantize_i8(table.data() + lo, hi - lo + 1, -kInputFracBits, lookup + lo);
+      kernels::byte_lookup(out, px, m, lookup);
     }
   });
 }

@@ -1,5 +1,5 @@
 // The training step: input normalisation in fixed point against its float
-// formula, compute_gradients' loss/correct against eval_batch, and a few
+// formula and against its definition, compute_gradients' loss/correct against eval_batch, and a few
 // training steps (train_step with sign descent) on the tiny model lowering
 // the loss.
 #include "zimt/train_step.hpp"
@@ -12,6 +12,8 @@
 
 #include "float_model.hpp"
 #include "synthetic_batch.hpp"
+#include "zimt/quant.hpp"
+#include "zimt/rng.hpp"
 #include "zimt/runs/model_spec.hpp"
 
 using namespace zimt;
@@ -39,6 +41,44 @@ TEST_CASE("input normalisation matches (p/255 - mean)/std within half an int8 st
   // The black sample is constant -0.4242 -> -0.4242 / 2^-8 = -108.6 -> -109.
   CHECK(x.exp[1] == -8);
   CHECK(x.data[static_cast<size_t>(M)] == -109);
+}
+
+TEST_CASE("input normalisation is, per sample, requantize_i8 of its pixels' table values") {
+  // normalize_input requantises only the table's run between a sample's
+  // smallest and largest pixel and spreads it by a byte lookup; the
+  // definition requantises every pixel's value. Samples of one value, of
+  // the two extremes, of a narrow band and of every value; norms that
+  // saturate the table at both ends.
+  Model model = build_model(runs::load_named_model_spec("tiny", models_dir));
+  const int64_t N = 6, M = 144;
+  std::vector<uint8_t> images(static_cast<size_t>(N * M));
+  for (int64_t i = 0; i < M; ++i) {
+    auto at = [&](int64_t n) -> uint8_t& { return images[static_cast<size_t>(n * M + i)]; };
+    at(0) = 0;
+    at(1) = 255;
+    at(2) = i % 2 == 0 ? 0 : 255;
+    at(3) = static_cast<uint8_t>(100 + i % 7);
+    at(4) = static_cast<uint8_t>((i * 97 + 13) % 256);
+    at(5) = static_cast<uint8_t>(philox(3, Stream::test_data, 0, static_cast<uint64_t>(i))[0] % 256);
+  }
+  for (const InputNorm& norm : {mnist_norm, InputNorm{0, int64_t{1} << 32}, InputNorm{0, 1},
+                                InputNorm{int64_t{1} << 62, 1}, InputNorm{-(int64_t{1} << 62), 1 << 20}}) {
+    CAPTURE(norm.mean_q32);
+    CAPTURE(norm.std_q32);
+    const std::array<int64_t, 256> table = input_table(norm);
+    CHECK(std::is_sorted(table.begin(), table.end()));
+    ref::Owned<int8_t> x(model_input_shape(model, N));
+    auto xv = x.view();
+    normalize_input(xv, images.data(), norm);
+    for (int64_t n = 0; n < N; ++n) {
+      CAPTURE(n);
+      std::vector<int64_t> values(static_cast<size_t>(M));
+      for (int64_t i = 0; i < M; ++i) values[static_cast<size_t>(i)] = table[images[static_cast<size_t>(n * M + i)]];
+      std::vector<int8_t> want(static_cast<size_t>(M));
+      CHECK(x.exp[static_cast<size_t>(n)] == requantize_i8(values.data(), M, -24, want.data()));
+      CHECK(std::equal(want.begin(), want.end(), x.data.begin() + n * M));
+    }
+  }
 }
 
 TEST_CASE("compute_gradients and the forward-only eval_batch agree on the loss and the predictions") {
