@@ -312,18 +312,16 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
   // that goes by runs): vector compares pick the trials outside it from each
   // run of draws and count the rest at once, skipping for those the block
   // table's load and the increment of one counter in memory, which waits for
-  // the last (bench_sampler, 2 threads: regime 3's draw 0.67-0.69 -> 0.59-
-  // 0.64 ms at d = 421,642; regime 2, half the trials in the zero category,
-  // 34-42 -> 32-33 ms at 11.2 M). The counts are the same either way.
+  // the last (docs/results.md, engine 70f951d: bench_sampler's regime 3 at
+  // d = 421,642 0.71-0.78 -> 0.61-0.68 ms). The counts are the same either way.
   auto count_trials = [&](auto zero_first) {
     tbb::parallel_for(
         tbb::blocked_range<uint64_t>(my_trials.begin, my_trials.end, trial_grain),
         [&](const tbb::blocked_range<uint64_t>& r) {
           uint32_t* trials_in = slot_scratch().block_trials.data();
           if constexpr (decltype(zero_first)::value) {
-            // The run's draws below the zero category's start
-            // packed together (eight compares per instruction),
-            // the others counted at once.
+            // The run's draws below the zero category's start packed
+            // together (eight compares per instruction), the others counted.
             uint64_t outside[2 * philox_run_blocks];
             uint64_t zero_trials = 0;
             for_each_run_of_draws(path, key, 0, extra_words_bit, total, first + r.begin(), first + r.end(),
