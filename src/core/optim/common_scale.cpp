@@ -222,10 +222,11 @@ void scale_gradients(std::span<const GradientSlice> slices, q32 factor, q32 cons
   out.slice_or.resize(slices.size());
   // The scale needs every slice's largest |g_i| before any entry is rounded.
   // Stored entries: a pass for those, then one that scales. Otherwise
-  // (magnitudes on demand): the block sums are formed on the last call's scale in the same
-  // pass that finds the largest |g_i| (the scale rarely changes from one
-  // step to the next: 4 times in 300 steps of the CNN), and formed again
-  // only if the scale turns out different; the result is the same either way.
+  // (magnitudes on demand): the block sums are formed on the last call's
+  // scale in the same pass that finds the largest |g_i| (the scale rarely
+  // changes from one step to the next: 4 times in 300 steps of the CNN), and
+  // formed again only if the scale turns out different; the result is the
+  // same either way.
   const int64_t guess = out.scale_exp;
   if (stored) {
     for (size_t t = 0; t < slices.size(); ++t) out.slice_or[t] = abs_or(slices[t]);
