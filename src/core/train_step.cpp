@@ -58,7 +58,7 @@ BatchCounters loss_counters(const Act& logits, const int32_t* y, int32_t* pred, 
 
 }  // namespace
 
-// images (N, C·H·W) u8 -> x (N,C,H,W)
+// x·2^24 for every pixel value (train_step.hpp).
 std::array<int64_t, 256> input_table(const InputNorm& norm) {
   assert(norm.std_q32 > 0);
   std::array<int64_t, 256> table{};
@@ -75,12 +75,13 @@ std::array<int64_t, 256> input_table(const InputNorm& norm) {
   return table;
 }
 
-// Per sample, requantize_i8 of its pixels' table values. The table does not
-// decrease with the pixel value (std > 0), so the largest |value| lies at
-// the sample's smallest or largest pixel, and the table's run between them
-// has the same largest |value|: requantised, that run gives every pixel's
-// int8 value and the sample's exponent, which a byte lookup then spreads
-// (instead of an int64 value per pixel, and a pass for its largest |value|).
+// images (N, C·H·W) u8 -> x (N,C,H,W): per sample, requantize_i8 of its
+// pixels' table values. The table does not decrease with the pixel value
+// (std > 0), so the largest |value| lies at the sample's smallest or largest
+// pixel, and the table's run between them has the same largest |value|:
+// requantised, that run gives every pixel's int8 value and the sample's
+// exponent, which a byte lookup then spreads (instead of an int64 value per
+// pixel, and a pass for its largest |value|).
 void normalize_input(Act& x, const uint8_t* images, const InputNorm& norm) {
   const std::array<int64_t, 256> table = input_table(norm);
   assert(std::is_sorted(table.begin(), table.end()));
