@@ -4,6 +4,7 @@
 // the authors' and the zero-inflated rule, global and per-tensor scope, 2, 3
 // and 5 processes, shares with no trial and runs of blocks sent whole, as
 // pairs or mixed.
+#include "record_blocks.hpp"
 #include "zimt/optim/optimizer.hpp"
 #include "zimt/optim/sharded_draw.hpp"
 #include "zimt/optim/zim.hpp"
@@ -105,6 +106,8 @@ void check_split_draw(const std::vector<int64_t>& g, const ZimRuleParams& rule) 
   ZimWorkspace ws;
   zim_sample(g, -8, rule, key, alone, ws);
   REQUIRE(std::any_of(alone.begin(), alone.end(), [](int32_t x) { return x != 0; }));
+  const std::vector<uint32_t> drew(ws.sampler.block_trials().begin(), ws.sampler.block_trials().end());
+  const GradientSlice slice{g.data(), g.size(), -8};
   for (int size : {2, 3, 5}) {
     CAPTURE(size);
     std::vector<std::vector<int32_t>> counts(static_cast<size_t>(size), std::vector<int32_t>(g.size(), -7));
@@ -113,6 +116,21 @@ void check_split_draw(const std::vector<int64_t>& g, const ZimRuleParams& rule) 
       zim_sample(g, -8, rule, key, counts[static_cast<size_t>(rank)], mine, group);
     });
     for (int r = 0; r < size; ++r) CHECK(counts[static_cast<size_t>(r)] == alone);
+    // Handed to a sink: every process receives every block once, without
+    // counts where the block drew no trial.
+    std::vector<test::RecordBlocks> sinks(static_cast<size_t>(size), test::RecordBlocks(g.size()));
+    on_processes(size, [&](const BatchReducer& group, int rank) {
+      ZimWorkspace mine;
+      zim_sample(std::span<const GradientSlice>(&slice, 1), rule, key, sinks[static_cast<size_t>(rank)], mine, group);
+    });
+    for (const test::RecordBlocks& sink : sinks) {
+      CHECK(sink.counts == alone);
+      for (size_t b = 0; b < drew.size(); ++b) {
+        CHECK(sink.calls[b] == 1);
+        CHECK(sink.without[b] == (drew[b] == 0));
+        CHECK(sink.misplaced[b] == 0);
+      }
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 // with probability 5.7e-7 per check (normal tail; R >= 4000 makes the normal
 // approximation of these sums of bounded variables accurate), so the ~100
 // checks here give a false failure rate below 1e-4 per run.
+#include "record_blocks.hpp"
 #include "zimt/numerics.hpp"
 #include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/zim.hpp"
@@ -516,6 +517,47 @@ TEST_CASE("draws are bit-identical at 1, 2, 3, 4 and 8 threads and on every Phil
     }
     CHECK(run(2, 6, 9, rule, best_philox_path()) != one);
     CHECK(run(2, 5, 10, rule, best_philox_path()) != one);
+  }
+}
+
+TEST_CASE("a draw handed to a sink block by block: each block once, the counts of the draw into d counts") {
+  // Three slices whose boundaries fall inside blocks; the zero-inflated
+  // draw leaves blocks without trials (their gradient is 0), which come
+  // without counts.
+  std::vector<int64_t> g(5 * category_block + 77);
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = i / category_block == 2 ? 0 : static_cast<int64_t>((i * 2654435761u) % 1000) - 500;
+  const std::vector<GradientSlice> slices{
+      {g.data(), 5000, -8}, {g.data() + 5000, 9001, -9}, {g.data() + 14001, g.size() - 14001, -8}};
+  for (ZimRule rule : {ZimRule::authors, ZimRule::zero_inflated}) {
+    CAPTURE(static_cast<int>(rule));
+    for (int64_t n : {int64_t{0}, int64_t{40000}}) {
+      CAPTURE(n);
+      const ZimRuleParams params{rule, n, q32_one, q32_one * 2};
+      ZimWorkspace whole_ws;
+      std::vector<int32_t> whole(g.size());
+      zim_sample(slices, params, {5, 9, 0}, whole, whole_ws);
+      const std::vector<uint32_t> drew(whole_ws.sampler.block_trials().begin(), whole_ws.sampler.block_trials().end());
+      for (PhiloxPath path : {PhiloxPath::scalar, PhiloxPath::avx2, PhiloxPath::avx512}) {
+        if (!philox_path_supported(path)) continue;
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(threads);
+          tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+          ZimWorkspace ws;
+          ws.sampler.use_philox_path(path);
+          test::RecordBlocks sink(g.size());
+          zim_sample(slices, params, {5, 9, 0}, sink, ws);
+          CHECK(sink.counts == whole);
+          for (size_t b = 0; b < drew.size(); ++b) {
+            CHECK(sink.calls[b] == 1);
+            CHECK(sink.without[b] == (drew[b] == 0));
+            CHECK(sink.misplaced[b] == 0);
+          }
+        }
+      }
+      if (n > 0 && rule == ZimRule::zero_inflated) CHECK(drew[2] == 0);
+      if (n > 0) CHECK(std::accumulate(drew.begin(), drew.end(), uint64_t{0}) > 0);
+    }
   }
 }
 

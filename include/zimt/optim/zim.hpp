@@ -124,6 +124,19 @@ struct CategoryWeights {
   const BlockMagnitudes* source = nullptr;        // M_i of the blocks that need them, when magnitude is empty
 };
 
+// Receives a draw's counts a block of category_block categories at a time
+// (MultinomialSampler::sample with a sink), while they are in cache.
+class BlockCounts {
+ public:
+  // The counts of categories [begin, begin + size), or counts == nullptr
+  // where the block drew no trial (all 0). Called once per block, from any
+  // thread (blocks in any order, several at once).
+  virtual void block(size_t begin, size_t size, const int32_t* counts) = 0;
+
+ protected:
+  ~BlockCounts() = default;
+};
+
 // Draws exact multinomial counts; owns its scratch (the block table, and per
 // slot of the task arena the block counts and a block's search tables, all
 // O(d / 4096 + 4096) entries, sized at a draw's start), so reuse one sampler
@@ -132,25 +145,25 @@ class MultinomialSampler {
  public:
   // counts.size() must equal cat.magnitude.size() (or with a source, the
   // number of categories), cat.block_magnitude_sum must hold the block sums
-  // of the magnitudes; counts are overwritten (but see skip_empty_blocks).
-  // The processes of `group` each draw a share and all receive the whole
-  // counts (collective: every process calls it with the same arguments).
+  // of the magnitudes; counts are overwritten. The processes of `group` each
+  // draw a share and all receive the whole counts (collective: every
+  // process calls it with the same arguments).
   void sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
+              const BatchReducer& group = single_process());
+  // The same draw over d categories, handed to `sink` block by block (in
+  // each block's thread, just drawn) instead of written to d counts; on
+  // several processes, every process's sink receives every block, after the
+  // processes exchanged the counts of the blocks that drew.
+  void sample(const CategoryWeights& cat, size_t d, int64_t n, const SampleKey& key, BlockCounts& sink,
               const BatchReducer& group = single_process());
 
   // Which Philox path draws the words (default: the widest the CPU has);
   // every supported path gives the same counts.
   void use_philox_path(PhiloxPath path) { philox_path_ = path; }
-  // With skip = true, the counts of a block that draws no trial (block_trials()
-  // 0) are left as they were instead of set to 0, and the processes exchange
-  // only the other blocks' counts: for a caller that reads block_trials()
-  // first (ZimOptimizer). With the zero-inflated rule most blocks draw none.
-  void skip_empty_blocks(bool skip) { skip_empty_blocks_ = skip; }
   // This process's share of the last draw and what it exchanged.
   const DrawShares& shares() const { return shares_; }
   // N_b of the last draw (summed over the processes): the trials of each
-  // block of category_block categories; a block with none has counts 0 (or
-  // the counts it had, skip_empty_blocks).
+  // block of category_block categories.
   std::span<const uint32_t> block_trials() const { return block_trials_; }
 
   // A block-table entry's values split at one boundary (sampler.cpp, build_edges).
@@ -161,8 +174,11 @@ class MultinomialSampler {
   };
 
  private:
+  // counts (d entries), or with a sink none on one process.
+  void draw(const CategoryWeights& cat, size_t d, int64_t n, const SampleKey& key, std::span<int32_t> counts,
+            BlockCounts* sink, const BatchReducer& group);
+
   PhiloxPath philox_path_ = best_philox_path();
-  bool skip_empty_blocks_ = false;
   std::vector<uint64_t> block_start_;   // P_b for b = 0..blocks + 1 (zero category last)
   std::vector<uint32_t> block_lookup_;  // first block that can hold u, by u's high bits
   std::vector<Edge> block_edges_;       // the block of u by u's high bits and one comparison
@@ -177,8 +193,10 @@ class MultinomialSampler {
     std::vector<uint32_t> guide;         // a block's entry by the high bits of its magnitude draw
     std::vector<uint64_t> pending;       // a chunk of a block's draws in its magnitude part, before their search
     std::vector<uint64_t> digits;        // a run's odds past their first digit (ZeroRunOdds)
+    std::vector<int32_t> block_counts;   // a block's counts, for a sink (category_block)
   };
   std::vector<ThreadScratch> scratch_;  // one per slot of the task arena (sized by sample())
+  std::vector<int32_t> gathered_;       // a sink's d counts, exchanged between processes
 };
 
 struct ZimDraw {
@@ -203,6 +221,10 @@ struct ZimWorkspace {
 // (MultinomialSampler::sample).
 ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
                    std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group = single_process());
+// The same draw, its counts handed to `sink` block by block (blocks of the
+// slices' concatenation).
+ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
+                   BlockCounts& sink, ZimWorkspace& ws, const BatchReducer& group = single_process());
 
 // Convenience for one vector with one exponent.
 inline ZimDraw zim_sample(std::span<const int64_t> g, int64_t g_exp, const ZimRuleParams& rule, const SampleKey& key,

@@ -55,7 +55,7 @@ class ZimOptimizer {
  private:
   ZimParams params_;
   ZimWorkspace ws_;
-  std::vector<int32_t> counts_;
+  std::vector<StepStats> per_slot_;  // the update's counters per slot of the task arena
   std::vector<GradientSlice> slices_;
 };
 

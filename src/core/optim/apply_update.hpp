@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 
 namespace zimt::optim {
 
@@ -85,26 +84,5 @@ void apply_counts_range(int16_t* w, const int32_t* x, const int64_t* g, size_t s
 // apply_counts_range with all counts 0: w clamped (read, and written only
 // where it lies outside the limit), added to s.
 void clamp_range(int16_t* w, size_t size, int32_t limit, StepStats& s);
-
-// apply_counts_range on w[0, size) in blocks of `block` weights, where block
-// b's counts are all 0 when drew[b] == 0 (a sampler block that drew no
-// trial): such a block reads only its weights. sign_of: signs (int8_t) or
-// the gradient (int64_t).
-template <class S>
-StepStats apply_counts(int16_t* w, size_t size, int32_t limit, const int32_t* x, const S* sign_of, size_t block,
-                       std::span<const uint32_t> drew) {
-  auto body = [&](const tbb::blocked_range<size_t>& r, StepStats s) {
-    for (size_t b = r.begin(); b != r.end(); ++b) {
-      const size_t begin = b * block, count = std::min(block, size - begin);
-      if (drew[b] == 0)
-        clamp_range(w + begin, count, limit, s);
-      else
-        apply_counts_range(w + begin, x + begin, sign_of + begin, count, limit, s);
-    }
-    return s;
-  };
-  return tbb::parallel_reduce(tbb::blocked_range<size_t>(0, drew.size(), std::max<size_t>(1, 16384 / block)),
-                              StepStats{}, body, join_stats);
-}
 
 }  // namespace zimt::optim

@@ -238,9 +238,27 @@ struct RunDraw {
 
 void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const SampleKey& key, std::span<int32_t> counts,
                                 const BatchReducer& group) {
-  const size_t d = counts.size();
-  if (cat.source == nullptr && cat.magnitude.size() != d)
+  if (cat.source == nullptr && cat.magnitude.size() != counts.size())
     throw std::invalid_argument("MultinomialSampler: counts.size() != number of categories");
+  draw(cat, counts.size(), n, key, counts, nullptr, group);
+}
+
+void MultinomialSampler::sample(const CategoryWeights& cat, size_t d, int64_t n, const SampleKey& key,
+                                BlockCounts& sink, const BatchReducer& group) {
+  if (cat.source == nullptr && cat.magnitude.size() != d)
+    throw std::invalid_argument("MultinomialSampler: d != number of categories");
+  // One process: each block's counts in its thread's scratch. Several: all
+  // d counts, for the exchange.
+  std::span<int32_t> counts;
+  if (group.size() > 1) {
+    gathered_.resize(d);
+    counts = gathered_;
+  }
+  draw(cat, d, n, key, counts, &sink, group);
+}
+
+void MultinomialSampler::draw(const CategoryWeights& cat, size_t d, int64_t n, const SampleKey& key,
+                              std::span<int32_t> counts, BlockCounts* sink, const BatchReducer& group) {
   if (n < 0 || n > INT32_MAX) throw std::invalid_argument("MultinomialSampler: n must be in [0, 2^31)");
   if (key.first_trial + static_cast<uint64_t>(n) > max_trial_index)
     throw std::invalid_argument("MultinomialSampler: trial indices must stay below 2^53");
@@ -255,7 +273,14 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     throw std::invalid_argument("MultinomialSampler: total category weight overflows 64 bits");
   if (n == 0 || d == 0 || total == 0) {
     block_trials_.assign(blocks, 0);
-    if (!skip_empty_blocks_) std::fill(counts.begin(), counts.end(), 0);
+    if (sink == nullptr) {
+      std::fill(counts.begin(), counts.end(), 0);
+      return;
+    }
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, block_grain), [&](const tbb::blocked_range<size_t>& r) {
+      for (size_t b = r.begin(); b != r.end(); ++b)
+        sink->block(b * category_block, std::min(category_block, d - b * category_block), nullptr);
+    });
     return;
   }
 
@@ -298,6 +323,7 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     if (cat.source != nullptr) s.magnitude.resize(category_block);
     s.guide.resize((size_t{1} << guide_bits) + 1);  // build_lookup's largest
     s.digits.reserve(ZeroRunOdds::max_words(run_levels));
+    if (sink != nullptr) s.block_counts.resize(category_block);
   }
   odds_.reserve(run_levels);  // whether or not this draw goes by runs: a later one may
 
@@ -386,16 +412,22 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
     offset += block_trials_[b];
   }
 
-  // Stage 2: each block (of this process's) draws its trials' categories into its own range of counts.
+  // Stage 2: each block (of this process's) draws its trials' categories
+  // into its own range of counts, or for a sink on one process into its
+  // thread's scratch, handed over at once.
+  const bool sink_now = sink != nullptr && counts.empty();
   const ExactDivider by_smoothing(cat.smoothing);  // block draws are below T < 2^55
   const tbb::blocked_range<size_t> my_blocks(own.begin, own.end, block_grain);
   tbb::parallel_for(my_blocks, [&](const tbb::blocked_range<size_t>& r) {
     ThreadScratch& local = slot_scratch();
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * category_block, size = std::min(category_block, d - begin);
-      int32_t* out = counts.data() + begin;
       const uint32_t trials = block_trials_[b];
-      if (trials == 0 && skip_empty_blocks_) continue;
+      if (trials == 0 && sink != nullptr) {
+        if (sink_now) sink->block(begin, size, nullptr);
+        continue;  // exchanged as not drawn
+      }
+      int32_t* out = sink_now ? local.block_counts.data() : counts.data() + begin;
       std::fill(out, out + size, 0);
       if (trials == 0) continue;
       const uint64_t uniform_weight = size * cat.smoothing;
@@ -442,11 +474,20 @@ void MultinomialSampler::sample(const CategoryWeights& cat, int64_t n, const Sam
         for (size_t k = 0; k < pending_count; ++k)
           ++out[find_entry(cumulative, local.guide.data(), guide_shift, pending[k])];
       }
+      if (sink_now) sink->block(begin, size, out);
     }
   });
+  if (sink_now) return;
   // every process's blocks on every process
   shares_.gather(counts, group,
-                 skip_empty_blocks_ ? std::span<const uint32_t>(block_trials_) : std::span<const uint32_t>());
+                 sink != nullptr ? std::span<const uint32_t>(block_trials_) : std::span<const uint32_t>());
+  if (sink == nullptr) return;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, block_grain), [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t b = r.begin(); b != r.end(); ++b) {
+      const size_t begin = b * category_block;
+      sink->block(begin, std::min(category_block, d - begin), block_trials_[b] == 0 ? nullptr : counts.data() + begin);
+    }
+  });
 }
 
 }  // namespace zimt::optim

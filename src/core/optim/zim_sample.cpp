@@ -22,16 +22,15 @@ class SliceMagnitudes final : public BlockMagnitudes {
   const ScaledGradient& scaled_;
 };
 
-}  // namespace
-
-ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
-                   std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group) {
+// Scales the slices' gradients for the rule, then draw(cat, d) with d the slices' total size.
+template <class Draw>
+ZimDraw scale_and_draw(std::span<const GradientSlice> slices, const ZimRuleParams& rule, ZimWorkspace& ws,
+                       Draw&& draw) {
   if (rule.n < 0 || rule.n > INT32_MAX) throw std::invalid_argument("zim_sample: n must be in [0, 2^31)");
   if (rule.c < 0 || rule.alpha < 0) throw std::invalid_argument("zim_sample: c and alpha must be >= 0");
   size_t d = 0;
   for (const GradientSlice& s : slices) d += s.size;
-  if (counts.size() != d) throw std::invalid_argument("zim_sample: counts.size() != the slices' total size");
-  ZimDraw draw{rule.n, false};
+  ZimDraw result{rule.n, false};
   CategoryWeights cat;
   const SliceMagnitudes on_demand(slices, ws.scaled);
   if (rule.rule == ZimRule::authors) {
@@ -43,13 +42,32 @@ ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& r
     // scale of max(alpha |g_i|, n). n < 2^31, so n * 2^32 fits a q32.
     scale_gradients(slices, rule.alpha, rule.n * q32_one, ws.scaled, ws.entries);
     const uint64_t n_scaled = ws.scaled.constant;
-    draw.fallback = ws.scaled.magnitude_sum > n_scaled;
+    result.fallback = ws.scaled.magnitude_sum > n_scaled;
     cat = {ws.scaled.magnitude, ws.scaled.block_sum, ws.scaled.magnitude_sum, 0,
-           draw.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
+           result.fallback ? 0 : n_scaled - ws.scaled.magnitude_sum};
   }
   if (ws.entries != ScaledEntries::stored) cat.source = &on_demand;
-  ws.sampler.sample(cat, rule.n, key, counts, group);
-  return draw;
+  draw(cat, d);
+  return result;
+}
+
+}  // namespace
+
+ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
+                   std::span<int32_t> counts, ZimWorkspace& ws, const BatchReducer& group) {
+  size_t d = 0;
+  for (const GradientSlice& s : slices) d += s.size;
+  if (counts.size() != d) throw std::invalid_argument("zim_sample: counts.size() != the slices' total size");
+  return scale_and_draw(slices, rule, ws, [&](const CategoryWeights& cat, size_t) {
+    ws.sampler.sample(cat, rule.n, key, counts, group);
+  });
+}
+
+ZimDraw zim_sample(std::span<const GradientSlice> slices, const ZimRuleParams& rule, const SampleKey& key,
+                   BlockCounts& sink, ZimWorkspace& ws, const BatchReducer& group) {
+  return scale_and_draw(slices, rule, ws, [&](const CategoryWeights& cat, size_t d) {
+    ws.sampler.sample(cat, d, rule.n, key, sink, group);
+  });
 }
 
 }  // namespace zimt::optim
