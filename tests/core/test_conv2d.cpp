@@ -231,6 +231,71 @@ TEST_CASE("conv2d on images smaller than the kernel's reach: taps that read padd
 
 namespace {
 
+// run(c) with the live-tap weights kept from forward for backward
+// (conv2d_live_weights_size), which must change nothing; also returns them.
+template <class X>
+std::pair<ResultT<X>, std::vector<int16_t>> run_keeping(CaseT<X>& c) {
+  ResultT<X> r{ref::Owned<X>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
+  std::vector<int16_t> kept(static_cast<size_t>(conv2d_live_weights_size(c.x.shape, c.spec)), -32768);
+  auto y = r.y.view();
+  auto dx = r.dx.view();
+  int16_t* live = kept.empty() ? nullptr : kept.data();
+  conv2d_forward(y, c.x.view(), c.params, c.spec, false, live);
+  conv2d_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec, single_process(), live);
+  r.g = c.params.g;
+  for (const auto& t : c.params.tensors) r.g_exp.push_back(t.g_exp);
+  return {std::move(r), std::move(kept)};
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: live-tap weights kept from forward give backward the same results, and are W's live taps") {
+  // The geometries of the test above (stride 2 on 2x2: 2x2 of 3x3 taps; 1x1:
+  // the centre tap, whose flipped filter is a transpose; 5x5 on 2x2: 3x3 of
+  // 5x5, flipped), and one with every tap live (nothing kept).
+  uint64_t seed = 900;
+  for (const Geo& g : {Geo{4, 3, 2, 2, 4, 3, 2, 1}, Geo{3, 4, 1, 1, 5, 3, 1, 1}, Geo{2, 2, 2, 2, 3, 5, 1, 2},
+                       Geo{2, 2, 5, 5, 3, 3, 1, 1}}) {
+    CAPTURE(g.H);
+    CAPTURE(g.k);
+    CAPTURE(g.stride);
+    auto check = [&](auto& c) {
+      const auto plain = run(c);
+      const auto [kept_run, kept] = run_keeping(c);
+      CHECK(kept_run.y.data == plain.y.data);
+      CHECK(kept_run.y.exp == plain.y.exp);
+      CHECK(kept_run.dx.data == plain.dx.data);
+      CHECK(kept_run.dx.exp == plain.dx.exp);
+      CHECK(kept_run.g == plain.g);
+      CHECK(kept_run.g_exp == plain.g_exp);
+      // The taps that read the image: a square range [first, first + live) in both directions.
+      const int64_t out = conv2d_out_shape(c.x.shape, c.spec)[3];
+      int64_t first = g.k, last = -1;
+      for (int64_t kw = 0; kw < g.k; ++kw)
+        for (int64_t ow = 0; ow < out; ++ow) {
+          const int64_t iw = ow * g.stride - g.pad + kw;
+          if (iw >= 0 && iw < g.W) first = std::min(first, kw), last = std::max(last, kw);
+        }
+      const int64_t live = last + 1 - first;
+      CHECK(kept.size() == static_cast<size_t>(live == g.k ? 0 : g.O * g.C * live * live));
+      const int16_t* w = c.params.weights(c.spec.weight);
+      for (size_t i = 0; i < kept.size(); ++i) {
+        const auto j = static_cast<int64_t>(i);
+        const int64_t b = j % live, a = j / live % live, ch = j / (live * live) % g.C, o = j / (live * live * g.C);
+        CHECK(kept[i] == w[((o * g.C + ch) * g.k + first + a) * g.k + first + b]);
+      }
+    };
+    for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int16}) {
+      Case c(g, true, ++seed, storage);
+      check(c);
+      WideCase wide(g, false, ++seed, storage);
+      check(wide);
+    }
+  }
+}
+
+namespace {
+
 // The weight gradient of c's whole batch against the per-sample gradients
 // (each sample alone: its own exponent, nothing shifted) joined as
 // align_batch says (quant.hpp): sum_n apply_shift(g_n, e_n - g_exp). Exact

@@ -42,14 +42,24 @@ struct Conv2dSpec {
 };
 
 Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec);
+// The live-tap weights of a convolution whose image leaves some taps on
+// padding only (ResNet-18's last stage on MNIST: 1 of 9): int16 entries,
+// 0 where every tap reads the image. Forward gathers them from W; a caller
+// that keeps them (live_weights below) spares backward reading all of W
+// again: on a square image the flipped filter of the input error is
+// formed from them.
+int64_t conv2d_live_weights_size(const Shape& in, const Conv2dSpec& spec);
 // in and out: int8 or int16, any pair. relu: out = max(0, the convolution),
 // applied per sample as it is written (the same bits as relu_forward after).
+// live_weights: nullptr, or conv2d_live_weights_size entries that receive
+// the live-tap weights.
 void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec,
-                    bool relu = false);
+                    bool relu = false, int16_t* live_weights = nullptr);
 // din may be nullptr. Overwrites the gradients of spec.weight (and spec.bias)
 // with this process's share of the batch sum, aligned over the whole batch
-// that `reducer` spans (batch_reducer.hpp).
+// that `reducer` spans (batch_reducer.hpp). live_weights: nullptr, or what
+// forward wrote there for the same weights; the result is the same.
 void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec,
-                     const BatchReducer& reducer = single_process());
+                     const BatchReducer& reducer = single_process(), const int16_t* live_weights = nullptr);
 
 }  // namespace zimt

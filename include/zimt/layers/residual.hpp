@@ -80,6 +80,9 @@ struct BasicBlockActs {
   Tensor<int16_t> h1, n1;
   Activation a1;
   Tensor<int16_t> h2, n2, hp, np, sum;
+  // The live-tap weights of conv1, conv2 and the projection, for backward
+  // (conv2d_live_weights_size; nullptr where every tap is live).
+  int16_t *live1 = nullptr, *live2 = nullptr, *live_projection = nullptr;
 };
 
 Shape basic_block_out_shape(const Shape& in, const BasicBlockSpec& spec);

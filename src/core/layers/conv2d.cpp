@@ -356,13 +356,15 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
 
 // in (N,C,H,W), W (O,C,k,k), b (O) -> out (N,O,OH,OW).
 template <class T, class X>
-void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec, bool relu) {
+void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const Conv2dSpec& spec, bool relu,
+             int16_t* kept) {
   assert(out.shape == conv2d_out_shape(in.shape, spec));
   const LiveTaps taps = live_taps(geometry(in.shape, spec));
   Filter f{params.weights(spec.weight), params.tensors[spec.weight].w_exp, params.storage == WeightStorage::int8};
   f.relu = relu;
   if (!taps.all()) {
-    int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, taps.live.O * taps.live.K());
+    int16_t* w_live =
+        kept != nullptr ? kept : thread_scratch<int16_t>(ScratchSlot::caller1, taps.live.O * taps.live.K());
     live_weights(taps, f.w, w_live);
     f.w = w_live;
   }
@@ -406,11 +408,39 @@ void flip_filter(const Geometry& g, const LiveTaps& t, const int16_t* w, int16_t
   });
 }
 
+// Whether the flipped filter's live taps `t` (of the transpose) are the
+// forward's live taps mirrored, t.first + taps.first + k' = k with one k':
+// a square image (ResNet-18's last stage: 1 x 1, the centre tap alone), so
+// that flip_live can read them from the live-tap weights.
+bool flips_from_live(const Geometry& g, const LiveTaps& taps, const LiveTaps& t) {
+  return !taps.all() && t.live.k == taps.live.k && t.first + taps.first + taps.live.k == g.k;
+}
+
+// flip_filter's result from the live-tap weights w_live (O, C·k'·k')
+// (live_weights) where flips_from_live: flipped[c, (o·k' + a)·k' + b] =
+// w_live[o, (c·k' + k'-1-a)·k' + k'-1-b], reading O·C·k'² weights instead
+// of O·C·k² (ResNet-18's last stage: 1 in 9). For k' = 1, a transpose.
+void flip_live(const LiveTaps& taps, const int16_t* w_live, int16_t* flipped) {
+  const int64_t O = taps.live.O, C = taps.live.C, kk = taps.live.k * taps.live.k;
+  if (kk == 1) {
+    detail::transpose_rows(flipped, O, C, [&](int64_t o) { return w_live + o * C; });
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, C, kWeightRows), [&](const tbb::blocked_range<int64_t>& band) {
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t c = band.begin(); c < band.end(); ++c) {
+        const int16_t* src = w_live + (o * C + c) * kk;
+        int16_t* dst = flipped + (c * O + o) * kk;
+        for (int64_t i = 0; i < kk; ++i) dst[i] = src[kk - 1 - i];
+      }
+  });
+}
+
 // dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O);
-// X (input): int8_t or int16_t.
+// X (input): int8_t or int16_t. kept: forward's live-tap weights, or nullptr.
 template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const Conv2dSpec& spec,
-              const BatchReducer& reducer) {
+              const BatchReducer& reducer, const int16_t* kept) {
   assert(dout.shape == conv2d_out_shape(in.shape, spec));
   const Geometry full = geometry(in.shape, spec);
   const LiveTaps taps = live_taps(full);
@@ -424,14 +454,19 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     assert(din->shape == in.shape);
     const LiveTaps t_taps = live_taps(t);
     int16_t* flipped = thread_scratch<int16_t>(ScratchSlot::caller2, t_taps.live.O * t_taps.live.K());
-    flip_filter(full, t_taps, w, flipped);
+    if (kept != nullptr && flips_from_live(full, taps, t_taps))
+      flip_live(taps, kept, flipped);
+    else
+      flip_filter(full, t_taps, w, flipped);
     convolve(*din, dout, t_taps.live, Filter{flipped, w_exp});
   } else if (din != nullptr) {
     // Other strides: dcol = Wᵀ·dout per group of samples, added onto the
     // input pixels (col2im).
     assert(din->shape == in.shape);
     const int16_t* w_rows = w;  // the live taps' weights (O,K)
-    if (!taps.all()) {
+    if (!taps.all() && kept != nullptr) {
+      w_rows = kept;
+    } else if (!taps.all()) {
       int16_t* w_live = thread_scratch<int16_t>(ScratchSlot::caller1, O * K);
       live_weights(taps, w, w_live);
       w_rows = w_live;
@@ -674,14 +709,19 @@ Shape conv2d_out_shape(const Shape& in, const Conv2dSpec& spec) {
   return Shape{in[0], g.O, g.OH, g.OW};
 }
 
+int64_t conv2d_live_weights_size(const Shape& in, const Conv2dSpec& spec) {
+  const LiveTaps taps = live_taps(geometry(in, spec));
+  return taps.all() ? 0 : taps.live.O * taps.live.K();
+}
+
 void conv2d_forward(const Activation& out, const Activation& in, const ParamSet& params, const Conv2dSpec& spec,
-                    bool relu) {
-  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec, relu); });
+                    bool relu, int16_t* live_weights) {
+  visit(out, in, [&](auto y, auto x) { forward(y, x, params, spec, relu, live_weights); });
 }
 
 void conv2d_backward(Err* din, const Err& dout, const Activation& in, ParamSet& params, const Conv2dSpec& spec,
-                     const BatchReducer& reducer) {
-  visit(in, [&](auto x) { backward(din, dout, x, params, spec, reducer); });
+                     const BatchReducer& reducer, const int16_t* live_weights) {
+  visit(in, [&](auto x) { backward(din, dout, x, params, spec, reducer, live_weights); });
 }
 
 }  // namespace zimt

@@ -126,15 +126,22 @@ void block_forward(Tensor<Y>& out, BasicBlockActs& acts, const Tensor<X>& in, co
   acts.h2 = make_tensor<int16_t>(arena, s);
   acts.n2 = make_tensor<int16_t>(arena, s);
   acts.sum = make_tensor<int16_t>(arena, s);
-  conv2d_forward(acts.h1, in, params, spec.conv1);
+  auto live = [&](const Shape& conv_in, const Conv2dSpec& conv) {
+    const int64_t size = conv2d_live_weights_size(conv_in, conv);
+    return size == 0 ? nullptr : arena.alloc<int16_t>(static_cast<size_t>(size));
+  };
+  acts.live1 = live(in.shape, spec.conv1);
+  acts.live2 = live(s, spec.conv2);
+  conv2d_forward(acts.h1, in, params, spec.conv1, false, acts.live1);
   layernorm_forward(acts.n1, acts.h1);
   relu_to(a1, acts.n1);
-  conv2d_forward(acts.h2, a1, params, spec.conv2);
+  conv2d_forward(acts.h2, a1, params, spec.conv2, false, acts.live2);
   layernorm_forward(acts.n2, acts.h2);
   if (spec.has_projection) {
     acts.hp = make_tensor<int16_t>(arena, s);
     acts.np = make_tensor<int16_t>(arena, s);
-    conv2d_forward(acts.hp, in, params, spec.projection);
+    acts.live_projection = live(in.shape, spec.projection);
+    conv2d_forward(acts.hp, in, params, spec.projection, false, acts.live_projection);
     layernorm_forward(acts.np, acts.hp);
     add_i16(acts.sum, acts.n2, acts.np);
   } else {
@@ -154,19 +161,19 @@ void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicB
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
-  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2, reducer);
+  conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2, reducer, acts.live2);
   Err dn1 = make_tensor<int16_t>(arena, s);
   mask_errors(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh1, dn1, acts.h1);
   Err dmain = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
-  conv2d_backward(din ? &dmain : nullptr, dh1, in, params, spec.conv1, reducer);
+  conv2d_backward(din ? &dmain : nullptr, dh1, in, params, spec.conv1, reducer, acts.live1);
   // Shortcut: identity passes dsum on; a projection backpropagates through LN and the 1x1 conv.
   if (spec.has_projection) {
     Err dhp = make_tensor<int16_t>(arena, s);
     layernorm_backward(dhp, dsum, acts.hp);
     Err dshort = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
-    conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection, reducer);
+    conv2d_backward(din ? &dshort : nullptr, dhp, in, params, spec.projection, reducer, acts.live_projection);
     if (din) add_i16(*din, dmain, dshort);
   } else if (din) {
     add_i16(*din, dmain, dsum);
