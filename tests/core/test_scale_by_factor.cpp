@@ -60,15 +60,19 @@ TEST_CASE("scale_by_factor_on rounds |g| k / 2^right half to even on every path"
         for (size_t size : {g.size(), g.size() - 3, size_t{7}}) {
           std::vector<int8_t> sign(size, 5);
           std::vector<uint64_t> mag(size, 7);
-          const uint64_t sum = scale_by_factor_on(path, g.data(), sign.data(), mag.data(), size, k, right);
-          uint64_t want_sum = 0;
+          const ScaledSum scaled = scale_by_factor_on(path, g.data(), sign.data(), mag.data(), size, k, right);
+          uint64_t want_sum = 0, want_or = 0;
           for (size_t i = 0; i < size; ++i) {
             CHECK_MESSAGE(mag[i] == expected[i], "path " << int(path) << " right " << right << " g " << g[i]);
             CHECK(sign[i] == (g[i] > 0) - (g[i] < 0));
             want_sum += expected[i];
+            want_or |= abs_u64(g[i]);
           }
-          CHECK(sum == want_sum);
-          CHECK(sum_scaled_by_factor_on(path, g.data(), size, k, right) == want_sum);
+          CHECK(scaled.sum == want_sum);
+          CHECK(scaled.abs_or == want_or);
+          const ScaledSum summed = sum_scaled_by_factor_on(path, g.data(), size, k, right);
+          CHECK(summed.sum == want_sum);
+          CHECK(summed.abs_or == want_or);
         }
       }
     }
@@ -92,10 +96,17 @@ TEST_CASE("sum_scaled_by_factor_on: mostly zero gradients, several chunks, every
     if (nonzero && !(i >= 1000 && i < 1300)) g[i] = static_cast<int64_t>(r >> 20) * ((r & 1) ? 1 : -1);
   }
   for (size_t size : {size_t{0}, size_t{5}, size_t{256}, size_t{263}, size_t{1000}, size_t{1499}, g.size()}) {
-    uint64_t want = 0;
-    for (size_t i = 0; i < size; ++i) want += exact_rounding(g[i], k, right);
+    uint64_t want = 0, want_or = 0;
+    for (size_t i = 0; i < size; ++i) {
+      want += exact_rounding(g[i], k, right);
+      want_or |= abs_u64(g[i]);
+    }
     CAPTURE(size);
-    for (ScalePath path : {ScalePath::scalar, ScalePath::avx512})
-      if (scale_path_supported(path)) CHECK(sum_scaled_by_factor_on(path, g.data(), size, k, right) == want);
+    for (ScalePath path : {ScalePath::scalar, ScalePath::avx512}) {
+      if (!scale_path_supported(path)) continue;
+      const ScaledSum summed = sum_scaled_by_factor_on(path, g.data(), size, k, right);
+      CHECK(summed.sum == want);
+      CHECK(summed.abs_or == want_or);
+    }
   }
 }

@@ -18,12 +18,20 @@ bool scale_path_supported(ScalePath path);
 // The widest path this CPU supports (checked once).
 ScalePath best_scale_path();
 
-// g, sign and magnitude are (size); returns the sum of the magnitudes.
-uint64_t scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
-                            uint64_t k, int right);
+// What a pass over g[0, size) returns: the sum of the magnitudes, and the
+// OR of every |g_i| (its bit length is the largest |g_i|'s, which the scale
+// choice needs: common_scale.cpp).
+struct ScaledSum {
+  uint64_t sum = 0;
+  uint64_t abs_or = 0;
+};
 
-// The same sum without storing the magnitudes or signs; zero gradients cost
+// g, sign and magnitude are (size).
+ScaledSum scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
+                             uint64_t k, int right);
+
+// The same without storing the magnitudes or signs; zero gradients cost
 // little (the AVX-512 path rounds only the nonzero ones).
-uint64_t sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right);
+ScaledSum sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right);
 
 }  // namespace zimt::optim

@@ -54,17 +54,20 @@ uint64_t rescale(u128 value, int64_t shift) {
 
 // sign and magnitude of g[0, size) when the factor is a power of two, folded
 // into `shift` (-63 < shift < 64): magnitude = round-half-even(|g| * 2^shift)
-// in 64-bit words, the same value as rescale; returns the magnitude sum.
-[[gnu::always_inline]] inline uint64_t scale_block(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                   int shift) {
-  uint64_t sum = 0;
+// in 64-bit words, the same value as rescale; returns the magnitude sum and
+// the OR of the |g|.
+[[gnu::always_inline]] inline ScaledSum scale_block(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                    int shift) {
+  uint64_t sum = 0, any = 0;
   if (shift >= 0) {
     for (size_t i = 0; i < size; ++i) {
       sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
-      mag[i] = abs_u64(g[i]) << shift;  // fits: the scale choice bounds it by 2^budget
+      const uint64_t a = abs_u64(g[i]);
+      mag[i] = a << shift;  // fits: the scale choice bounds it by 2^budget
       sum += mag[i];
+      any |= a;
     }
-    return sum;
+    return {sum, any};
   }
   const int right = -shift;
   const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
@@ -75,20 +78,21 @@ uint64_t rescale(u128 value, int64_t shift) {
     // Up iff rem > half, or rem == half and q odd; rem + 1 < 2^62 for right <= 62.
     mag[i] = q + (static_cast<int64_t>(rem + (q & 1)) > static_cast<int64_t>(half));
     sum += mag[i];
+    any |= a;
   }
-  return sum;
+  return {sum, any};
 }
 
-__attribute__((target("avx2"))) uint64_t scale_avx2(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                    int shift) {
+__attribute__((target("avx2"))) ScaledSum scale_avx2(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                     int shift) {
   return scale_block(g, sign, mag, size, shift);
 }
 
-uint64_t scale_generic(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+ScaledSum scale_generic(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
   return scale_block(g, sign, mag, size, shift);
 }
 
-uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+ScaledSum scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
   return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
 }
@@ -96,9 +100,9 @@ uint64_t scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_
 // Entries [begin, end) of the concatenation, all within slice t, as
 // scale_gradients defines them: sign and magnitude written to sign[0, end -
 // begin) and magnitude[..] (with sum_only perhaps not: scratch then),
-// magnitudes summed.
-uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t t, size_t begin, size_t end,
-                    uint64_t* mag, int8_t* sign, bool sum_only) {
+// magnitudes summed, |g| ORed.
+ScaledSum scale_part(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t t, size_t begin, size_t end,
+                     uint64_t* mag, int8_t* sign, bool sum_only) {
   const ScaledGradient::SliceScale& plan = s.slice_scale[t];
   const int64_t* g_in = slices[t].g + (begin - plan.start);
   const size_t size = end - begin;
@@ -109,20 +113,21 @@ uint64_t scale_part(std::span<const GradientSlice> slices, const ScaledGradient&
     if (sum_only) return sum_scaled_by_factor_on(best_scale_path(), g_in, size, k, right);
     return scale_by_factor_on(best_scale_path(), g_in, sign, mag, size, k, right);
   }
-  uint64_t partial = 0;
+  ScaledSum partial;
   for (size_t i = 0; i < size; ++i) {
     const int64_t g = g_in[i];
     sign[i] = static_cast<int8_t>((g > 0) - (g < 0));
     mag[i] = rescale(static_cast<u128>(abs_u64(g)) * k, plan.shift);
-    partial += mag[i];
+    partial.sum += mag[i];
+    partial.abs_or |= abs_u64(g);
   }
   return partial;
 }
 
 // scale_part over [begin, end), which may span slices; t is a slice at or
 // before the one holding begin (advanced past empty ones), updated to the
-// last. With slice_or, each part's OR of |g_i| is first added to its slice's
-// (read just before the part is scaled, so that the scaling finds it in cache).
+// last. With slice_or, each part's OR of |g_i| is added to its slice's (in
+// the same pass: one read of the gradients).
 uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient& s, size_t& t, size_t begin,
                      size_t end, uint64_t* mag, int8_t* sign, bool sum_only = false, uint64_t* slice_or = nullptr) {
   const std::vector<ScaledGradient::SliceScale>& plan = s.slice_scale;
@@ -130,10 +135,9 @@ uint64_t scale_range(std::span<const GradientSlice> slices, const ScaledGradient
   for (size_t pos = begin; pos < end;) {
     while (plan[t + 1].start <= pos) ++t;  // the slice holding pos (empty ones skipped)
     const size_t part_end = std::min(end, plan[t + 1].start);
-    if (slice_or != nullptr)
-      std::atomic_ref<uint64_t>(slice_or[t])
-          .fetch_or(abs_or_range(slices[t].g + (pos - plan[t].start), part_end - pos), std::memory_order_relaxed);
-    sum += scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin), sum_only);
+    const ScaledSum part = scale_part(slices, s, t, pos, part_end, mag + (pos - begin), sign + (pos - begin), sum_only);
+    if (slice_or != nullptr) std::atomic_ref<uint64_t>(slice_or[t]).fetch_or(part.abs_or, std::memory_order_relaxed);
+    sum += part.sum;
     pos = part_end;
   }
   return sum;

@@ -23,23 +23,27 @@ inline uint64_t scaled_value(uint64_t a, uint64_t k, int right, u128 half_minus_
   return static_cast<uint64_t>((m + half_minus_one + (static_cast<uint64_t>(m >> right) & 1)) >> right);
 }
 
-uint64_t scale_scalar(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, uint64_t k, int right) {
+ScaledSum scale_scalar(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, uint64_t k, int right) {
   const u128 half_minus_one = (static_cast<u128>(1) << (right - 1)) - 1;
-  uint64_t sum = 0;
+  ScaledSum out;
   for (size_t i = 0; i < size; ++i) {
     const int64_t x = g[i];
     sign[i] = static_cast<int8_t>((x > 0) - (x < 0));
     mag[i] = scaled_value(abs_u64(x), k, right, half_minus_one);
-    sum += mag[i];
+    out.sum += mag[i];
+    out.abs_or |= abs_u64(x);
   }
-  return sum;
+  return out;
 }
 
-uint64_t sum_scalar(const int64_t* g, size_t size, uint64_t k, int right) {
+ScaledSum sum_scalar(const int64_t* g, size_t size, uint64_t k, int right) {
   const u128 half_minus_one = (static_cast<u128>(1) << (right - 1)) - 1;
-  uint64_t sum = 0;
-  for (size_t i = 0; i < size; ++i) sum += scaled_value(abs_u64(g[i]), k, right, half_minus_one);
-  return sum;
+  ScaledSum out;
+  for (size_t i = 0; i < size; ++i) {
+    out.sum += scaled_value(abs_u64(g[i]), k, right, half_minus_one);
+    out.abs_or |= abs_u64(g[i]);
+  }
+  return out;
 }
 
 // (hi, lo) >> right = lo >> right | hi << (64 - right) | hi >> (right - 64),
@@ -100,46 +104,57 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i scaled_lanes(__
 }
 
 // The scalar rounding on eight lanes per register (scaled_lanes).
-__attribute__((target("avx512f"))) uint64_t scale_avx512(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                         uint64_t k, int right) {
+__attribute__((target("avx512f"))) ScaledSum scale_avx512(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                          uint64_t k, int right) {
   const LaneScale c = lane_scale(k, right);
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
-  __m512i sum = zero;
+  __m512i sum = zero, any = zero;
   size_t i = 0;
   for (; i + 8 <= size; i += 8) {
     const __m512i x = _mm512_loadu_si512(g + i);
     const __mmask8 positive = _mm512_cmpgt_epi64_mask(x, zero), negative = _mm512_cmplt_epi64_mask(x, zero);
     const __m512i s = _mm512_mask_mov_epi64(_mm512_maskz_mov_epi64(positive, one), negative, _mm512_set1_epi64(-1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(sign + i), _mm512_cvtepi64_epi8(s));
-    const __m512i m = scaled_lanes(_mm512_abs_epi64(x), c);  // 2^63 for INT64_MIN, read unsigned
+    const __m512i a = _mm512_abs_epi64(x);  // 2^63 for INT64_MIN, read unsigned
+    const __m512i m = scaled_lanes(a, c);
     _mm512_storeu_si512(mag + i, m);
     sum = _mm512_add_epi64(sum, m);
+    any = _mm512_or_si512(any, a);
   }
-  const auto total = static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
-  return total + scale_scalar(g + i, sign + i, mag + i, size - i, k, right);
+  ScaledSum rest = scale_scalar(g + i, sign + i, mag + i, size - i, k, right);
+  rest.sum += static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
+  rest.abs_or |= static_cast<uint64_t>(_mm512_reduce_or_epi64(any));
+  return rest;
 }
 
 // The sum alone: the nonzero |g| of each chunk packed together first (a
 // zero rounds to 0), so mostly-zero gradients cost their nonzero entries.
-__attribute__((target("avx512f"))) uint64_t sum_avx512(const int64_t* g, size_t size, uint64_t k, int right) {
+__attribute__((target("avx512f"))) ScaledSum sum_avx512(const int64_t* g, size_t size, uint64_t k, int right) {
   constexpr size_t chunk = 256;
   const LaneScale c = lane_scale(k, right);
   alignas(64) uint64_t packed[chunk + 8];
-  __m512i sum = _mm512_setzero_si512();
+  __m512i sum = _mm512_setzero_si512(), any = _mm512_setzero_si512();
+  uint64_t rest_or = 0;
   for (size_t begin = 0; begin < size; begin += chunk) {
     const size_t end = std::min(size, begin + chunk);
     size_t count = 0, i = begin;
     for (; i + 8 <= end; i += 8) {
       const __m512i x = _mm512_loadu_si512(g + i);
       const __mmask8 nonzero = _mm512_test_epi64_mask(x, x);
-      _mm512_mask_compressstoreu_epi64(packed + count, nonzero, _mm512_abs_epi64(x));
+      const __m512i a = _mm512_abs_epi64(x);
+      _mm512_mask_compressstoreu_epi64(packed + count, nonzero, a);
       count += static_cast<size_t>(__builtin_popcount(nonzero));
+      any = _mm512_or_si512(any, a);
     }
-    for (; i < end; ++i) packed[count++] = abs_u64(g[i]);
+    for (; i < end; ++i) {
+      packed[count++] = abs_u64(g[i]);
+      rest_or |= abs_u64(g[i]);
+    }
     for (size_t j = count; j % 8 != 0; ++j) packed[j] = 0;  // whole registers
     for (size_t j = 0; j < count; j += 8) sum = _mm512_add_epi64(sum, scaled_lanes(_mm512_load_si512(packed + j), c));
   }
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
+  return {static_cast<uint64_t>(_mm512_reduce_add_epi64(sum)),
+          rest_or | static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
 }
 
 }  // namespace
@@ -151,13 +166,13 @@ ScalePath best_scale_path() {
   return best;
 }
 
-uint64_t scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
-                            uint64_t k, int right) {
+ScaledSum scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
+                             uint64_t k, int right) {
   if (path == ScalePath::avx512) return scale_avx512(g, sign, magnitude, size, k, right);
   return scale_scalar(g, sign, magnitude, size, k, right);
 }
 
-uint64_t sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right) {
+ScaledSum sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right) {
   if (path == ScalePath::avx512) return sum_avx512(g, size, k, right);
   return sum_scalar(g, size, k, right);
 }
