@@ -114,13 +114,17 @@ int64_t padded_size(const Geometry& g) { return g.C * (g.H + 2 * g.pad) * (g.W +
 template <class X>
 void pad_sample(const Geometry& g, const X* x, X* padded) {
   const int64_t PW = g.W + 2 * g.pad;
-  X* dst = padded;  // every value written once, in order
-  for (int64_t c = 0; c < g.C; ++c) {
-    dst = std::fill_n(dst, g.pad * PW + g.pad, X{0});  // the top rows, and the first row's left border
-    for (int64_t h = 0; h < g.H; ++h) {
-      dst = std::copy_n(x + (c * g.H + h) * g.W, g.W, dst);
-      // this row's right border and the next one's left (the bottom rows after the last)
-      dst = std::fill_n(dst, h + 1 < g.H ? 2 * g.pad : g.pad + g.pad * PW, X{0});
+  X* dst = padded;   // every value written once, in order
+  if (g.pad == 0) {  // one move (ResNet-18's last stage: 1x1 images, the centre tap alone)
+    dst = std::copy_n(x, g.C * g.H * g.W, dst);
+  } else {
+    for (int64_t c = 0; c < g.C; ++c) {
+      dst = std::fill_n(dst, g.pad * PW + g.pad, X{0});  // the top rows, and the first row's left border
+      for (int64_t h = 0; h < g.H; ++h) {
+        dst = std::copy_n(x + (c * g.H + h) * g.W, g.W, dst);
+        // this row's right border and the next one's left (the bottom rows after the last)
+        dst = std::fill_n(dst, h + 1 < g.H ? 2 * g.pad : g.pad + g.pad * PW, X{0});
+      }
     }
   }
   std::fill_n(dst, kPaddedSlack, X{0});
