@@ -9,6 +9,9 @@
 #include <doctest/doctest.h>
 #include <tbb/global_control.h>
 
+#include <ostream>
+#include <vector>
+
 #include "float_ref.hpp"
 #include "zimt/layers/conv2d.hpp"
 #include "zimt/quant.hpp"
@@ -58,16 +61,35 @@ struct ResultT {
 };
 using Result = ResultT<int8_t>;
 
+// Forward and backward of c; with `kept`, the live-tap weights kept from
+// forward for backward (conv2d_live_weights_size entries, left in *kept).
 template <class X>
-ResultT<X> run(CaseT<X>& c) {
+ResultT<X> run(CaseT<X>& c, std::vector<int16_t>* kept = nullptr) {
   ResultT<X> r{ref::Owned<X>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
   auto y = r.y.view();
   auto dx = r.dx.view();
-  conv2d_forward(y, c.x.view(), c.params, c.spec);
-  conv2d_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec);
+  int16_t* live = nullptr;
+  if (kept != nullptr) {
+    kept->assign(static_cast<size_t>(conv2d_live_weights_size(c.x.shape, c.spec)), -32768);
+    if (!kept->empty()) live = kept->data();
+  }
+  conv2d_forward(y, c.x.view(), c.params, c.spec, false, live);
+  conv2d_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec, single_process(), live);
   r.g = c.params.g;
   for (const auto& t : c.params.tensors) r.g_exp.push_back(t.g_exp);
   return r;
+}
+
+// Images smaller than the kernel's reach (ResNet-18's last stage on 28x28
+// inputs): 2x2 -> 1x1 (stride 2: 4 of 9 taps read the image), 1x1 -> 1x1
+// (1 of 9, the centre tap), a 5x5 kernel on 2x2 (9 of 25); then `extra`.
+std::vector<Geo> small_images_and(const Geo& extra) {
+  return {Geo{4, 3, 2, 2, 4, 3, 2, 1}, Geo{3, 4, 1, 1, 5, 3, 1, 1}, Geo{2, 2, 2, 2, 3, 5, 1, 2}, extra};
+}
+
+std::ostream& operator<<(std::ostream& os, const Geo& g) {
+  return os << "N " << g.N << ", C " << g.C << ", " << g.H << "x" << g.W << ", O " << g.O << ", k " << g.k
+            << ", stride " << g.stride << ", pad " << g.pad;
 }
 
 template <class X>
@@ -180,17 +202,12 @@ TEST_CASE("conv2d: one large group of samples, split by gradient columns, is bit
 }
 
 TEST_CASE("conv2d on images smaller than the kernel's reach: taps that read padding only are skipped exactly") {
-  // ResNet-18's last stage on 28x28 inputs: 2x2 -> 1x1 (stride 2: 4 of 9
-  // taps read the image) and 1x1 -> 1x1 (1 of 9); a 5x5 kernel on 2x2 (9 of
-  // 25); a non-square image (every tap kept). The float reference, the
-  // padding taps' gradients exactly 0, the same at 1, 2 and 4 threads.
+  // small_images_and a non-square image (every tap kept). The float
+  // reference, the padding taps' gradients exactly 0, the same at 1, 2 and 4
+  // threads.
   uint64_t seed = 600;
-  for (const Geo& g : {Geo{4, 3, 2, 2, 4, 3, 2, 1}, Geo{3, 4, 1, 1, 5, 3, 1, 1}, Geo{2, 2, 2, 2, 3, 5, 1, 2},
-                       Geo{2, 2, 1, 3, 3, 3, 1, 1}}) {
-    CAPTURE(g.H);
-    CAPTURE(g.W);
-    CAPTURE(g.k);
-    CAPTURE(g.stride);
+  for (const Geo& g : small_images_and(Geo{2, 2, 1, 3, 3, 3, 1, 1})) {
+    CAPTURE(g);
     for (WeightStorage storage : {WeightStorage::int8, WeightStorage::int16}) {
       Case c(g, true, ++seed, storage);
       check_against_ref(c);
@@ -229,39 +246,17 @@ TEST_CASE("conv2d on images smaller than the kernel's reach: taps that read padd
   }
 }
 
-namespace {
-
-// run(c) with the live-tap weights kept from forward for backward
-// (conv2d_live_weights_size), which must change nothing; also returns them.
-template <class X>
-std::pair<ResultT<X>, std::vector<int16_t>> run_keeping(CaseT<X>& c) {
-  ResultT<X> r{ref::Owned<X>(conv2d_out_shape(c.x.shape, c.spec)), ref::Owned<int16_t>(c.x.shape), {}, {}};
-  std::vector<int16_t> kept(static_cast<size_t>(conv2d_live_weights_size(c.x.shape, c.spec)), -32768);
-  auto y = r.y.view();
-  auto dx = r.dx.view();
-  int16_t* live = kept.empty() ? nullptr : kept.data();
-  conv2d_forward(y, c.x.view(), c.params, c.spec, false, live);
-  conv2d_backward(&dx, c.dy.view(), c.x.view(), c.params, c.spec, single_process(), live);
-  r.g = c.params.g;
-  for (const auto& t : c.params.tensors) r.g_exp.push_back(t.g_exp);
-  return {std::move(r), std::move(kept)};
-}
-
-}  // namespace
-
 TEST_CASE("conv2d: live-tap weights kept from forward give backward the same results, and are W's live taps") {
-  // The geometries of the test above (stride 2 on 2x2: 2x2 of 3x3 taps; 1x1:
-  // the centre tap, whose flipped filter is a transpose; 5x5 on 2x2: 3x3 of
-  // 5x5, flipped), and one with every tap live (nothing kept).
+  // small_images_and (the strided path's rows; the centre tap's flipped
+  // filter, a transpose; 3x3 of 5x5 taps, flipped) an image where every tap
+  // is live (nothing kept).
   uint64_t seed = 900;
-  for (const Geo& g : {Geo{4, 3, 2, 2, 4, 3, 2, 1}, Geo{3, 4, 1, 1, 5, 3, 1, 1}, Geo{2, 2, 2, 2, 3, 5, 1, 2},
-                       Geo{2, 2, 5, 5, 3, 3, 1, 1}}) {
-    CAPTURE(g.H);
-    CAPTURE(g.k);
-    CAPTURE(g.stride);
+  for (const Geo& g : small_images_and(Geo{2, 2, 5, 5, 3, 3, 1, 1})) {
+    CAPTURE(g);
     auto check = [&](auto& c) {
       const auto plain = run(c);
-      const auto [kept_run, kept] = run_keeping(c);
+      std::vector<int16_t> kept;
+      const auto kept_run = run(c, &kept);
       CHECK(kept_run.y.data == plain.y.data);
       CHECK(kept_run.y.exp == plain.y.exp);
       CHECK(kept_run.dx.data == plain.dx.data);
