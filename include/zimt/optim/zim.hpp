@@ -177,6 +177,9 @@ class MultinomialSampler {
   // counts (d entries), or with a sink none on one process.
   void draw(const CategoryWeights& cat, size_t d, int64_t n, const SampleKey& key, std::span<int32_t> counts,
             BlockCounts* sink, const BatchReducer& group);
+  // Every block of the d categories to `sink`, from counts (d entries), or
+  // without counts where block_trials() is 0.
+  void hand_over(BlockCounts& sink, size_t d, std::span<const int32_t> counts) const;
 
   PhiloxPath philox_path_ = best_philox_path();
   std::vector<uint64_t> block_start_;   // P_b for b = 0..blocks + 1 (zero category last)

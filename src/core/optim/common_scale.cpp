@@ -181,7 +181,7 @@ void plan_slices(std::span<const GradientSlice> slices, uint64_t k, int64_t scal
 // signs alone or, on demand, neither (what is not stored written, where a
 // kernel needs to, to a block of scratch in cache); with find_or, each
 // slice's OR of |g_i| too (into out.slice_or, zeroed before; scale_range
-// reads each part for it just before scaling it).
+// takes it in the same pass).
 void sum_blocks(std::span<const GradientSlice> slices, size_t d, ScaledGradient& out, ScaledEntries entries,
                 bool find_or) {
   const size_t blocks = out.block_sum.size();

@@ -273,14 +273,10 @@ void MultinomialSampler::draw(const CategoryWeights& cat, size_t d, int64_t n, c
     throw std::invalid_argument("MultinomialSampler: total category weight overflows 64 bits");
   if (n == 0 || d == 0 || total == 0) {
     block_trials_.assign(blocks, 0);
-    if (sink == nullptr) {
+    if (sink == nullptr)
       std::fill(counts.begin(), counts.end(), 0);
-      return;
-    }
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, block_grain), [&](const tbb::blocked_range<size_t>& r) {
-      for (size_t b = r.begin(); b != r.end(); ++b)
-        sink->block(b * category_block, std::min(category_block, d - b * category_block), nullptr);
-    });
+    else
+      hand_over(*sink, d, counts);  // every block without counts
     return;
   }
 
@@ -481,13 +477,18 @@ void MultinomialSampler::draw(const CategoryWeights& cat, size_t d, int64_t n, c
   // every process's blocks on every process
   shares_.gather(counts, group,
                  sink != nullptr ? std::span<const uint32_t>(block_trials_) : std::span<const uint32_t>());
-  if (sink == nullptr) return;
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, blocks, block_grain), [&](const tbb::blocked_range<size_t>& r) {
-    for (size_t b = r.begin(); b != r.end(); ++b) {
-      const size_t begin = b * category_block;
-      sink->block(begin, std::min(category_block, d - begin), block_trials_[b] == 0 ? nullptr : counts.data() + begin);
-    }
-  });
+  if (sink != nullptr) hand_over(*sink, d, counts);
+}
+
+void MultinomialSampler::hand_over(BlockCounts& sink, size_t d, std::span<const int32_t> counts) const {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, block_trials_.size(), block_grain),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      for (size_t b = r.begin(); b != r.end(); ++b) {
+                        const size_t begin = b * category_block;
+                        sink.block(begin, std::min(category_block, d - begin),
+                                   block_trials_[b] == 0 ? nullptr : counts.data() + begin);
+                      }
+                    });
 }
 
 }  // namespace zimt::optim
