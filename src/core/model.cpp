@@ -3,6 +3,7 @@
 #include <cassert>
 #include <stdexcept>
 
+#include "zimt/layers/conv2d_pooled.hpp"
 #include "zimt/layers/flatten.hpp"
 #include "zimt/layers/relu.hpp"
 
@@ -33,6 +34,15 @@ bool applies_next_relu(const Model& model, size_t i) {
 
 // Whether layer i is a ReLU that the layer before it applied.
 bool relu_applied_before(const Model& model, size_t i) { return i > 0 && applies_next_relu(model, i - 1); }
+
+// Whether layer i is a max pool after a ReLU after the convolution `first`,
+// the first layer with parameters (so no input error), which then computes
+// its gradients from the pool's error (conv2d_pooled.hpp).
+bool pooled_first_conv(const Model& model, size_t i, size_t first) {
+  const std::vector<ModelLayer>& layers = model.layers;
+  return i == first + 2 && layers[i].kind == LayerKind::maxpool && layers[first].kind == LayerKind::conv2d &&
+         applies_next_relu(model, first) && conv2d_pooled_applies(layers[first].conv, layers[i].pool);
+}
 
 // Layer l: x -> y, then a ReLU on y if relu_after (conv2d and linear); a
 // basic block's intermediates go to `block`, allocated from `arena`. Returns
@@ -255,6 +265,14 @@ void model_backward(Model& model, const ModelActs& acts, const Err& dlogits, Are
       continue;
     }
     const int64_t t0 = layer_ns ? steady_now_ns() : 0;
+    if (pooled_first_conv(model, i, first)) {
+      // The first layer's convolution takes the pool's error itself
+      // (conv2d_pooled.hpp); its time counts as the convolution's.
+      const ModelLayer& conv = model.layers[first];
+      conv2d_pooled_backward(dy, x, first == 0 ? acts.input : acts.out[first - 1], p, conv.conv, reducer);
+      if (layer_ns) (*layer_ns)[first] += steady_now_ns() - t0;
+      break;
+    }
     const bool need_din = i > first;
     Err dx = need_din ? make_tensor<int16_t>(arena, x.shape) : Err{};
     Err* din = need_din ? &dx : nullptr;

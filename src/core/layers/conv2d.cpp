@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "bias.hpp"
+#include "conv2d_batch_sums.hpp"
 #include "sample_runs.hpp"
 #include "transpose_rows.hpp"
 #include "zimt/kernels/gemm.hpp"
@@ -522,24 +523,12 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     });
   }
 
-  // dW[o,kk] = Σ_n 2^(e_dout[n] + e_in[n]) Σ_p dout[n,o,p]·col[n,kk,p];
-  // |dout·x| < 2^15·2^x_bits (x_bits 8 for int8, 16 for int16 inputs), so a
-  // sample's partial sum is < 2^(15 + x_bits + ceil_log2 P). x_bits is one
-  // bit above the tight magnitude_bits<X>() (|x| <= 127 < 2^7): this bound
-  // sets align_batch's shift limit, so tightening it would change how widely
-  // spread batches round (docs/design.md, "Bounds").
-  // Integer sums are exact, so the per-thread partials add up to the same
-  // result in any order: bit-identical for any thread count.
-  constexpr int x_bits = magnitude_bits<X>() + 1;
-  const int p_bits = ceil_log2(static_cast<uint64_t>(P));
+  // dW's batch alignment (conv2d_batch_sums.hpp). Integer sums are exact,
+  // so the per-thread partials add up to the same result in any order:
+  // bit-identical for any thread count.
   int32_t* shift = thread_scratch<int32_t>(ScratchSlot::caller0, batch);
-  {
-    int32_t* sample_exp = thread_scratch<int32_t>(ScratchSlot::caller2, batch);
-    for (int64_t n = 0; n < batch; ++n) sample_exp[n] = dout.exp[n] + in.exp[n];
-    params.tensors[spec.weight].g_exp =
-        align_batch(sample_exp, batch, product_sum_bits(magnitude_bits<int16_t>(), x_bits, static_cast<uint64_t>(P)),
-                    shift, reducer);
-  }
+  params.tensors[spec.weight].g_exp = detail::conv2d_weight_shifts<X>(
+      dout.exp, in.exp, batch, P, thread_scratch<int32_t>(ScratchSlot::caller2, batch), shift, reducer);
   // Samples that join the batch sum with the same left shift form a run;
   // consecutive runs form a group of at most max_group samples, contracted
   // in ONE GEMM over their concatenated positions with a k segment per run
@@ -680,8 +669,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   });
 
   if (spec.has_bias) {
-    // db[o] = Σ_n 2^e_dout[n] Σ_p dout[n,o,p]; a sample's sum is < 2^(16 + ceil_log2 P).
-    params.tensors[spec.bias].g_exp = align_batch(dout.exp, batch, 16 + p_bits, shift, reducer);
+    params.tensors[spec.bias].g_exp = detail::conv2d_bias_shifts(dout.exp, batch, P, shift, reducer);
     // In parallel over channels; a channel's sum over P < 2^16 positions
     // fits int32 (|dout| <= 2^15), which vectorises twice as wide.
     int64_t* gb = params.grads(spec.bias);

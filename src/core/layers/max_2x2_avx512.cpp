@@ -1,53 +1,25 @@
-// AVX-512 BW row kernels of the plain 2x2 max pool (max_2x2.hpp). One zmm
-// holds 32 int16 inputs of a row, i.e. 16 windows' (kw = 0, kw = 1) pairs as
-// 32-bit words; int8 rows are sign-extended to int16 on load.
-//   window max: max(x, x rotated by 16 bits in each word) over both rows, so
-//               every lane holds the max of its window;
+// AVX-512 BW row kernels of the plain 2x2 max pool (max_2x2.hpp) on the
+// window rules of max_2x2_avx512.hpp:
 //   forward:    the low int16 (resp. int8) of each word, one lane per window;
-//   backward:   compare masks of the two rows against the max, reduced to the
-//               first maximum with bit operations on the masks (the even
-//               bit of a pair is kw = 0, the odd one kw = 1), dy duplicated
-//               into both halves of each word and stored under those masks
-//               (ANDed with max > 0 for positive_only).
+//   backward:   the routed errors of both rows stored under the input lanes.
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
+#include "max_2x2_avx512.hpp"
 
 #include "zimt/layers/max_2x2.hpp"
-
-#define ZIMT_AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 namespace zimt::max_2x2 {
 
 namespace {
 
-constexpr int64_t kWindows = 16;  // windows per zmm
-constexpr uint32_t kEven = 0x55555555;
+using detail::input_lanes;
+using detail::kWindows;
+using detail::load_row;
+using detail::window_lanes;
 
 bool available() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
-
-// The first `lanes` (<= 32) inputs as int16 lanes, the rest 0.
-ZIMT_AVX512BW inline __m512i load_row(const int16_t* p, __mmask32 lanes) { return _mm512_maskz_loadu_epi16(lanes, p); }
-ZIMT_AVX512BW inline __m512i load_row(const int8_t* p, __mmask32 lanes) {
-  return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(lanes, p));
-}
-
-// Every lane: the max of its window.
-ZIMT_AVX512BW inline __m512i window_max(__m512i a, __m512i b) {
-  const __m512i pair_a = _mm512_max_epi16(a, _mm512_rol_epi32(a, 16));
-  const __m512i pair_b = _mm512_max_epi16(b, _mm512_rol_epi32(b, 16));
-  return _mm512_max_epi16(pair_a, pair_b);
-}
-
-// Input lanes of windows [w, w + 16) of `count`, and the windows themselves.
-inline __mmask32 input_lanes(int64_t left) {
-  return left >= kWindows ? ~__mmask32{0} : (__mmask32{1} << (2 * left)) - 1;
-}
-inline __mmask16 window_lanes(int64_t left) {
-  return left >= kWindows ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-}
 
 ZIMT_AVX512BW inline void store_max(int16_t* y, __mmask16 k, __m512i m) { _mm512_mask_cvtepi32_storeu_epi16(y, k, m); }
 ZIMT_AVX512BW inline void store_max(int8_t* y, __mmask16 k, __m512i m) { _mm512_mask_cvtepi32_storeu_epi8(y, k, m); }
@@ -56,7 +28,7 @@ template <class X>
 ZIMT_AVX512BW void forward_rows(X* y, const X* r0, const X* r1, int64_t count) {
   for (int64_t w = 0; w < count; w += kWindows) {
     const __mmask32 lanes = input_lanes(count - w);
-    const __m512i m = window_max(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes));
+    const __m512i m = detail::window_max(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes));
     store_max(y + w, window_lanes(count - w), m);  // the low half of each word
   }
 }
@@ -66,20 +38,10 @@ ZIMT_AVX512BW void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, co
                                  bool positive_only) {
   for (int64_t w = 0; w < count; w += kWindows) {
     const __mmask32 lanes = input_lanes(count - w);
-    const __m512i a = load_row(r0 + 2 * w, lanes), b = load_row(r1 + 2 * w, lanes);
-    const __m512i m = window_max(a, b);
-    // Lanes whose window may pass dy: all, or those whose maximum (in both halves of the word) is > 0.
-    const uint32_t pass = positive_only ? _mm512_cmpgt_epi16_mask(m, _mm512_setzero_si512()) : ~uint32_t{0};
-    const uint32_t top = _mm512_cmpeq_epi16_mask(a, m) & pass, bottom = _mm512_cmpeq_epi16_mask(b, m) & pass;
-    // Row 0: kw = 0 when it is a maximum, kw = 1 when it is and kw = 0 is not.
-    const uint32_t pick_top = top & ~((top & kEven) << 1);
-    // Row 1 only when row 0 holds no maximum, then the same rule.
-    const uint32_t top_any = (top | (top >> 1)) & kEven;
-    const uint32_t pick_bottom = bottom & ~(top_any | (top_any << 1)) & ~((bottom & kEven) << 1);
-    const __m512i e = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(window_lanes(count - w), dy + w));
-    const __m512i e2 = _mm512_or_si512(e, _mm512_slli_epi32(e, 16));  // dy in both halves of a word
-    _mm512_mask_storeu_epi16(d0 + 2 * w, lanes, _mm512_maskz_mov_epi16(pick_top, e2));
-    _mm512_mask_storeu_epi16(d1 + 2 * w, lanes, _mm512_maskz_mov_epi16(pick_bottom, e2));
+    const detail::RoutedRows d = detail::route_windows(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes),
+                                                       detail::window_errors(dy + w, count - w), lanes, positive_only);
+    _mm512_mask_storeu_epi16(d0 + 2 * w, lanes, d.d0);
+    _mm512_mask_storeu_epi16(d1 + 2 * w, lanes, d.d1);
   }
 }
 
