@@ -151,7 +151,11 @@ TEST_CASE("conv2d_pooled kernels: every one the CPU runs returns the scalar refe
     CAPTURE(impl.name);
     // C, k, OH = OW (stride 1, pad (k-1)/2): row lengths around and at the
     // 32-lane limit, odd and even.
-    for (const auto [C, k, size] : {std::array<int64_t, 3>{1, 3, 28}, {2, 3, 31}, {1, 5, 32}, {3, 1, 5}, {1, 7, 2}}) {
+    struct Shape3 {
+      int64_t C, k, size;
+    };
+    for (const Shape3 t : {Shape3{1, 3, 28}, Shape3{2, 3, 31}, Shape3{1, 5, 32}, Shape3{3, 1, 5}, Shape3{1, 7, 2}}) {
+      const int64_t C = t.C, k = t.k, size = t.size;
       const int64_t pad = (k - 1) / 2, PW = size + 2 * pad;
       const conv2d_pooled::TapGeometry g{C, k, 1, size, size, PW, PW};
       CAPTURE(C);
