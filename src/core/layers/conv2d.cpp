@@ -20,6 +20,7 @@
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/layers/relu.hpp"
+#include "zimt/layers/sparse_rows.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
 
@@ -591,12 +592,29 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   int64_t largest = 0;
   for (int64_t grp = 0; grp < groups; ++grp)
     largest = std::max(largest, begin[first_run[grp + 1]] - begin[first_run[grp]]);
+  // Output errors with at most one nonzero in four (a 2x2 max pool's
+  // backward passes each window's error to one of its inputs: the CNN's
+  // conv2) take sparse row products (sparse_rows.hpp) sample by sample
+  // instead of the GEMMs, on int16 inputs and where a vector kernel runs.
+  const sparse_rows::Kernels& sparse_kernel = sparse_rows::chosen();
+  bool sparse = false;
+  if constexpr (std::is_same_v<X, int16_t>) {
+    if (&sparse_kernel != &sparse_rows::detail::scalar_kernels) {
+      const int16_t* d = dout.sample(0);
+      const int64_t total = batch * O * P;
+      int64_t nonzero = 0;
+      for (int64_t i = 0; i < total; ++i) nonzero += d[i] != 0;
+      sparse = 4 * nonzero <= total;
+    }
+  }
   // Whole groups per thread balance only if no group is larger than a
   // thread's share of the batch; deep layers (few positions, large groups)
   // instead take the groups in turn and split each group's GEMM by bands of
   // the total's columns.
-  const bool by_bands = threads > 1 && largest * threads > batch;  // so groups >= 1
-  const int64_t chunks = by_bands ? 1 : std::clamp<int64_t>(threads, 1, std::max<int64_t>(groups, 1));
+  const bool by_bands = !sparse && threads > 1 && largest * threads > batch;  // so groups >= 1
+  const int64_t chunks = sparse     ? std::clamp<int64_t>(threads, 1, batch)
+                         : by_bands ? 1
+                                    : std::clamp<int64_t>(threads, 1, std::max<int64_t>(groups, 1));
   const int64_t first_in_scratch = taps.all() ? 1 : 0;
   // Which way runs depends on the batch's exponents, so both ways' scratch
   // is taken or announced at every step (scratch.hpp): a step that goes the
@@ -608,11 +626,34 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   auto* shared = static_cast<char*>(
       thread_scratch_bytes(ScratchSlot::caller4, band_bytes));  // by bands: a group's patches, errors
   int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (threads - first_in_scratch) * O * K);
-  thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(K * max_columns) * sizeof(X));
-  thread_scratch_expect(ScratchSlot::body1, static_cast<size_t>(O * max_columns) * sizeof(int16_t));
+  thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(std::max(K * max_columns, P * K)) * sizeof(X));
+  thread_scratch_expect(
+      ScratchSlot::body1,
+      static_cast<size_t>(std::max(O * max_columns, 2 * sparse_rows::list_size(P))) * sizeof(int16_t));
   thread_scratch_expect(ScratchSlot::body2, static_cast<size_t>(O * K) * sizeof(int64_t));
   auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
-  if (by_bands) {
+  if (sparse) {
+    // Each chunk of samples: a sample's patches as rows (P,K), its (O,K)
+    // products, shifted onto the chunk's total.
+    if constexpr (std::is_same_v<X, int16_t>) {
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
+        int16_t* rows = thread_scratch<int16_t>(ScratchSlot::body0, P * K);
+        auto* list = thread_scratch<int32_t>(ScratchSlot::body1, sparse_rows::list_size(P));
+        int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);
+        int16_t* padded = thread_scratch<int16_t>(ScratchSlot::body3, padded_size(g));
+        for (int64_t c = r.begin(); c < r.end(); ++c) {
+          int64_t* total = total_of(c);
+          std::fill(total, total + O * K, int64_t{0});
+          for (int64_t n = c * batch / chunks; n < (c + 1) * batch / chunks; ++n) {
+            pad_sample(g, in.sample(n), padded);
+            patch_rows(g, padded, rows);
+            sparse_kernel.sums(partial, dout.sample(n), O, P, rows, K, list);
+            add_shifted(total, partial, O * K, shift[n]);
+          }
+        }
+      });
+    }
+  } else if (by_bands) {
     // A task's bands of columns share the group's errors (packed once per
     // task) and take their own rows of patches.
     constexpr int64_t kBandCols = 64;
