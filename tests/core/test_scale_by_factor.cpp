@@ -110,3 +110,44 @@ TEST_CASE("sum_scaled_by_factor_on: mostly zero gradients, several chunks, every
     }
   }
 }
+
+TEST_CASE("scale_by_power_of_two_on: |g| 2^shift rounded half to even on every path, every shift") {
+  // Right shifts 1..62 (ties at every one, INT64_MIN and INT64_MAX) and left
+  // shifts 0..62 on gradients that fit after the shift; lengths that leave
+  // a tail after the vector lanes.
+  uint64_t draw = 0;
+  auto next = [&] { return lo64(philox(13, Stream::test_data, 0, draw++)); };
+  for (int shift = -62; shift < 63; ++shift) {
+    CAPTURE(shift);
+    std::vector<int64_t> g{0, 1, -1, 2, -3};
+    const int bits = shift >= 0 ? 63 - shift : 63;  // |g| < 2^bits
+    for (int i = 0; i < 40; ++i) {
+      const auto a = static_cast<int64_t>(next() >> (64 - bits + (i % 5)));
+      g.push_back(i % 2 ? a : -a);
+    }
+    if (shift < 0) {
+      g.push_back(std::numeric_limits<int64_t>::max());
+      g.push_back(std::numeric_limits<int64_t>::min());
+      for (uint64_t q : {0ull, 1ull, 2ull, 7ull}) g.push_back(-static_cast<int64_t>((2 * q + 1) << (-shift - 1)));
+    }
+    for (ScalePath path : {ScalePath::scalar, ScalePath::avx512}) {
+      if (!scale_path_supported(path)) continue;
+      CAPTURE(int(path));
+      for (size_t size : {g.size(), g.size() - 3, size_t{7}}) {
+        std::vector<int8_t> sign(size, 5);
+        std::vector<uint64_t> mag(size, 7);
+        const ScaledSum scaled = scale_by_power_of_two_on(path, g.data(), sign.data(), mag.data(), size, shift);
+        uint64_t want_sum = 0, want_or = 0;
+        for (size_t i = 0; i < size; ++i) {
+          const uint64_t want = shift >= 0 ? abs_u64(g[i]) << shift : exact_rounding(g[i], 1, -shift);
+          CHECK(mag[i] == want);
+          CHECK(sign[i] == (g[i] > 0) - (g[i] < 0));
+          want_sum += want;
+          want_or |= abs_u64(g[i]);
+        }
+        CHECK(scaled.sum == want_sum);
+        CHECK(scaled.abs_or == want_or);
+      }
+    }
+  }
+}

@@ -52,51 +52,6 @@ uint64_t rescale(u128 value, int64_t shift) {
   return static_cast<uint64_t>(shift_round_even_u128(value, -shift));
 }
 
-// sign and magnitude of g[0, size) when the factor is a power of two, folded
-// into `shift` (-63 < shift < 64): magnitude = round-half-even(|g| * 2^shift)
-// in 64-bit words, the same value as rescale; returns the magnitude sum and
-// the OR of the |g|.
-[[gnu::always_inline]] inline ScaledSum scale_block(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                    int shift) {
-  uint64_t sum = 0, any = 0;
-  if (shift >= 0) {
-    for (size_t i = 0; i < size; ++i) {
-      sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
-      const uint64_t a = abs_u64(g[i]);
-      mag[i] = a << shift;  // fits: the scale choice bounds it by 2^budget
-      sum += mag[i];
-      any |= a;
-    }
-    return {sum, any};
-  }
-  const int right = -shift;
-  const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
-  for (size_t i = 0; i < size; ++i) {
-    sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
-    const uint64_t a = abs_u64(g[i]);
-    const uint64_t q = a >> right, rem = a & mask;
-    // Up iff rem > half, or rem == half and q odd; rem + 1 < 2^62 for right <= 62.
-    mag[i] = q + (static_cast<int64_t>(rem + (q & 1)) > static_cast<int64_t>(half));
-    sum += mag[i];
-    any |= a;
-  }
-  return {sum, any};
-}
-
-__attribute__((target("avx2"))) ScaledSum scale_avx2(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                     int shift) {
-  return scale_block(g, sign, mag, size, shift);
-}
-
-ScaledSum scale_generic(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
-  return scale_block(g, sign, mag, size, shift);
-}
-
-ScaledSum scale_power_of_two(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2 ? scale_avx2(g, sign, mag, size, shift) : scale_generic(g, sign, mag, size, shift);
-}
-
 // Entries [begin, end) of the concatenation, all within slice t, as
 // scale_gradients defines them: sign and magnitude written to sign[0, end -
 // begin) and magnitude[..] (with sum_only perhaps not: scratch then),
@@ -107,7 +62,8 @@ ScaledSum scale_part(std::span<const GradientSlice> slices, const ScaledGradient
   const int64_t* g_in = slices[t].g + (begin - plan.start);
   const size_t size = end - begin;
   const uint64_t k = s.factor;
-  if (plan.folded) return scale_power_of_two(g_in, sign, mag, size, static_cast<int>(plan.shift));
+  if (plan.folded)
+    return scale_by_power_of_two_on(best_scale_path(), g_in, sign, mag, size, static_cast<int>(plan.shift));
   if (plan.shift < 0 && plan.shift > -128) {
     const int right = static_cast<int>(-plan.shift);
     if (sum_only) return sum_scaled_by_factor_on(best_scale_path(), g_in, size, k, right);

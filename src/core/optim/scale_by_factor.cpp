@@ -46,6 +46,88 @@ ScaledSum sum_scalar(const int64_t* g, size_t size, uint64_t k, int right) {
   return out;
 }
 
+// sign and magnitude when the factor is a power of two, folded into `shift`
+// (-63 < shift < 64): magnitude = round-half-even(|g| * 2^shift). Chosen by
+// hand, not by target_clones: a function of internal linkage would get its
+// clone resolved while the program loads, before a sanitizer's runtime is
+// up.
+[[gnu::always_inline]] inline ScaledSum power_of_two_block(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                           int shift) {
+  uint64_t sum = 0, any = 0;
+  if (shift >= 0) {
+    for (size_t i = 0; i < size; ++i) {
+      sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
+      const uint64_t a = abs_u64(g[i]);
+      mag[i] = a << shift;  // fits: the scale choice bounds it by 2^budget
+      sum += mag[i];
+      any |= a;
+    }
+    return {sum, any};
+  }
+  const int right = -shift;
+  const uint64_t mask = (uint64_t{1} << right) - 1, half = uint64_t{1} << (right - 1);
+  for (size_t i = 0; i < size; ++i) {
+    sign[i] = static_cast<int8_t>((g[i] > 0) - (g[i] < 0));
+    const uint64_t a = abs_u64(g[i]);
+    const uint64_t q = a >> right, rem = a & mask;
+    // Up iff rem > half, or rem == half and q odd; rem + 1 < 2^62 for right <= 62.
+    mag[i] = q + (static_cast<int64_t>(rem + (q & 1)) > static_cast<int64_t>(half));
+    sum += mag[i];
+    any |= a;
+  }
+  return {sum, any};
+}
+
+__attribute__((target("avx2"))) ScaledSum power_of_two_avx2(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                            int shift) {
+  return power_of_two_block(g, sign, mag, size, shift);
+}
+
+ScaledSum power_of_two_generic(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+  return power_of_two_block(g, sign, mag, size, shift);
+}
+
+ScaledSum power_of_two_scalar(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size, int shift) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? power_of_two_avx2(g, sign, mag, size, shift) : power_of_two_generic(g, sign, mag, size, shift);
+}
+
+// The same on eight lanes per register: the shift, or the quotient rounded
+// up by one where rem + (q & 1) > half.
+__attribute__((target("avx512f"))) ScaledSum power_of_two_avx512(const int64_t* g, int8_t* sign, uint64_t* mag,
+                                                                 size_t size, int shift) {
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const int right = shift < 0 ? -shift : 0;
+  const __m128i count = _mm_cvtsi32_si128(shift < 0 ? right : shift);
+  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>((uint64_t{1} << right) - 1));
+  const __m512i half = _mm512_set1_epi64(right > 0 ? int64_t{1} << (right - 1) : 0);
+  __m512i sum = zero, any = zero;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const __m512i x = _mm512_loadu_si512(g + i);
+    const __mmask8 positive = _mm512_cmpgt_epi64_mask(x, zero), negative = _mm512_cmplt_epi64_mask(x, zero);
+    const __m512i s = _mm512_mask_mov_epi64(_mm512_maskz_mov_epi64(positive, one), negative, _mm512_set1_epi64(-1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(sign + i), _mm512_cvtepi64_epi8(s));
+    const __m512i a = _mm512_abs_epi64(x);  // 2^63 for INT64_MIN, read unsigned
+    __m512i m;
+    if (shift >= 0) {
+      m = _mm512_sll_epi64(a, count);
+    } else {
+      const __m512i q = _mm512_srl_epi64(a, count);
+      const __m512i rem = _mm512_and_si512(a, mask);
+      const __mmask8 up = _mm512_cmpgt_epi64_mask(_mm512_add_epi64(rem, _mm512_and_si512(q, one)), half);
+      m = _mm512_mask_add_epi64(q, up, q, one);
+    }
+    _mm512_storeu_si512(mag + i, m);
+    sum = _mm512_add_epi64(sum, m);
+    any = _mm512_or_si512(any, a);
+  }
+  ScaledSum rest = power_of_two_scalar(g + i, sign + i, mag + i, size - i, shift);
+  rest.sum += static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
+  rest.abs_or |= static_cast<uint64_t>(_mm512_reduce_or_epi64(any));
+  return rest;
+}
+
 // (hi, lo) >> right = lo >> right | hi << (64 - right) | hi >> (right - 64),
 // with the counts of the terms that vanish set to 64 (their result is 0).
 struct Shift128 {
@@ -170,6 +252,12 @@ ScaledSum scale_by_factor_on(ScalePath path, const int64_t* g, int8_t* sign, uin
                              uint64_t k, int right) {
   if (path == ScalePath::avx512) return scale_avx512(g, sign, magnitude, size, k, right);
   return scale_scalar(g, sign, magnitude, size, k, right);
+}
+
+ScaledSum scale_by_power_of_two_on(ScalePath path, const int64_t* g, int8_t* sign, uint64_t* magnitude, size_t size,
+                                   int shift) {
+  if (path == ScalePath::avx512) return power_of_two_avx512(g, sign, magnitude, size, shift);
+  return power_of_two_scalar(g, sign, magnitude, size, shift);
 }
 
 ScaledSum sum_scaled_by_factor_on(ScalePath path, const int64_t* g, size_t size, uint64_t k, int right) {
