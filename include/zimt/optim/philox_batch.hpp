@@ -2,8 +2,9 @@
 // Philox4x32-10 for a run of 16 consecutive counter indices at once, on one
 // of three instruction-set paths that produce the same words: scalar (the 16
 // counters' rounds interleave, which keeps the multipliers busy), AVX2 (two
-// registers of eight lanes) and AVX-512 (one register of 16 lanes). All are
-// bit-identical to zimt::philox (rng.hpp) for every index: tested.
+// registers of eight lanes) and AVX-512 (two registers of eight 64-bit
+// lanes, one block per lane). All are bit-identical to zimt::philox
+// (rng.hpp) for every index: tested.
 #include "zimt/rng.hpp"
 
 #include <cstdint>
@@ -69,9 +70,8 @@ void philox_words_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t ste
 
 // The same for a run of 64 consecutive blocks (four batches):
 // words[2k] = lo64 and words[2k + 1] = hi64 of philox(seed, stream, step,
-// first_index + k). On the AVX-512 path the four batches' rounds interleave,
-// which hides the multiplier's latency (about three times the words per
-// second of one batch at a time).
+// first_index + k). On the AVX-512 path the rounds of four registers (32
+// blocks) interleave, which hides the multiplier's latency.
 inline constexpr int philox_run_blocks = 4 * philox_lanes;
 using PhiloxRunWords = uint64_t[2 * philox_run_blocks];
 void philox_run_on(PhiloxPath path, uint64_t seed, Stream stream, uint64_t step, uint64_t first_index,
