@@ -92,42 +92,6 @@ ScaledSum power_of_two_scalar(const int64_t* g, int8_t* sign, uint64_t* mag, siz
   return avx2 ? power_of_two_avx2(g, sign, mag, size, shift) : power_of_two_generic(g, sign, mag, size, shift);
 }
 
-// The same on eight lanes per register: the shift, or the quotient rounded
-// up by one where rem + (q & 1) > half.
-__attribute__((target("avx512f"))) ScaledSum power_of_two_avx512(const int64_t* g, int8_t* sign, uint64_t* mag,
-                                                                 size_t size, int shift) {
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
-  const int right = shift < 0 ? -shift : 0;
-  const __m128i count = _mm_cvtsi32_si128(shift < 0 ? right : shift);
-  const __m512i mask = _mm512_set1_epi64(static_cast<int64_t>((uint64_t{1} << right) - 1));
-  const __m512i half = _mm512_set1_epi64(right > 0 ? int64_t{1} << (right - 1) : 0);
-  __m512i sum = zero, any = zero;
-  size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    const __m512i x = _mm512_loadu_si512(g + i);
-    const __mmask8 positive = _mm512_cmpgt_epi64_mask(x, zero), negative = _mm512_cmplt_epi64_mask(x, zero);
-    const __m512i s = _mm512_mask_mov_epi64(_mm512_maskz_mov_epi64(positive, one), negative, _mm512_set1_epi64(-1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(sign + i), _mm512_cvtepi64_epi8(s));
-    const __m512i a = _mm512_abs_epi64(x);  // 2^63 for INT64_MIN, read unsigned
-    __m512i m;
-    if (shift >= 0) {
-      m = _mm512_sll_epi64(a, count);
-    } else {
-      const __m512i q = _mm512_srl_epi64(a, count);
-      const __m512i rem = _mm512_and_si512(a, mask);
-      const __mmask8 up = _mm512_cmpgt_epi64_mask(_mm512_add_epi64(rem, _mm512_and_si512(q, one)), half);
-      m = _mm512_mask_add_epi64(q, up, q, one);
-    }
-    _mm512_storeu_si512(mag + i, m);
-    sum = _mm512_add_epi64(sum, m);
-    any = _mm512_or_si512(any, a);
-  }
-  ScaledSum rest = power_of_two_scalar(g + i, sign + i, mag + i, size - i, shift);
-  rest.sum += static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
-  rest.abs_or |= static_cast<uint64_t>(_mm512_reduce_or_epi64(any));
-  return rest;
-}
-
 // (hi, lo) >> right = lo >> right | hi << (64 - right) | hi >> (right - 64),
 // with the counts of the terms that vanish set to 64 (their result is 0).
 struct Shift128 {
@@ -185,10 +149,13 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i scaled_lanes(__
   return shift_right(hi2, lo2, c.shift);
 }
 
-// The scalar rounding on eight lanes per register (scaled_lanes).
-__attribute__((target("avx512f"))) ScaledSum scale_avx512(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
-                                                          uint64_t k, int right) {
-  const LaneScale c = lane_scale(k, right);
+// The eight-lane pass of both scalings: the signs stored, f(|g|) stored
+// and summed, the |g| ORed, over the whole registers of g[0, size); `done`
+// receives their length (the caller's scalar loop takes the rest).
+template <class F>
+__attribute__((target("avx512f"), always_inline)) inline ScaledSum scale_lanes(const int64_t* g, int8_t* sign,
+                                                                               uint64_t* mag, size_t size, const F& f,
+                                                                               size_t& done) {
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
   __m512i sum = zero, any = zero;
   size_t i = 0;
@@ -198,15 +165,61 @@ __attribute__((target("avx512f"))) ScaledSum scale_avx512(const int64_t* g, int8
     const __m512i s = _mm512_mask_mov_epi64(_mm512_maskz_mov_epi64(positive, one), negative, _mm512_set1_epi64(-1));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(sign + i), _mm512_cvtepi64_epi8(s));
     const __m512i a = _mm512_abs_epi64(x);  // 2^63 for INT64_MIN, read unsigned
-    const __m512i m = scaled_lanes(a, c);
+    const __m512i m = f(a);
     _mm512_storeu_si512(mag + i, m);
     sum = _mm512_add_epi64(sum, m);
     any = _mm512_or_si512(any, a);
   }
-  ScaledSum rest = scale_scalar(g + i, sign + i, mag + i, size - i, k, right);
-  rest.sum += static_cast<uint64_t>(_mm512_reduce_add_epi64(sum));
-  rest.abs_or |= static_cast<uint64_t>(_mm512_reduce_or_epi64(any));
-  return rest;
+  done = i;
+  return {static_cast<uint64_t>(_mm512_reduce_add_epi64(sum)), static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
+}
+
+// f(|g|) of the three scalings on eight lanes: by a factor (scaled_lanes),
+// by a left shift, and by a right shift rounded half to even (the quotient
+// up by one where rem + (q & 1) > half, as power_of_two_block).
+struct ByFactor {
+  LaneScale c;
+  __attribute__((target("avx512f"), always_inline)) __m512i operator()(__m512i a) const { return scaled_lanes(a, c); }
+};
+struct ByLeftShift {
+  __m128i count;
+  __attribute__((target("avx512f"), always_inline)) __m512i operator()(__m512i a) const {
+    return _mm512_sll_epi64(a, count);
+  }
+};
+struct ByRightShift {
+  __m128i count;
+  __m512i mask, half, one;
+  __attribute__((target("avx512f"), always_inline)) __m512i operator()(__m512i a) const {
+    const __m512i q = _mm512_srl_epi64(a, count);
+    const __mmask8 up =
+        _mm512_cmpgt_epi64_mask(_mm512_add_epi64(_mm512_and_si512(a, mask), _mm512_and_si512(q, one)), half);
+    return _mm512_mask_add_epi64(q, up, q, one);
+  }
+};
+
+__attribute__((target("avx512f"))) ScaledSum scale_avx512(const int64_t* g, int8_t* sign, uint64_t* mag, size_t size,
+                                                          uint64_t k, int right) {
+  size_t done = 0;
+  const ScaledSum lanes = scale_lanes(g, sign, mag, size, ByFactor{lane_scale(k, right)}, done);
+  ScaledSum rest = scale_scalar(g + done, sign + done, mag + done, size - done, k, right);
+  return {rest.sum + lanes.sum, rest.abs_or | lanes.abs_or};
+}
+
+__attribute__((target("avx512f"))) ScaledSum power_of_two_avx512(const int64_t* g, int8_t* sign, uint64_t* mag,
+                                                                 size_t size, int shift) {
+  size_t done = 0;
+  ScaledSum lanes;
+  if (shift >= 0) {
+    lanes = scale_lanes(g, sign, mag, size, ByLeftShift{_mm_cvtsi32_si128(shift)}, done);
+  } else {
+    const int right = -shift;
+    const ByRightShift f{_mm_cvtsi32_si128(right), _mm512_set1_epi64(static_cast<int64_t>((uint64_t{1} << right) - 1)),
+                         _mm512_set1_epi64(int64_t{1} << (right - 1)), _mm512_set1_epi64(1)};
+    lanes = scale_lanes(g, sign, mag, size, f, done);
+  }
+  ScaledSum rest = power_of_two_scalar(g + done, sign + done, mag + done, size - done, shift);
+  return {rest.sum + lanes.sum, rest.abs_or | lanes.abs_or};
 }
 
 // The sum alone: the nonzero |g| of each chunk packed together first (a
