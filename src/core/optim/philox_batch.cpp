@@ -67,7 +67,8 @@ __attribute__((target("avx512f"), always_inline)) inline void philox_words_avx51
   __m512i x0[V], x1[V], x2[V], x3[V];
   for (int v = 0; v < V; ++v) {
     // Counter words: the index's low and high halves, the step, the stream.
-    x0[v] = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_index + uint64_t{8} * v)), lane);
+    const uint64_t first = first_index + uint64_t{8} * static_cast<uint64_t>(v);
+    x0[v] = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first)), lane);
     x1[v] = _mm512_srli_epi64(x0[v], 32);
     x2[v] = _mm512_set1_epi64(step_word);
     x3[v] = _mm512_set1_epi64(static_cast<long long>(stream));
@@ -96,8 +97,9 @@ __attribute__((target("avx512f"), always_inline)) inline void philox_words_avx51
     // interleaved into counter order.
     const __m512i lo = _mm512_mask_blend_epi32(odd_words, x0[v], _mm512_slli_epi64(x1[v], 32));
     const __m512i hi = _mm512_mask_blend_epi32(odd_words, x2[v], _mm512_slli_epi64(x3[v], 32));
-    _mm512_storeu_si512(words + 16 * v, _mm512_permutex2var_epi64(lo, first_half, hi));
-    _mm512_storeu_si512(words + 16 * v + 8, _mm512_permutex2var_epi64(lo, second_half, hi));
+    uint64_t* out = words + size_t{16} * static_cast<size_t>(v);
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi64(lo, first_half, hi));
+    _mm512_storeu_si512(out + 8, _mm512_permutex2var_epi64(lo, second_half, hi));
   }
 }
 
