@@ -3,6 +3,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -600,11 +601,17 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   bool sparse = false;
   if constexpr (std::is_same_v<X, int16_t>) {
     if (&sparse_kernel != &sparse_rows::detail::scalar_kernels) {
-      const int16_t* d = dout.sample(0);
-      const int64_t total = batch * O * P;
-      int64_t nonzero = 0;
-      for (int64_t i = 0; i < total; ++i) nonzero += d[i] != 0;
-      sparse = 4 * nonzero <= total;
+      // The nonzero errors counted per sample, in parallel.
+      const int64_t nonzero = tbb::parallel_reduce(
+          tbb::blocked_range<int64_t>(0, batch), int64_t{0},
+          [&](const tbb::blocked_range<int64_t>& r, int64_t count) {
+            const int16_t* d = dout.sample(r.begin());
+            const int64_t n = static_cast<int64_t>(r.size()) * O * P;
+            for (int64_t i = 0; i < n; ++i) count += d[i] != 0 ? 1 : 0;
+            return count;
+          },
+          [](int64_t a, int64_t b) { return a + b; });
+      sparse = 4 * nonzero <= batch * O * P;
     }
   }
   // Whole groups per thread balance only if no group is larger than a
