@@ -1,7 +1,8 @@
 // Throughput of the ZIM sampler (zim.hpp): one full draw of n = d trials,
 // gradient scaling included (BM_zim_sample), and of a whole ZIM step on a
 // ParamSet (BM_zim_step), at the CNN's d = 421,642 and ResNet-18's 11.2 M,
-// on 1 and 2 threads. Run: build-*/tools/bench/bench_sampler
+// on 1 and 2 threads, and the Philox words the draws read (BM_philox_run:
+// one core, every path the CPU runs). Run: build-*/tools/bench/bench_sampler
 //   BM_zim_sample args: d, threads, gradient regime
 //     0 = steady state of the authors' rule (7 % nonzero, ||g||_1 ~ 0.5:
 //         almost every trial takes the uniform part of its block)
@@ -13,6 +14,7 @@
 //         land in the zero category, as in training: the shipped configs'
 //         steps put 97-100 % there)
 #include "sampler_gradient.hpp"
+#include "zimt/optim/philox_batch.hpp"
 #include "zimt/optim/zim.hpp"
 #include "zimt/optim/zim_optimizer.hpp"
 
@@ -91,7 +93,27 @@ void BM_zim_step(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(d), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Runs of 64 Philox blocks (128 words) on path 0 scalar, 1 AVX2, 2 AVX-512.
+void BM_philox_run(benchmark::State& state) {
+  const auto path = static_cast<PhiloxPath>(state.range(0));
+  if (!philox_path_supported(path)) {
+    state.SkipWithError("path not supported by this CPU");
+    return;
+  }
+  PhiloxRunWords words;
+  uint64_t first = 0;
+  for (auto _ : state) {
+    philox_run_on(path, 7, Stream::sample, 3, first, words);
+    benchmark::DoNotOptimize(words);
+    first += philox_run_blocks;
+  }
+  state.counters["words/s"] =
+      benchmark::Counter(2.0 * philox_run_blocks, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
+
+BENCHMARK(BM_philox_run)->DenseRange(0, 2)->ArgName("path");
 
 BENCHMARK(BM_zim_step)
     ->ArgsProduct({{421642, 11200000}, {1, 2}, {0, 1}})
