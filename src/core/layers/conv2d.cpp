@@ -602,8 +602,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   if constexpr (std::is_same_v<X, int16_t>) {
     if (&sparse_kernel != &sparse_rows::detail::scalar_kernels) {
       // The first sample's nonzero errors decide whether to count the
-      // others' (ResNet-18's are about half nonzero: one sample read), which
-      // are then counted per sample, in parallel.
+      // others' (ResNet-18's convolutions get theirs from a LayerNorm's
+      // backward, all nonzero: one sample read), which are then counted per
+      // sample, in parallel.
       auto nonzero_in = [&](int64_t n) {
         const int16_t* d = dout.sample(n);
         int32_t count = 0;  // O·P < 2^31 entries: int32 lanes
