@@ -122,7 +122,8 @@ TEST_CASE("scale_by_power_of_two_on: |g| 2^shift rounded half to even on every p
     std::vector<int64_t> g{0, 1, -1, 2, -3};
     const int bits = shift >= 0 ? 63 - shift : 63;  // |g| < 2^bits
     for (int i = 0; i < 40; ++i) {
-      const auto a = static_cast<int64_t>(next() >> (64 - bits + (i % 5)));
+      const int drop = 64 - bits + (i % 5);  // 64 and more: a = 0
+      const auto a = static_cast<int64_t>(drop < 64 ? next() >> drop : 0);
       g.push_back(i % 2 ? a : -a);
     }
     if (shift < 0) {

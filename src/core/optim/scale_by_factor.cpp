@@ -149,6 +149,16 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i scaled_lanes(__
   return shift_right(hi2, lo2, c.shift);
 }
 
+// The sum of eight lanes modulo 2^64, as the scalar loops add (the
+// intrinsic reduction adds in signed 64 bits, where a wrap is undefined).
+__attribute__((target("avx512f"), always_inline)) inline uint64_t lane_sum(__m512i v) {
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, v);
+  uint64_t sum = 0;
+  for (const uint64_t lane : lanes) sum += lane;
+  return sum;
+}
+
 // The eight-lane pass of both scalings: the signs stored, f(|g|) stored
 // and summed, the |g| ORed, over the whole registers of g[0, size); `done`
 // receives their length (the caller's scalar loop takes the rest).
@@ -171,7 +181,7 @@ __attribute__((target("avx512f"), always_inline)) inline ScaledSum scale_lanes(c
     any = _mm512_or_si512(any, a);
   }
   done = i;
-  return {static_cast<uint64_t>(_mm512_reduce_add_epi64(sum)), static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
+  return {lane_sum(sum), static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
 }
 
 // f(|g|) of the three scalings on eight lanes: by a factor (scaled_lanes),
@@ -248,8 +258,7 @@ __attribute__((target("avx512f"))) ScaledSum sum_avx512(const int64_t* g, size_t
     for (size_t j = count; j % 8 != 0; ++j) packed[j] = 0;  // whole registers
     for (size_t j = 0; j < count; j += 8) sum = _mm512_add_epi64(sum, scaled_lanes(_mm512_load_si512(packed + j), c));
   }
-  return {static_cast<uint64_t>(_mm512_reduce_add_epi64(sum)),
-          rest_or | static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
+  return {lane_sum(sum), rest_or | static_cast<uint64_t>(_mm512_reduce_or_epi64(any))};
 }
 
 }  // namespace
