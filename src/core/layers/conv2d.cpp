@@ -1,10 +1,8 @@
 #include "zimt/layers/conv2d.hpp"
 
 #include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cassert>
@@ -586,10 +584,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
                          kernels::gemm_nt_segmented(c, ldc, dy, L, col, L, rows, cols, L, s, add);
                        });
   };
-  // The threads that can run: the arena's, capped by a global_control limit.
-  const auto threads = static_cast<int64_t>(
-      std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()),
-                       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
+  const int64_t threads = detail::usable_threads();
   int64_t largest = 0;
   for (int64_t grp = 0; grp < groups; ++grp)
     largest = std::max(largest, begin[first_run[grp + 1]] - begin[first_run[grp]]);

@@ -1,7 +1,13 @@
 #pragma once
-// The batch alignment of a convolution's gradients (align_batch,
-// quant.hpp), for conv2d_backward and conv2d_pooled_backward alike: sample
-// n's sums join dW and db shifted by the shifts written here.
+// The batch sums of a convolution's gradients, for conv2d_backward and
+// conv2d_pooled_backward alike: their alignment (align_batch, quant.hpp:
+// sample n's sums join dW and db shifted by the shifts written here) and
+// the threads that share them.
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "zimt/batch_reducer.hpp"
@@ -31,6 +37,13 @@ int32_t conv2d_weight_shifts(const int32_t* dout_exp, const int32_t* in_exp, int
 inline int32_t conv2d_bias_shifts(const int32_t* dout_exp, int64_t batch, int64_t P, int32_t* shift,
                                   const BatchReducer& reducer) {
   return align_batch(dout_exp, batch, 16 + ceil_log2(static_cast<uint64_t>(P)), shift, reducer);
+}
+
+// The threads that can run: the arena's, capped by a global_control limit.
+inline int64_t usable_threads() {
+  return static_cast<int64_t>(
+      std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()),
+                       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
 }
 
 }  // namespace zimt::detail

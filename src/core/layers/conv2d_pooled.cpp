@@ -2,9 +2,7 @@
 #include "zimt/layers/conv2d_pooled.hpp"
 
 #include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cassert>
@@ -112,9 +110,7 @@ void pooled_backward(const Err& dpool, const Tensor<Y>& y, const Tensor<X>& in, 
       chosen.handles(g, sizeof(X) == 1) ? chosen : conv2d_pooled::detail::scalar_pooled_sums;
   // Each chunk of samples sums into (O,K) and (O) totals of its own, added
   // at the end: integer sums, the same for any number of chunks.
-  const auto threads = static_cast<int64_t>(
-      std::min<size_t>(static_cast<size_t>(tbb::this_task_arena::max_concurrency()),
-                       tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)));
+  const int64_t threads = detail::usable_threads();
   const int64_t chunks = std::clamp<int64_t>(threads, 1, std::max<int64_t>(batch, 1));
   const int64_t per_chunk = O * K + O;
   int64_t* totals = thread_scratch<int64_t>(ScratchSlot::caller3, chunks * per_chunk);
