@@ -24,6 +24,11 @@ std::string escape_pointer_token(const std::string& token) {
   return out;
 }
 
+// True when the pointer `inner` names a key somewhere below `outer`.
+bool inside(const std::string& inner, const std::string& outer) {
+  return inner.size() > outer.size() && inner.starts_with(outer) && inner[outer.size()] == '/';
+}
+
 // Checks that `pointer` is well-formed and names a key of `resolved`; returns
 // the problem or "".
 std::string pointer_problem(const std::string& pointer, const json& resolved) {
@@ -37,6 +42,10 @@ std::string pointer_problem(const std::string& pointer, const json& resolved) {
   }
   if (pointer == "/train/seed") return "axis key \"/train/seed\" is set by \"seeds\", not by an axis";
   if (pointer == "/output/dir") return "axis key \"/output/dir\" is set by the sweep, not by an axis";
+  for (const char* set_by_sweep : {"/train/seed", "/output/dir"})
+    if (inside(set_by_sweep, pointer))
+      return "axis key \"" + pointer + "\" would replace " + set_by_sweep +
+             ", which the sweep sets; sweep the keys inside it instead";
   return "";
 }
 
@@ -250,16 +259,23 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
       if (!group.empty()) spec.zips.push_back(std::move(group));
     }
   }
-  std::map<std::string, std::string> seen;  // pointer -> where it was first given
-  for (const SweepAxis& axis : spec.axes) seen[axis.pointer] = "/axes";
-  for (std::size_t g = 0; g < spec.zips.size(); ++g)
-    for (const SweepAxis& axis : spec.zips[g]) {
-      const std::string at = "/zip/" + std::to_string(g);
-      if (auto it = seen.find(axis.pointer); it != seen.end())
-        errors.push_back({at + "/" + escape_pointer_token(axis.pointer),
-                          "\"" + axis.pointer + "\" is already an axis in " + it->second});
-      seen[axis.pointer] = at;
+  // Each value is set by one axis: no pointer may repeat another or lie
+  // inside it (an axis that replaces /optimizer leaves no /optimizer/alpha).
+  std::vector<std::pair<std::string, std::string>> seen;  // pointer, where it was given
+  auto check_overlap = [&](const SweepAxis& axis, const std::string& at) {
+    for (const auto& [pointer, where] : seen) {
+      const std::string key = at + "/" + escape_pointer_token(axis.pointer);
+      if (pointer == axis.pointer)
+        errors.push_back({key, "\"" + axis.pointer + "\" is already an axis in " + where});
+      else if (inside(axis.pointer, pointer) || inside(pointer, axis.pointer))
+        errors.push_back({key, "\"" + axis.pointer + "\" overlaps the axis \"" + pointer + "\" in " + where +
+                                   ": one value cannot be set by two axes"});
     }
+    seen.emplace_back(axis.pointer, at);
+  };
+  for (const SweepAxis& axis : spec.axes) check_overlap(axis, "/axes");
+  for (std::size_t g = 0; g < spec.zips.size(); ++g)
+    for (const SweepAxis& axis : spec.zips[g]) check_overlap(axis, "/zip/" + std::to_string(g));
 
   if (!doc.contains("seeds"))
     errors.push_back({"/seeds", "missing: a seed count or a list of seeds"});

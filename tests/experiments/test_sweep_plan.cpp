@@ -135,6 +135,26 @@ TEST_CASE("sweep: an axis given twice, seeds and output keys are rejected as axe
   CHECK(ps.size() == 3);
 }
 
+TEST_CASE("sweep: an axis inside another, or around a key the sweep sets, is rejected") {
+  const json doc = {{"base", kBase},
+                    {"axes", {{"/optimizer", {json::object()}}, {"/output", {"x"}}, {"/train/epochs", {1}}}},
+                    {"zip", json::parse(R"([{"/optimizer/n": [4]}, {"/train": [1]}])")},
+                    {"seeds", 1},
+                    {"output", "o"}};
+  const auto ps = problems(doc);
+  CHECK(has_problem_at(ps, "/axes/~1output"));         // would replace /output/dir
+  CHECK(has_problem_at(ps, "/zip/0/~1optimizer~1n"));  // inside the axis /optimizer
+  CHECK(has_problem_at(ps, "/zip/1/~1train"));         // around /train/epochs, and would replace /train/seed
+  CHECK(ps.size() == 4);
+  // A pointer that only shares a prefix of characters is a different key.
+  const json apart = {
+      {"base", {{"optimizer", {{"n", 4}, {"n2", 1}}}, {"train", {{"seed", 0}}}, {"output", {{"dir", ""}}}}},
+      {"axes", {{"/optimizer/n", {4}}, {"/optimizer/n2", {1, 2}}}},
+      {"seeds", 1},
+      {"output", "o"}};
+  CHECK(problems(apart).empty());
+}
+
 TEST_CASE("sweep: a bad value on one axis fails only its runs") {
   const json doc = {{"base", kBase}, {"axes", {{"/optimizer/n", {4, -1}}}}, {"seeds", 2}, {"output", "o"}};
   const auto runs = expand_sweep(parse(doc), test_resolve);
