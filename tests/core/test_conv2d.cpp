@@ -582,6 +582,32 @@ TEST_CASE("conv2d: int32 and int64 accumulation give the exact layer on both sid
   }
 }
 
+TEST_CASE("conv2d at stride 1 on int16 inputs, its GEMM reading the padded input's rows: the exact layer") {
+  // Images of 128 positions or more whose padded width is at least 8 (k-1)
+  // (reads_padded_input): forward and the input error (the transposed
+  // convolution, also stride 1) multiply the padded sample's rows in place
+  // of its patches. The CNN's conv2, a non-square image with k = 5, no
+  // padding, k = 1, and 58 channels of 3x3 at extremes (522 terms of
+  // 127·32767: past the int32 bound, int64 sums) against 57 (513: int32).
+  uint64_t seed = 800;
+  for (const Geo& g : {Geo{2, 32, 14, 14, 64, 3, 1, 1}, Geo{2, 2, 9, 30, 3, 5, 1, 2}, Geo{2, 3, 12, 16, 4, 3, 1, 0},
+                       Geo{2, 5, 12, 12, 4, 1, 1, 0}}) {
+    CAPTURE(g);
+    WideCase c(g, true, ++seed);
+    check_exact(c);
+    WideCase w16(g, false, ++seed, WeightStorage::int16);
+    check_exact(w16);
+  }
+  for (int64_t C : {57, 58}) {
+    CAPTURE(C);
+    WideCase c(Geo{2, C, 12, 12, 3, 3, 1, 1}, false, ++seed);
+    for (auto& w : c.params.w) w = 127;
+    for (auto& v : c.x.data) v = 32767;
+    for (auto& v : c.dy.data) v = -32767;
+    check_exact(c);
+  }
+}
+
 TEST_CASE("conv2d: output errors with at most one nonzero in four take the sparse row products, exactly") {
   // A 2x2 max pool's backward passes each window's error to at most one of
   // its four inputs (the CNN's conv2: its first geometry here); conv2d's

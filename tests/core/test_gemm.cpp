@@ -320,3 +320,72 @@ TEST_CASE(
     CHECK(c == std::vector<int64_t>(6, 0));
   }
 }
+
+TEST_CASE("gemm_rows: B read as rows at offsets equals the definition on every implementation, int64 and int32 C") {
+  std::mt19937_64 rng(17);
+  // Offsets as a 3x3 convolution's taps on a padded 16-wide image, and
+  // random ones (overlapping, in any order); B ends where the last row does,
+  // so reading past a row's n values would leave the array.
+  struct Case {
+    int64_t m, n, k;
+    bool conv;
+  };
+  for (const Case& s : {Case{64, 222, 288, true}, Case{32, 222, 576, true}, Case{1, 1, 1, false}, Case{3, 17, 9, false},
+                        Case{7, 65, 33, false}, Case{13, 70, 131, false}, Case{6, 16, 2, false}, Case{5, 100, 0, false},
+                        Case{9, 47, 4099, false}}) {
+    std::vector<int64_t> rows(static_cast<size_t>(s.k));
+    if (s.conv) {
+      for (int64_t t = 0; t < s.k; ++t) rows[static_cast<size_t>(t)] = t / 9 * 256 + t % 9 / 3 * 16 + t % 3;
+    } else {
+      std::uniform_int_distribution<int64_t> at(0, 3 * s.n);
+      for (auto& r : rows) r = at(rng);
+    }
+    const int64_t size = (s.k == 0 ? 0 : *std::max_element(rows.begin(), rows.end())) + s.n;
+    for (int range : {5, 32767}) {
+      const auto b = random_vec<int16_t>(size, rng, range == 5 ? -5 : -32768, range);
+      const int64_t lda = s.k + 1, ldc = s.n + 2;
+      const auto a8 = random_vec<int8_t>(s.m * lda, rng, -128, 127);
+      const auto a16 = random_vec<int16_t>(s.m * lda, rng, -32768, 32767);
+      auto want = [&](const auto& a) {
+        std::vector<int64_t> c(static_cast<size_t>(s.m * ldc), -7);
+        for (int64_t i = 0; i < s.m; ++i)
+          for (int64_t j = 0; j < s.n; ++j) {
+            int64_t sum = 0;
+            for (int64_t t = 0; t < s.k; ++t)
+              sum += int64_t{a[static_cast<size_t>(i * lda + t)]} *
+                     b[static_cast<size_t>(rows[static_cast<size_t>(t)] + j)];
+            c[static_cast<size_t>(i * ldc + j)] = sum;
+          }
+        return c;
+      };
+      const auto e8 = want(a8), e16 = want(a16);
+      for (const Implementation& impl : implementations()) {
+        if (!impl.available()) continue;
+        CAPTURE(impl.name);
+        CAPTURE(s.m);
+        CAPTURE(s.n);
+        CAPTURE(s.k);
+        CAPTURE(range);
+        std::vector<int64_t> c(static_cast<size_t>(s.m * ldc), -7);
+        impl.i8_rows(c.data(), ldc, a8.data(), lda, b.data(), rows.data(), s.m, s.n, s.k);
+        CHECK(c == e8);
+        impl.i16_rows(c.data(), ldc, a16.data(), lda, b.data(), rows.data(), s.m, s.n, s.k);
+        CHECK(c == e16);
+        std::vector<int32_t> c32(static_cast<size_t>(s.m * ldc), -7);
+        impl.i8_rows_c32(c32.data(), ldc, a8.data(), lda, b.data(), rows.data(), s.m, s.n, s.k);
+        CHECK(c32 == narrowed(e8));
+        impl.i16_rows_c32(c32.data(), ldc, a16.data(), lda, b.data(), rows.data(), s.m, s.n, s.k);
+        CHECK(c32 == narrowed(e16));
+      }
+    }
+  }
+  // Every product at its extreme, same sign: int64 C splits B into bytes.
+  const int64_t m = 7, n = 19, k = 20013;
+  std::vector<int64_t> rows(static_cast<size_t>(k));
+  for (int64_t t = 0; t < k; ++t) rows[static_cast<size_t>(t)] = t % 5;
+  const std::vector<int16_t> b(static_cast<size_t>(n + 4), int16_t{-32768});
+  const std::vector<int16_t> a(static_cast<size_t>(m * k), int16_t{-32768});
+  std::vector<int64_t> c(static_cast<size_t>(m * n));
+  gemm_rows(c.data(), n, a.data(), k, b.data(), rows.data(), m, n, k);
+  CHECK(c == std::vector<int64_t>(c.size(), k * 32768 * 32768));
+}

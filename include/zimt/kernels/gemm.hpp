@@ -71,6 +71,21 @@ void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, c
 void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t m,
                        int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
 
+// B read as k rows of one array, row t starting at b + rows[t]:
+//   c[i*ldc + j] = sum_t a[i*lda + t] * b[rows[t] + j]   for i < m, j < n.
+// The rows may overlap. A stride-1 convolution's patches are shifted views of
+// its padded input (rows[t]: where tap t of the first position reads), so its
+// GEMM reads the input itself instead of an im2col copy. An int32 C receives
+// the sum modulo 2^32, as gemm_nt's.
+void gemm_rows(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k);
+void gemm_rows(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k);
+void gemm_rows(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k);
+void gemm_rows(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k);
+
 // k·amax·bmax <= 2^31 - 1: every sum of k products with |a| <= amax and
 // |b| <= bmax (and every partial sum) fits int32.
 constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
@@ -82,7 +97,7 @@ constexpr bool sum_fits_int32(int64_t k, int64_t amax, int64_t bmax) {
 const char* kernel_name();
 
 // One implementation of gemm_nt for the four operand type pairs, int64 and
-// int32 C, and of gemm_nt_segmented.
+// int32 C, of gemm_nt_segmented and of gemm_rows.
 struct Implementation {
   const char* name;
   bool (*available)();  // can this CPU run it?
@@ -106,6 +121,14 @@ struct Implementation {
                            int64_t m, int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
   void (*i16_i16_segmented)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, int64_t ldb,
                             int64_t m, int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate);
+  void (*i8_rows)(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows,
+                  int64_t m, int64_t n, int64_t k);
+  void (*i16_rows)(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows,
+                   int64_t m, int64_t n, int64_t k);
+  void (*i8_rows_c32)(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows,
+                      int64_t m, int64_t n, int64_t k);
+  void (*i16_rows_c32)(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows,
+                       int64_t m, int64_t n, int64_t k);
 };
 
 // Every implementation compiled in, best first; the last one (scalar) runs

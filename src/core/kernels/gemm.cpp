@@ -83,4 +83,24 @@ void gemm_nt_segmented(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, c
   chosen().i16_i16_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
 }
 
+void gemm_rows(int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k) {
+  chosen().i8_rows(c, ldc, a, lda, b, rows, m, n, k);
+}
+
+void gemm_rows(int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k) {
+  chosen().i16_rows(c, ldc, a, lda, b, rows, m, n, k);
+}
+
+void gemm_rows(int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k) {
+  chosen().i8_rows_c32(c, ldc, a, lda, b, rows, m, n, k);
+}
+
+void gemm_rows(int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+               int64_t n, int64_t k) {
+  chosen().i16_rows_c32(c, ldc, a, lda, b, rows, m, n, k);
+}
+
 }  // namespace zimt::kernels

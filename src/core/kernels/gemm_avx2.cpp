@@ -106,6 +106,35 @@ ZIMT_AVX2 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, i
   return type_max_abs<T>;
 }
 
+// B given as rows (gemm_rows: B[j][t] = b[rows[t] + j]) -> pack_b's panels.
+// Per k-pair and 8 columns: 8 values of each of the two rows, interleaved
+// into 8 words. Returns max |b|.
+ZIMT_AVX2 uint32_t pack_b_rows(int32_t* packed, const int16_t* b, const int64_t* rows, int64_t n, int64_t k) {
+  const int64_t pairs = (k + 1) / 2;
+  __m256i bmax = _mm256_setzero_si256();
+  // 8 values of a row from column j (0 past n).
+  auto load8 = [&](int64_t t, int64_t j) {
+    if (t >= k) return _mm_setzero_si128();
+    if (n - j >= 8) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + rows[t] + j));
+    alignas(16) int16_t tail[8] = {};
+    std::memcpy(tail, b + rows[t] + j, static_cast<size_t>(n - j) * sizeof(int16_t));
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
+  };
+  for (int64_t j8 = 0; j8 < n; j8 += 8) {
+    const int64_t j0 = j8 / kPanelCols * kPanelCols;  // first column of this panel
+    const int nv = panel_nv(j0, n);
+    const int64_t jv = (j8 - j0) / 8;  // ymm within the panel row
+    int32_t* panel = packed + j0 * pairs;
+    for (int64_t p = 0; p < pairs; ++p) {
+      const __m128i first = load8(2 * p, j8), second = load8(2 * p + 1, j8);
+      const __m256i words = _mm256_set_m128i(_mm_unpackhi_epi16(first, second), _mm_unpacklo_epi16(first, second));
+      bmax = max_abs(bmax, words);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(panel + (p * nv + jv) * 8), words);
+    }
+  }
+  return reduce_max_abs(bmax);
+}
+
 // Stores (first = true) or adds the int32 lanes acc, sign-extended and
 // shifted left by `shift` (0, or 8 for the hi byte of a split B), into
 // c[0 .. cols), cols <= 8.
@@ -272,6 +301,9 @@ struct Isa {
   static uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, int64_t k) {
     return ::zimt::kernels::detail::pack_b(packed, b, ldb, n, k);
   }
+  static uint32_t pack_b_rows(int32_t* packed, const int16_t* b, const int64_t* rows, int64_t n, int64_t k) {
+    return ::zimt::kernels::detail::pack_b_rows(packed, b, rows, n, k);
+  }
   static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
   static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
     ::zimt::kernels::detail::split_bytes(lo, hi, words);
@@ -303,6 +335,10 @@ constinit const Implementation avx2_implementation{
     &blocked_gemm<Isa, int8_t, int8_t, int32_t>,
     &blocked_gemm_segmented<Isa, int16_t, int8_t>,
     &blocked_gemm_segmented<Isa, int16_t, int16_t>,
+    &blocked_gemm_rows<Isa, int8_t>,
+    &blocked_gemm_rows<Isa, int16_t>,
+    &blocked_gemm_rows<Isa, int8_t, int32_t>,
+    &blocked_gemm_rows<Isa, int16_t, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

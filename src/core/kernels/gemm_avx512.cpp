@@ -132,6 +132,34 @@ ZIMT_AVX512 uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n,
   return type_max_abs<T>;
 }
 
+// B given as rows (gemm_rows: B[j][t] = b[rows[t] + j]) -> pack_b's panels.
+// Per k-pair and 16 columns: 16 values of each of the two rows (masked past
+// n), interleaved into 16 words by one vpermw. Returns max |b|.
+ZIMT_AVX512 uint32_t pack_b_rows(int32_t* packed, const int16_t* b, const int64_t* rows, int64_t n, int64_t k) {
+  const int64_t pairs = (k + 1) / 2;
+  // Word i of the result = (value i of the first row, value i of the second).
+  alignas(64) static constexpr int16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i interleave = _mm512_load_si512(kInterleave);
+  __m512i bmax = _mm512_setzero_si512();
+  for (int64_t j16 = 0; j16 < n; j16 += 16) {
+    const int64_t j0 = j16 / kPanelCols * kPanelCols;  // first column of this panel
+    const int nv = panel_nv(j0, n);
+    const int64_t jv = (j16 - j0) / 16;  // zmm within the panel row
+    int32_t* panel = packed + j0 * pairs;
+    const __mmask16 valid = n - j16 >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - j16)) - 1);
+    for (int64_t p = 0; p < pairs; ++p) {
+      const __m256i first = _mm256_maskz_loadu_epi16(valid, b + rows[2 * p] + j16);
+      const __m256i second =
+          2 * p + 1 < k ? _mm256_maskz_loadu_epi16(valid, b + rows[2 * p + 1] + j16) : _mm256_setzero_si256();
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(first), second, 1);
+      bmax = max_abs(bmax, both);
+      _mm512_store_si512(panel + (p * nv + jv) * 16, _mm512_permutexvar_epi16(interleave, both));
+    }
+  }
+  return reduce_max_abs(bmax);
+}
+
 // Stores (first = true) or adds the int32 lanes acc, sign-extended and
 // shifted left by `shift` (0, or 8 for the hi byte of a split B), into
 // c[0 .. cols), cols <= 16.
@@ -424,6 +452,9 @@ struct Isa {
   static uint32_t pack_b(int32_t* packed, const T* b, int64_t ldb, int64_t n, int64_t k) {
     return ::zimt::kernels::detail::pack_b(packed, b, ldb, n, k);
   }
+  static uint32_t pack_b_rows(int32_t* packed, const int16_t* b, const int64_t* rows, int64_t n, int64_t k) {
+    return ::zimt::kernels::detail::pack_b_rows(packed, b, rows, n, k);
+  }
   static int panel_nv(int64_t j0, int64_t n) { return ::zimt::kernels::detail::panel_nv(j0, n); }
   static void split_bytes(int32_t* lo, int32_t* hi, int64_t words) {
     ::zimt::kernels::detail::split_bytes(lo, hi, words);
@@ -466,6 +497,10 @@ constinit const Implementation avx512vnni_implementation{
     &blocked_gemm_u8s8<Isa, int32_t>,
     &blocked_gemm_segmented<Isa, int16_t, int8_t>,
     &blocked_gemm_segmented<Isa, int16_t, int16_t>,
+    &blocked_gemm_rows<Isa, int8_t>,
+    &blocked_gemm_rows<Isa, int16_t>,
+    &blocked_gemm_rows<Isa, int8_t, int32_t>,
+    &blocked_gemm_rows<Isa, int16_t, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -213,6 +213,14 @@ constinit const Implementation avxvnni_implementation{
        int64_t k, std::span<const KSegment> segments, bool accumulate) {
       avx2_implementation.i16_i16_segmented(c, ldc, a, lda, b, ldb, m, n, k, segments, accumulate);
     },
+    [](int64_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+       int64_t n, int64_t k) { avx2_implementation.i8_rows(c, ldc, a, lda, b, rows, m, n, k); },
+    [](int64_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+       int64_t n, int64_t k) { avx2_implementation.i16_rows(c, ldc, a, lda, b, rows, m, n, k); },
+    [](int32_t* c, int64_t ldc, const int8_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+       int64_t n, int64_t k) { avx2_implementation.i8_rows_c32(c, ldc, a, lda, b, rows, m, n, k); },
+    [](int32_t* c, int64_t ldc, const int16_t* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+       int64_t n, int64_t k) { avx2_implementation.i16_rows_c32(c, ldc, a, lda, b, rows, m, n, k); },
 };
 
 }  // namespace zimt::kernels::detail

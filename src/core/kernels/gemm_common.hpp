@@ -101,6 +101,18 @@ void reference_gemm_nt_segmented(int64_t* c, int64_t ldc, const TA* a, int64_t l
     }
 }
 
+// gemm_rows' definition (gemm.hpp) on the reference's sums.
+template <class TA, class TC>
+void reference_gemm_rows(TC* c, int64_t ldc, const TA* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+                         int64_t n, int64_t k) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t s = 0;
+      for (int64_t t = 0; t < k; ++t) s += int64_t{a[i * lda + t]} * b[rows[t] + j];
+      c[i * ldc + j] = static_cast<TC>(s);
+    }
+}
+
 template <class TC>
 void fill_zero(TC* c, int64_t ldc, int64_t m, int64_t n) {
   for (int64_t i = 0; i < m; ++i)
@@ -142,9 +154,10 @@ extern const Implementation avx512vnni_implementation;
 // The blocked gemm_nt of the SIMD implementations, written once. Isa (a
 // struct of the implementation's file) supplies kLanes (int32 lanes per
 // vector), kMR, kMaxNV, kSmallM and, compiled for its instruction set,
-// pack_a, pack_b, panel_nv, split_bytes, micro_tile(nv, ...) and gemm_dots
-// (gemm_avx2.cpp / gemm_avx512.cpp describe them). The loops here only
-// schedule those calls, so they need no target attribute of their own.
+// pack_a, pack_b, pack_b_rows, panel_nv, split_bytes, micro_tile(nv, ...)
+// and gemm_dots (gemm_avx2.cpp / gemm_avx512.cpp describe them). The loops
+// here only schedule those calls, so they need no target attribute of their
+// own.
 //   C (m,n) int64 = A (m,k) · B (n,k)ᵀ: B panels of kLanes·nv columns,
 //   A micro-tiles of kMR rows, k in runs of `flush` pairs between flushes;
 //   C int32 (TC): all of k in one run, modulo 2^32 (micro_tile overloaded
@@ -153,32 +166,17 @@ extern const Implementation avx512vnni_implementation;
 //   shifted by the segment's shift (+ 8 for the high bytes), and the first
 //   one adds to C instead of storing when accumulating. The C tile stays in
 //   registers and L1 from one segment to the next.
-template <class Isa, class TA, class TB, class TC = int64_t>
-void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
-                            int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
-  assert(!segments.empty() && segments.back().end == k);
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (!accumulate) fill_zero(c, ldc, m, n);
-    return;
-  }
-  if (m < Isa::kSmallM) {
-    int64_t k0 = 0;
-    for (const KSegment& segment : segments) {
-      Isa::gemm_dots(c, ldc, a + k0, lda, b + k0, ldb, m, n, segment.end - k0, segment.shift, accumulate || k0 > 0);
-      k0 = segment.end;
-    }
-    return;
-  }
-  thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf, b_hi_buf;
+
+// The micro-tiles over packed operands: a16 (round_up(m, kMR), 2·pairs) with
+// max |a| amax, panels of B ((k+1)/2 pairs of n columns) with max |b| bmax.
+// The panels are split into bytes in place when an int64 C needs it.
+template <class Isa, class TC>
+void blocked_packed(TC* c, int64_t ldc, const int16_t* a16, uint32_t amax, int32_t* panels, uint32_t bmax, int64_t m,
+                    int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
+  thread_local Scratch<int32_t> b_hi_buf;
   constexpr int64_t lanes = Isa::kLanes;
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
   const int64_t words = round_up(n, lanes) * pairs;  // all panels
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(words));
-  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
-  const uint32_t bmax = Isa::pack_b(panels, b, ldb, n, k);
   constexpr bool wide = sizeof(TC) == 8;
   int64_t flush = wide ? flush_steps(amax, bmax) : pairs;
   int32_t* panels_hi = nullptr;  // the high bytes of B when split
@@ -216,10 +214,58 @@ void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const 
 }
 
 template <class Isa, class TA, class TB, class TC = int64_t>
+void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m,
+                            int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
+  assert(!segments.empty() && segments.back().end == k);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) fill_zero(c, ldc, m, n);
+    return;
+  }
+  if (m < Isa::kSmallM) {
+    int64_t k0 = 0;
+    for (const KSegment& segment : segments) {
+      Isa::gemm_dots(c, ldc, a + k0, lda, b + k0, ldb, m, n, segment.end - k0, segment.shift, accumulate || k0 > 0);
+      k0 = segment.end;
+    }
+    return;
+  }
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf;
+  const int64_t kp = (k + 1) / 2 * 2;
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, Isa::kLanes) * kp / 2));
+  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = Isa::pack_b(panels, b, ldb, n, k);
+  blocked_packed<Isa>(c, ldc, a16, amax, panels, bmax, m, n, k, segments, accumulate);
+}
+
+template <class Isa, class TA, class TB, class TC = int64_t>
 void blocked_gemm(TC* c, int64_t ldc, const TA* a, int64_t lda, const TB* b, int64_t ldb, int64_t m, int64_t n,
                   int64_t k) {
   const KSegment all{k, 0};
   blocked_gemm_segmented<Isa>(c, ldc, a, lda, b, ldb, m, n, k, {&all, 1}, false);
+}
+
+// gemm_rows: B's panels packed straight from its rows (Isa::pack_b_rows),
+// every m through the micro-tiles.
+template <class Isa, class TA, class TC = int64_t>
+void blocked_gemm_rows(TC* c, int64_t ldc, const TA* a, int64_t lda, const int16_t* b, const int64_t* rows, int64_t m,
+                       int64_t n, int64_t k) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    fill_zero(c, ldc, m, n);
+    return;
+  }
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf;
+  const int64_t kp = (k + 1) / 2 * 2;
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, Isa::kLanes) * kp / 2));
+  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = Isa::pack_b_rows(panels, b, rows, n, k);
+  const KSegment all{k, 0};
+  blocked_packed<Isa>(c, ldc, a16, amax, panels, bmax, m, n, k, {&all, 1}, false);
 }
 
 }  // namespace zimt::kernels::detail

@@ -17,6 +17,10 @@ constinit const Implementation scalar_implementation{
     &reference_gemm_nt<int8_t, int8_t, int32_t>,
     &reference_gemm_nt_segmented<int16_t, int8_t>,
     &reference_gemm_nt_segmented<int16_t, int16_t>,
+    &reference_gemm_rows<int8_t, int64_t>,
+    &reference_gemm_rows<int16_t, int64_t>,
+    &reference_gemm_rows<int8_t, int32_t>,
+    &reference_gemm_rows<int16_t, int32_t>,
 };
 
 }  // namespace zimt::kernels::detail

@@ -299,15 +299,31 @@ int32_t finish_sample(int32_t* a, int32_t e, const Filter& f, int64_t O, int64_t
   return requantize(a, O * P, e, out);
 }
 
+// Whether a convolution's GEMM reads its padded input directly (gemm_rows)
+// instead of patches: at stride 1 tap t of position (oh, ow) reads
+// padded[c, oh + kh, ow + kw], so with positions numbered oh·PW + ow over
+// the padded width PW each tap's row is one contiguous run of the padded
+// sample. The k - 1 columns per image row past OW are computed and dropped,
+// so this pays where they are at most 1/8 of PW (the CNN's conv2: 2 of 16)
+// and samples are contracted one per GEMM (group_samples, large images).
+// int16 inputs: gemm_rows takes int16 B.
+template <class X>
+bool reads_padded_input(const Geometry& g, int64_t G) {
+  return std::is_same_v<X, int16_t> && g.stride == 1 && G == 1 && 8 * (g.k - 1) <= g.W + 2 * g.pad;
+}
+
 // in (N,C,H,W) -> out (N,O,OH,OW) with geometry g (the live taps of a
 // convolution: live_taps) and filter f over them; T (output) and X (input):
 // int8_t or int16_t. Each group of samples is one GEMM, acc (O,L) = W (O,K)
-// · patches (L,K)ᵀ, L = samples·P, in int32 when
+// · patches (L,K)ᵀ, L = samples·P, or one sample's acc (O, (OH-1)·PW + OW)
+// over the padded input's rows (reads_padded_input), in int32 when
 // K·max|w|·max|x| (the group's actual maxima) fits, else int64: the exact
 // sums either way; out.exp[n] = in.exp[n] + w_exp before the bias joins.
 template <class T, class X>
 void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filter& f) {
   const int64_t K = g.K(), P = g.P(), G = group_samples(P, K), batch = in.batch(), O = g.O;
+  const int64_t PW = g.W + 2 * g.pad, wide_P = (g.OH - 1) * PW + g.OW;  // positions over the padded width
+  const bool direct = reads_padded_input<X>(g, G);
   const int16_t* w = f.w;
   const int64_t w_max = kernels::max_abs(w, O * K);
   int8_t* w8 = nullptr;
@@ -317,11 +333,19 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
   }
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
-    X* col_t = thread_scratch<X>(ScratchSlot::body0, G * P * K);  // (L,K): one patch per row, L = samples·P
+    // (L,K): one patch per row, L = samples·P; or where each tap's row
+    // starts in the padded sample (gemm_rows' rows).
+    void* patches = thread_scratch_bytes(
+        ScratchSlot::body0, static_cast<size_t>(direct ? K * 8 : G * P * K * static_cast<int64_t>(sizeof(X))));
+    X* col_t = static_cast<X*>(patches);
     X* padded = thread_scratch<X>(ScratchSlot::body3, padded_size(g));
     // (O,L) accumulators, int32 or int64; then one sample's (O,P) columns
     // (int32 or int64) and the int64 (O,P) of an int32 sample joined in int64.
-    void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * G * P);
+    void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * std::max(G * P, direct ? wide_P : 0));
+    auto* tap_rows = static_cast<int64_t*>(patches);
+    if (direct)
+      for (int64_t t = 0; t < K; ++t)
+        tap_rows[t] = (t / (g.k * g.k) * (g.H + 2 * g.pad) + t / g.k % g.k) * PW + t % g.k;
     void* sample_buf = thread_scratch<int64_t>(ScratchSlot::body2, 2 * O * P);
     int64_t* wide = static_cast<int64_t*>(sample_buf) + O * P;
     auto finish = [&](auto* a, int64_t n0, int64_t count, int64_t acc_bound) {
@@ -339,11 +363,33 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
     };
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
       const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
+      const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
+      if (direct) {
+        // One sample: the GEMM over the padded width, then each image row's
+        // OW columns moved down onto (O,P), in place (never forward).
+        pad_sample(g, in.sample(n0), padded);
+        auto product = [&](auto* c) {
+          if constexpr (std::is_same_v<X, int16_t>) {
+            if (w8 == nullptr)
+              kernels::gemm_rows(c, wide_P, w, K, padded, tap_rows, O, wide_P, K);
+            else
+              kernels::gemm_rows(c, wide_P, w8, K, padded, tap_rows, O, wide_P, K);
+          }
+          for (int64_t o = 0; o < O; ++o)
+            for (int64_t oh = 0; oh < g.OH; ++oh)
+              std::memmove(c + o * P + oh * g.OW, c + o * wide_P + oh * PW, static_cast<size_t>(g.OW) * sizeof(*c));
+          finish(c, n0, 1, K * w_max * x_max);
+        };
+        if (kernels::sum_fits_int32(K, w_max, x_max))
+          product(static_cast<int32_t*>(acc));
+        else
+          product(static_cast<int64_t*>(acc));
+        continue;
+      }
       for (int64_t j = 0; j < count; ++j) {
         pad_sample(g, in.sample(n0 + j), padded);
         patch_rows(g, padded, col_t + j * P * K);
       }
-      const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
       auto product = [&](auto* c) {
         if (w8 == nullptr)
           kernels::gemm_nt(c, L, w, K, col_t, K, O, L, K);
