@@ -78,21 +78,22 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
 
   if (din != nullptr) {
     assert(din->shape == in.shape);
-    int16_t* wt = thread_scratch<int16_t>(ScratchSlot::caller0, I * O);  // Wᵀ (I,O)
-    detail::transpose_rows(wt, O, I, [&](int64_t o) { return w + o * I; });
-    const int64_t w_max = kernels::max_abs(wt, I * O);
-    // acc (N, I) = dout (N, O) · W (O, I), as A·(Wᵀ)ᵀ, in bands of I, one
-    // task each with every sample, so that each band of Wᵀ is packed once
-    // (one task per group of samples packed all of it: four times 0.8 MB for
-    // the CNN's fc1); in int32 where its O-term sums fit (the same exact
-    // sums, half the bytes). Then each sample's row is requantised.
+    const int64_t w_max = kernels::max_abs(w, O * I);
+    // acc (N, I) = dout (N, O) · W (O, I): W's rows are gemm_rows' k rows
+    // (no transpose). In bands of I, one task each with every sample, so
+    // that each band of W is packed once (one task per group of samples
+    // packed all of it: four times 0.8 MB for the CNN's fc1); in int32 where
+    // its O-term sums fit (the same exact sums, half the bytes). Then each
+    // sample's row is requantised.
+    auto* w_rows = thread_scratch<int64_t>(ScratchSlot::caller0, O);
+    for (int64_t o = 0; o < O; ++o) w_rows[o] = o * I;
     void* acc = thread_scratch<int64_t>(ScratchSlot::caller1, batch * I);
     auto multiply_and_requantize = [&](auto* a) {
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kBandColumns - 1) / kBandColumns),
                         [&](const tbb::blocked_range<int64_t>& r) {
                           for (int64_t band = r.begin(); band < r.end(); ++band) {
                             const int64_t i0 = band * kBandColumns, width = std::min(kBandColumns, I - i0);
-                            kernels::gemm_nt(a + i0, I, dout.sample(0), O, wt + i0 * O, O, batch, width, O);
+                            kernels::gemm_rows(a + i0, I, dout.sample(0), O, w + i0, w_rows, batch, width, O);
                           }
                         });
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
