@@ -331,21 +331,18 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
     w8 = thread_scratch<int8_t>(ScratchSlot::caller0, O * K);
     kernels::narrow_to_int8(w8, w, O * K);
   }
+  // Where each tap's row starts in the padded sample (gemm_rows' rows).
+  int64_t* tap_rows = direct ? thread_scratch<int64_t>(ScratchSlot::caller3, K) : nullptr;
+  for (int64_t c = 0, t = 0; direct && c < g.C; ++c)
+    for (int64_t kh = 0; kh < g.k; ++kh)
+      for (int64_t kw = 0; kw < g.k; ++kw) tap_rows[t++] = (c * (g.H + 2 * g.pad) + kh) * PW + kw;
   const int64_t groups = (batch + G - 1) / G;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& r) {
-    // (L,K): one patch per row, L = samples·P; or where each tap's row
-    // starts in the padded sample (gemm_rows' rows).
-    void* patches = thread_scratch_bytes(
-        ScratchSlot::body0, static_cast<size_t>(direct ? K * 8 : G * P * K * static_cast<int64_t>(sizeof(X))));
-    X* col_t = static_cast<X*>(patches);
+    X* col_t = direct ? nullptr : thread_scratch<X>(ScratchSlot::body0, G * P * K);  // (L,K): one patch per row
     X* padded = thread_scratch<X>(ScratchSlot::body3, padded_size(g));
     // (O,L) accumulators, int32 or int64; then one sample's (O,P) columns
     // (int32 or int64) and the int64 (O,P) of an int32 sample joined in int64.
     void* acc = thread_scratch<int64_t>(ScratchSlot::body1, O * std::max(G * P, direct ? wide_P : 0));
-    auto* tap_rows = static_cast<int64_t*>(patches);
-    if (direct)
-      for (int64_t t = 0; t < K; ++t)
-        tap_rows[t] = (t / (g.k * g.k) * (g.H + 2 * g.pad) + t / g.k % g.k) * PW + t % g.k;
     void* sample_buf = thread_scratch<int64_t>(ScratchSlot::body2, 2 * O * P);
     int64_t* wide = static_cast<int64_t*>(sample_buf) + O * P;
     auto finish = [&](auto* a, int64_t n0, int64_t count, int64_t acc_bound) {
@@ -366,7 +363,7 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
       const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
       if (direct) {
         // One sample: the GEMM over the padded width, then each image row's
-        // OW columns moved down onto (O,P), in place (never forward).
+        // OW columns moved down onto (O,P), in place.
         pad_sample(g, in.sample(n0), padded);
         auto product = [&](auto* c) {
           if constexpr (std::is_same_v<X, int16_t>) {
@@ -376,8 +373,11 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
               kernels::gemm_rows(c, wide_P, w8, K, padded, tap_rows, O, wide_P, K);
           }
           for (int64_t o = 0; o < O; ++o)
-            for (int64_t oh = 0; oh < g.OH; ++oh)
-              std::memmove(c + o * P + oh * g.OW, c + o * wide_P + oh * PW, static_cast<size_t>(g.OW) * sizeof(*c));
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              auto* to = c + o * P + oh * g.OW;
+              const auto* from = c + o * wide_P + oh * PW;  // from >= to: copied forward, each value is read first
+              for (int64_t ow = 0; ow < g.OW; ++ow) to[ow] = from[ow];
+            }
           finish(c, n0, 1, K * w_max * x_max);
         };
         if (kernels::sum_fits_int32(K, w_max, x_max))
