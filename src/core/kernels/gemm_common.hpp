@@ -167,16 +167,21 @@ extern const Implementation avx512vnni_implementation;
 //   one adds to C instead of storing when accumulating. The C tile stays in
 //   registers and L1 from one segment to the next.
 
-// The micro-tiles over packed operands: a16 (round_up(m, kMR), 2·pairs) with
-// max |a| amax, panels of B ((k+1)/2 pairs of n columns) with max |b| bmax.
-// The panels are split into bytes in place when an int64 C needs it.
-template <class Isa, class TC>
-void blocked_packed(TC* c, int64_t ldc, const int16_t* a16, uint32_t amax, int32_t* panels, uint32_t bmax, int64_t m,
-                    int64_t n, int64_t k, std::span<const KSegment> segments, bool accumulate) {
-  thread_local Scratch<int32_t> b_hi_buf;
+// The micro-tiles over packed operands: A (m,k) packed by Isa::pack_a, B's
+// panels ((k+1)/2 pairs of n columns) by pack_b(panels), which returns
+// max |b|; the panels are split into bytes in place when an int64 C needs it.
+template <class Isa, class TC, class TA, class PackB>
+void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b, int64_t m, int64_t n, int64_t k,
+                    std::span<const KSegment> segments, bool accumulate) {
+  thread_local Scratch<int16_t> a_buf;
+  thread_local Scratch<int32_t> b_buf, b_hi_buf;
   constexpr int64_t lanes = Isa::kLanes;
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
   const int64_t words = round_up(n, lanes) * pairs;  // all panels
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
+  int32_t* panels = b_buf.get(static_cast<size_t>(words));
+  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
+  const uint32_t bmax = pack_b(panels);
   constexpr bool wide = sizeof(TC) == 8;
   int64_t flush = wide ? flush_steps(amax, bmax) : pairs;
   int32_t* panels_hi = nullptr;  // the high bytes of B when split
@@ -230,14 +235,9 @@ void blocked_gemm_segmented(TC* c, int64_t ldc, const TA* a, int64_t lda, const 
     }
     return;
   }
-  thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf;
-  const int64_t kp = (k + 1) / 2 * 2;
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, Isa::kLanes) * kp / 2));
-  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
-  const uint32_t bmax = Isa::pack_b(panels, b, ldb, n, k);
-  blocked_packed<Isa>(c, ldc, a16, amax, panels, bmax, m, n, k, segments, accumulate);
+  blocked_packed<Isa>(
+      c, ldc, a, lda, [&](int32_t* panels) { return Isa::pack_b(panels, b, ldb, n, k); }, m, n, k, segments,
+      accumulate);
 }
 
 template <class Isa, class TA, class TB, class TC = int64_t>
@@ -257,15 +257,10 @@ void blocked_gemm_rows(TC* c, int64_t ldc, const TA* a, int64_t lda, const int16
     fill_zero(c, ldc, m, n);
     return;
   }
-  thread_local Scratch<int16_t> a_buf;
-  thread_local Scratch<int32_t> b_buf;
-  const int64_t kp = (k + 1) / 2 * 2;
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
-  int32_t* panels = b_buf.get(static_cast<size_t>(round_up(n, Isa::kLanes) * kp / 2));
-  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
-  const uint32_t bmax = Isa::pack_b_rows(panels, b, rows, n, k);
   const KSegment all{k, 0};
-  blocked_packed<Isa>(c, ldc, a16, amax, panels, bmax, m, n, k, {&all, 1}, false);
+  blocked_packed<Isa>(
+      c, ldc, a, lda, [&](int32_t* panels) { return Isa::pack_b_rows(panels, b, rows, n, k); }, m, n, k, {&all, 1},
+      false);
 }
 
 }  // namespace zimt::kernels::detail
