@@ -14,7 +14,10 @@
 //   "label":  optional template for the group name, "{/optimizer/type}-n{/optimizer/n}"
 //             (each {pointer} is replaced by that value in the run's config);
 //   "//":     a comment, ignored.
-// Every axis pointer must name a key of the resolved base config. Problems
+// Every axis pointer must name a key of the resolved base config, set one
+// value (no pointer repeats another axis's or lies inside or around it) and
+// leave /train/seed and /output/dir to the sweep (no axis /train or /output
+// either: it would replace them). Problems
 // are reported all at once as runs::ConfigInvalid with the pointer into the sweep
 // file.
 //
