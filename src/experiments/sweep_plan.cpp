@@ -263,8 +263,8 @@ SweepSpec parse_sweep(const json& doc, const std::filesystem::path& source, cons
   // inside it (an axis that replaces /optimizer leaves no /optimizer/alpha).
   std::vector<std::pair<std::string, std::string>> seen;  // pointer, where it was given
   auto check_overlap = [&](const SweepAxis& axis, const std::string& at) {
+    const std::string key = at + "/" + escape_pointer_token(axis.pointer);
     for (const auto& [pointer, where] : seen) {
-      const std::string key = at + "/" + escape_pointer_token(axis.pointer);
       if (pointer == axis.pointer)
         errors.push_back({key, "\"" + axis.pointer + "\" is already an axis in " + where});
       else if (inside(axis.pointer, pointer) || inside(pointer, axis.pointer))

@@ -361,40 +361,31 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
       const int64_t n0 = grp * G, count = std::min(G, batch - n0), L = count * P;
       const int64_t x_max = kernels::max_abs(in.sample(n0), count * in.sample_numel());
-      if (direct) {
-        // One sample: the GEMM over the padded width, then each image row's
-        // OW columns moved down onto (O,P), in place.
-        pad_sample(g, in.sample(n0), padded);
-        auto product = [&](auto* c) {
-          if constexpr (std::is_same_v<X, int16_t>) {
-            if (w8 == nullptr)
-              kernels::gemm_rows(c, wide_P, w, K, padded, tap_rows, O, wide_P, K);
-            else
-              kernels::gemm_rows(c, wide_P, w8, K, padded, tap_rows, O, wide_P, K);
-          }
+      // One sample's padded input (reads_padded_input), or each sample's patches.
+      for (int64_t j = 0; j < count; ++j) {
+        pad_sample(g, in.sample(n0 + j), padded);
+        if (!direct) patch_rows(g, padded, col_t + j * P * K);
+      }
+      auto product = [&](auto* c) {
+        if (!direct) {
+          if (w8 == nullptr)
+            kernels::gemm_nt(c, L, w, K, col_t, K, O, L, K);
+          else
+            kernels::gemm_nt(c, L, w8, K, col_t, K, O, L, K);
+        } else if constexpr (std::is_same_v<X, int16_t>) {
+          // The GEMM over the padded width, then each image row's OW
+          // columns moved down onto (O,P), in place.
+          if (w8 == nullptr)
+            kernels::gemm_rows(c, wide_P, w, K, padded, tap_rows, O, wide_P, K);
+          else
+            kernels::gemm_rows(c, wide_P, w8, K, padded, tap_rows, O, wide_P, K);
           for (int64_t o = 0; o < O; ++o)
             for (int64_t oh = 0; oh < g.OH; ++oh) {
               auto* to = c + o * P + oh * g.OW;
               const auto* from = c + o * wide_P + oh * PW;  // from >= to: copied forward, each value is read first
               for (int64_t ow = 0; ow < g.OW; ++ow) to[ow] = from[ow];
             }
-          finish(c, n0, 1, K * w_max * x_max);
-        };
-        if (kernels::sum_fits_int32(K, w_max, x_max))
-          product(static_cast<int32_t*>(acc));
-        else
-          product(static_cast<int64_t*>(acc));
-        continue;
-      }
-      for (int64_t j = 0; j < count; ++j) {
-        pad_sample(g, in.sample(n0 + j), padded);
-        patch_rows(g, padded, col_t + j * P * K);
-      }
-      auto product = [&](auto* c) {
-        if (w8 == nullptr)
-          kernels::gemm_nt(c, L, w, K, col_t, K, O, L, K);
-        else
-          kernels::gemm_nt(c, L, w8, K, col_t, K, O, L, K);
+        }
         finish(c, n0, count, K * w_max * x_max);
       };
       if (kernels::sum_fits_int32(K, w_max, x_max))
