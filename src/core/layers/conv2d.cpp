@@ -19,6 +19,7 @@
 #include "zimt/kernels/max_abs.hpp"
 #include "zimt/kernels/narrow.hpp"
 #include "zimt/layers/relu.hpp"
+#include "zimt/layers/sparse_input.hpp"
 #include "zimt/layers/sparse_rows.hpp"
 #include "zimt/quant.hpp"
 #include "zimt/scratch.hpp"
@@ -478,6 +479,54 @@ void flip_live(const LiveTaps& taps, const int16_t* w_live, int16_t* flipped) {
   });
 }
 
+// How many of the batch's output errors are nonzero, where the sparse ways
+// could use the count: after a 2x2 max pool's backward, which passes each
+// window's error to at most one of its four inputs (the CNN's conv2), at
+// most one in four. Counted only where a vector kernel would take a sparse
+// way (sparse_rows.hpp, sparse_input.hpp) and the first sample has at most
+// one nonzero error in four (ResNet-18's convolutions get theirs from a
+// LayerNorm's backward, all nonzero: one sample read), then per sample, in
+// parallel; otherwise every error is counted as nonzero.
+int64_t nonzero_errors(const Err& dout) {
+  const int64_t batch = dout.batch(), m = dout.sample_numel();
+  if (&sparse_rows::chosen() == &sparse_rows::detail::scalar_kernels &&
+      &sparse_input::chosen() == &sparse_input::detail::scalar_kernels)
+    return batch * m;
+  auto nonzero_in = [&](int64_t n) {
+    const int16_t* d = dout.sample(n);
+    int32_t count = 0;  // m < 2^31 entries: int32 lanes
+    for (int64_t i = 0; i < m; ++i) count += d[i] != 0 ? 1 : 0;
+    return int64_t{count};
+  };
+  if (batch == 0 || 4 * nonzero_in(0) > m) return batch * m;
+  return tbb::parallel_reduce(
+      tbb::blocked_range<int64_t>(0, batch), int64_t{0},
+      [&](const tbb::blocked_range<int64_t>& r, int64_t count) {
+        for (int64_t n = r.begin(); n < r.end(); ++n) count += nonzero_in(n);
+        return count;
+      },
+      [](int64_t a, int64_t b) { return a + b; });
+}
+
+// din of a stride-1 convolution from mostly-zero output errors: the
+// transposed convolution g (filter `flipped`, stride1_transpose) on sparse
+// inputs, int32 sums (the caller checked the bound), then requantised as
+// convolve's are, so the same integers as convolve.
+void sparse_input_error(Err& din, const Err& dout, const sparse_input::Geometry& g, const int16_t* flipped,
+                        int32_t w_exp, const sparse_input::Kernels& kernel) {
+  int16_t* packed = thread_scratch<int16_t>(ScratchSlot::caller3, static_cast<int64_t>(sparse_input::packed_size(g)));
+  sparse_input::pack_weights(g, flipped, packed);
+  const int64_t out_size = g.O * g.OH() * g.OW();
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, dout.batch()), [&](const tbb::blocked_range<int64_t>& r) {
+    int32_t* scratch = thread_scratch<int32_t>(ScratchSlot::body0, static_cast<int64_t>(sparse_input::scratch_size(g)));
+    int32_t* acc = thread_scratch<int32_t>(ScratchSlot::body1, out_size);  // (O, OH·OW)
+    for (int64_t n = r.begin(); n < r.end(); ++n) {
+      kernel.sums(acc, dout.sample(n), packed, g, scratch);
+      din.exp[n] = requantize(acc, out_size, dout.exp[n] + w_exp, din.sample(n));
+    }
+  });
+}
+
 // dout (N,O,OH,OW), in (N,C,H,W) -> din (N,C,H,W), dW (O,C,k,k), db (O);
 // X (input): int8_t or int16_t. kept: forward's live-tap weights, or nullptr.
 template <class X>
@@ -491,16 +540,31 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
 
+  const int64_t errors = batch * dout.sample_numel(), nonzero = nonzero_errors(dout);
   Geometry t;
   if (din != nullptr && stride1_transpose(full, t)) {
     assert(din->shape == in.shape);
     const LiveTaps t_taps = live_taps(t);
-    int16_t* flipped = thread_scratch<int16_t>(ScratchSlot::caller2, t_taps.live.O * t_taps.live.K());
+    const Geometry& tg = t_taps.live;
+    int16_t* flipped = thread_scratch<int16_t>(ScratchSlot::caller2, tg.O * tg.K());
     if (kept != nullptr && flips_from_live(full, taps, t_taps))
       flip_live(taps, kept, flipped);
     else
       flip_filter(full, t_taps, w, flipped);
-    convolve(*din, dout, t_taps.live, Filter{flipped, w_exp});
+    // Output errors with at most one nonzero in eight skip their zeros
+    // (sparse_input.hpp) where a vector kernel takes the geometry and the
+    // int32 sums are exact; the dense way otherwise. The same integers
+    // either way. (At one in four, the most a max pool leaves, both ways
+    // take about as long: bench_model_step on random data; in training the
+    // CNN's conv2 has under 1 % nonzero, docs/results.md.)
+    const sparse_input::Kernels& by_inputs = sparse_input::chosen();
+    const sparse_input::Geometry sg{tg.C, tg.H, tg.W, tg.O, tg.k, tg.pad};
+    if (8 * nonzero <= errors && &by_inputs != &sparse_input::detail::scalar_kernels && by_inputs.handles(sg) &&
+        kernels::sum_fits_int32(tg.K(), kernels::max_abs(flipped, tg.O * tg.K()),
+                                kernels::max_abs(dout.sample(0), batch * dout.sample_numel())))
+      sparse_input_error(*din, dout, sg, flipped, w_exp, by_inputs);
+    else
+      convolve(*din, dout, tg, Filter{flipped, w_exp});
   } else if (din != nullptr) {
     // Other strides: dcol = Wᵀ·dout per group of samples, added onto the
     // input pixels (col2im).
@@ -625,36 +689,11 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   int64_t largest = 0;
   for (int64_t grp = 0; grp < groups; ++grp)
     largest = std::max(largest, begin[first_run[grp + 1]] - begin[first_run[grp]]);
-  // Output errors with at most one nonzero in four (a 2x2 max pool's
-  // backward passes each window's error to one of its inputs: the CNN's
-  // conv2) take sparse row products (sparse_rows.hpp) sample by sample
-  // instead of the GEMMs, on int16 inputs and where a vector kernel runs.
-  const sparse_rows::Kernels& sparse_kernel = sparse_rows::chosen();
-  bool sparse = false;
-  if constexpr (std::is_same_v<X, int16_t>) {
-    if (&sparse_kernel != &sparse_rows::detail::scalar_kernels) {
-      // The first sample's nonzero errors decide whether to count the
-      // others' (ResNet-18's convolutions get theirs from a LayerNorm's
-      // backward, all nonzero: one sample read), which are then counted per
-      // sample, in parallel.
-      auto nonzero_in = [&](int64_t n) {
-        const int16_t* d = dout.sample(n);
-        int32_t count = 0;  // O·P < 2^31 entries: int32 lanes
-        for (int64_t i = 0; i < O * P; ++i) count += d[i] != 0 ? 1 : 0;
-        return int64_t{count};
-      };
-      if (batch > 0 && 4 * nonzero_in(0) <= O * P) {
-        const int64_t nonzero = tbb::parallel_reduce(
-            tbb::blocked_range<int64_t>(0, batch), int64_t{0},
-            [&](const tbb::blocked_range<int64_t>& r, int64_t count) {
-              for (int64_t n = r.begin(); n < r.end(); ++n) count += nonzero_in(n);
-              return count;
-            },
-            [](int64_t a, int64_t b) { return a + b; });
-        sparse = 4 * nonzero <= batch * O * P;
-      }
-    }
-  }
+  // Output errors with at most one nonzero in four (nonzero_errors) take
+  // sparse row products (sparse_rows.hpp) sample by sample instead of the
+  // GEMMs, on int16 inputs and where a vector kernel runs.
+  const bool sparse = std::is_same_v<X, int16_t> && 4 * nonzero <= errors &&
+                      &sparse_rows::chosen() != &sparse_rows::detail::scalar_kernels;
   // Whole groups per thread balance only if no group is larger than a
   // thread's share of the batch; deep layers (few positions, large groups)
   // instead take the groups in turn and split each group's GEMM by bands of
@@ -684,6 +723,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     // Each chunk of samples: a sample's patches as rows (P,K), its (O,K)
     // products, shifted onto the chunk's total.
     if constexpr (std::is_same_v<X, int16_t>) {
+      const sparse_rows::Kernels& sparse_kernel = sparse_rows::chosen();
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
         int16_t* rows = thread_scratch<int16_t>(ScratchSlot::body0, P * K);
         auto* list = thread_scratch<int32_t>(ScratchSlot::body1, sparse_rows::list_size(P));
