@@ -135,14 +135,17 @@ void pad_sample(const Geometry& g, const X* x, X* padded) {
 // One sample's patches as rows, for the forward GEMM's B operand (n = P, k = K):
 // rows (P,K), rows[p·K + (c·k + kh)·k + kw] = padded[c, oh·s + kh, ow·s + kw]
 // for p = oh·OW + ow (x's pixel, or 0 where that is padding); padded is
-// pad_sample's. Every entry is written. KW: the kernel width when fixed at
+// pad_sample's. Every entry is written, or with `needed` only the rows of
+// the positions p where needed[p] != 0. KW: the kernel width when fixed at
 // compile time (the shipped models' 3), else 0 (g.k).
 template <int64_t KW, class X>
-void patch_rows(const Geometry& g, const X* padded, X* rows) {
-  const int64_t k = KW != 0 ? KW : g.k, PW = g.W + 2 * g.pad, plane = (g.H + 2 * g.pad) * PW;
-  X* dst = rows;
+void patch_rows(const Geometry& g, const X* padded, X* rows, const uint8_t* needed) {
+  const int64_t k = KW != 0 ? KW : g.k, K = g.K(), PW = g.W + 2 * g.pad, plane = (g.H + 2 * g.pad) * PW;
   for (int64_t oh = 0; oh < g.OH; ++oh)
     for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t p = oh * g.OW + ow;
+      if (needed != nullptr && needed[p] == 0) continue;
+      X* dst = rows + p * K;
       const X* src = padded + oh * g.stride * PW + ow * g.stride;
       if constexpr (KW == 3) {
         // 4-value moves: the fourth value lands on the next tap row's first,
@@ -164,11 +167,19 @@ void patch_rows(const Geometry& g, const X* padded, X* rows) {
 }
 
 template <class X>
-void patch_rows(const Geometry& g, const X* padded, X* rows) {
+void patch_rows(const Geometry& g, const X* padded, X* rows, const uint8_t* needed = nullptr) {
   if (g.k == 3)
-    patch_rows<3>(g, padded, rows);
+    patch_rows<3>(g, padded, rows, needed);
   else
-    patch_rows<0>(g, padded, rows);
+    patch_rows<0>(g, padded, rows, needed);
+}
+
+// needed (P) = whether any of a sample's output errors dy (O,P) at position
+// p is nonzero: the patch rows that sparse row products read.
+void positions_with_errors(const int16_t* dy, int64_t O, int64_t P, uint8_t* needed) {
+  std::fill(needed, needed + P, uint8_t{0});
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t p = 0; p < P; ++p) needed[p] |= dy[o * P + p] != 0 ? 1 : 0;
 }
 
 // One tap row of patch_columns at stride 1: row[oh·OW + ow] = src[oh·PW +
@@ -714,9 +725,10 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       thread_scratch_bytes(ScratchSlot::caller4, band_bytes));  // by bands: a group's patches, errors
   int64_t* chunk_gw = thread_scratch<int64_t>(ScratchSlot::caller1, (threads - first_in_scratch) * O * K);
   thread_scratch_expect(ScratchSlot::body0, static_cast<size_t>(std::max(K * max_columns, P * K)) * sizeof(X));
-  thread_scratch_expect(
-      ScratchSlot::body1,
-      static_cast<size_t>(std::max(O * max_columns, 2 * sparse_rows::list_size(P))) * sizeof(int16_t));
+  const auto sparse_list_bytes = static_cast<size_t>(sparse_rows::list_size(P)) * sizeof(int32_t) +
+                                 static_cast<size_t>(P);  // and which positions' patch rows to form
+  thread_scratch_expect(ScratchSlot::body1,
+                        std::max(static_cast<size_t>(O * max_columns) * sizeof(int16_t), sparse_list_bytes));
   thread_scratch_expect(ScratchSlot::body2, static_cast<size_t>(O * K) * sizeof(int64_t));
   auto total_of = [&](int64_t c) { return c < first_in_scratch ? gw : chunk_gw + (c - first_in_scratch) * O * K; };
   if (sparse) {
@@ -726,7 +738,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       const sparse_rows::Kernels& sparse_kernel = sparse_rows::chosen();
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, chunks, 1), [&](const tbb::blocked_range<int64_t>& r) {
         int16_t* rows = thread_scratch<int16_t>(ScratchSlot::body0, P * K);
-        auto* list = thread_scratch<int32_t>(ScratchSlot::body1, sparse_rows::list_size(P));
+        auto* list = static_cast<int32_t*>(thread_scratch_bytes(ScratchSlot::body1, sparse_list_bytes));
+        auto* needed = reinterpret_cast<uint8_t*>(list + sparse_rows::list_size(P));  // (P)
         int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body2, O * K);
         int16_t* padded = thread_scratch<int16_t>(ScratchSlot::body3, padded_size(g));
         for (int64_t c = r.begin(); c < r.end(); ++c) {
@@ -734,7 +747,8 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           std::fill(total, total + O * K, int64_t{0});
           for (int64_t n = c * batch / chunks; n < (c + 1) * batch / chunks; ++n) {
             pad_sample(g, in.sample(n), padded);
-            patch_rows(g, padded, rows);
+            positions_with_errors(dout.sample(n), O, P, needed);
+            patch_rows(g, padded, rows, needed);
             sparse_kernel.sums(partial, dout.sample(n), O, P, rows, K, list);
             add_shifted(total, partial, O * K, shift[n]);
           }
