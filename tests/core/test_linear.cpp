@@ -235,3 +235,56 @@ TEST_CASE("linear: the weight gradient is the per-term sum of its definition, wh
     check(wide);
   }
 }
+
+TEST_CASE("linear: units whose error is 0 for the whole batch take part in neither GEMM, exactly") {
+  // A ReLU that is off for every sample leaves its unit's error 0 across the
+  // batch (most of the CNN's fc1 units in training): the layer leaves those
+  // units out of the input error's GEMM and gives them a zero weight
+  // gradient without multiplying. Against the exact integers: din from
+  // int64 sums requantised, dW term by term; no unit, some units (the
+  // first, inner ones, the last) and every unit dead; I = 600 spans three
+  // column tiles of the weight gradient; int8 and int16 inputs.
+  const int64_t N = 9, I = 600, O = 12;
+  for (const std::vector<int64_t>& dead : {std::vector<int64_t>{}, std::vector<int64_t>{0, 3, 4, 11},
+                                           std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}) {
+    CAPTURE(dead.size());
+    const auto check = [&](auto& c) {
+      using X = typename std::remove_reference_t<decltype(c.x.data)>::value_type;
+      for (int64_t o : dead)
+        for (int64_t n = 0; n < N; ++n) c.dy.data[static_cast<size_t>(n * O + o)] = 0;
+      c.dy.data[static_cast<size_t>(5 * O + 7)] = 0;  // a live unit with one zero error
+      ref::Owned<int16_t> dx(c.x.shape);
+      auto dx_view = dx.view();
+      linear_backward(&dx_view, c.dy.view(), c.x.view(), c.params, c.spec);
+      const int16_t* w = c.params.weights(c.spec.weight);
+      const int32_t w_exp = c.params.tensors[c.spec.weight].w_exp;
+      for (int64_t n = 0; n < N; ++n) {
+        std::vector<int64_t> acc(static_cast<size_t>(I), 0);
+        for (int64_t o = 0; o < O; ++o)
+          for (int64_t i = 0; i < I; ++i)
+            acc[static_cast<size_t>(i)] += int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * w[o * I + i];
+        std::vector<int16_t> want(static_cast<size_t>(I));
+        CHECK(requantize_i16(acc.data(), I, c.dy.exp[static_cast<size_t>(n)] + w_exp, want.data()) ==
+              dx.exp[static_cast<size_t>(n)]);
+        CHECK(std::equal(want.begin(), want.end(), dx.data.begin() + n * I));
+      }
+      std::vector<int32_t> sample_exp(static_cast<size_t>(N));
+      for (size_t n = 0; n < sample_exp.size(); ++n) sample_exp[n] = c.dy.exp[n] + c.x.exp[n];
+      const BatchAlignment wa =
+          align_batch(sample_exp.data(), N, product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1));
+      std::vector<int64_t> want(static_cast<size_t>(O * I), 0);
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < I; ++i)
+            want[static_cast<size_t>(o * I + i)] += apply_shift(
+                int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * c.x.data[static_cast<size_t>(n * I + i)],
+                wa.shift[static_cast<size_t>(n)]);
+      const int64_t* g = c.params.grads(c.spec.weight);
+      CHECK(std::vector<int64_t>(g, g + O * I) == want);
+    };
+    Case<int8_t> narrow(N, I, O, true, 51);
+    Case<int16_t> wide(N, I, O, true, 52);
+    check(narrow);
+    check(wide);
+  }
+}

@@ -67,6 +67,21 @@ void forward(Tensor<T>& out, const Tensor<X>& in, const ParamSet& params, const 
   });
 }
 
+// The units o whose error dout[n, o] is nonzero for some sample n, in
+// order, into live; returns their count. A unit whose error is 0 for the
+// whole batch (a ReLU before it off for every sample: 88-91 of the CNN's
+// 128 fc1 units in training) adds nothing to the input error and has a
+// zero weight gradient.
+int64_t live_units(const Err& dout, int64_t O, int64_t* live) {
+  int64_t count = 0;
+  for (int64_t o = 0; o < O; ++o) {
+    int16_t any = 0;
+    for (int64_t n = 0; n < dout.batch(); ++n) any |= dout.sample(n)[o];
+    if (any != 0) live[count++] = o;
+  }
+  return count;
+}
+
 // dout (N,O), in (N,I) -> din (N,I), dW (O,I), db (O)
 template <class X>
 void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, const LinearSpec& spec,
@@ -76,24 +91,41 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   const int16_t* w = params.weights(spec.weight);
   const int32_t w_exp = params.tensors[spec.weight].w_exp;
 
+  // The live units (live_units): both GEMMs take them alone when some are
+  // not, with the same integers. The run bookkeeping of the weight
+  // gradient shares this buffer.
+  auto* words = static_cast<int64_t*>(
+      thread_scratch_bytes(ScratchSlot::caller3, static_cast<size_t>(O + 3 * (batch + 1)) * sizeof(int64_t) +
+                                                     static_cast<size_t>(batch) * sizeof(kernels::KSegment)));
+  int64_t* live = words;
+  const int64_t units = live_units(dout, O, live);
+
   if (din != nullptr) {
     assert(din->shape == in.shape);
     const int64_t w_max = kernels::max_abs(w, O * I);
-    // acc (N, I) = dout (N, O) · W (O, I): W's rows are gemm_rows' k rows
-    // (no transpose). In bands of I, one task each with every sample, so
-    // that each band of W is packed once (one task per group of samples
-    // packed all of it: four times 0.8 MB for the CNN's fc1); in int32 where
-    // its O-term sums fit (the same exact sums, half the bytes). Then each
-    // sample's row is requantised.
+    // acc (N, I) = dout (N, units) · W (units, I): the live units' rows of
+    // W are gemm_rows' k rows (no transpose), their errors gathered when
+    // some units are not live. In bands of I, one task each with every
+    // sample, so that each band of W is packed once (one task per group of
+    // samples packed all of it: four times 0.8 MB for the CNN's fc1); in
+    // int32 where its units-term sums fit (the same exact sums, half the
+    // bytes). Then each sample's row is requantised.
     auto* w_rows = thread_scratch<int64_t>(ScratchSlot::caller0, O);
-    for (int64_t o = 0; o < O; ++o) w_rows[o] = o * I;
+    for (int64_t u = 0; u < units; ++u) w_rows[u] = live[u] * I;
+    const int16_t* errors = dout.sample(0);  // (N, units)
+    if (units < O) {
+      auto* gathered = thread_scratch<int16_t>(ScratchSlot::caller2, batch * O);
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t u = 0; u < units; ++u) gathered[n * units + u] = dout.sample(n)[live[u]];
+      errors = gathered;
+    }
     void* acc = thread_scratch<int64_t>(ScratchSlot::caller1, batch * I);
     auto multiply_and_requantize = [&](auto* a) {
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kBandColumns - 1) / kBandColumns),
                         [&](const tbb::blocked_range<int64_t>& r) {
                           for (int64_t band = r.begin(); band < r.end(); ++band) {
                             const int64_t i0 = band * kBandColumns, width = std::min(kBandColumns, I - i0);
-                            kernels::gemm_rows(a + i0, I, dout.sample(0), O, w + i0, w_rows, batch, width, O);
+                            kernels::gemm_rows(a + i0, I, errors, units, w + i0, w_rows, batch, width, units);
                           }
                         });
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, batch), [&](const tbb::blocked_range<int64_t>& r) {
@@ -101,7 +133,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
           din->exp[n] = requantize_i16(a + n * I, I, dout.exp[n] + w_exp, din->sample(n));
       });
     };
-    if (kernels::sum_fits_int32(O, kernels::max_abs(dout.sample(0), batch * O), w_max))
+    if (kernels::sum_fits_int32(units, kernels::max_abs(errors, batch * units), w_max))
       multiply_and_requantize(static_cast<int32_t*>(acc));
     else
       multiply_and_requantize(static_cast<int64_t*>(acc));
@@ -126,9 +158,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // length that another follows in its group.
   int64_t* order = thread_scratch<int64_t>(ScratchSlot::caller2, 3 * batch + 1);
   int64_t* source = order + batch;  // column c holds sample source[c] (-1: a zero column); at most 2·batch
-  auto* run_words = static_cast<int64_t*>(thread_scratch_bytes(
-      ScratchSlot::caller3,
-      static_cast<size_t>(3 * (batch + 1)) * sizeof(int64_t) + static_cast<size_t>(batch) * sizeof(kernels::KSegment)));
+  int64_t* run_words = words + O;
   int64_t* begin = run_words;                     // run r: sorted samples order[begin[r] .. begin[r + 1])
   int64_t* first_run = begin + batch + 1;         // group g: runs first_run[g] .. first_run[g + 1]
   int64_t* first_column = first_run + batch + 1;  // group g: columns first_column[g] .. first_column[g + 1]
@@ -157,23 +187,42 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     for (int64_t o = 0; o < O; ++o) dout_t[o * columns + c] = 0;
     for (int64_t i = 0; i < I; ++i) in_t[i * columns + c] = 0;
   }
+  // The live units' rows of dout_t, moved up in place (row u from row live[u] >= u).
+  for (int64_t u = 0; u < units; ++u)
+    if (live[u] != u) std::copy_n(dout_t + live[u] * columns, columns, dout_t + u * columns);
   int64_t* gw = params.grads(spec.weight);
   constexpr int64_t kTile = 256;
   // The columns of dW are cut into tiles, each owned by one task, which adds
-  // the groups in a fixed order.
+  // the groups in a fixed order: onto dW's rows when every unit is live,
+  // else onto the live units' rows of a tile of its own, which then go to
+  // their rows of dW, the other rows set to 0.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
-    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, O * kTile);  // (O,tile)
+    // Both buffers sized for every unit, so that no later step grows them.
+    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, O * kTile);  // (units,tile)
+    int64_t* own = thread_scratch<int64_t>(ScratchSlot::body1, O * kTile);
+    int64_t* tile = units < O ? own : nullptr;  // (units,tile)
     for (int64_t t = r.begin(); t < r.end(); ++t) {
       const int64_t i0 = t * kTile, width = std::min(kTile, I - i0);
+      int64_t* total = tile != nullptr ? tile : gw + i0;
+      const int64_t ld = tile != nullptr ? width : I;
       if (groups == 0)
-        for (int64_t o = 0; o < O; ++o) std::fill(gw + o * I + i0, gw + o * I + i0 + width, int64_t{0});
+        for (int64_t u = 0; u < units; ++u) std::fill(total + u * ld, total + u * ld + width, int64_t{0});
       for (int64_t grp = 0; grp < groups; ++grp) {
         const int64_t c0 = first_column[grp], L = first_column[grp + 1] - c0, r0 = first_run[grp];
-        detail::join_group(gw + i0, I, partial, O, width, {segment + r0, static_cast<size_t>(first_run[grp + 1] - r0)},
-                           grp == 0, [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
+        detail::join_group(total, ld, partial, units, width,
+                           {segment + r0, static_cast<size_t>(first_run[grp + 1] - r0)}, grp == 0,
+                           [&](int64_t* c, int64_t ldc, std::span<const kernels::KSegment> s, bool add) {
                              kernels::gemm_nt_segmented(c, ldc, dout_t + c0, columns, in_t + i0 * columns + c0, columns,
-                                                        O, width, L, s, add);
+                                                        units, width, L, s, add);
                            });
+      }
+      if (tile == nullptr) continue;
+      for (int64_t o = 0, u = 0; o < O; ++o) {
+        int64_t* row = gw + o * I + i0;
+        if (u < units && live[u] == o)
+          std::copy_n(tile + u++ * width, width, row);
+        else
+          std::fill(row, row + width, int64_t{0});
       }
     }
   });
