@@ -1,9 +1,12 @@
 #pragma once
-// s (m,K) = a (m,P) · rows (P,K) for an a that is mostly 0: a convolution's
-// output error after a 2x2 max pool's backward (pool.hpp), where each
-// window passes its error to at most one of its four inputs, times the
-// sample's patches (one row of K values per output position). Each row of a
-// takes only its nonzero entries; exact int64 sums for any int16 values.
+// s (m,K) += 2^shift · a (m,P) · rows (P,K) for an a that is mostly 0: a
+// convolution's output error after a 2x2 max pool's backward (pool.hpp),
+// where each window passes its error to at most one of its four inputs,
+// times the sample's patches (one row of K values per output position), and
+// shift >= 0 the sample's align_batch shift (quant.hpp), so that a sample
+// adds onto the batch's sum directly. Each row of a takes only its nonzero
+// entries; the exact int64 sums for any int16 values, shifted and added
+// modulo 2^64 (the caller's bound keeps the total exact).
 //
 // Implementations, chosen as the pools' (row_kernel_choice.hpp):
 //   avx512: a row's nonzero entries in pairs; a pair's two patch rows
@@ -13,8 +16,7 @@
 //           int32 lanes flushed into int64 every 127 pairs (a lane adds
 //           two products of |byte|·|x| <= 2^8·2^15 per pair)
 //   scalar: int64 products of the nonzero entries (the reference)
-// Both return the exact sums, so they agree bit for bit
-// (tests/core/test_sparse_rows.cpp).
+// Both return the same bits (tests/core/test_sparse_rows.cpp).
 #include <cstdint>
 #include <span>
 
@@ -23,8 +25,9 @@ namespace zimt::sparse_rows {
 struct Kernels {
   const char* name;
   bool (*available)();
-  // list: scratch of list_size(P) values.
-  void (*sums)(int64_t* s, const int16_t* a, int64_t m, int64_t P, const int16_t* rows, int64_t K, int32_t* list);
+  // list: scratch of list_size(P) values; 0 <= shift < 64.
+  void (*add_sums)(int64_t* s, const int16_t* a, int64_t m, int64_t P, const int16_t* rows, int64_t K, int32_t* list,
+                   int shift);
 };
 
 inline int64_t list_size(int64_t P) { return 2 * (P + 17); }

@@ -749,8 +749,14 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
             pad_sample(g, in.sample(n), padded);
             positions_with_errors(dout.sample(n), O, P, needed);
             patch_rows(g, padded, rows, needed);
-            sparse_kernel.sums(partial, dout.sample(n), O, P, rows, K, list);
-            add_shifted(total, partial, O * K, shift[n]);
+            // A sample whose shift is negative rounds its own sum first.
+            if (shift[n] >= 0) {
+              sparse_kernel.add_sums(total, dout.sample(n), O, P, rows, K, list, shift[n]);
+            } else {
+              std::fill(partial, partial + O * K, int64_t{0});
+              sparse_kernel.add_sums(partial, dout.sample(n), O, P, rows, K, list, 0);
+              add_shifted(total, partial, O * K, shift[n]);
+            }
           }
         }
       });

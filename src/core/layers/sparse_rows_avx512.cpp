@@ -5,7 +5,8 @@
 // unpackhi: int32 lane i of 128-bit lane L holds the values of column
 // 8L + i, resp. 8L + 4 + i, of the zmm's 32) and adds (lo1, lo2) and
 // (hi1, hi2) products into two accumulators each; a flush combines
-// 256·hi + lo in int64 and puts the columns back in order.
+// 256·hi + lo in int64, shifts it and adds it onto s with the columns back
+// in order.
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -35,18 +36,23 @@ ZIMT_AVX512VNNI inline __mmask32 column_lanes(int64_t left) {
   return left >= kLanes ? ~__mmask32{0} : (__mmask32{1} << left) - 1;
 }
 
-// 256·hi + lo of int32 lanes [8·half, 8·half + 8) in int64.
-ZIMT_AVX512VNNI inline __m512i combined(__m512i hi, __m512i lo, int half) {
+// 2^shift · (256·hi + lo) of int32 lanes [8·half, 8·half + 8) in int64
+// (modulo 2^64).
+ZIMT_AVX512VNNI inline __m512i combined(__m512i hi, __m512i lo, int half, __m128i shift) {
   const __m256i h = half != 0 ? _mm512_extracti64x4_epi64(hi, 1) : _mm512_castsi512_si256(hi);
   const __m256i l = half != 0 ? _mm512_extracti64x4_epi64(lo, 1) : _mm512_castsi512_si256(lo);
-  return _mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(h), 8), _mm512_cvtepi32_epi64(l));
+  return _mm512_sll_epi64(_mm512_add_epi64(_mm512_slli_epi64(_mm512_cvtepi32_epi64(h), 8), _mm512_cvtepi32_epi64(l)),
+                          shift);
 }
 
-// s[0, left) += the accumulators of one zmm of columns: a (unpacklo) holds
-// columns {0..3, 8..11, 16..19, 24..27}, b (unpackhi) the others.
-ZIMT_AVX512VNNI inline void flush(int64_t* s, int64_t left, __m512i a_hi, __m512i a_lo, __m512i b_hi, __m512i b_lo) {
-  const __m512i a0 = combined(a_hi, a_lo, 0), b0 = combined(b_hi, b_lo, 0);  // columns 0..3, 8..11 | 4..7, 12..15
-  const __m512i a1 = combined(a_hi, a_lo, 1), b1 = combined(b_hi, b_lo, 1);  // 16..19, 24..27 | 20..23, 28..31
+// s[0, left) += 2^shift · the accumulators of one zmm of columns: a
+// (unpacklo) holds columns {0..3, 8..11, 16..19, 24..27}, b (unpackhi) the
+// others.
+ZIMT_AVX512VNNI inline void flush(int64_t* s, int64_t left, __m512i a_hi, __m512i a_lo, __m512i b_hi, __m512i b_lo,
+                                  __m128i shift) {
+  const __m512i a0 = combined(a_hi, a_lo, 0, shift), b0 = combined(b_hi, b_lo, 0, shift);  // 0..3, 8..11 | 4..7, 12..15
+  const __m512i a1 = combined(a_hi, a_lo, 1, shift),
+                b1 = combined(b_hi, b_lo, 1, shift);  // 16..19, 24..27 | 20..23, 28..31
   const __m512i v[4] = {_mm512_shuffle_i64x2(a0, b0, 0x44), _mm512_shuffle_i64x2(a0, b0, 0xEE),
                         _mm512_shuffle_i64x2(a1, b1, 0x44), _mm512_shuffle_i64x2(a1, b1, 0xEE)};
   for (int64_t t = 0; t < 4 && 8 * t < left; ++t) {
@@ -83,11 +89,11 @@ ZIMT_AVX512VNNI int64_t nonzero_entries(const int16_t* a, int64_t P, int32_t* li
   return count;
 }
 
-// si[z0·32, K) += the pairs' products for Z zmm of columns from z0 (Z a
-// constant, so that the accumulators stay in registers).
+// si[z0·32, K) += 2^shift · the pairs' products for Z zmm of columns from z0
+// (Z a constant, so that the accumulators stay in registers).
 template <int64_t Z>
 ZIMT_AVX512VNNI void pairs_pass(int64_t* si, const int32_t* pos, const int32_t* err, int64_t count, const int16_t* rows,
-                                int64_t K, int64_t z0) {
+                                int64_t K, int64_t z0, __m128i shift) {
   __mmask32 lanes[Z];
   for (int64_t z = 0; z < Z; ++z) lanes[z] = column_lanes(K - (z0 + z) * kLanes);
   for (int64_t j0 = 0; j0 < count; j0 += 2 * kMaxPairs) {
@@ -112,23 +118,24 @@ ZIMT_AVX512VNNI void pairs_pass(int64_t* si, const int32_t* pos, const int32_t* 
     }
     for (int64_t z = 0; z < Z; ++z) {
       const int64_t column = (z0 + z) * kLanes;
-      flush(si + column, K - column, hi[2 * z], lo[2 * z], hi[2 * z + 1], lo[2 * z + 1]);
+      flush(si + column, K - column, hi[2 * z], lo[2 * z], hi[2 * z + 1], lo[2 * z + 1], shift);
     }
   }
 }
 
-ZIMT_AVX512VNNI void sums(int64_t* s, const int16_t* a, int64_t m, int64_t P, const int16_t* rows, int64_t K,
-                          int32_t* list) {
+ZIMT_AVX512VNNI void add_sums(int64_t* s, const int16_t* a, int64_t m, int64_t P, const int16_t* rows, int64_t K,
+                              int32_t* list, int shift) {
   const int64_t zk = (K + kLanes - 1) / kLanes;
+  const __m128i by = _mm_cvtsi32_si128(shift);
   for (int64_t i = 0; i < m; ++i) {
     int64_t* si = s + i * K;
-    std::fill(si, si + K, int64_t{0});
     const int64_t count = nonzero_entries(a + i * P, P, list);
+    if (count == 0) continue;
     for (int64_t z0 = 0; z0 < zk; z0 += kChunk) {
       switch (std::min(kChunk, zk - z0)) {
-        case 1: pairs_pass<1>(si, list, list + list_half(P), count, rows, K, z0); break;
-        case 2: pairs_pass<2>(si, list, list + list_half(P), count, rows, K, z0); break;
-        default: pairs_pass<kChunk>(si, list, list + list_half(P), count, rows, K, z0); break;
+        case 1: pairs_pass<1>(si, list, list + list_half(P), count, rows, K, z0, by); break;
+        case 2: pairs_pass<2>(si, list, list + list_half(P), count, rows, K, z0, by); break;
+        default: pairs_pass<kChunk>(si, list, list + list_half(P), count, rows, K, z0, by); break;
       }
     }
   }
@@ -137,7 +144,7 @@ ZIMT_AVX512VNNI void sums(int64_t* s, const int16_t* a, int64_t m, int64_t P, co
 }  // namespace
 
 namespace detail {
-constinit const Kernels avx512_kernels{"avx512", &available, &sums};
+constinit const Kernels avx512_kernels{"avx512", &available, &add_sums};
 }  // namespace detail
 
 }  // namespace zimt::sparse_rows
