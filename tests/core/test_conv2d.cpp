@@ -613,14 +613,15 @@ TEST_CASE("conv2d: output errors with at most one nonzero in four take the spars
   // its four inputs (the CNN's conv2: its first geometry here); conv2d's
   // weight gradient then runs on sparse row products (sparse_rows.hpp)
   // where a vector kernel does, on int16 inputs, and where at most one in
-  // eight is nonzero (windows that pass nothing: 1 in 5, then 13 in 16) its
-  // input error skips the zeros (sparse_input.hpp) where the vector kernel
-  // takes the geometry (the input's channels a multiple of 16, at most 64).
+  // eight is nonzero (windows that pass nothing: 1 in 5, then 13 in 16, then
+  // 253 in 256, as sparse as the CNN's conv2 in training) its input error
+  // skips the zeros (sparse_input.hpp) where the vector kernel takes the
+  // geometry (the input's channels a multiple of 16, at most 64).
   // Gradients against the float reference (exact sums), the layer against
   // its exact integers, a batch against its samples joined (exponents
   // spread so that some shifts round), and 1, 2 and 4 threads.
   uint64_t seed = 700;
-  for (const int windows : {5, 16})  // of `windows` windows, 4 pass an error
+  for (const int windows : {5, 16, 256})  // of `windows` windows, 4 pass an error
     for (const Geo& g : {Geo{3, 32, 14, 14, 64, 3, 1, 1}, Geo{3, 3, 9, 7, 5, 3, 1, 1}, Geo{5, 2, 6, 6, 3, 3, 2, 1},
                          Geo{3, 40, 5, 5, 4, 3, 1, 1}, Geo{2, 16, 9, 8, 6, 5, 1, 2}, Geo{2, 64, 6, 7, 3, 3, 1, 0}}) {
       CAPTURE(windows);

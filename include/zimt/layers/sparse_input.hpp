@@ -1,6 +1,7 @@
 #pragma once
-// A stride-1 convolution of one sample whose input is mostly 0, in int32:
-//   out[o, oh·OW + ow] = Σ_{c,kh,kw} w[o, (c·k + kh)·k + kw] · x[c, oh + kh - pad, ow + kw - pad]
+// A stride-1 convolution of one sample whose input is mostly 0, in int32,
+// position-major:
+//   out[oh·OW + ow, o] = Σ_{c,kh,kw} w[o, (c·k + kh)·k + kw] · x[c, oh + kh - pad, ow + kw - pad]
 // (0 outside the image), modulo 2^32: the exact sums wherever the caller's
 // bound (C·k·k · max|w| · max|x| < 2^31, kernels::sum_fits_int32) holds.
 // conv2d's input error is such a convolution of the output error (the
@@ -43,12 +44,11 @@ struct Kernels {
   bool (*available)();
   // Whether this implementation takes geometry g.
   bool (*handles)(const Geometry& g);
-  // out (O, OH·OW) for one sample x (C, H, W); scratch: scratch_size(g) int32 words.
+  // out (OH·OW, O) for one sample x (C, H, W); scratch: scratch_size(g) int32 words.
   void (*sums)(int32_t* out, const int16_t* x, const int16_t* packed, const Geometry& g, int32_t* scratch);
 };
 
-// The scratch of sums: each input position's list of nonzero channel pairs
-// and the output positions' sums before they are transposed into out.
+// The scratch of sums: each input position's list of nonzero channel pairs.
 size_t scratch_size(const Geometry& g);
 
 namespace detail {

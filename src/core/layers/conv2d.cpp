@@ -521,19 +521,33 @@ int64_t nonzero_errors(const Err& dout) {
 
 // din of a stride-1 convolution from mostly-zero output errors: the
 // transposed convolution g (filter `flipped`, stride1_transpose) on sparse
-// inputs, int32 sums (the caller checked the bound), then requantised as
-// convolve's are, so the same integers as convolve.
+// inputs, int32 sums by position (the caller checked the bound), requantised
+// as convolve's are (the largest |sum| and each value's rounding do not
+// depend on the order), then transposed into (C, H·W): the same integers as
+// convolve.
 void sparse_input_error(Err& din, const Err& dout, const sparse_input::Geometry& g, const int16_t* flipped,
                         int32_t w_exp, const sparse_input::Kernels& kernel) {
   int16_t* packed = thread_scratch<int16_t>(ScratchSlot::caller3, static_cast<int64_t>(sparse_input::packed_size(g)));
   sparse_input::pack_weights(g, flipped, packed);
-  const int64_t out_size = g.O * g.OH() * g.OW();
+  const int64_t P = g.OH() * g.OW(), O = g.O;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, dout.batch()), [&](const tbb::blocked_range<int64_t>& r) {
     int32_t* scratch = thread_scratch<int32_t>(ScratchSlot::body0, static_cast<int64_t>(sparse_input::scratch_size(g)));
-    int32_t* acc = thread_scratch<int32_t>(ScratchSlot::body1, out_size);  // (O, OH·OW)
+    auto* acc = static_cast<int32_t*>(thread_scratch_bytes(
+        ScratchSlot::body1, static_cast<size_t>(P * O) * (sizeof(int32_t) + sizeof(int16_t))));  // (P, O)
+    auto* by_position = reinterpret_cast<int16_t*>(acc + P * O);                                 // (P, O)
+    const int16_t* rows[8];
     for (int64_t n = r.begin(); n < r.end(); ++n) {
       kernel.sums(acc, dout.sample(n), packed, g, scratch);
-      din.exp[n] = requantize(acc, out_size, dout.exp[n] + w_exp, din.sample(n));
+      din.exp[n] = requantize(acc, P * O, dout.exp[n] + w_exp, by_position);
+      // (P, O) -> (O, P): 8 x 8 blocks (transpose_rows.hpp), the last rows one by one.
+      int16_t* out = din.sample(n);
+      const int64_t full = P / 8 * 8;
+      for (int64_t p0 = 0; p0 < full; p0 += 8) {
+        for (int64_t j = 0; j < 8; ++j) rows[j] = by_position + (p0 + j) * O;
+        for (int64_t o = 0; o < O; o += 8) detail::transpose_block(out + o * P + p0, P, rows, o);
+      }
+      for (int64_t p = full; p < P; ++p)
+        for (int64_t o = 0; o < O; ++o) out[o * P + p] = by_position[p * O + o];
     }
   });
 }

@@ -6,7 +6,10 @@
 // per output position, for each tap (kh, kw) that reads inside the image,
 // every listed word of the position it reads is broadcast and meets the
 // tap's packed weights of 16 output channels per vpdpwssd, in NB int32
-// accumulators (O = 16·NB). The (P, O) sums are then transposed into (O, P).
+// accumulators (O = 16·NB), stored as the position's row of out (P, O);
+// or, where at most half the input positions hold a word, the other way
+// round: each such position's words added onto the rows of the outputs
+// that read it.
 // GCC 12 reports its own _mm512_undefined_* placeholders (self-initialised
 // on purpose) inside the convert intrinsics as (maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -34,10 +37,12 @@ bool available() {
 bool handles(const Geometry& g) { return g.O % kLanes == 0 && g.O <= kLanes * kMaxBlocks; }
 
 // count (H·W) and entries (H·W, pairs, 2): position p's count[p] nonzero
-// words, in order of j, as (offset of pair j's weights, word).
-ZIMT_AVX512VNNI void list_pairs(const int16_t* x, const Geometry& g, int32_t* count, int32_t* entries) {
+// words, in order of j, as (offset of pair j's weights, word). Returns the
+// number of positions with at least one.
+ZIMT_AVX512VNNI int64_t list_pairs(const int16_t* x, const Geometry& g, int32_t* count, int32_t* entries) {
   const int64_t HW = g.H * g.W, J = g.pairs();
   std::fill(count, count + HW, 0);
+  int64_t nonempty = 0;
   alignas(64) int32_t words[kLanes];
   for (int64_t j = 0; j < J; ++j) {
     const int16_t* low = x + 2 * j * HW;
@@ -55,12 +60,14 @@ ZIMT_AVX512VNNI void list_pairs(const int16_t* x, const Geometry& g, int32_t* co
       for (; nonzero != 0; nonzero &= nonzero - 1) {
         const int lane = __builtin_ctz(nonzero);
         const int64_t p = p0 + lane;
+        nonempty += count[p] == 0 ? 1 : 0;
         int32_t* entry = entries + (p * J + count[p]++) * 2;
         entry[0] = offset;
         entry[1] = words[lane];
       }
     }
   }
+  return nonempty;
 }
 
 // a[b] += one listed word (entry: offset, word) times the tap's packed
@@ -118,20 +125,58 @@ ZIMT_AVX512VNNI void position_sums(int32_t* sums, const int32_t* count, const in
     }
 }
 
+// The same sums from the input side, where few input positions hold a
+// nonzero word (under 1 % of the MNIST CNN's conv2 errors in training): out
+// cleared, then each such position's words added onto the rows of the k·k
+// output positions that read it, in registers per row.
+template <int NB>
+ZIMT_AVX512VNNI void input_sums(int32_t* out, const int32_t* count, const int32_t* entries, const int16_t* packed,
+                                const Geometry& g) {
+  const int64_t OH = g.OH(), OW = g.OW(), J = g.pairs(), tap_words = J * g.O * 2;
+  std::fill(out, out + OH * OW * g.O, 0);
+  for (int64_t ih = 0; ih < g.H; ++ih)
+    for (int64_t iw = 0; iw < g.W; ++iw) {
+      const int64_t p = ih * g.W + iw, n = count[p];
+      if (n == 0) continue;
+      const int32_t* entry = entries + p * J * 2;
+      for (int64_t kh = 0; kh < g.k; ++kh) {
+        const int64_t oh = ih - kh + g.pad;
+        if (oh < 0 || oh >= OH) continue;
+        for (int64_t kw = 0; kw < g.k; ++kw) {
+          const int64_t ow = iw - kw + g.pad;
+          if (ow < 0 || ow >= OW) continue;
+          int32_t* row = out + (oh * OW + ow) * g.O;
+          const int16_t* tap = packed + (kh * g.k + kw) * tap_words;
+          __m512i acc[NB];
+          for (int b = 0; b < NB; ++b) acc[b] = _mm512_loadu_si512(row + kLanes * b);
+          for (int64_t i = 0; i < n; ++i) add_word<NB>(acc, tap, entry + 2 * i);
+          for (int b = 0; b < NB; ++b) _mm512_storeu_si512(row + kLanes * b, acc[b]);
+        }
+      }
+    }
+}
+
+// From the output side (position_sums) unless at most half the input
+// positions hold a nonzero word (input_sums).
+template <int NB>
+ZIMT_AVX512VNNI void sums_by_side(int32_t* out, const int32_t* count, const int32_t* entries, const int16_t* packed,
+                                  const Geometry& g, int64_t nonempty) {
+  if (2 * nonempty <= g.H * g.W)
+    input_sums<NB>(out, count, entries, packed, g);
+  else
+    position_sums<NB>(out, count, entries, packed, g);
+}
+
 ZIMT_AVX512VNNI void sums(int32_t* out, const int16_t* x, const int16_t* packed, const Geometry& g, int32_t* scratch) {
-  const int64_t HW = g.H * g.W, P = g.OH() * g.OW();
   int32_t* count = scratch;
-  int32_t* entries = count + HW;
-  int32_t* s = entries + HW * g.pairs() * 2;  // (P, O)
-  list_pairs(x, g, count, entries);
+  int32_t* entries = count + g.H * g.W;
+  const int64_t nonempty = list_pairs(x, g, count, entries);
   switch (g.O / kLanes) {
-    case 1: position_sums<1>(s, count, entries, packed, g); break;
-    case 2: position_sums<2>(s, count, entries, packed, g); break;
-    case 3: position_sums<3>(s, count, entries, packed, g); break;
-    default: position_sums<4>(s, count, entries, packed, g); break;
+    case 1: sums_by_side<1>(out, count, entries, packed, g, nonempty); break;
+    case 2: sums_by_side<2>(out, count, entries, packed, g, nonempty); break;
+    case 3: sums_by_side<3>(out, count, entries, packed, g, nonempty); break;
+    default: sums_by_side<4>(out, count, entries, packed, g, nonempty); break;
   }
-  for (int64_t o = 0; o < g.O; ++o)
-    for (int64_t q = 0; q < P; ++q) out[o * P + q] = s[q * g.O + o];
 }
 
 }  // namespace
