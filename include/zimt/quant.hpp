@@ -50,6 +50,16 @@ int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, int16_t* out) {
   return requantize_i16(acc, count, acc_exp, out);
 }
 
+// requantize_i8 / requantize_i16 of int32 accumulators acc (rows, cols)
+// plus a per-row addend add[r] (nullptr: none; every sum fits int32, the
+// caller's bound), then with `relu` every value that is not > 0 set to 0:
+// the values of adding, requantising and a ReLU (relu.hpp) in turn, in two
+// passes over acc (a convolution's bias, requantisation and ReLU).
+int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* add, bool relu, int32_t acc_exp,
+                        int8_t* out);
+int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* add, bool relu, int32_t acc_exp,
+                        int16_t* out);
+
 // The same max rule rounded half-even to the NEAREST int8 (shift_round_even):
 // a nonzero value below half a step becomes 0. For means (average pooling),
 // whose small values carry no sign decision. Returns the exponent.

@@ -4,6 +4,7 @@
 #include "zimt/kernels/max_abs.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace zimt {
 
@@ -54,6 +55,41 @@ template <class A, class T>
   return acc_exp + s;
 }
 
+// requantize_rows (quant.hpp): the largest |acc + add| first, then each
+// sum rounded as round_keep_sign_all's int32 loop does (the same values).
+template <class T>
+[[gnu::always_inline]] inline int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols,
+                                                      const int32_t* add, bool relu, int32_t acc_exp, T* out,
+                                                      int64_t limit) {
+  uint32_t max_abs = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t b = add != nullptr ? add[r] : 0;
+    const int32_t* row = acc + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int32_t x = row[c] + b;  // |x| < 2^31: the caller's bound
+      max_abs = std::max(max_abs, static_cast<uint32_t>(x < 0 ? -x : x));
+    }
+  }
+  const int s = shift_to_fit(max_abs, limit);
+  const int32_t mask = s > 0 ? (int32_t{1} << s) - 1 : 0, half = s > 0 ? int32_t{1} << (s - 1) : 0;
+  const int32_t floor = relu ? 0 : std::numeric_limits<int32_t>::min();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t b = add != nullptr ? add[r] : 0;
+    const int32_t* row = acc + r * cols;
+    T* o = out + r * cols;
+    if (s == 0) {
+      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<T>(std::max(row[c] + b, floor));  // fits: exact
+      continue;
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const int32_t x = row[c] + b, q = x >> s;
+      const int32_t rounded = q + static_cast<int32_t>((x & mask) + (q & 1) > half);
+      o[c] = static_cast<T>(std::max(keep_sign(rounded, x), floor));
+    }
+  }
+  return acc_exp + s;
+}
+
 }  // namespace
 
 // Every version runs on whole tensors (the int32 ones after the layers'
@@ -75,6 +111,16 @@ ZIMT_CLONES int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc
 
 ZIMT_CLONES int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
   return requantize(acc, count, acc_exp, out, 32767);
+}
+
+ZIMT_CLONES int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* add, bool relu,
+                                    int32_t acc_exp, int8_t* out) {
+  return requantize_rows(acc, rows, cols, add, relu, acc_exp, out, 127);
+}
+
+ZIMT_CLONES int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* add, bool relu,
+                                    int32_t acc_exp, int16_t* out) {
+  return requantize_rows(acc, rows, cols, add, relu, acc_exp, out, 32767);
 }
 
 int32_t requantize_i8_nearest(const int64_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {

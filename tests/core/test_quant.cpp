@@ -132,3 +132,44 @@ TEST_CASE("add_shifted and shift_all apply apply_shift to each entry, both shift
     }
   }
 }
+
+TEST_CASE("requantize_rows: a per-row addend, requantisation and a ReLU in turn, in its two passes") {
+  // Against adding each row's addend in int64, requantize_i8 / requantize_i16
+  // and a ReLU (negative values to 0) one after the other: random sums of
+  // every size up to the int32 bound (the addend keeping them within it),
+  // ties of every shift, sums that fit (no shift), rows of 1 and 7 values,
+  // with and without addends and the ReLU.
+  std::mt19937_64 rng(23);
+  for (int trial = 0; trial < 400; ++trial) {
+    const int bits = 1 + trial % 29;  // |acc|, |add| <= 2^29: sums within 2^30
+    const int64_t rows = 1 + trial % 5, cols = trial % 3 == 0 ? 1 : 7;
+    std::uniform_int_distribution<int64_t> d(-(int64_t{1} << bits), (int64_t{1} << bits) - 1);
+    std::vector<int32_t> acc(static_cast<size_t>(rows * cols)), add(static_cast<size_t>(rows));
+    for (auto& a : acc) a = static_cast<int32_t>(d(rng));
+    for (auto& a : add) a = static_cast<int32_t>(d(rng));
+    for (size_t i = 0; i < std::min<size_t>(4, acc.size()); ++i) {  // ties: odd multiples of 2^sh
+      const int sh = static_cast<int>(i) + trial % 20;
+      acc[i] = static_cast<int32_t>((2 * (d(rng) >> (sh + 1)) + 1) * (int64_t{1} << sh));
+    }
+    const bool with_add = trial % 2 == 0, relu = trial % 3 != 1;
+    std::vector<int64_t> sums(acc.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        sums[static_cast<size_t>(r * cols + c)] =
+            int64_t{acc[static_cast<size_t>(r * cols + c)]} + (with_add ? add[static_cast<size_t>(r)] : 0);
+    std::vector<int8_t> q8(acc.size()), r8(acc.size());
+    std::vector<int16_t> q16(acc.size()), r16(acc.size());
+    const int32_t* a = with_add ? add.data() : nullptr;
+    CAPTURE(trial);
+    CHECK(requantize_rows(acc.data(), rows, cols, a, relu, 3, q8.data()) ==
+          requantize_i8(sums.data(), rows * cols, 3, r8.data()));
+    CHECK(requantize_rows(acc.data(), rows, cols, a, relu, -9, q16.data()) ==
+          requantize_i16(sums.data(), rows * cols, -9, r16.data()));
+    if (relu) {
+      for (auto& v : r8) v = std::max<int8_t>(v, 0);
+      for (auto& v : r16) v = std::max<int16_t>(v, 0);
+    }
+    CHECK(q8 == r8);
+    CHECK(q16 == r16);
+  }
+}

@@ -25,11 +25,14 @@ int32_t join_bias(int64_t* acc, int64_t channels, int64_t positions, int32_t acc
   return e;
 }
 
-bool join_bias_in_int32(int32_t* acc, int64_t channels, int64_t positions, int32_t acc_exp, const int16_t* b,
-                        int32_t b_exp, int64_t acc_bound) {
+bool bias_addends_in_int32(int32_t* addend, const int32_t* acc, int64_t channels, int64_t positions, int32_t acc_exp,
+                           const int16_t* b, int32_t b_exp, int64_t acc_bound) {
   uint64_t max_b = 0;
   for (int64_t c = 0; c < channels; ++c) max_b = std::max(max_b, abs_u64(b[c]));
-  if (max_b == 0) return true;
+  if (max_b == 0) {
+    std::fill(addend, addend + channels, 0);
+    return true;
+  }
   const int bits_b = 64 - __builtin_clzll(max_b);
   // For accumulators below 2^32 the accumulator term of common_exponent stays
   // below acc_exp, so whether join_bias keeps acc_exp does not depend on
@@ -41,11 +44,7 @@ bool join_bias_in_int32(int32_t* acc, int64_t channels, int64_t positions, int32
   uint64_t max_acc = static_cast<uint64_t>(acc_bound);
   if (max_acc + max_bias > kInt32Max) max_acc = static_cast<uint64_t>(kernels::max_abs(acc, channels * positions));
   if (max_acc + max_bias > kInt32Max) return false;
-  for (int64_t c = 0; c < channels; ++c) {
-    const int32_t bias = static_cast<int32_t>(apply_shift(b[c], b_exp - acc_exp));
-    int32_t* row = acc + c * positions;
-    for (int64_t p = 0; p < positions; ++p) row[p] += bias;
-  }
+  for (int64_t c = 0; c < channels; ++c) addend[c] = static_cast<int32_t>(apply_shift(b[c], b_exp - acc_exp));
   return true;
 }
 

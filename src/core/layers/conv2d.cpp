@@ -292,23 +292,27 @@ struct Filter {
 };
 
 // One sample's output from its exact accumulators a (O,P) on exponent e:
-// the bias joined (bias.hpp), then requantised (quant.hpp). int32
-// accumulators join in place where join_bias_in_int32 can, else in int64
-// (`wide`, (O,P)); the values are the same either way. acc_bound >= every
-// |a| (join_bias_in_int32).
+// the bias joined (bias.hpp), then requantised (quant.hpp), then the ReLU if
+// the filter has one. int32 accumulators take the bias as int32 addends in
+// requantize_rows where bias_addends_in_int32 can (one pass finds the
+// largest sum, one rounds), else join in int64 (`wide`, (O,P)); the values
+// are the same either way. acc_bound >= every |a| (bias_addends_in_int32).
 template <class T>
 int32_t finish_sample(int64_t* a, int32_t e, const Filter& f, int64_t O, int64_t P, T* out, int64_t*, int64_t) {
   if (f.bias != nullptr) e = detail::join_bias(a, O, P, e, f.bias, f.bias_exp);
-  return requantize(a, O * P, e, out);
+  e = requantize(a, O * P, e, out);
+  if (f.relu) relu_in_place(out, O * P);
+  return e;
 }
 template <class T>
 int32_t finish_sample(int32_t* a, int32_t e, const Filter& f, int64_t O, int64_t P, T* out, int64_t* wide,
                       int64_t acc_bound) {
-  if (f.bias != nullptr && !detail::join_bias_in_int32(a, O, P, e, f.bias, f.bias_exp, acc_bound)) {
+  auto* addend = reinterpret_cast<int32_t*>(wide);  // (O), wide's room while the int32 way holds
+  if (f.bias != nullptr && !detail::bias_addends_in_int32(addend, a, O, P, e, f.bias, f.bias_exp, acc_bound)) {
     std::copy_n(a, O * P, wide);
     return finish_sample(wide, e, f, O, P, out, wide, acc_bound);
   }
-  return requantize(a, O * P, e, out);
+  return requantize_rows(a, O, P, f.bias != nullptr ? addend : nullptr, f.relu, e, out);
 }
 
 // Whether a convolution's GEMM reads its padded input directly (gemm_rows)
@@ -367,7 +371,6 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
           for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
         }
         out.exp[n] = finish_sample(s, in.exp[n] + f.w_exp, f, O, P, out.sample(n), wide, acc_bound);
-        if (f.relu) relu_in_place(out.sample(n), O * P);
       }
     };
     for (int64_t grp = r.begin(); grp < r.end(); ++grp) {
