@@ -19,17 +19,20 @@ void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
     out[i] = static_cast<T>(keep_sign(shift_round_even_branchless(acc[i], s), acc[i]));
 }
 
-// The same for int32 accumulators and 0 < s < 31, in int32 lanes: with the
-// floor quotient q = a >> s and remainder r = a - q·2^s in [0, 2^s), half-even
-// rounds up exactly when r + (q & 1) > 2^(s-1); no intermediate leaves int32.
+// round_keep_sign(a, s) for an int32 a and 0 < s < 31, in int32 lanes: with
+// the floor quotient q = a >> s and remainder r = a - q·2^s in [0, 2^s),
+// half-even rounds up exactly when r + (q & 1) > 2^(s-1) (mask = 2^s - 1,
+// half = 2^(s-1)); no intermediate leaves int32.
+[[gnu::always_inline]] inline int32_t round_keep_sign_i32(int32_t a, int s, int32_t mask, int32_t half) {
+  const int32_t q = a >> s;
+  return keep_sign(q + static_cast<int32_t>((a & mask) + (q & 1) > half), a);
+}
+
+// The same for int32 accumulators, in int32 lanes.
 template <class T>
 [[gnu::always_inline]] inline void round_keep_sign_all(const int32_t* acc, int64_t count, int s, T* out) {
   const int32_t mask = (int32_t{1} << s) - 1, half = int32_t{1} << (s - 1);
-  for (int64_t i = 0; i < count; ++i) {
-    const int32_t a = acc[i], q = a >> s;
-    const int32_t rounded = q + static_cast<int32_t>((a & mask) + (q & 1) > half);
-    out[i] = static_cast<T>(keep_sign(rounded, a));
-  }
+  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(round_keep_sign_i32(acc[i], s, mask, half));
 }
 
 // max |acc[i]| (< 2^63 for int64 accumulators: they are bounded).
@@ -56,7 +59,7 @@ template <class A, class T>
 }
 
 // requantize_rows (quant.hpp): the largest |acc + add| first, then each
-// sum rounded as round_keep_sign_all's int32 loop does (the same values).
+// sum rounded by round_keep_sign_i32, as requantize's int32 loop does.
 template <class T>
 [[gnu::always_inline]] inline int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols,
                                                       const int32_t* add, bool relu, int32_t acc_exp, T* out,
@@ -81,11 +84,8 @@ template <class T>
       for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<T>(std::max(row[c] + b, floor));  // fits: exact
       continue;
     }
-    for (int64_t c = 0; c < cols; ++c) {
-      const int32_t x = row[c] + b, q = x >> s;
-      const int32_t rounded = q + static_cast<int32_t>((x & mask) + (q & 1) > half);
-      o[c] = static_cast<T>(std::max(keep_sign(rounded, x), floor));
-    }
+    for (int64_t c = 0; c < cols; ++c)
+      o[c] = static_cast<T>(std::max(round_keep_sign_i32(row[c] + b, s, mask, half), floor));
   }
   return acc_exp + s;
 }
