@@ -528,9 +528,9 @@ int64_t nonzero_errors(const Err& dout) {
 // as convolve's are (the largest |sum| and each value's rounding do not
 // depend on the order), then transposed into (C, H·W): the same integers as
 // convolve.
+// packed: room for sparse_input::packed_size(g) values.
 void sparse_input_error(Err& din, const Err& dout, const sparse_input::Geometry& g, const int16_t* flipped,
-                        int32_t w_exp, const sparse_input::Kernels& kernel) {
-  int16_t* packed = thread_scratch<int16_t>(ScratchSlot::caller3, static_cast<int64_t>(sparse_input::packed_size(g)));
+                        int32_t w_exp, const sparse_input::Kernels& kernel, int16_t* packed) {
   sparse_input::pack_weights(g, flipped, packed);
   const int64_t P = g.OH() * g.OW(), O = g.O;
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, dout.batch()), [&](const tbb::blocked_range<int64_t>& r) {
@@ -585,12 +585,18 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     // either way. (At one in four, the most a max pool leaves, both ways
     // take about as long: bench_model_step on random data; in training the
     // CNN's conv2 has under 1 % nonzero, docs/results.md.)
+    // The packed weights' buffer is taken at every step where the sparse way
+    // could run, so that a later step that takes it allocates nothing.
     const sparse_input::Kernels& by_inputs = sparse_input::chosen();
     const sparse_input::Geometry sg{tg.C, tg.H, tg.W, tg.O, tg.k, tg.pad};
-    if (8 * nonzero <= errors && &by_inputs != &sparse_input::detail::scalar_kernels && by_inputs.handles(sg) &&
+    const bool could_skip = &by_inputs != &sparse_input::detail::scalar_kernels && by_inputs.handles(sg);
+    int16_t* packed =
+        could_skip ? thread_scratch<int16_t>(ScratchSlot::caller3, static_cast<int64_t>(sparse_input::packed_size(sg)))
+                   : nullptr;
+    if (could_skip && 8 * nonzero <= errors &&
         kernels::sum_fits_int32(tg.K(), kernels::max_abs(flipped, tg.O * tg.K()),
                                 kernels::max_abs(dout.sample(0), batch * dout.sample_numel())))
-      sparse_input_error(*din, dout, sg, flipped, w_exp, by_inputs);
+      sparse_input_error(*din, dout, sg, flipped, w_exp, by_inputs, packed);
     else
       convolve(*din, dout, tg, Filter{flipped, w_exp});
   } else if (din != nullptr) {

@@ -113,8 +113,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
     auto* w_rows = thread_scratch<int64_t>(ScratchSlot::caller0, O);
     for (int64_t u = 0; u < units; ++u) w_rows[u] = live[u] * I;
     const int16_t* errors = dout.sample(0);  // (N, units)
+    // Taken at every step, so that a later step with fewer live units finds it.
+    auto* gathered = thread_scratch<int16_t>(ScratchSlot::caller2, batch * O);
     if (units < O) {
-      auto* gathered = thread_scratch<int16_t>(ScratchSlot::caller2, batch * O);
       for (int64_t n = 0; n < batch; ++n)
         for (int64_t u = 0; u < units; ++u) gathered[n * units + u] = dout.sample(n)[live[u]];
       errors = gathered;
