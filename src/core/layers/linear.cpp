@@ -198,10 +198,9 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
   // else onto the live units' rows of a tile of its own, which then go to
   // their rows of dW, the other rows set to 0.
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, (I + kTile - 1) / kTile), [&](const tbb::blocked_range<int64_t>& r) {
-    // Both buffers sized for every unit, so that no later step grows them.
-    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, O * kTile);  // (units,tile)
-    int64_t* own = thread_scratch<int64_t>(ScratchSlot::body1, O * kTile);
-    int64_t* tile = units < O ? own : nullptr;  // (units,tile)
+    // One buffer for both, sized for every unit, so that no later step grows it.
+    int64_t* partial = thread_scratch<int64_t>(ScratchSlot::body0, 2 * O * kTile);  // (units,tile)
+    int64_t* tile = units < O ? partial + O * kTile : nullptr;                      // (units,tile)
     for (int64_t t = r.begin(); t < r.end(); ++t) {
       const int64_t i0 = t * kTile, width = std::min(kTile, I - i0);
       int64_t* total = tile != nullptr ? tile : gw + i0;
