@@ -101,6 +101,28 @@ std::pair<double, double> check_against_ref(Case<X>& c) {
   return {fwd, bwd};
 }
 
+// After linear_backward on c: the weight gradient is its definition term
+// by term, dW[o,i] = Σ_n apply_shift(dout[n,o]·in[n,i], shift_n) with
+// align_batch's shifts (quant.hpp), on align_batch's exponent.
+template <class X>
+void check_gradient_by_terms(const Case<X>& c) {
+  const int64_t N = c.x.shape[0], I = c.spec.in_features, O = c.spec.out_features;
+  std::vector<int32_t> sample_exp(static_cast<size_t>(N));
+  for (size_t n = 0; n < sample_exp.size(); ++n) sample_exp[n] = c.dy.exp[n] + c.x.exp[n];
+  const BatchAlignment wa =
+      align_batch(sample_exp.data(), N, product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1));
+  CHECK(c.params.tensors[c.spec.weight].g_exp == wa.exp);
+  std::vector<int64_t> want(static_cast<size_t>(O * I), 0);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < I; ++i)
+        want[static_cast<size_t>(o * I + i)] +=
+            apply_shift(int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * c.x.data[static_cast<size_t>(n * I + i)],
+                        wa.shift[static_cast<size_t>(n)]);
+  const int64_t* g = c.params.grads(c.spec.weight);
+  CHECK(std::vector<int64_t>(g, g + O * I) == want);
+}
+
 }  // namespace
 
 TEST_CASE("linear: forward and backward within half a step of the float reference") {
@@ -206,28 +228,13 @@ TEST_CASE("linear: the weight gradient is the per-term sum of its definition, wh
   for (int32_t up = 0; up <= 44; up = up == 0 ? 30 : up + 2) {
     CAPTURE(up);
     const auto check = [&](auto& c) {
-      using X = typename std::remove_reference_t<decltype(c.x.data)>::value_type;
-      const int64_t N = 20, I = 600, O = 7;
-      for (size_t n = 0; n < static_cast<size_t>(N); ++n) {
+      for (size_t n = 0; n < 20; ++n) {
         c.dy.exp[n] = -14 - static_cast<int32_t>(n % 3);
         c.x.exp[n] = -7;
       }
       c.dy.exp[5] = -14 + up;
       linear_backward(nullptr, c.dy.view(), c.x.view(), c.params, c.spec);
-      std::vector<int32_t> sample_exp(static_cast<size_t>(N));
-      for (size_t n = 0; n < sample_exp.size(); ++n) sample_exp[n] = c.dy.exp[n] + c.x.exp[n];
-      const BatchAlignment wa =
-          align_batch(sample_exp.data(), N, product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1));
-      CHECK(c.params.tensors[c.spec.weight].g_exp == wa.exp);
-      std::vector<int64_t> want(static_cast<size_t>(O * I), 0);
-      for (int64_t o = 0; o < O; ++o)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t i = 0; i < I; ++i)
-            want[static_cast<size_t>(o * I + i)] += apply_shift(
-                int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * c.x.data[static_cast<size_t>(n * I + i)],
-                wa.shift[static_cast<size_t>(n)]);
-      const int64_t* g = c.params.grads(c.spec.weight);
-      CHECK(std::vector<int64_t>(g, g + O * I) == want);
+      check_gradient_by_terms(c);
     };
     Case<int8_t> narrow(20, 600, 7, false, 41);
     Case<int16_t> wide(20, 600, 7, false, 42);
@@ -249,7 +256,6 @@ TEST_CASE("linear: units whose error is 0 for the whole batch take part in neith
                                            std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}) {
     CAPTURE(dead.size());
     const auto check = [&](auto& c) {
-      using X = typename std::remove_reference_t<decltype(c.x.data)>::value_type;
       for (int64_t o : dead)
         for (int64_t n = 0; n < N; ++n) c.dy.data[static_cast<size_t>(n * O + o)] = 0;
       c.dy.data[static_cast<size_t>(5 * O + 7)] = 0;  // a live unit with one zero error
@@ -268,19 +274,7 @@ TEST_CASE("linear: units whose error is 0 for the whole batch take part in neith
               dx.exp[static_cast<size_t>(n)]);
         CHECK(std::equal(want.begin(), want.end(), dx.data.begin() + n * I));
       }
-      std::vector<int32_t> sample_exp(static_cast<size_t>(N));
-      for (size_t n = 0; n < sample_exp.size(); ++n) sample_exp[n] = c.dy.exp[n] + c.x.exp[n];
-      const BatchAlignment wa =
-          align_batch(sample_exp.data(), N, product_sum_bits(magnitude_bits<int16_t>(), magnitude_bits<X>(), 1));
-      std::vector<int64_t> want(static_cast<size_t>(O * I), 0);
-      for (int64_t o = 0; o < O; ++o)
-        for (int64_t n = 0; n < N; ++n)
-          for (int64_t i = 0; i < I; ++i)
-            want[static_cast<size_t>(o * I + i)] += apply_shift(
-                int64_t{c.dy.data[static_cast<size_t>(n * O + o)]} * c.x.data[static_cast<size_t>(n * I + i)],
-                wa.shift[static_cast<size_t>(n)]);
-      const int64_t* g = c.params.grads(c.spec.weight);
-      CHECK(std::vector<int64_t>(g, g + O * I) == want);
+      check_gradient_by_terms(c);
     };
     Case<int8_t> narrow(N, I, O, true, 51);
     Case<int16_t> wide(N, I, O, true, 52);
