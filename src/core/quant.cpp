@@ -1,7 +1,6 @@
 #include "zimt/quant.hpp"
 
 #include "kernels/target_clones.hpp"
-#include "zimt/kernels/max_abs.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -28,25 +27,13 @@ void round_keep_sign_all(const int64_t* acc, int64_t count, int s, T* out) {
   return keep_sign(q + static_cast<int32_t>((a & mask) + (q & 1) > half), a);
 }
 
-// The same for int32 accumulators, in int32 lanes.
+// int64 accumulators (max |acc[i]| < 2^63: they are bounded); int32 ones go
+// through requantize_rows, one row without addend or ReLU.
 template <class T>
-[[gnu::always_inline]] inline void round_keep_sign_all(const int32_t* acc, int64_t count, int s, T* out) {
-  const int32_t mask = (int32_t{1} << s) - 1, half = int32_t{1} << (s - 1);
-  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(round_keep_sign_i32(acc[i], s, mask, half));
-}
-
-// max |acc[i]| (< 2^63 for int64 accumulators: they are bounded).
-[[gnu::always_inline]] inline uint64_t max_abs_of(const int64_t* acc, int64_t count) {
+[[gnu::always_inline]] inline int32_t requantize(const int64_t* acc, int64_t count, int32_t acc_exp, T* out,
+                                                 int64_t limit) {
   uint64_t max_abs = 0;
   for (int64_t i = 0; i < count; ++i) max_abs = std::max(max_abs, abs_u64(acc[i]));
-  return max_abs;
-}
-uint64_t max_abs_of(const int32_t* acc, int64_t count) { return static_cast<uint64_t>(kernels::max_abs(acc, count)); }
-
-// A: int64_t or int32_t accumulators (the same values give the same result).
-template <class A, class T>
-[[gnu::always_inline]] inline int32_t requantize(const A* acc, int64_t count, int32_t acc_exp, T* out, int64_t limit) {
-  const uint64_t max_abs = max_abs_of(acc, count);
   const int s = shift_to_fit(max_abs, limit);
   if (s == 0) {
     for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(acc[i]);  // fits: copied exactly
@@ -58,8 +45,9 @@ template <class A, class T>
   return acc_exp + s;
 }
 
-// requantize_rows (quant.hpp): the largest |acc + add| first, then each
-// sum rounded by round_keep_sign_i32, as requantize's int32 loop does.
+// requantize_rows (quant.hpp), and requantize on int32 accumulators: the
+// largest |acc + add| first (-2^31 included: |x| taken in uint32), then
+// each sum copied (it fits) or rounded by round_keep_sign_i32.
 template <class T>
 [[gnu::always_inline]] inline int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols,
                                                       const int32_t* add, bool relu, int32_t acc_exp, T* out,
@@ -69,8 +57,8 @@ template <class T>
     const int32_t b = add != nullptr ? add[r] : 0;
     const int32_t* row = acc + r * cols;
     for (int64_t c = 0; c < cols; ++c) {
-      const int32_t x = row[c] + b;  // |x| < 2^31: the caller's bound
-      max_abs = std::max(max_abs, static_cast<uint32_t>(x < 0 ? -x : x));
+      const int32_t x = row[c] + b;  // no overflow: the caller's bound (-2^31 only without an addend)
+      max_abs = std::max(max_abs, x < 0 ? 0u - static_cast<uint32_t>(x) : static_cast<uint32_t>(x));
     }
   }
   const int s = shift_to_fit(max_abs, limit);
@@ -106,11 +94,11 @@ ZIMT_CLONES int32_t requantize_i16(const int64_t* acc, int64_t count, int32_t ac
 }
 
 ZIMT_CLONES int32_t requantize_i8(const int32_t* acc, int64_t count, int32_t acc_exp, int8_t* out) {
-  return requantize(acc, count, acc_exp, out, 127);
+  return requantize_rows(acc, 1, count, nullptr, false, acc_exp, out, 127);
 }
 
 ZIMT_CLONES int32_t requantize_i16(const int32_t* acc, int64_t count, int32_t acc_exp, int16_t* out) {
-  return requantize(acc, count, acc_exp, out, 32767);
+  return requantize_rows(acc, 1, count, nullptr, false, acc_exp, out, 32767);
 }
 
 ZIMT_CLONES int32_t requantize_rows(const int32_t* acc, int64_t rows, int64_t cols, const int32_t* add, bool relu,
