@@ -51,7 +51,7 @@ void add_samples(Tensor<int16_t>& out, const Tensor<int16_t>& a, const Tensor<B>
 // rule (quant.hpp), values rounded half-even to the NEAREST int8, so a
 // positive value below half a step becomes 0 (not 1 step as quant.hpp's
 // sign-keeping rounding would make it). The ReLU mask of the backward pass
-// does not come from out but from the int16 pre-activation (mask_errors).
+// does not come from out but from the int16 pre-activation (block_backward).
 void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
   assert(out.shape == in.shape);
   const int64_t m = in.sample_numel();
@@ -73,22 +73,6 @@ void relu_to_i8(Act& out, const Tensor<int16_t>& in) {
 // positive, same exponents).
 void relu_to(Act& out, const Tensor<int16_t>& in) { relu_to_i8(out, in); }
 void relu_to(Tensor<int16_t>& out, const Tensor<int16_t>& in) { relu_forward(out, in); }
-
-// din = dout where pre > 0, else 0: the ReLU's backward on the exact sign of
-// its int16 input.
-void mask_errors(Err& din, const Err& dout, const Tensor<int16_t>& pre) {
-  assert(din.shape == dout.shape && dout.shape == pre.shape);
-  const int64_t m = pre.sample_numel();
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, pre.batch()), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t n = r.begin(); n < r.end(); ++n) {
-      const int16_t* p = pre.sample(n);
-      const int16_t* dy = dout.sample(n);
-      int16_t* dx = din.sample(n);
-      for (int64_t i = 0; i < m; ++i) dx[i] = p[i] > 0 ? dy[i] : int16_t{0};
-      din.exp[n] = dout.exp[n];
-    }
-  });
-}
 
 }  // namespace
 
@@ -156,14 +140,16 @@ void block_backward(Err* din, const Err& dout, const Tensor<X>& in, const BasicB
                     const BasicBlockSpec& spec, Arena& arena, const BatchReducer& reducer) {
   const Shape s = dout.shape;
   Err dsum = make_tensor<int16_t>(arena, s);
-  mask_errors(dsum, dout, acts.sum);
+  // The ReLUs' backward on the exact sign of their int16 inputs (relu_to):
+  // relu(pre) > 0 exactly where pre > 0.
+  relu_backward(dsum, dout, acts.sum);
   // Main path: n2 <- h2 <- a1 <- n1 <- h1 <- in.
   Err dh2 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh2, dsum, acts.h2);
   Err da1 = make_tensor<int16_t>(arena, s);
   conv2d_backward(&da1, dh2, acts.a1, params, spec.conv2, reducer, acts.live2);
   Err dn1 = make_tensor<int16_t>(arena, s);
-  mask_errors(dn1, da1, acts.n1);
+  relu_backward(dn1, da1, acts.n1);
   Err dh1 = make_tensor<int16_t>(arena, s);
   layernorm_backward(dh1, dn1, acts.h1);
   Err dmain = din ? make_tensor<int16_t>(arena, in.shape) : Err{};
