@@ -35,8 +35,10 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <type_traits>
 
 #include "zimt/kernels/gemm.hpp"
+#include "zimt/kernels/max_abs.hpp"
 
 namespace zimt::kernels::detail {
 
@@ -170,19 +172,31 @@ extern const Implementation avx512vnni_implementation;
 // The micro-tiles over packed operands: A (m,k) packed by Isa::pack_a, B's
 // panels ((k+1)/2 pairs of n columns) by pack_b(panels), which returns
 // max |b|; the panels are split into bytes in place when an int64 C needs it.
+// An int16 A with even k is already what the micro-tiles read (rows of
+// k-pairs, any row stride), so its full kMR-row tiles are read in place and
+// only the last m % kMR rows are packed (zero rows below them); an int64 C
+// then scans the rows in place for max |a|. A convolution's weights are A
+// for every group of samples: packing them copied the weights once per group.
 template <class Isa, class TC, class TA, class PackB>
 void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b, int64_t m, int64_t n, int64_t k,
                     std::span<const KSegment> segments, bool accumulate) {
   thread_local Scratch<int16_t> a_buf;
   thread_local Scratch<int32_t> b_buf, b_hi_buf;
   constexpr int64_t lanes = Isa::kLanes;
+  constexpr bool wide = sizeof(TC) == 8;
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
   const int64_t words = round_up(n, lanes) * pairs;  // all panels
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
+  const int64_t in_place = std::is_same_v<TA, int16_t> && k % 2 == 0 ? m / Isa::kMR * Isa::kMR : 0;
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m - in_place, Isa::kMR) * kp));
   int32_t* panels = b_buf.get(static_cast<size_t>(words));
-  const uint32_t amax = Isa::pack_a(a16, kp, a, lda, m, k);
+  uint32_t amax = Isa::pack_a(a16, kp, a + in_place * lda, lda, m - in_place, k);
+  const int16_t* a_rows = nullptr;  // the rows read in place
+  if constexpr (std::is_same_v<TA, int16_t>) {
+    a_rows = a;
+    for (int64_t i = 0; wide && i < in_place; ++i)
+      amax = std::max(amax, static_cast<uint32_t>(max_abs(a + i * lda, k)));
+  }
   const uint32_t bmax = pack_b(panels);
-  constexpr bool wide = sizeof(TC) == 8;
   int64_t flush = wide ? flush_steps(amax, bmax) : pairs;
   int32_t* panels_hi = nullptr;  // the high bytes of B when split
   if (wide && flush < kMinFlushSteps) {
@@ -194,7 +208,7 @@ void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b
     const int nv = Isa::panel_nv(j0, n);
     const int64_t cols = std::min<int64_t>(lanes * Isa::kMaxNV, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += Isa::kMR) {
-      const int64_t rows = std::min<int64_t>(Isa::kMR, m - i0);
+      const int64_t rows = std::min<int64_t>(Isa::kMR, m - i0), a_ld = i0 < in_place ? lda : kp;
       TC* ct = c + i0 * ldc + j0;
       bool first = !accumulate;
       int64_t p_begin = 0;
@@ -205,11 +219,11 @@ void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b
         const int64_t p_end = (segment.end + 1) / 2;
         for (int64_t p0 = p_begin, steps = 0; p0 < p_end; p0 += steps) {
           steps = std::min(flush, p_end - p0);
-          const int16_t* at = a16 + i0 * kp + 2 * p0;
+          const int16_t* at = (i0 < in_place ? a_rows + i0 * lda : a16 + (i0 - in_place) * kp) + 2 * p0;
           const int64_t offset = j0 * pairs + p0 * nv * lanes;
-          Isa::micro_tile(nv, ct, ldc, at, kp, panels + offset, steps, rows, cols, first, segment.shift);
+          Isa::micro_tile(nv, ct, ldc, at, a_ld, panels + offset, steps, rows, cols, first, segment.shift);
           if (panels_hi != nullptr)
-            Isa::micro_tile(nv, ct, ldc, at, kp, panels_hi + offset, steps, rows, cols, false, segment.shift + 8);
+            Isa::micro_tile(nv, ct, ldc, at, a_ld, panels_hi + offset, steps, rows, cols, false, segment.shift + 8);
           first = false;
         }
         p_begin = p_end;

@@ -278,9 +278,11 @@ int64_t group_samples(int64_t P, int64_t K) {
   return std::clamp<int64_t>(kMaxElements / std::max<int64_t>(P * K, 1), 1, g);
 }
 
-// What a convolution applies: weights (O, C·k·k) on exponent w_exp, read by
-// the GEMM as int8 when `as_int8` (the int8 storage policy: int8 inputs then
-// run gemm_nt's int8 x int8 kernel, vpdpbusd), and a bias (O) on exponent
+// What a convolution applies: weights (O, C·k·k) on exponent w_exp, whose
+// values fit int8 when `as_int8` (the int8 storage policy): int8 inputs then
+// run gemm_nt's int8 x int8 kernel (vpdpbusd) on a narrowed copy; int16
+// inputs read the weights as they are, the same values, which the int16
+// GEMM reads in place (gemm_common.hpp). And a bias (O) on exponent
 // bias_exp, or none; and whether a ReLU follows on the output.
 struct Filter {
   const int16_t* w = nullptr;
@@ -343,7 +345,7 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
   const int16_t* w = f.w;
   const int64_t w_max = kernels::max_abs(w, O * K);
   int8_t* w8 = nullptr;
-  if (f.as_int8) {
+  if (f.as_int8 && std::is_same_v<X, int8_t>) {
     w8 = thread_scratch<int8_t>(ScratchSlot::caller0, O * K);
     kernels::narrow_to_int8(w8, w, O * K);
   }
