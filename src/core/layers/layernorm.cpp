@@ -222,8 +222,14 @@ struct Int16Sums {
 // 128-bit rounding of yhat_exact is done in int64 (same result: the
 // identity of shift_round_even_branchless (numerics.hpp), no overflow
 // below 2^62), else per entry in 128 bits.
+// each(i, y_i) runs on every entry as it is written (the backward's sums
+// ride along: one pass fewer).
+struct NoEach {
+  void operator()(int64_t, int64_t) const {}
+};
+template <class Each = NoEach>
 [[gnu::always_inline]] inline void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st,
-                                              int64_t* y) {
+                                              int64_t* y, Each&& each = {}) {
   const int64_t s1 = st.s1, r = st.r;
   const int down = 62 - st.t - kQ;
   const u128 reach = std::max(abs_u128(m * sums.lo - s1), abs_u128(m * sums.hi - s1)) * static_cast<u128>(r);
@@ -231,9 +237,13 @@ struct Int16Sums {
     for (int64_t i = 0; i < m; ++i) {
       const int64_t v = (m * x[i] - s1) * r;  // |v| < 2^62
       y[i] = keep_sign(shift_round_even_branchless(v, down), v);
+      each(i, y[i]);
     }
   } else {
-    for (int64_t i = 0; i < m; ++i) y[i] = yhat_exact(m * x[i] - s1, st);
+    for (int64_t i = 0; i < m; ++i) {
+      y[i] = yhat_exact(m * x[i] - s1, st);
+      each(i, y[i]);
+    }
   }
 }
 
@@ -318,6 +328,8 @@ struct BackwardSample {
   const int16_t* d;  // dout, M values
   const int64_t* y;  // ŷq, M values
   int64_t m = 0, a = 0, r = 0, g = 0;
+  int16_t d_lo = 0, d_hi = 0;  // min(0, min d), max(0, max d)
+  int64_t y_max = 0;           // max |y|
 };
 
 i128 v_exact(const BackwardSample& s, int64_t i, i128 k2) {
@@ -357,13 +369,8 @@ int32_t backward_exact(const BackwardSample& s, int16_t* out) {
 // of the passes (LayerNormPasses, below).
 [[gnu::always_inline]] inline bool backward_bounded(const BackwardSample& s, int16_t* out, int32_t& shift) {
   const int64_t m = s.m;
-  int16_t d_lo = 0, d_hi = 0;
-  int64_t y_max = 0;
-  for (int64_t i = 0; i < m; ++i) {
-    d_lo = std::min(d_lo, s.d[i]);
-    d_hi = std::max(d_hi, s.d[i]);
-    y_max = std::max(y_max, s.y[i] < 0 ? -s.y[i] : s.y[i]);  // |y| <= 2^30
-  }
+  const int16_t d_lo = s.d_lo, d_hi = s.d_hi;
+  const int64_t y_max = s.y_max;                                                      // |y| <= 2^30
   const uint64_t c_max = std::max(abs_u64(m * d_lo - s.a), abs_u64(m * d_hi - s.a));  // < 2^36
   const int f = bit_width_u64(c_max + static_cast<uint64_t>(y_max));                  // C + Y < 2^f
   const i128 k1 = static_cast<i128>(s.r) << (2 * kQ);
@@ -415,22 +422,29 @@ int32_t backward_exact(const BackwardSample& s, int16_t* out) {
   return true;
 }
 
-// A = Σd, G = Σ d·y of one sample (bounds above).
-[[gnu::always_inline]] inline void backward_sums(BackwardSample& s) {
-  int64_t a = 0, g = 0;
-  for (int64_t i = 0; i < s.m; ++i) {
-    a += s.d[i];
-    g += s.d[i] * s.y[i];
+// A = Σd, G = Σ d·y of one sample, and the extremes of d and |y| that
+// backward_bounded's bounds take, added one entry at a time as ŷq is
+// written (yhat_int16's `each`, or backward_int8's table lookups).
+struct BackwardSums {
+  int64_t a = 0, g = 0, y_max = 0;
+  int16_t d_lo = 0, d_hi = 0;
+  void add(int16_t d, int64_t y) {
+    a += d;
+    g += d * y;
+    d_lo = std::min(d_lo, d);
+    d_hi = std::max(d_hi, d);
+    y_max = std::max(y_max, y < 0 ? -y : y);
   }
-  s.a = a;
-  s.g = g;
-}
+  BackwardSample sample(const int16_t* d, const int64_t* y, int64_t m, int64_t r) const {
+    return {d, y, m, a, r, g, d_lo, d_hi, y_max};
+  }
+};
 
-// dx of one sample from its ŷq (y): the int64 path where it applies (and
-// kBounded), else the 128-bit definition. Returns down + s.
+// dx of one sample from its ŷq and sums (BackwardSums): the int64 path
+// where it applies (and kBounded), else the 128-bit definition. Returns
+// down + s.
 template <bool kBounded>
-[[gnu::always_inline]] inline int32_t backward_from_yhat(BackwardSample& s, int16_t* out) {
-  backward_sums(s);
+[[gnu::always_inline]] inline int32_t backward_from_yhat(const BackwardSample& s, int16_t* out) {
   int32_t shift = 0;
   if (kBounded && backward_bounded(s, out, shift)) return shift;
   return backward_exact(s, out);
@@ -444,9 +458,12 @@ template <bool kBounded>
   analyse_int8(x, m, e, h);
   const uint8_t* b = reinterpret_cast<const uint8_t*>(x);
   int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
-  for (int64_t i = 0; i < m; ++i) y[i] = h.yhat[b[i]];
-  BackwardSample s{d, y, m, 0, h.st.r, 0};
-  return backward_from_yhat<kBounded>(s, dx) + h.st.t;
+  BackwardSums sums;
+  for (int64_t i = 0; i < m; ++i) {
+    y[i] = h.yhat[b[i]];
+    sums.add(d[i], y[i]);
+  }
+  return backward_from_yhat<kBounded>(sums.sample(d, y, m, h.st.r), dx) + h.st.t;
 }
 
 template <bool kBounded>
@@ -455,9 +472,9 @@ template <bool kBounded>
   const Int16Sums sums = sums_int16(x, m);
   const SampleStats st = stats_from_sums(sums.s1, sums.s2, m, e);
   int64_t* y = thread_scratch<int64_t>(ScratchSlot::body0, m);
-  yhat_int16(x, m, sums, st, y);
-  BackwardSample s{d, y, m, 0, st.r, 0};
-  return backward_from_yhat<kBounded>(s, dx) + st.t;
+  BackwardSums d_sums;
+  yhat_int16(x, m, sums, st, y, [&](int64_t i, int64_t yi) { d_sums.add(d[i], yi); });
+  return backward_from_yhat<kBounded>(d_sums.sample(d, y, m, st.r), dx) + st.t;
 }
 
 // The passes compiled twice: for the baseline, and for AVX-512 (F, BW, VL,
