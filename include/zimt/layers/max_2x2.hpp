@@ -16,19 +16,24 @@
 
 namespace zimt::max_2x2 {
 
-// r0, r1 (2·count) -> y (count): y[w] = max(r0[2w], r0[2w+1], r1[2w], r1[2w+1])
-// dy (count), r0, r1 (2·count) -> d0, d1 (2·count): window w's dy[w] at its
-// first maximum, 0 at its other three inputs; with positive_only, dy[w] only
-// where that maximum is > 0 (a ReLU's backward folded in, when the rows are
-// the ReLU's outputs: its mask is 0 where they are).
+// x: rows of `width` values, row pair p = rows 2p and 2p + 1 for p < pairs,
+// count = width / 2 windows each (an odd last column is in none):
+//   forward:  y (pairs, count), y[p][w] = the max of window w of pair p;
+//   backward: dy (pairs, count) -> dx (the rows of x): window w's dy[p][w]
+//             at its first maximum, 0 at its other three inputs; with
+//             positive_only, dy only where that maximum is > 0 (a ReLU's
+//             backward folded in, when the rows are the ReLU's outputs: its
+//             mask is 0 where they are). An odd last column is not written.
+// One call takes every row pair of a sample whose planes have an even
+// height (the planes' row pairs then follow each other at stride 2·width).
 struct RowKernels {
   const char* name;
   bool (*available)();
-  void (*forward_i8)(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count);
-  void (*forward_i16)(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count);
-  void (*backward_i8)(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count,
+  void (*forward_i8)(int8_t* y, const int8_t* x, int64_t width, int64_t pairs);
+  void (*forward_i16)(int16_t* y, const int16_t* x, int64_t width, int64_t pairs);
+  void (*backward_i8)(int16_t* dx, const int16_t* dy, const int8_t* x, int64_t width, int64_t pairs,
                       bool positive_only);
-  void (*backward_i16)(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count,
+  void (*backward_i16)(int16_t* dx, const int16_t* dy, const int16_t* x, int64_t width, int64_t pairs,
                        bool positive_only);
 };
 

@@ -28,15 +28,12 @@ template <class Y>
 int64_t pooled_sums_scalar(int64_t* s, const int16_t* e, const Y* y, const int16_t* xp, const TapGeometry& g,
                            int16_t* plane) {
   const max_2x2::RowKernels& rows = max_2x2::detail::scalar_row_kernels;
-  const int64_t k = g.k, QH = g.OH / 2, QW = g.OW / 2;
+  const int64_t k = g.k, QH = g.OH / 2;
   std::fill(plane, plane + g.OH * g.OW, int16_t{0});  // an odd last row or column stays 0
-  for (int64_t qh = 0; qh < QH; ++qh) {
-    const int64_t row = 2 * qh * g.OW;
-    if constexpr (sizeof(Y) == 1)
-      rows.backward_i8(plane + row, plane + row + g.OW, e + qh * QW, y + row, y + row + g.OW, QW, true);
-    else
-      rows.backward_i16(plane + row, plane + row + g.OW, e + qh * QW, y + row, y + row + g.OW, QW, true);
-  }
+  if constexpr (sizeof(Y) == 1)
+    rows.backward_i8(plane, e, y, g.OW, QH, true);
+  else
+    rows.backward_i16(plane, e, y, g.OW, QH, true);
   std::fill(s, s + g.C * k * k, int64_t{0});
   int64_t sum = 0;
   for (int64_t oh = 0; oh < g.OH; ++oh)

@@ -25,23 +25,36 @@ ZIMT_AVX512BW inline void store_max(int16_t* y, __mmask16 k, __m512i m) { _mm512
 ZIMT_AVX512BW inline void store_max(int8_t* y, __mmask16 k, __m512i m) { _mm512_mask_cvtepi32_storeu_epi8(y, k, m); }
 
 template <class X>
-ZIMT_AVX512BW void forward_rows(X* y, const X* r0, const X* r1, int64_t count) {
-  for (int64_t w = 0; w < count; w += kWindows) {
-    const __mmask32 lanes = input_lanes(count - w);
-    const __m512i m = detail::window_max(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes));
-    store_max(y + w, window_lanes(count - w), m);  // the low half of each word
+ZIMT_AVX512BW void forward_rows(X* y, const X* x, int64_t width, int64_t pairs) {
+  const int64_t count = width / 2;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const X* r0 = x + 2 * p * width;
+    const X* r1 = r0 + width;
+    for (int64_t w = 0; w < count; w += kWindows) {
+      const __mmask32 lanes = input_lanes(count - w);
+      const __m512i m = detail::window_max(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes));
+      store_max(y + p * count + w, window_lanes(count - w), m);  // the low half of each word
+    }
   }
 }
 
 template <class X>
-ZIMT_AVX512BW void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const X* r0, const X* r1, int64_t count,
+ZIMT_AVX512BW void backward_rows(int16_t* dx, const int16_t* dy, const X* x, int64_t width, int64_t pairs,
                                  bool positive_only) {
-  for (int64_t w = 0; w < count; w += kWindows) {
-    const __mmask32 lanes = input_lanes(count - w);
-    const detail::RoutedRows d = detail::route_windows(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes),
-                                                       detail::window_errors(dy + w, count - w), lanes, positive_only);
-    _mm512_mask_storeu_epi16(d0 + 2 * w, lanes, d.d0);
-    _mm512_mask_storeu_epi16(d1 + 2 * w, lanes, d.d1);
+  const int64_t count = width / 2;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const X* r0 = x + 2 * p * width;
+    const X* r1 = r0 + width;
+    int16_t* d0 = dx + 2 * p * width;
+    int16_t* d1 = d0 + width;
+    for (int64_t w = 0; w < count; w += kWindows) {
+      const __mmask32 lanes = input_lanes(count - w);
+      const detail::RoutedRows d =
+          detail::route_windows(load_row(r0 + 2 * w, lanes), load_row(r1 + 2 * w, lanes),
+                                detail::window_errors(dy + p * count + w, count - w), lanes, positive_only);
+      _mm512_mask_storeu_epi16(d0 + 2 * w, lanes, d.d0);
+      _mm512_mask_storeu_epi16(d1 + 2 * w, lanes, d.d1);
+    }
   }
 }
 

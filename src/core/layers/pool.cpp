@@ -103,30 +103,26 @@ Shape maxpool_out_shape(const Shape& in, const MaxPoolSpec& spec) {
 namespace {
 
 // The plain 2x2 pool's row kernels (max_2x2.hpp) for an element type.
-void forward_rows(int8_t* y, const int8_t* r0, const int8_t* r1, int64_t count) {
-  max_2x2::chosen_row_kernels().forward_i8(y, r0, r1, count);
+void forward_rows(int8_t* y, const int8_t* x, int64_t width, int64_t pairs) {
+  max_2x2::chosen_row_kernels().forward_i8(y, x, width, pairs);
 }
-void forward_rows(int16_t* y, const int16_t* r0, const int16_t* r1, int64_t count) {
-  max_2x2::chosen_row_kernels().forward_i16(y, r0, r1, count);
+void forward_rows(int16_t* y, const int16_t* x, int64_t width, int64_t pairs) {
+  max_2x2::chosen_row_kernels().forward_i16(y, x, width, pairs);
 }
-void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int8_t* r0, const int8_t* r1, int64_t count,
-                   bool positive_only) {
-  max_2x2::chosen_row_kernels().backward_i8(d0, d1, dy, r0, r1, count, positive_only);
+void backward_rows(int16_t* dx, const int16_t* dy, const int8_t* x, int64_t width, int64_t pairs, bool positive_only) {
+  max_2x2::chosen_row_kernels().backward_i8(dx, dy, x, width, pairs, positive_only);
 }
-void backward_rows(int16_t* d0, int16_t* d1, const int16_t* dy, const int16_t* r0, const int16_t* r1, int64_t count,
-                   bool positive_only) {
-  max_2x2::chosen_row_kernels().backward_i16(d0, d1, dy, r0, r1, count, positive_only);
+void backward_rows(int16_t* dx, const int16_t* dy, const int16_t* x, int64_t width, int64_t pairs, bool positive_only) {
+  max_2x2::chosen_row_kernels().backward_i16(dx, dy, x, width, pairs, positive_only);
 }
 
-// The plain 2x2 pool of one sample, row pair by row pair:
-// y (C,OH,OW) = the max of each window of x (C,H,W).
+// The plain 2x2 pool of one sample: y (C,OH,OW) = the max of each window of
+// x (C,H,W); one kernel call for the whole sample where H is even (every
+// row pair then lies at stride 2·W), else one per channel.
 template <class X>
 void max_2x2_sample(X* y, const X* x, const PoolGeometry& g) {
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const X* r0 = x + (c * g.H + 2 * oh) * g.W;
-      forward_rows(y + (c * g.OH + oh) * g.OW, r0, r0 + g.W, g.OW);
-    }
+  if (g.H % 2 == 0) return forward_rows(y, x, g.W, g.C * g.OH);
+  for (int64_t c = 0; c < g.C; ++c) forward_rows(y + c * g.OH * g.OW, x + c * g.H * g.W, g.W, g.OH);
 }
 
 // The plain 2x2 pool's backward for one sample: each window's dy goes to its
@@ -136,11 +132,11 @@ void max_2x2_sample(X* y, const X* x, const PoolGeometry& g) {
 template <class X>
 void max_2x2_backward_sample(int16_t* dx, const int16_t* dy, const X* x, const PoolGeometry& g, bool positive_only) {
   if (g.H % 2 != 0 || g.W % 2 != 0) std::fill(dx, dx + g.C * g.H * g.W, int16_t{0});
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t row = (c * g.H + 2 * oh) * g.W;
-      backward_rows(dx + row, dx + row + g.W, dy + (c * g.OH + oh) * g.OW, x + row, x + row + g.W, g.OW, positive_only);
-    }
+  if (g.H % 2 == 0) return backward_rows(dx, dy, x, g.W, g.C * g.OH, positive_only);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const int64_t plane = c * g.H * g.W;
+    backward_rows(dx + plane, dy + c * g.OH * g.OW, x + plane, g.W, g.OH, positive_only);
+  }
 }
 
 // in (N,C,H,W) -> out (N,C,OH,OW); X: int8_t or int16_t.
