@@ -107,6 +107,17 @@ void live_weights(const LiveTaps& taps, const int16_t* w, int16_t* out) {
                     });
 }
 
+// dst[0, n) = src[0, n) for the short runs of small images (ResNet-18's
+// image rows of 7, 4, 2 and 1 values, and its deep layers' 1 to 16
+// positions per channel): bounded by 16, the compiler moves them inline,
+// where a library call per run costs more than the run.
+template <class T>
+T* copy_short(const T* src, int64_t n, T* dst) {
+  if (n > 16) return std::copy_n(src, n, dst);
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  return dst + n;
+}
+
 // One sample with its zero border: padded (C, H + 2·pad, W + 2·pad), then
 // kPaddedSlack zeros that the 4-value moves of patch_rows may read past the
 // end. The patch gathers below read every tap from it without bounds checks.
@@ -123,7 +134,7 @@ void pad_sample(const Geometry& g, const X* x, X* padded) {
     for (int64_t c = 0; c < g.C; ++c) {
       dst = std::fill_n(dst, g.pad * PW + g.pad, X{0});  // the top rows, and the first row's left border
       for (int64_t h = 0; h < g.H; ++h) {
-        dst = std::copy_n(x + (c * g.H + h) * g.W, g.W, dst);
+        dst = copy_short(x + (c * g.H + h) * g.W, g.W, dst);
         // this row's right border and the next one's left (the bottom rows after the last)
         dst = std::fill_n(dst, h + 1 < g.H ? 2 * g.pad : g.pad + g.pad * PW, X{0});
       }
@@ -370,7 +381,7 @@ void convolve(Tensor<T>& out, const Tensor<X>& in, const Geometry& g, const Filt
         A* s = a;
         if (count > 1) {
           s = static_cast<A*>(sample_buf);
-          for (int64_t o = 0; o < O; ++o) std::copy_n(a + o * count * P + j * P, P, s + o * P);
+          for (int64_t o = 0; o < O; ++o) copy_short(a + o * count * P + j * P, P, s + o * P);
         }
         out.exp[n] = finish_sample(s, in.exp[n] + f.w_exp, f, O, P, out.sample(n), wide, acc_bound);
       }
@@ -705,7 +716,7 @@ void backward(Err* din, const Err& dout, const Tensor<X>& in, ParamSet& params, 
       pad_sample(g, in.sample(n), padded);
       patch_columns(g, padded, col + offset, L);
       const int16_t* d = dout.sample(n);
-      for (int64_t o = 0; o < O; ++o) std::copy(d + o * P, d + (o + 1) * P, dy + o * L + offset);
+      for (int64_t o = 0; o < O; ++o) copy_short(d + o * P, P, dy + o * L + offset);
       if (j + 1 == begin[r + 1] && offset + P < segment[r].end) {
         for (int64_t kk = 0; kk < K; ++kk) col[kk * L + offset + P] = 0;
         for (int64_t o = 0; o < O; ++o) dy[o * L + offset + P] = 0;
