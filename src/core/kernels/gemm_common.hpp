@@ -187,9 +187,9 @@ void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
   const int64_t words = round_up(n, lanes) * pairs;  // all panels
   const int64_t in_place = std::is_same_v<TA, int16_t> && k % 2 == 0 ? m / Isa::kMR * Isa::kMR : 0;
-  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m - in_place, Isa::kMR) * kp));
+  int16_t* a16 = in_place < m ? a_buf.get(static_cast<size_t>(round_up(m - in_place, Isa::kMR) * kp)) : nullptr;
   int32_t* panels = b_buf.get(static_cast<size_t>(words));
-  uint32_t amax = Isa::pack_a(a16, kp, a + in_place * lda, lda, m - in_place, k);
+  uint32_t amax = in_place < m ? Isa::pack_a(a16, kp, a + in_place * lda, lda, m - in_place, k) : 0;
   const int16_t* a_rows = nullptr;  // the rows read in place
   if constexpr (std::is_same_v<TA, int16_t>) {
     a_rows = a;
