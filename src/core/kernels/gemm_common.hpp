@@ -187,7 +187,9 @@ void blocked_packed(TC* c, int64_t ldc, const TA* a, int64_t lda, PackB&& pack_b
   const int64_t pairs = (k + 1) / 2, kp = 2 * pairs;
   const int64_t words = round_up(n, lanes) * pairs;  // all panels
   const int64_t in_place = std::is_same_v<TA, int16_t> && k % 2 == 0 ? m / Isa::kMR * Isa::kMR : 0;
-  int16_t* a16 = in_place < m ? a_buf.get(static_cast<size_t>(round_up(m - in_place, Isa::kMR) * kp)) : nullptr;
+  // Sized for all of A, packed or not, as when every A was packed: a thread
+  // whose first packed A comes in a later step then allocates nothing.
+  int16_t* a16 = a_buf.get(static_cast<size_t>(round_up(m, Isa::kMR) * kp));
   int32_t* panels = b_buf.get(static_cast<size_t>(words));
   uint32_t amax = in_place < m ? Isa::pack_a(a16, kp, a + in_place * lda, lda, m - in_place, k) : 0;
   const int16_t* a_rows = nullptr;  // the rows read in place
