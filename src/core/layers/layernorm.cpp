@@ -50,7 +50,7 @@ u128 variance_plus_eps(u128 d, int64_t m, int32_t e, int& k) {
   k = 0;
   if (left > 62) {  // keep base·2^left below 2^126 by taking out an even power 4^k
     k = static_cast<int>((left - 61) / 2);
-    left -= 2 * k;
+    left -= int64_t{2} * k;
     return (base << left) + (k >= 64 ? 0 : d >> (2 * k));
   }
   return (base << left) + d;  // < 2^126 + 2^70
@@ -146,7 +146,7 @@ u128 squared_error_int8(const Int8Sample& h, int32_t out_e) {
   for (int p = 0; p < h.n_present; ++p) {
     const uint8_t key = h.present[static_cast<size_t>(p)];
     const int64_t y = h.yhat[key];
-    const int64_t q = saturate_i8(round_keep_sign(y, shift));
+    const int64_t q = int64_t{saturate_i8(round_keep_sign(y, shift))};
     const int64_t err = y - q * (int64_t{1} << shift);  // |err| < 2^31
     sum += static_cast<u128>(static_cast<uint64_t>(err * err)) * h.count[key];
   }
@@ -209,7 +209,7 @@ struct Int16Sums {
   for (int64_t i = 0; i < m; ++i) {
     const int32_t v = x[i];
     s1 += v;
-    s2 += v * v;
+    s2 += int64_t{v} * v;
     lo = std::min(lo, v);
     hi = std::max(hi, v);
   }
@@ -257,7 +257,7 @@ template <class Each = NoEach>
   for (int64_t i = 0; i < m; ++i) {
     for (int k = 0; k < n; ++k) {
       const int s = shift[static_cast<size_t>(k)];
-      const int64_t q = saturate_i8(round_keep_sign(y[i], s));
+      const int64_t q = int64_t{saturate_i8(round_keep_sign(y[i], s))};
       const int64_t d = y[i] - q * (int64_t{1} << s);  // |d| < 2^31
       err[k] += static_cast<uint64_t>(d * d);
     }
