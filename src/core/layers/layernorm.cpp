@@ -216,17 +216,18 @@ struct Int16Sums {
   return {s1, s2, lo, hi};
 }
 
+// yhat_int16's `each` when nothing rides along (the forward passes).
+struct NoEach {
+  void operator()(int64_t, int64_t) const {}
+};
+
 // ŷ_i in Q20 of one int16 sample (|ŷ| <= sqrt(M) <= 2^10, so |y| <= 2^30).
 // The product (M·x_i - s1)·r is at most max(|M·lo - s1|, |M·hi - s1|)·r;
 // when that is below 2^62 and the rounding shift is in [1, 62], the
 // 128-bit rounding of yhat_exact is done in int64 (same result: the
 // identity of shift_round_even_branchless (numerics.hpp), no overflow
-// below 2^62), else per entry in 128 bits.
-// each(i, y_i) runs on every entry as it is written (the backward's sums
-// ride along: one pass fewer).
-struct NoEach {
-  void operator()(int64_t, int64_t) const {}
-};
+// below 2^62), else per entry in 128 bits. each(i, y_i) runs on every
+// entry as it is written (the backward's sums ride along: one pass fewer).
 template <class Each = NoEach>
 [[gnu::always_inline]] inline void yhat_int16(const int16_t* x, int64_t m, const Int16Sums& sums, const SampleStats& st,
                                               int64_t* y, Each&& each = {}) {
